@@ -1,0 +1,50 @@
+// The vocabulary shared by the macro workloads, their CAF twins and the
+// shoal-bench CLI: what one run of a workload reports, and the list of
+// workloads (explicit, no static registration).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shoal::bench {
+
+/// What one run of a workload returns: the wall time of the measured part and
+/// optional memory figures (0 = not measured).
+struct Timing {
+  double seconds = 0;
+  double peak_rss_bytes = 0;
+  double bytes_per_actor = 0;
+};
+
+/// Knobs every run gets from the command line.
+struct RunConfig {
+  unsigned workers = 2;
+};
+
+/// One runnable workload with fixed parameters, e.g. "pairs/64".
+struct Workload {
+  std::string name;         ///< stable id used on the command line and in JSON
+  std::string description;  ///< one line for --list
+  std::string unit;         ///< unit of `value`: "msg/s", "hops/s", "ms", "ns/actor"
+  bool higher_is_better = true;
+  std::vector<std::pair<std::string, double>> params;  ///< recorded in JSON
+  /// Converts a Timing into the reported value in `unit`.
+  std::function<double(const Timing&)> value;
+  std::function<Timing(const RunConfig&)> run_shoal;
+  std::function<Timing(const RunConfig&)> run_caf;  ///< empty when there is no twin
+};
+
+/// Every workload, in the order --list prints them.
+std::vector<Workload> workloads();
+
+/// Resets the peak-RSS mark (writes 5 to /proc/self/clear_refs).
+void reset_peak_rss();
+/// Peak resident set size since the last reset, in bytes (VmHWM).
+double peak_rss_bytes();
+/// Current resident set size of this process, in bytes (VmRSS).
+double current_rss_bytes();
+
+}  // namespace shoal::bench

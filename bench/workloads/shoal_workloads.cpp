@@ -1,0 +1,325 @@
+// The shoal side of the macro workloads. Each actor here is written the way a
+// user would write it (typed Handles<>, ctx.send, ctx.spawn), not tuned
+// against the runtime's internals.
+#include "bench/workloads/shoal_workloads.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <latch>
+#include <stdexcept>
+#include <vector>
+
+#include "core/actor_system.hpp"
+
+namespace shoal::bench::native {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+
+SystemConfig config_for(unsigned workers) {
+  SystemConfig c;
+  c.scheduler.workers = workers;
+  return c;
+}
+
+double seconds_since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// -- ping-pong and pairs ---------------------------------------------------------------
+
+struct Ball {
+  std::uint64_t left;
+};
+struct Partner {
+  Pid pid;
+};
+
+struct Player : Handles<Player, Ball, Partner> {
+  explicit Player(std::latch* done) : done_(done) {}
+  void on(Context&, Partner& p) { partner_ = std::move(p.pid); }
+  void on(Context& ctx, Ball& b) {
+    if (b.left == 0) {
+      done_->count_down();
+      return;
+    }
+    ctx.send(partner_, Ball{b.left - 1});
+  }
+  std::latch* done_;
+  Pid partner_;
+};
+
+Timing run_pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) {
+  ActorSystem system(config_for(workers));
+  std::latch done(pairs);
+  std::vector<Pid> firsts;
+  for (unsigned i = 0; i < pairs; ++i) {
+    Pid a = system.spawn<Player>(&done);
+    Pid b = system.spawn<Player>(&done);
+    system.send(a, Partner{b});
+    system.send(b, Partner{a});
+    firsts.push_back(a);
+  }
+  auto t0 = clock::now();
+  // One ball per pair; `left` counts the one-way messages still to send.
+  for (const Pid& a : firsts) system.send(a, Ball{messages_per_pair - 1});
+  done.wait();
+  Timing t{seconds_since(t0)};
+  system.shutdown();
+  return t;
+}
+
+// -- fan-in -------------------------------------------------------------------------------
+
+struct Go {};
+struct Item {
+  std::uint32_t sender;
+};
+struct Ack {
+  std::uint32_t count;
+};
+struct Senders {
+  std::vector<Pid> pids;
+};
+
+struct FanSender : Handles<FanSender, Go, Ack> {
+  FanSender(Pid receiver, std::uint32_t index, std::uint64_t total, unsigned window)
+      : receiver_(std::move(receiver)), index_(index), total_(total), window_(window) {}
+  void on(Context& ctx, Go&) { fill(ctx); }
+  void on(Context& ctx, Ack& a) {
+    acked_ += a.count;
+    fill(ctx);
+  }
+  void fill(Context& ctx) {
+    while (sent_ < total_ && sent_ - acked_ < window_) {
+      ctx.send(receiver_, Item{index_});
+      ++sent_;
+    }
+  }
+  Pid receiver_;
+  std::uint32_t index_;
+  std::uint64_t total_, sent_ = 0, acked_ = 0;
+  unsigned window_;
+};
+
+struct FanReceiver : Handles<FanReceiver, Senders, Item> {
+  FanReceiver(std::uint64_t expected, unsigned window, std::latch* done)
+      : expected_(expected), half_(std::max(1u, window / 2)), done_(done) {}
+  void on(Context&, Senders& s) {
+    senders_ = std::move(s.pids);
+    counts_.assign(senders_.size(), 0);
+  }
+  void on(Context& ctx, Item& m) {
+    if (++counts_[m.sender] == half_) {
+      counts_[m.sender] = 0;
+      ctx.send(senders_[m.sender], Ack{half_});
+    }
+    if (++received_ == expected_) done_->count_down();
+  }
+  std::uint64_t expected_, received_ = 0;
+  std::uint32_t half_;
+  std::latch* done_;
+  std::vector<Pid> senders_;
+  std::vector<std::uint32_t> counts_;
+};
+
+// -- ring ------------------------------------------------------------------------------------
+
+struct Token {
+  std::uint64_t left;
+};
+struct Next {
+  Pid pid;
+};
+
+struct RingNode : Handles<RingNode, Next, Token> {
+  explicit RingNode(std::latch* done) : done_(done) {}
+  void on(Context&, Next& n) { next_ = std::move(n.pid); }
+  void on(Context& ctx, Token& t) {
+    if (t.left == 0) {
+      done_->count_down();
+      return;
+    }
+    ctx.send(next_, Token{t.left - 1});
+  }
+  std::latch* done_;
+  Pid next_;
+};
+
+// -- skynet ------------------------------------------------------------------------------------
+
+struct Start {};
+struct Sum {
+  std::uint64_t value;
+};
+
+struct SkynetNode : Handles<SkynetNode, Start, Sum> {
+  SkynetNode(Pid parent, std::uint64_t num, std::uint64_t size)
+      : parent_(std::move(parent)), num_(num), size_(size) {}
+  void on(Context& ctx, Start&) {
+    if (size_ == 1) {
+      ctx.send(parent_, Sum{num_});
+      ctx.stop();
+      return;
+    }
+    std::uint64_t sub = size_ / 10;
+    for (std::uint64_t i = 0; i < 10; ++i) {
+      Pid child = ctx.spawn<SkynetNode>(ctx.self(), num_ + i * sub, sub);
+      ctx.send(child, Start{});
+    }
+  }
+  void on(Context& ctx, Sum& s) {
+    sum_ += s.value;
+    if (++replies_ == 10) {
+      ctx.send(parent_, Sum{sum_});
+      ctx.stop();
+    }
+  }
+  Pid parent_;
+  std::uint64_t num_, size_, sum_ = 0;
+  unsigned replies_ = 0;
+};
+
+struct SkynetRoot : Handles<SkynetRoot, Sum> {
+  SkynetRoot(std::uint64_t* out, std::latch* done) : out_(out), done_(done) {}
+  void on(Context&, Sum& s) {
+    *out_ = s.value;
+    done_->count_down();
+  }
+  std::uint64_t* out_;
+  std::latch* done_;
+};
+
+// -- spawn and stop -------------------------------------------------------------------------------
+
+/// An actor with no state of its own; its destructor tells the bench it is gone.
+struct Idle : Actor {
+  explicit Idle(std::latch* gone) : gone_(gone) {}
+  ~Idle() override { gone_->count_down(); }
+  void receive(Context& ctx, Envelope& msg) override { ctx.unhandled(msg); }
+  std::latch* gone_;
+};
+
+struct SpawnAll {
+  std::uint64_t count;
+  std::latch* spawned;
+};
+struct StopAll {};
+
+struct Spawner : Handles<Spawner, SpawnAll, StopAll> {
+  explicit Spawner(std::latch* gone) : gone_(gone) {}
+  void on(Context& ctx, SpawnAll& m) {
+    children_.reserve(m.count);
+    for (std::uint64_t i = 0; i < m.count; ++i) children_.push_back(ctx.spawn<Idle>(gone_));
+    m.spawned->count_down();
+  }
+  void on(Context& ctx, StopAll&) {
+    for (const Pid& c : children_) ctx.stop(c);
+    children_.clear();
+  }
+  std::latch* gone_;
+  std::vector<Pid> children_;
+};
+
+}  // namespace
+
+// -- the workloads ---------------------------------------------------------------------------------
+
+Timing ping_pong(unsigned workers, std::uint64_t messages) {
+  return run_pairs(workers, 1, messages);
+}
+
+Timing pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) {
+  return run_pairs(workers, pairs, messages_per_pair);
+}
+
+Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sender,
+              unsigned window) {
+  ActorSystem system(config_for(workers));
+  std::latch done(1);
+  Pid receiver = system.spawn<FanReceiver>(senders * messages_per_sender, window, &done);
+  Senders list;
+  for (unsigned i = 0; i < senders; ++i) {
+    list.pids.push_back(system.spawn<FanSender>(receiver, i, messages_per_sender, window));
+  }
+  std::vector<Pid> pids = list.pids;
+  system.send(receiver, std::move(list));
+  auto t0 = clock::now();
+  for (const Pid& s : pids) system.send(s, Go{});
+  done.wait();
+  Timing t{seconds_since(t0)};
+  system.shutdown();
+  return t;
+}
+
+Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
+  ActorSystem system(config_for(workers));
+  std::latch done(1);
+  std::vector<Pid> nodes;
+  for (unsigned i = 0; i < actors; ++i) nodes.push_back(system.spawn<RingNode>(&done));
+  for (unsigned i = 0; i < actors; ++i) system.send(nodes[i], Next{nodes[(i + 1) % actors]});
+  auto t0 = clock::now();
+  system.send(nodes[0], Token{hops});
+  done.wait();
+  Timing t{seconds_since(t0)};
+  system.shutdown();
+  return t;
+}
+
+Timing skynet(unsigned workers, std::uint64_t leaves) {
+  ActorSystem system(config_for(workers));
+  std::uint64_t sum = 0;
+  std::latch done(1);
+  Pid root = system.spawn<SkynetRoot>(&sum, &done);
+  reset_peak_rss();
+  auto t0 = clock::now();
+  Pid top = system.spawn<SkynetNode>(root, 0, leaves);
+  system.send(top, Start{});
+  done.wait();
+  Timing t{seconds_since(t0)};
+  t.peak_rss_bytes = peak_rss_bytes();
+  if (sum != leaves * (leaves - 1) / 2) {
+    throw std::runtime_error("skynet: wrong sum " + std::to_string(sum));
+  }
+  system.shutdown();
+  return t;
+}
+
+Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
+  ActorSystem system(config_for(workers));
+  std::latch gone(static_cast<std::ptrdiff_t>(actors));
+  Timing t;
+  if (!from_actor) {
+    std::vector<Pid> pids;
+    pids.reserve(actors);
+    double rss0 = current_rss_bytes();
+    auto t0 = clock::now();
+    for (std::uint64_t i = 0; i < actors; ++i) pids.push_back(system.spawn<Idle>(&gone));
+    double spawn_s = seconds_since(t0);
+    t.bytes_per_actor = (current_rss_bytes() - rss0) / static_cast<double>(actors);
+    auto t1 = clock::now();
+    for (const Pid& p : pids) system.stop(p);
+    pids.clear();
+    gone.wait();
+    t.seconds = spawn_s + seconds_since(t1);
+  } else {
+    std::latch spawned(1);
+    Pid spawner = system.spawn<Spawner>(&gone);
+    double rss0 = current_rss_bytes();
+    auto t0 = clock::now();
+    system.send(spawner, SpawnAll{actors, &spawned});
+    spawned.wait();
+    double spawn_s = seconds_since(t0);
+    t.bytes_per_actor = (current_rss_bytes() - rss0) / static_cast<double>(actors);
+    auto t1 = clock::now();
+    system.send(spawner, StopAll{});
+    gone.wait();
+    t.seconds = spawn_s + seconds_since(t1);
+  }
+  system.shutdown();
+  return t;
+}
+
+}  // namespace shoal::bench::native

@@ -1,0 +1,97 @@
+// The list of macro workloads shoal-bench knows, each with its parameters,
+// its unit, and its shoal and CAF runners. Sizes are chosen so one CAF run
+// takes about a second here; the messages-per-second figures do not depend
+// on them once runs last more than a few hundred milliseconds.
+#include <string>
+
+#include "bench/workload.hpp"
+#include "bench/workloads/shoal_workloads.hpp"
+#if SHOAL_BENCH_HAVE_CAF
+#include "bench/peers/caf_workloads.hpp"
+#endif
+
+namespace shoal::bench {
+
+namespace {
+
+#if SHOAL_BENCH_HAVE_CAF
+namespace peer = caf_peer;
+#define SHOAL_CAF(expr) [=](const RunConfig& c) { return peer::expr; }
+#else
+#define SHOAL_CAF(expr) nullptr
+#endif
+
+double rate(double count, const Timing& t) { return count / t.seconds; }
+
+constexpr std::uint64_t pair_messages = 4'000'000;   // one-way messages over all pairs
+constexpr std::uint64_t fan_in_messages = 4'000'000;  // over all senders
+constexpr unsigned fan_in_window = 1024;
+constexpr std::uint64_t ring_hops = 10'000'000;
+constexpr unsigned ring_actors = 100;
+constexpr std::uint64_t skynet_leaves = 1'000'000;
+constexpr std::uint64_t spawn_actors = 1'000'000;
+
+}  // namespace
+
+std::vector<Workload> workloads() {
+  std::vector<Workload> list;
+
+  list.push_back({"ping-pong", "1 pair, one message in flight", "msg/s", true,
+                  {{"messages", double(pair_messages)}},
+                  [](const Timing& t) { return rate(pair_messages, t); },
+                  [](const RunConfig& c) { return native::ping_pong(c.workers, pair_messages); },
+                  SHOAL_CAF(ping_pong(c.workers, pair_messages))});
+
+  for (unsigned p : {1u, 2u, 64u, 1000u}) {
+    std::uint64_t per = pair_messages / p;
+    list.push_back({"pairs/" + std::to_string(p),
+                    std::to_string(p) + " independent pairs, one message in flight each", "msg/s",
+                    true, {{"pairs", double(p)}, {"messages_per_pair", double(per)}},
+                    [=](const Timing& t) { return rate(double(per) * p, t); },
+                    [=](const RunConfig& c) { return native::pairs(c.workers, p, per); },
+                    SHOAL_CAF(pairs(c.workers, p, per))});
+  }
+
+  for (unsigned s : {2u, 16u, 256u}) {
+    std::uint64_t per = fan_in_messages / s;
+    list.push_back({"fan-in/" + std::to_string(s),
+                    std::to_string(s) + " senders -> 1 receiver, window " +
+                        std::to_string(fan_in_window),
+                    "msg/s", true,
+                    {{"senders", double(s)}, {"messages_per_sender", double(per)},
+                     {"window", double(fan_in_window)}},
+                    [=](const Timing& t) { return rate(double(per) * s, t); },
+                    [=](const RunConfig& c) {
+                      return native::fan_in(c.workers, s, per, fan_in_window);
+                    },
+                    SHOAL_CAF(fan_in(c.workers, s, per, fan_in_window))});
+  }
+
+  list.push_back({"ring", "100 actors in a ring, one token, 10 M hops", "hops/s", true,
+                  {{"actors", double(ring_actors)}, {"hops", double(ring_hops)}},
+                  [](const Timing& t) { return rate(ring_hops, t); },
+                  [](const RunConfig& c) { return native::ring(c.workers, ring_actors, ring_hops); },
+                  SHOAL_CAF(ring(c.workers, ring_actors, ring_hops))});
+
+  list.push_back({"skynet", "1,111,111 real actors, sum of 1 M leaves", "ms", false,
+                  {{"leaves", double(skynet_leaves)}, {"actors", 1'111'111.0}},
+                  [](const Timing& t) { return t.seconds * 1e3; },
+                  [](const RunConfig& c) { return native::skynet(c.workers, skynet_leaves); },
+                  SHOAL_CAF(skynet(c.workers, skynet_leaves))});
+
+  for (bool from_actor : {false, true}) {
+    list.push_back({std::string("spawn-stop/") + (from_actor ? "actor" : "main"),
+                    std::string("spawn then stop 1 M idle actors from ") +
+                        (from_actor ? "inside one actor" : "the main thread"),
+                    "ns/actor", false,
+                    {{"actors", double(spawn_actors)}, {"from_actor", from_actor ? 1.0 : 0.0}},
+                    [](const Timing& t) { return t.seconds * 1e9 / double(spawn_actors); },
+                    [=](const RunConfig& c) {
+                      return native::spawn_stop(c.workers, spawn_actors, from_actor);
+                    },
+                    SHOAL_CAF(spawn_stop(c.workers, spawn_actors, from_actor))});
+  }
+  return list;
+}
+
+}  // namespace shoal::bench

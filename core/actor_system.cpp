@@ -1,0 +1,190 @@
+#include "core/actor_system.hpp"
+
+#include <cstdio>
+
+namespace shoal {
+
+namespace {
+
+// Ids are handed out in blocks per thread so concurrent spawns do not share
+// one counter's cache line; ids are unique per process, which is more than a
+// system needs.
+std::atomic<std::uint64_t> next_id_block{1};
+constexpr std::uint64_t id_block_size = 1024;
+
+std::uint64_t next_id() noexcept {
+  thread_local std::uint64_t next = 0;
+  thread_local std::uint64_t end = 0;
+  if (next == end) {
+    // relaxed: only uniqueness matters; the RMW guarantees it.
+    next = next_id_block.fetch_add(id_block_size, std::memory_order_relaxed);
+    end = next + id_block_size;
+  }
+  return next++;
+}
+
+}  // namespace
+
+// -- lifecycle ---------------------------------------------------------------------------
+
+ActorSystem::ActorSystem(SystemConfig config)
+    : config_(std::move(config)),
+      dead_letters_(config_.on_dead_letter),
+      scheduler_(config_.scheduler),
+      live_shards_(scheduler_.worker_count() + 1) {
+  live_ = std::make_unique<LiveShard[]>(live_shards_);
+  scheduler_.start();
+}
+
+ActorSystem::~ActorSystem() { shutdown(); }
+
+void ActorSystem::shutdown() {
+  if (shutting_down_.exchange(true, std::memory_order_seq_cst)) {
+    // Someone else is shutting down: wait for them to finish.
+    std::unique_lock lock(shutdown_mu_);
+    shutdown_cv_.wait(lock, [&] { return shut_down_; });
+    return;
+  }
+  // No spawn can link after this point: link_live checks the flag under the
+  // shard lock we take here.
+  std::vector<Pid> all;
+  for (std::size_t i = 0; i < live_shards_; ++i) {
+    std::lock_guard lock(live_[i].mu);
+    for (ActorCell* c = live_[i].head; c != nullptr; c = c->live_next) all.emplace_back(c);
+  }
+  for (const Pid& p : all) stop(p);
+  all.clear();
+  if (scheduler_.deterministic()) {
+    scheduler_.run_until_idle();
+  } else {
+    std::unique_lock lock(shutdown_mu_);
+    shutdown_cv_.wait(lock, [&] { return live_count_.load(std::memory_order_seq_cst) == 0; });
+  }
+  scheduler_.stop();
+  {
+    std::lock_guard lock(names_mu_);
+    names_.clear();
+  }
+  std::lock_guard lock(shutdown_mu_);
+  shut_down_ = true;
+  shutdown_cv_.notify_all();
+}
+
+// -- spawning ------------------------------------------------------------------------------
+
+Pid ActorSystem::spawn(const Props& props) {
+  return spawn_instance(props.produce(), props.mailbox(), props.throughput());
+}
+
+Pid ActorSystem::spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
+                                std::uint32_t throughput, std::unique_ptr<std::string> name) {
+  auto* cell = new ActorCell(this, next_id(), std::move(actor), mailbox,
+                             throughput != 0 ? throughput : config_.throughput);
+  cell->name = std::move(name);
+  Pid pid(cell);
+  if (!link_live(cell)) {
+    cell->abandon();
+    throw SpawnError("shoal: spawn after shutdown began");
+  }
+  return pid;
+}
+
+SpawnResult ActorSystem::spawn_named(const Props& props, std::string name) {
+  std::unique_ptr<Actor> actor = props.produce();  // user code: outside the lock
+  // Holding names_mu_ across the spawn makes check-and-insert atomic, and the
+  // new actor cannot die (actor_died takes names_mu_) before it is listed.
+  std::lock_guard lock(names_mu_);
+  if (names_.find(name) != names_.end()) return {Pid(), SpawnErrc::name_taken};
+  Pid pid;
+  try {
+    pid = spawn_instance(std::move(actor), props.mailbox(), props.throughput(),
+                         std::make_unique<std::string>(name));
+  } catch (const SpawnError&) {
+    return {Pid(), SpawnErrc::shut_down};
+  }
+  names_.emplace(std::move(name), pid);
+  return {std::move(pid), SpawnErrc::ok};
+}
+
+Pid ActorSystem::lookup(std::string_view name) const {
+  std::lock_guard lock(names_mu_);
+  auto it = names_.find(std::string(name));
+  return it == names_.end() ? Pid() : it->second;
+}
+
+bool ActorSystem::link_live(ActorCell* cell) noexcept {
+  int w = scheduler_.current_worker_index();
+  std::size_t shard = w < 0 ? 0 : static_cast<std::size_t>(w) + 1;
+  LiveShard& s = live_[shard];
+  std::lock_guard lock(s.mu);
+  // relaxed is not enough here: the flag is read under the lock shutdown()
+  // takes after setting it, but it is set outside that lock.
+  if (shutting_down_.load(std::memory_order_seq_cst)) return false;
+  cell->live_shard = static_cast<std::uint32_t>(shard);
+  cell->live_next = s.head;
+  if (s.head != nullptr) s.head->live_prev = cell;
+  s.head = cell;
+  // relaxed: a count; the decrement that reaches zero is what shutdown waits
+  // on, and it is ordered by shutdown_mu_.
+  live_count_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void ActorSystem::unlink_live(ActorCell* cell) noexcept {
+  LiveShard& s = live_[cell->live_shard];
+  std::lock_guard lock(s.mu);
+  if (cell->live_prev != nullptr) cell->live_prev->live_next = cell->live_next;
+  else s.head = cell->live_next;
+  if (cell->live_next != nullptr) cell->live_next->live_prev = cell->live_prev;
+  cell->live_prev = cell->live_next = nullptr;
+}
+
+// -- stopping and dying ----------------------------------------------------------------------
+
+void ActorSystem::stop(const Pid& pid) {
+  if (pid.empty()) return;
+  static_cast<ActorCell*>(pid.process())->post_system(emplace_envelope<detail::StopSignal>());
+}
+
+void ActorSystem::actor_died(ActorCell& cell) noexcept {
+  if (cell.name != nullptr) {
+    std::lock_guard lock(names_mu_);
+    auto it = names_.find(*cell.name);
+    if (it != names_.end() && it->second.id() == cell.id()) names_.erase(it);
+  }
+  unlink_live(&cell);
+  if (live_count_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      shutting_down_.load(std::memory_order_seq_cst)) {
+    std::lock_guard lock(shutdown_mu_);
+    shutdown_cv_.notify_all();
+  }
+}
+
+// -- reporting -------------------------------------------------------------------------------
+
+void ActorSystem::report_empty_pid(const MessageType* type) noexcept {
+  dead_letters_.publish({0, type->name, DeadLetterReason::empty_pid});
+}
+
+void ActorSystem::report_failure(std::uint64_t actor, std::exception_ptr error) noexcept {
+  Failure f{actor, "unknown exception"};
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    f.what = e.what();
+  } catch (...) {
+  }
+  failures_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  if (config_.on_failure) {
+    try {
+      config_.on_failure(f);
+    } catch (...) {
+      std::fputs("shoal: failure observer threw; ignored\n", stderr);
+    }
+  } else {
+    std::fprintf(stderr, "shoal: actor %llu failed and was stopped: %s\n",
+                 static_cast<unsigned long long>(actor), f.what.c_str());
+  }
+}
+
+}  // namespace shoal

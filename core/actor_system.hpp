@@ -1,0 +1,223 @@
+// ActorSystem: owns the scheduler, the dead letters, the name registry and
+// every live actor. The one object an embedding program creates.
+//
+//   shoal::ActorSystem system({.scheduler = {.workers = 2}});
+//   shoal::Pid counter = system.spawn<Counter>();
+//   system.send(counter, Add{1});          // from any thread
+//   system.stop(counter);
+//   system.shutdown();                     // or let the destructor do it
+//
+// No singletons: several systems may live in one process; each actor belongs
+// to the system that spawned it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/actor.hpp"
+#include "core/actor_cell.hpp"
+#include "core/context.hpp"
+#include "core/dead_letters.hpp"
+#include "core/detail/config.hpp"
+#include "core/envelope.hpp"
+#include "core/handles.hpp"
+#include "core/pid.hpp"
+#include "core/props.hpp"
+#include "core/scheduler.hpp"
+
+namespace shoal {
+
+/// An actor's handler threw; the actor was stopped.
+struct Failure {
+  std::uint64_t actor_id;
+  std::string what;
+};
+
+struct SystemConfig {
+  SchedulerConfig scheduler{};
+  /// User messages a mailbox handles per run before yielding its worker
+  /// (Props may override). 64 was measured as the knee between fairness and
+  /// throughput; see bench/RESULTS.md ("throughput").
+  std::uint32_t throughput = 64;
+  /// Called for every dead letter, on the thread that produced it.
+  DeadLetters::Observer on_dead_letter{};
+  /// Called for every actor failure, on the worker where it failed. When
+  /// empty, failures are printed to stderr.
+  std::function<void(const Failure&)> on_failure{};
+};
+
+/// Thrown by spawn after shutdown has begun.
+class SpawnError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class SpawnErrc : std::uint8_t { ok, name_taken, shut_down };
+
+/// Outcome of spawn_named: the Pid, or why there is none.
+struct SpawnResult {
+  Pid pid;
+  SpawnErrc error = SpawnErrc::ok;
+  explicit operator bool() const noexcept { return error == SpawnErrc::ok; }
+};
+
+class ActorSystem {
+ public:
+  /// Starts the workers (none in deterministic mode).
+  explicit ActorSystem(SystemConfig config = {});
+  ActorSystem(const ActorSystem&) = delete;
+  ActorSystem& operator=(const ActorSystem&) = delete;
+  /// shutdown(), then frees everything.
+  ~ActorSystem();
+
+  // -- spawning (any thread) ------------------------------------------------------
+
+  /// Spawns an actor from `props`. Throws SpawnError after shutdown began.
+  Pid spawn(const Props& props);
+  /// Spawns `A(args...)` with default options.
+  template <class A, class... Args>
+  Pid spawn(Args&&... args) {
+    return spawn_instance(std::make_unique<A>(std::forward<Args>(args)...), MailboxConfig{}, 0);
+  }
+  /// Spawns under `name`; name_taken if an actor of that name lives.
+  SpawnResult spawn_named(const Props& props, std::string name);
+  /// The live actor named `name`, or an empty Pid.
+  Pid lookup(std::string_view name) const;
+
+  // -- messaging (any thread) -----------------------------------------------------
+
+  /// Sends `msg` to `to`. One allocation; never blocks. Thread-safe.
+  template <class T>
+  void send(const Pid& to, T&& msg) {
+    Process* p = to.process();
+    if (p == nullptr) [[unlikely]] {
+      report_empty_pid(message_type_of<std::decay_t<T>>);
+      return;
+    }
+    deliver(p, make_envelope(std::forward<T>(msg)));
+  }
+  /// Sends an already built envelope (ownership taken). Thread-safe.
+  void deliver(Process* to, Envelope* e) noexcept {
+    // One process kind today; remote and future processes branch here.
+    static_cast<ActorCell*>(to)->post_user(e);
+  }
+
+  /// Asks `pid` to stop after its current message. Harmless if stopped.
+  void stop(const Pid& pid);
+
+  // -- shutdown -------------------------------------------------------------------
+
+  /// Stops every actor, waits until all are gone, joins the workers.
+  /// Messages still queued become dead letters. Idempotent; not from an
+  /// actor. Spawning afterwards fails with SpawnError.
+  void shutdown();
+
+  // -- observation (any thread) ---------------------------------------------------
+
+  DeadLetters& dead_letters() noexcept { return dead_letters_; }
+  const DeadLetters& dead_letters() const noexcept { return dead_letters_; }
+  /// Actors spawned and not yet fully stopped.
+  std::uint64_t live_actors() const noexcept {
+    return live_count_.load(std::memory_order_relaxed);  // relaxed: a statistic
+  }
+  std::uint64_t failures() const noexcept {
+    return failures_.load(std::memory_order_relaxed);  // relaxed: a statistic
+  }
+  Scheduler& scheduler() noexcept { return scheduler_; }
+  const SystemConfig& config() const noexcept { return config_; }
+
+  // -- deterministic mode (test thread only) --------------------------------------
+
+  /// Runs one runnable actor; false if none.
+  bool run_one() { return scheduler_.run_one(); }
+  /// Runs until nothing is runnable; returns the number of runs.
+  std::size_t run_until_idle(std::size_t max_runs = SIZE_MAX) {
+    return scheduler_.run_until_idle(max_runs);
+  }
+
+  // -- internals used by ActorCell and Context -------------------------------------
+
+  Pid spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
+                     std::uint32_t throughput, std::unique_ptr<std::string> name = nullptr);
+  /// Publishes a dead letter for a message the caller still owns (or that a
+  /// queue owns); does not free it.
+  void report_dead_letter(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
+    dead_letters_.publish({target, e.type->name, r});
+  }
+  /// Publishes a dead letter for an envelope the caller owns, and frees it.
+  void dead_letter(Envelope* e, std::uint64_t target, DeadLetterReason r) noexcept {
+    report_dead_letter(*e, target, r);
+    destroy_envelope(e);
+  }
+  void report_failure(std::uint64_t actor, std::exception_ptr error) noexcept;
+  void actor_died(ActorCell& cell) noexcept;
+
+ private:
+  [[gnu::cold]] void report_empty_pid(const MessageType* type) noexcept;
+  bool link_live(ActorCell* cell) noexcept;
+  void unlink_live(ActorCell* cell) noexcept;
+
+  struct alignas(detail::cache_line_size) LiveShard {
+    std::mutex mu;
+    ActorCell* head = nullptr;
+  };
+
+  const SystemConfig config_;
+  DeadLetters dead_letters_;
+  Scheduler scheduler_;
+
+  // Live actors, sharded by the spawning thread (one shard per worker plus
+  // one for outside threads) so concurrent spawns rarely share a lock.
+  std::unique_ptr<LiveShard[]> live_;
+  std::size_t live_shards_;
+  std::atomic<std::uint64_t> live_count_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::mutex shutdown_mu_;
+  std::condition_variable shutdown_cv_;
+  bool shut_down_ = false;  // guarded by shutdown_mu_
+
+  mutable std::mutex names_mu_;
+  std::unordered_map<std::string, Pid> names_;
+};
+
+// -- inline fast paths that need ActorSystem ------------------------------------------
+
+inline void ActorCell::post_user(Envelope* e) noexcept {
+  if (mailbox_.is_dead()) [[unlikely]] {
+    reject_dead(e);
+    return;
+  }
+  Claim c = mailbox_.push_user(e, [this](Envelope* lost, bool is_new) {
+    system_->dead_letter(lost, id(),
+                         is_new ? DeadLetterReason::mailbox_full : DeadLetterReason::dropped_oldest);
+  });
+  if (c == Claim::schedule) {
+    system_->scheduler().schedule(this);
+  } else if (c == Claim::drain) [[unlikely]] {
+    drain_dead();
+  }
+}
+
+template <class T>
+void Context::send(const Pid& to, T&& msg) {
+  system_->send(to, std::forward<T>(msg));
+}
+
+template <class A, class... Args>
+Pid Context::spawn(Args&&... args) {
+  return system_->spawn_instance(std::make_unique<A>(std::forward<Args>(args)...),
+                                 MailboxConfig{}, 0);
+}
+
+}  // namespace shoal

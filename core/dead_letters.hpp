@@ -1,0 +1,63 @@
+// DeadLetters: where undeliverable messages end up — counted by reason and
+// handed to an optional observer.
+//
+// Dead letters are the slow path (a stale Pid, a full mailbox, a type the
+// actor does not handle), so counting uses one shared atomic per reason.
+// The observer runs synchronously on the thread that produced the dead
+// letter; it must be cheap and must not block. (The event stream of the
+// semantics issue will carry these as events.)
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "core/detail/config.hpp"
+
+namespace shoal {
+
+enum class DeadLetterReason : std::uint8_t {
+  target_stopped,   ///< the target actor had stopped (stale Pid)
+  empty_pid,        ///< sent to an empty Pid
+  unhandled,        ///< the actor did not handle this message type
+  mailbox_full,     ///< bounded mailbox, drop-newest: this message was refused
+  dropped_oldest,   ///< bounded mailbox, drop-oldest: evicted by a newer one
+  stopped_with_mail,  ///< still queued when its actor stopped
+};
+inline constexpr std::size_t dead_letter_reason_count = 6;
+
+/// A readable name for a reason ("target_stopped", ...).
+std::string_view to_string(DeadLetterReason r) noexcept;
+
+/// One undeliverable message, as the observer sees it.
+struct DeadLetter {
+  std::uint64_t target_id;     ///< 0 for an empty Pid
+  std::string_view type_name;  ///< the message's C++ type
+  DeadLetterReason reason;
+};
+
+class DeadLetters {
+ public:
+  using Observer = std::function<void(const DeadLetter&)>;
+
+  explicit DeadLetters(Observer observer = {}) : observer_(std::move(observer)) {}
+
+  /// Counts `d` and passes it to the observer. Thread-safe; never blocks
+  /// unless the observer does; does not allocate.
+  void publish(const DeadLetter& d) noexcept;
+
+  /// Dead letters so far, in all or for one reason. Thread-safe.
+  std::uint64_t total() const noexcept;
+  std::uint64_t count(DeadLetterReason r) const noexcept {
+    // relaxed: a statistic; nothing is read on the strength of it.
+    return counts_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, dead_letter_reason_count> counts_{};
+  Observer observer_;
+};
+
+}  // namespace shoal

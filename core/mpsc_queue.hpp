@@ -1,0 +1,118 @@
+// MpscQueue: intrusive, unbounded, multi-producer single-consumer FIFO.
+//
+// Why our own and not moodycamel: moodycamel::ConcurrentQueue is FIFO per
+// producer thread only (an actor that migrates between workers could see two
+// of its sends reordered) and costs kilobytes per instance; a mailbox needs
+// FIFO across all producers and a few words of memory. This is Vyukov's
+// node-based MPSC queue, in the variant Pony's runtime uses
+// (libponyrt/actor/messageq.c): the node most recently popped stays in the
+// queue as its stub, so a pop never has to re-insert a stub.
+//
+//     producers ──exchange──▶ head_ (newest) … tail_ (stub = last popped) ◀── consumer
+//
+// push:  n.next = null; prev = head_.exchange(n); prev.next = n
+//        One atomic exchange: wait-free. Between the exchange and the store
+//        to prev.next the node is in the queue but not yet reachable by the
+//        consumer; `try_pop` then reports empty and `maybe_nonempty` reports
+//        true, which is what the mailbox's no-lost-wake-up check needs.
+// pop:   next = tail_.next; if next: free(tail_); tail_ = next; return next
+//        The returned node stays the stub until the next pop: the caller may
+//        destroy its payload but must not free it; the queue frees it.
+//
+// Linearizable FIFO: producers are ordered by their exchange on head_.
+// Does NOT guarantee: that a pushed node is visible to `try_pop` before the
+// producer's second store (see above); that `try_pop` is lock-free for the
+// consumer (a producer stalled between its two steps blocks the consumer's
+// view of everything pushed after it — the price of a one-atomic push).
+#pragma once
+
+#include <atomic>
+
+#include "core/detail/config.hpp"
+#include "core/envelope.hpp"
+
+namespace shoal {
+
+class MpscQueue {
+ public:
+  MpscQueue() noexcept : head_(&stub_), tail_(&stub_) {}
+  MpscQueue(const MpscQueue&) = delete;
+  MpscQueue& operator=(const MpscQueue&) = delete;
+  /// Destroys and frees every node still queued. Consumer-only.
+  ~MpscQueue() { clear(); }
+
+  // -- producers (any thread) ----------------------------------------------
+
+  /// Appends `n`; takes ownership. Thread-safe, wait-free, does not allocate.
+  void push(Envelope* n) noexcept {
+    // relaxed: published by the release store into prev->next below.
+    n->next.store(nullptr, std::memory_order_relaxed);
+    // seq_cst, not acq_rel: the mailbox's no-lost-wake-up argument needs this
+    // exchange ordered before the producer's later load of the mailbox status
+    // (a store→load pair; see Mailbox::try_claim).
+    Envelope* prev = head_.exchange(n, std::memory_order_seq_cst);
+    // release: pairs with the acquire load of `next` in try_pop.
+    prev->next.store(n, std::memory_order_release);
+  }
+
+  // -- consumer (one thread at a time) -------------------------------------
+
+  /// The oldest node, or null if none is reachable yet. The node stays owned
+  /// by the queue: destroy its payload when done, never free it.
+  /// Consumer-only, does not block; frees the previous stub.
+  Envelope* try_pop() noexcept {
+    Envelope* stub = tail_;
+    // acquire: pairs with the release store of prev->next in push.
+    Envelope* next = stub->next.load(std::memory_order_acquire);
+    if (next == nullptr) return nullptr;
+    tail_ = next;
+    release_stub(stub);
+    return next;
+  }
+
+  /// True if a node is reachable by try_pop now. Consumer-only.
+  bool has_next() const noexcept {
+    // acquire: pairs with the release store of prev->next in push.
+    return tail_->next.load(std::memory_order_acquire) != nullptr;
+  }
+
+  /// True if a node was pushed and not yet popped, including one whose
+  /// producer is between its two steps. Consumer-only; seq_cst because the
+  /// mailbox pairs it with a seq_cst status store (store→load).
+  bool maybe_nonempty() const noexcept {
+    return head_.load(std::memory_order_seq_cst) != tail_;
+  }
+
+  /// Destroys and frees every reachable node; returns how many. Consumer-only.
+  template <class OnEach>
+  std::size_t drain(OnEach&& on_each) noexcept {
+    std::size_t n = 0;
+    while (Envelope* e = try_pop()) {
+      on_each(*e);
+      e->destroy_payload();
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  void clear() noexcept {
+    drain([](Envelope&) {});
+    release_stub(tail_);
+    tail_ = &stub_;
+  }
+
+  void release_stub(Envelope* stub) noexcept {
+    if (stub != &stub_) free_node(stub);
+  }
+
+  // Producers write head_, the consumer writes tail_. They share a cache line
+  // on purpose: a mailbox exists per actor, and padding both to their own
+  // lines would triple an idle actor's footprint (DESIGN.md: a few hundred
+  // bytes per actor). Hot fan-in receivers pay the false sharing.
+  std::atomic<Envelope*> head_;
+  Envelope* tail_;
+  Envelope stub_;  // the initial stub; never freed
+};
+
+}  // namespace shoal

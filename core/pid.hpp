@@ -1,0 +1,97 @@
+// Pid and Process: the address of an actor and the thing it points at.
+//
+// A Process is whatever can receive envelopes: a local actor cell today; a
+// remote proxy and the shared future process later. It is reference counted
+// intrusively; a Pid is a counted pointer to one, so a local send is a
+// pointer chase (no registry lookup) and a Pid keeps its target's memory alive
+// — never the actor itself: a stopped actor's Pid is stale and sends through
+// it become dead letters.
+//
+// Pids must not be used after their ActorSystem is destroyed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <utility>
+
+#include "core/detail/config.hpp"
+
+namespace shoal {
+
+class Process {
+ public:
+  enum class Kind : std::uint8_t { local_actor };
+
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+  Kind kind() const noexcept { return kind_; }
+
+  /// Thread-safe, wait-free.
+  void add_ref() noexcept {
+    // relaxed: a new reference is made from an existing one, which already
+    // keeps the object alive; nothing is published (as std::shared_ptr).
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// Thread-safe; destroys the process when the last reference goes.
+  void release() noexcept {
+    // acq_rel: release publishes this owner's writes; the acquire half makes
+    // the last owner see every other owner's before it deletes (pairs with
+    // the release of every other fetch_sub).
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+ protected:
+  Process(std::uint64_t id, Kind kind) noexcept : id_(id), kind_(kind) {}
+  virtual ~Process() = default;
+
+ private:
+  std::uint64_t id_;
+  std::atomic<std::uint32_t> refs_{0};
+  Kind kind_;
+};
+
+/// Address of an actor. Copying costs one atomic increment. Empty by default.
+class Pid {
+ public:
+  Pid() noexcept = default;
+  /// Takes a new reference to `p` (which may be null).
+  explicit Pid(Process* p) noexcept : p_(p) {
+    if (p_ != nullptr) p_->add_ref();
+  }
+  Pid(const Pid& o) noexcept : Pid(o.p_) {}
+  Pid(Pid&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Pid& operator=(Pid o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Pid() {
+    if (p_ != nullptr) p_->release();
+  }
+
+  bool empty() const noexcept { return p_ == nullptr; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  /// 0 for an empty Pid.
+  std::uint64_t id() const noexcept { return p_ != nullptr ? p_->id() : 0; }
+  /// Borrowed pointer to the target process (null if empty).
+  Process* process() const noexcept { return p_; }
+
+  void reset() noexcept { Pid().swap(*this); }
+  void swap(Pid& o) noexcept { std::swap(p_, o.p_); }
+
+  friend bool operator==(const Pid& a, const Pid& b) noexcept { return a.id() == b.id(); }
+
+ private:
+  Process* p_ = nullptr;
+};
+
+}  // namespace shoal
+
+template <>
+struct std::hash<shoal::Pid> {
+  std::size_t operator()(const shoal::Pid& p) const noexcept {
+    return std::hash<std::uint64_t>{}(p.id());
+  }
+};

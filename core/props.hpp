@@ -1,0 +1,62 @@
+// Props: how to make an actor — its producer and its mailbox options.
+//
+// The producer runs once per spawn (and, with supervision, once per restart).
+// It is a std::function because it is called at spawn time only, never per
+// message. For a hot spawn path, `Context::spawn<A>(args...)` constructs the
+// actor directly without a Props.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include "core/actor.hpp"
+#include "core/mailbox.hpp"
+
+namespace shoal {
+
+class Props {
+ public:
+  using Producer = std::function<std::unique_ptr<Actor>()>;
+
+  /// Props whose producer makes `A(args...)`; the arguments are copied into
+  /// the Props and copied again for each actor made.
+  template <class A, class... Args>
+  static Props of(Args&&... args) {
+    return Props([tuple = std::make_tuple(std::forward<Args>(args)...)]() -> std::unique_ptr<Actor> {
+      return std::apply([](const auto&... a) { return std::make_unique<A>(a...); }, tuple);
+    });
+  }
+  /// Props with a caller-supplied producer.
+  static Props from_producer(Producer producer) { return Props(std::move(producer)); }
+
+  /// Mailbox kind: unbounded (default) or bounded with an overflow policy.
+  Props& with_mailbox(const MailboxConfig& m) & {
+    mailbox_ = m;
+    return *this;
+  }
+  Props&& with_mailbox(const MailboxConfig& m) && { return std::move(with_mailbox(m)); }
+
+  /// User messages per run before the mailbox yields; 0 = the system default.
+  Props& with_throughput(std::uint32_t n) & {
+    throughput_ = n;
+    return *this;
+  }
+  Props&& with_throughput(std::uint32_t n) && { return std::move(with_throughput(n)); }
+
+  const MailboxConfig& mailbox() const noexcept { return mailbox_; }
+  std::uint32_t throughput() const noexcept { return throughput_; }
+  /// Makes a new actor instance. May throw whatever the actor's constructor throws.
+  std::unique_ptr<Actor> produce() const { return producer_(); }
+
+ private:
+  explicit Props(Producer p) : producer_(std::move(p)) {}
+
+  Producer producer_;
+  MailboxConfig mailbox_{};
+  std::uint32_t throughput_ = 0;
+};
+
+}  // namespace shoal

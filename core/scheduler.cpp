@@ -1,0 +1,167 @@
+#include "core/scheduler.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "core/actor_cell.hpp"
+
+namespace shoal {
+
+// -- lifecycle ---------------------------------------------------------------------
+
+Scheduler::Scheduler(const SchedulerConfig& config) : config_(config), rng_(config.seed) {
+  unsigned n = config_.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  if (n > 0xffff) throw std::invalid_argument("shoal: at most 65535 workers");
+  if (!config_.deterministic) {
+    workers_.reserve(n);
+    for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+    // relaxed: no worker runs yet; start() publishes by creating the threads.
+    idle_state_.store(n * one_unparked, std::memory_order_relaxed);
+  }
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+  if (started_ || config_.deterministic) return;
+  started_ = true;
+  long cpus = 0;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (config_.pin_workers && sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
+    cpus = CPU_COUNT(&allowed);
+  }
+  for (auto& w : workers_) {
+    w->thread() = std::thread([wp = w.get()] { wp->run(); });
+    if (cpus > 0) {
+      // Pin worker i to the i-th CPU this process may use.
+      long want = static_cast<long>(w->index()) % cpus;
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (!CPU_ISSET(cpu, &allowed) || want-- != 0) continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (pthread_setaffinity_np(w->thread().native_handle(), sizeof one, &one) != 0) {
+          std::fprintf(stderr, "shoal: could not pin worker %u to cpu %d\n", w->index(), cpu);
+        }
+        break;
+      }
+    }
+  }
+}
+
+void Scheduler::stop() {
+  // release: pairs with the acquire load in stopping().
+  stopping_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->parker().unpark();
+  for (auto& w : workers_) {
+    if (w->thread().joinable()) w->thread().join();
+  }
+}
+
+// -- making work runnable ----------------------------------------------------------
+
+void Scheduler::schedule_external(ActorCell* cell) noexcept {
+  if (config_.deterministic) {
+    ready_.push_back(cell);
+    return;
+  }
+  // Implicit producer per outside thread: moodycamel keeps each thread's
+  // pushes in order, and order across mailboxes does not matter here.
+  if (!global_.enqueue(cell)) {
+    std::fprintf(stderr, "shoal: out of memory growing the global queue\n");
+    std::abort();
+  }
+  notify_one();
+}
+
+void Scheduler::reschedule(ActorCell* cell) noexcept {
+  Worker* w = Worker::current();
+  if (w != nullptr && &w->scheduler() == this) {
+    w->push_back(cell);
+  } else {
+    schedule_external(cell);
+  }
+}
+
+// -- idle protocol -----------------------------------------------------------------
+
+void Scheduler::notify_one() noexcept {
+  // Store→load: the caller's queue push must be ordered before this read of
+  // the idle state; the worker side fences between its state RMW and its
+  // queue re-check (Worker::park). seq_cst fences on both sides.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  std::uint32_t s = idle_state_.load(std::memory_order_seq_cst);
+  if (searching_of(s) != 0 || unparked_of(s) >= n) return;
+  unsigned index;
+  {
+    std::lock_guard lock(idle_mu_);
+    s = idle_state_.load(std::memory_order_seq_cst);
+    if (searching_of(s) != 0 || unparked_of(s) >= n || sleepers_.empty()) return;
+    index = sleepers_.back();
+    sleepers_.pop_back();
+    // The woken worker starts out searching (Worker::park sets its flag).
+    idle_state_.fetch_add(one_searching + one_unparked, std::memory_order_seq_cst);
+  }
+  workers_[index]->parker().unpark();
+}
+
+bool Scheduler::try_begin_search() noexcept {
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  std::uint32_t s = idle_state_.load(std::memory_order_seq_cst);
+  // At most half the workers search (at least one): more only burn CPU.
+  if (2 * searching_of(s) >= std::max(n, 2u)) return false;
+  idle_state_.fetch_add(one_searching, std::memory_order_seq_cst);
+  // Pairs with the fence in notify_one: work queued before a producer saw
+  // "nobody searching" is visible to this searcher's first look.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return true;
+}
+
+bool Scheduler::end_search() noexcept {
+  return searching_of(idle_state_.fetch_sub(one_searching, std::memory_order_seq_cst)) == 1;
+}
+
+bool Scheduler::before_park(unsigned index, bool searching) {
+  std::lock_guard lock(idle_mu_);
+  std::uint32_t dec = one_unparked + (searching ? one_searching : 0);
+  std::uint32_t prev = idle_state_.fetch_sub(dec, std::memory_order_seq_cst);
+  sleepers_.push_back(index);
+  return searching && searching_of(prev) == 1;
+}
+
+bool Scheduler::has_pending_work() const noexcept {
+  // Pairs with the fence in notify_one (see there).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (global_.size_approx() != 0) return true;
+  for (const auto& w : workers_) {
+    if (w->queue().size() != 0) return true;
+  }
+  return false;
+}
+
+// -- deterministic mode ------------------------------------------------------------
+
+bool Scheduler::run_one() {
+  if (ready_.empty()) return false;
+  std::uniform_int_distribution<std::size_t> pick(0, ready_.size() - 1);
+  std::size_t i = pick(rng_);
+  ActorCell* cell = ready_[i];
+  ready_[i] = ready_.back();
+  ready_.pop_back();
+  cell->run();
+  return true;
+}
+
+std::size_t Scheduler::run_until_idle(std::size_t max_runs) {
+  std::size_t runs = 0;
+  while (runs < max_runs && run_one()) ++runs;
+  return runs;
+}
+
+}  // namespace shoal

@@ -1,0 +1,98 @@
+// Worker: one scheduler thread, its LIFO slot and its stealable run queue.
+//
+// Where a runnable mailbox goes (DESIGN.md, "the data path of one local
+// message", step 3):
+//   - scheduled by a send on this worker → the LIFO slot (runs next: this is
+//     what keeps a ping-pong pair on one core); the previous slot holder moves
+//     to the back of the run queue, where idle workers can steal it;
+//   - re-scheduled after using its batch → the back of the run queue;
+//   - run queue full → half of it spills to the global queue.
+// What a worker runs next: every `global_interval` ticks the global queue
+// first (so it is never starved), then the LIFO slot (at most
+// `max_lifo_streak` times in a row, so a hot pair cannot starve the queue),
+// then its run queue, then the global queue, then it steals.
+//
+// The LIFO slot is owner-only (a plain pointer): stealing it would cost two
+// locked instructions per hop of every ping-pong. The price: a mailbox in the
+// slot waits for the handler that scheduled it to return, even if another
+// worker is idle. TODO(perf): measure a stealable slot once the trace exists.
+#pragma once
+
+#include <concurrentqueue/concurrentqueue.h>
+
+#include <cstdint>
+#include <thread>
+
+#include "core/detail/config.hpp"
+#include "core/detail/parker.hpp"
+#include "core/run_queue.hpp"
+
+namespace shoal {
+
+class ActorCell;
+class Scheduler;
+
+class Worker {
+ public:
+  Worker(Scheduler& sched, unsigned index);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  unsigned index() const noexcept { return index_; }
+  Scheduler& scheduler() const noexcept { return sched_; }
+
+  /// The worker running on this thread, or null. Thread-safe.
+  static Worker* current() noexcept { return current_; }
+
+  /// Makes `cell` run next on this worker (LIFO slot). Owner thread only.
+  inline void schedule_local(ActorCell* cell) noexcept;
+  /// Queues `cell` behind the runnable mailboxes already here. Owner only.
+  void push_back(ActorCell* cell) noexcept;
+
+  /// Thread body: runs mailboxes until the scheduler stops.
+  void run();
+
+  // Read by other workers when stealing and by the idle protocol.
+  RunQueue<ActorCell>& queue() noexcept { return queue_; }
+  const RunQueue<ActorCell>& queue() const noexcept { return queue_; }
+  detail::Parker& parker() noexcept { return parker_; }
+  std::thread& thread() noexcept { return thread_; }
+
+ private:
+  ActorCell* next_local();
+  ActorCell* pop_global();
+  ActorCell* steal();
+  ActorCell* search();
+  void park();
+  void spill(ActorCell* extra) noexcept;
+
+  static inline thread_local Worker* current_ = nullptr;
+
+  // -- set at construction, read by anyone -----------------------------------
+  Scheduler& sched_;
+  const unsigned index_;
+
+  // -- owner thread only ------------------------------------------------------
+  ActorCell* lifo_slot_ = nullptr;
+  std::uint32_t lifo_streak_ = 0;
+  std::uint32_t tick_ = 0;
+  std::uint64_t rng_;
+  bool searching_ = false;
+  moodycamel::ConsumerToken global_consumer_;
+  moodycamel::ProducerToken global_producer_;
+
+  // -- shared: thieves and wakers -------------------------------------------------
+  RunQueue<ActorCell> queue_;
+  alignas(detail::cache_line_size) detail::Parker parker_;
+  std::thread thread_;
+};
+
+// -- inline fast path ----------------------------------------------------------
+
+inline void Worker::schedule_local(ActorCell* cell) noexcept {
+  ActorCell* prev = lifo_slot_;
+  lifo_slot_ = cell;
+  if (prev != nullptr) push_back(prev);
+}
+
+}  // namespace shoal
