@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <new>
 #include <string_view>
 #include <type_traits>
@@ -25,6 +26,7 @@ struct Envelope;
 struct MessageType {
   std::string_view name;                  ///< readable type name (dead letters, traces)
   void (*destroy)(Envelope*) noexcept;    ///< runs ~T(); null when T is trivially destructible
+  std::size_t node_size;                  ///< sizeof the TypedEnvelope (sized delete)
 };
 
 namespace detail {
@@ -70,9 +72,13 @@ struct TypedEnvelope final : Envelope {
   }
 
   static void destroy(Envelope* e) noexcept { static_cast<TypedEnvelope*>(e)->value.~T(); }
-  static constexpr MessageType type_info{
-      detail::type_name<T>(), std::is_trivially_destructible_v<T> ? nullptr : &destroy};
+  static const MessageType type_info;
 };
+
+template <class T>
+inline const MessageType TypedEnvelope<T>::type_info{
+    detail::type_name<T>(), std::is_trivially_destructible_v<T> ? nullptr : &TypedEnvelope<T>::destroy,
+    sizeof(TypedEnvelope<T>)};
 
 template <class T>
 inline constexpr const MessageType* message_type_of = &TypedEnvelope<T>::type_info;
@@ -103,10 +109,10 @@ Envelope* make_envelope(T&& msg) {
 
 /// Frees a node whose payload has already been destroyed.
 inline void free_node(Envelope* e) noexcept {
-  // The node was allocated as a TypedEnvelope<V> whose destructor has run in
-  // the form of destroy_payload(); Envelope itself is trivially destructible
-  // apart from the atomic, so releasing the storage is all that is left.
-  ::operator delete(static_cast<void*>(e));
+  // The node was allocated as a TypedEnvelope<V> whose payload destructor has
+  // run (destroy_payload); the rest is trivially destructible, so releasing
+  // the storage is all that is left. Sized delete: jemalloc skips a lookup.
+  ::operator delete(static_cast<void*>(e), e->type->node_size);
 }
 
 /// Destroys the payload and frees the node (for nodes no queue refers to).

@@ -93,6 +93,12 @@ class Scheduler {
   /// Returns the number of runs. Test thread only.
   std::size_t run_until_idle(std::size_t max_runs = SIZE_MAX);
 
+  /// Workers asleep on their parker now (possibly stale). Thread-safe.
+  unsigned parked_workers() const noexcept {
+    // relaxed: an observation for tests and stats; nothing depends on it.
+    return worker_count() - unparked_of(idle_state_.load(std::memory_order_relaxed));
+  }
+
   /// Index of the worker running the calling thread, or -1. Thread-safe.
   int current_worker_index() const noexcept {
     Worker* w = Worker::current();
