@@ -73,8 +73,8 @@ ActorCell* Worker::pop_global() {
 }
 
 ActorCell* Worker::next_local() {
-  ++tick_;
-  if (tick_ % global_interval == 0) {
+  if (--global_countdown_ == 0) {
+    global_countdown_ = global_interval;
     if (ActorCell* c = pop_global()) return c;
   }
   if (lifo_slot_ != nullptr) {
@@ -108,15 +108,7 @@ ActorCell* Worker::search() {
     if (!searching_) searching_ = sched_.try_begin_search();
     ActorCell* c = searching_ ? steal() : nullptr;
     if (c == nullptr) c = pop_global();
-    if (c != nullptr) {
-      // A searcher that finds work and was the last one wakes another, so a
-      // burst of work spreads over the workers one wake-up at a time.
-      if (searching_) {
-        searching_ = false;
-        if (sched_.end_search()) sched_.notify_one();
-      }
-      return c;
-    }
+    if (c != nullptr) return c;
     if (sched_.stopping()) return nullptr;
     if ((i & 7) == 7 && clock::now() >= deadline) return nullptr;
     for (int k = 0; k < 16; ++k) detail::cpu_relax();
@@ -146,6 +138,13 @@ void Worker::run() {
     if (c == nullptr) {
       park();
       continue;
+    }
+    if (searching_) [[unlikely]] {
+      // A searcher (or a worker just woken, which counts as one) that found
+      // work and was the last searcher wakes another, so a burst of work
+      // spreads over the workers one wake-up at a time.
+      searching_ = false;
+      if (sched_.end_search()) sched_.notify_one();
     }
     c->run();
   }

@@ -75,7 +75,7 @@ class Worker {
   // -- owner thread only ------------------------------------------------------
   ActorCell* lifo_slot_ = nullptr;
   std::uint32_t lifo_streak_ = 0;
-  std::uint32_t tick_ = 0;
+  std::uint32_t global_countdown_ = 1;  // ticks until the global queue goes first
   std::uint64_t rng_;
   bool searching_ = false;
   moodycamel::ConsumerToken global_consumer_;
