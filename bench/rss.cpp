@@ -7,6 +7,8 @@
 // 0, which the reports treat as "not measured": a benchmark should lose a
 // figure, not abort, when procfs is unavailable (e.g. in a sandbox).
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -34,11 +36,43 @@ double status_field_bytes(std::string_view key) {
   return 0;
 }
 
+// jemalloc's control interface, if the process runs on jemalloc (the bench
+// executables link it by default); a weak reference stays null otherwise.
+extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void* newp,
+                       std::size_t newlen) __attribute__((weak));
+
+void release_free_memory() {
+  if (mallctl == nullptr) return;
+  // "arena.<MALLCTL_ARENAS_ALL>.purge": return every arena's unused dirty pages.
+  mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+}
+
 }  // namespace
 
 // -- public API --
 
+double heap_bytes() {
+  if (mallctl == nullptr) return 0;
+  std::uint64_t epoch = 1;
+  std::size_t len = sizeof epoch;
+  mallctl("epoch", &epoch, &len, &epoch, len);  // refresh the cached statistics
+  std::size_t allocated = 0;
+  len = sizeof allocated;
+  if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return 0;
+  return static_cast<double>(allocated);
+}
+
+GrowthProbe::GrowthProbe() : heap0(heap_bytes()), rss0(current_rss_bytes()) {}
+
+double GrowthProbe::per_item(double items) const {
+  if (items <= 0) return 0;
+  double heap1 = heap_bytes();
+  if (heap0 > 0 && heap1 > 0) return (heap1 - heap0) / items;
+  return (current_rss_bytes() - rss0) / items;
+}
+
 void reset_peak_rss() {
+  release_free_memory();
   // Failure (old kernel, read-only procfs) only means the next peak includes
   // earlier runs; the figure is still an upper bound, so it is not an error.
   std::ofstream clear_refs("/proc/self/clear_refs");

@@ -17,6 +17,7 @@ struct Timing {
   double seconds = 0;
   double peak_rss_bytes = 0;
   double bytes_per_actor = 0;
+  double items = 0;  ///< units processed, when a runner used another size than the workload's
 };
 
 /// Knobs every run gets from the command line.
@@ -40,8 +41,21 @@ struct Workload {
 /// Every workload, in the order --list prints them.
 std::vector<Workload> workloads();
 
-/// Resets the peak-RSS mark (writes 5 to /proc/self/clear_refs).
+/// Returns the allocator's free memory to the kernel (jemalloc purge), then
+/// resets the peak-RSS mark (writes 5 to /proc/self/clear_refs), so the next
+/// peak_rss_bytes() covers what the next run itself touches.
 void reset_peak_rss();
+/// Bytes the allocator has handed out and not taken back (jemalloc's
+/// stats.allocated); 0 when the process does not run on jemalloc. Both
+/// systems of a run share the allocator, so deltas compare like with like.
+double heap_bytes();
+/// Bytes per item of a growth measured as heap_bytes() deltas when the
+/// allocator reports them, else as current_rss_bytes() deltas.
+struct GrowthProbe {
+  GrowthProbe();
+  double per_item(double items) const;
+  double heap0, rss0;
+};
 /// Peak resident set size since the last reset, in bytes (VmHWM).
 double peak_rss_bytes();
 /// Current resident set size of this process, in bytes (VmRSS).
