@@ -7,6 +7,8 @@
 // 0, which the reports treat as "not measured": a benchmark should lose a
 // figure, not abort, when procfs is unavailable (e.g. in a sandbox).
 
+#include <sys/resource.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -60,6 +62,13 @@ double heap_bytes() {
   len = sizeof allocated;
   if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return 0;
   return static_cast<double>(allocated);
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  auto sec = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
 GrowthProbe::GrowthProbe() : heap0(heap_bytes()), rss0(current_rss_bytes()) {}

@@ -49,6 +49,8 @@ void reset_peak_rss();
 /// stats.allocated); 0 when the process does not run on jemalloc. Both
 /// systems of a run share the allocator, so deltas compare like with like.
 double heap_bytes();
+/// CPU time (user + system) this process has used so far, in seconds.
+double process_cpu_seconds();
 /// Bytes per item of a growth measured as heap_bytes() deltas when the
 /// allocator reports them, else as current_rss_bytes() deltas.
 struct GrowthProbe {

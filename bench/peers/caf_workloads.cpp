@@ -30,6 +30,7 @@
 #include <future>
 #include <latch>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -457,6 +458,27 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
   t.bytes_per_actor = bytes_per_actor;
   if (from_actor)
     caf::anon_send_exit(spawner, caf::exit_reason::user_shutdown);
+  return t;
+}
+
+Timing idle(unsigned workers, unsigned actors, double settle_seconds, double window_seconds) {
+  Runtime rt(workers);
+  std::vector<caf::actor> pids;
+  caf::scoped_actor self{rt.system()};
+  for (unsigned i = 0; i < actors; ++i) {
+    pids.push_back(rt.system().spawn([]() -> caf::behavior {
+      return {[](std::uint64_t x) { return x; }};
+    }));
+  }
+  for (auto& p : pids) self->send(p, std::uint64_t{1});
+  for (unsigned i = 0; i < actors; ++i) self->receive([](std::uint64_t) {});
+  // A benchmark may sleep: what it measures is the cost of doing nothing.
+  std::this_thread::sleep_for(std::chrono::duration<double>(settle_seconds));
+  double cpu0 = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::duration<double>(window_seconds));
+  Timing t{process_cpu_seconds() - cpu0};
+  t.items = window_seconds;
+  stop_all(pids);
   return t;
 }
 

@@ -43,4 +43,11 @@ Timing skynet(unsigned workers, std::uint64_t leaves);
 /// after all are spawned and idle, divided by `actors`.
 Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor);
 
+/// Idle cost: spawns `actors` actors, sends each one message and waits for
+/// the replies, lets the system settle for `settle_seconds` (past every spin
+/// window), then measures the process's CPU time over `window_seconds` of
+/// doing nothing. seconds = CPU seconds used in the window; items = the
+/// window's length.
+Timing idle(unsigned workers, unsigned actors, double settle_seconds, double window_seconds);
+
 }  // namespace shoal::bench::caf_peer

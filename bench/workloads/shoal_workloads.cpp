@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <latch>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "core/actor_system.hpp"
@@ -222,6 +223,16 @@ struct Spawner : Handles<Spawner, SpawnAll, StopAll> {
   std::vector<Pid>* children_;  // owned by the bench, reserved before the measurement
 };
 
+// -- idle ---------------------------------------------------------------------------------------------
+
+struct Poke {
+  std::latch* done;
+};
+
+struct Poked : Handles<Poked, Poke> {
+  void on(Context&, Poke& p) { p.done->count_down(); }
+};
+
 }  // namespace
 
 // -- the workloads ---------------------------------------------------------------------------------
@@ -319,6 +330,23 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
     gone.wait();
     t.seconds = spawn_s + seconds_since(t1);
   }
+  system.shutdown();
+  return t;
+}
+
+Timing idle(unsigned workers, unsigned actors, double settle_seconds, double window_seconds) {
+  ActorSystem system(config_for(workers));
+  std::latch done(actors);
+  std::vector<Pid> pids;
+  for (unsigned i = 0; i < actors; ++i) pids.push_back(system.spawn<Poked>());
+  for (const Pid& p : pids) system.send(p, Poke{&done});
+  done.wait();
+  // A benchmark may sleep: what it measures is the cost of doing nothing.
+  std::this_thread::sleep_for(std::chrono::duration<double>(settle_seconds));
+  double cpu0 = process_cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::duration<double>(window_seconds));
+  Timing t{process_cpu_seconds() - cpu0};
+  t.items = window_seconds;
   system.shutdown();
   return t;
 }

@@ -106,6 +106,11 @@ std::vector<Workload> workloads() {
                     },
                     SHOAL_CAF_SPAWN_STOP(from_actor)});
   }
+  list.push_back({"idle", "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
+                  "% core", false, {{"actors", 1000.0}, {"settle_s", 0.1}, {"window_s", 1.0}},
+                  [](const Timing& t) { return 100.0 * t.seconds / t.items; },
+                  [](const RunConfig& c) { return native::idle(c.workers, 1000, 0.1, 1.0); },
+                  SHOAL_CAF(idle(c.workers, 1000, 0.1, 1.0))});
   return list;
 }
 
