@@ -48,6 +48,10 @@ class ActorCell final : public Process, public Context {
   /// Runs one batch. Called by the scheduler on the thread that dequeued it.
   void run();
 
+  /// Stops this actor once the current message is handled, as a stop system
+  /// message would, without sending one. Owner thread (inside receive) only.
+  void stop_after_current() noexcept { stop_requested_ = true; }
+
   /// Drops a cell that was never started (spawn refused). Spawner only.
   void abandon() noexcept;
 
@@ -73,7 +77,8 @@ class ActorCell final : public Process, public Context {
   Mailbox mailbox_;
   std::unique_ptr<Actor> actor_;
   std::uint32_t throughput_;
-  bool dead_ = false;  // owner only: set by die()
+  bool dead_ = false;            // owner only: set by die()
+  bool stop_requested_ = false;  // owner only: set by stop_after_current()
 };
 
 }  // namespace shoal

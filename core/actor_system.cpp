@@ -58,7 +58,9 @@ void ActorSystem::shutdown() {
     scheduler_.run_until_idle();
   } else {
     std::unique_lock lock(shutdown_mu_);
-    shutdown_cv_.wait(lock, [&] { return live_count_.load(std::memory_order_seq_cst) == 0; });
+    // Each shard is read under its lock: an actor that unlinks after we read
+    // its shard sees shutting_down_ (set before) and notifies us.
+    shutdown_cv_.wait(lock, [&] { return live_actors() == 0; });
   }
   scheduler_.stop();
   {
@@ -124,19 +126,27 @@ bool ActorSystem::link_live(ActorCell* cell) noexcept {
   cell->live_next = s.head;
   if (s.head != nullptr) s.head->live_prev = cell;
   s.head = cell;
-  // relaxed: a count; the decrement that reaches zero is what shutdown waits
-  // on, and it is ordered by shutdown_mu_.
-  live_count_.fetch_add(1, std::memory_order_relaxed);
+  ++s.count;
   return true;
 }
 
-void ActorSystem::unlink_live(ActorCell* cell) noexcept {
+std::uint64_t ActorSystem::unlink_live(ActorCell* cell) noexcept {
   LiveShard& s = live_[cell->live_shard];
   std::lock_guard lock(s.mu);
   if (cell->live_prev != nullptr) cell->live_prev->live_next = cell->live_next;
   else s.head = cell->live_next;
   if (cell->live_next != nullptr) cell->live_next->live_prev = cell->live_prev;
   cell->live_prev = cell->live_next = nullptr;
+  return --s.count;
+}
+
+std::uint64_t ActorSystem::live_actors() const noexcept {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i < live_shards_; ++i) {
+    std::lock_guard lock(live_[i].mu);
+    n += live_[i].count;
+  }
+  return n;
 }
 
 // -- stopping and dying ----------------------------------------------------------------------
@@ -152,9 +162,11 @@ void ActorSystem::actor_died(ActorCell& cell) noexcept {
     auto it = names_.find(*cell.name);
     if (it != names_.end() && it->second.id() == cell.id()) names_.erase(it);
   }
-  unlink_live(&cell);
-  if (live_count_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-      shutting_down_.load(std::memory_order_seq_cst)) {
+  // The total reaches zero only when some shard does: only then may the
+  // shutdown waiter's predicate have become true. After the unlink (a lock
+  // release): if shutdown() already read our shard, its flag store came
+  // before that read, so we see it here.
+  if (unlink_live(&cell) == 0 && shutting_down_.load(std::memory_order_seq_cst)) {
     std::lock_guard lock(shutdown_mu_);
     shutdown_cv_.notify_all();
   }

@@ -29,6 +29,7 @@
 #include "core/context.hpp"
 #include "core/dead_letters.hpp"
 #include "core/detail/config.hpp"
+#include "core/detail/spin_lock.hpp"
 #include "core/envelope.hpp"
 #include "core/handles.hpp"
 #include "core/pid.hpp"
@@ -126,10 +127,8 @@ class ActorSystem {
 
   DeadLetters& dead_letters() noexcept { return dead_letters_; }
   const DeadLetters& dead_letters() const noexcept { return dead_letters_; }
-  /// Actors spawned and not yet fully stopped.
-  std::uint64_t live_actors() const noexcept {
-    return live_count_.load(std::memory_order_relaxed);  // relaxed: a statistic
-  }
+  /// Actors spawned and not yet fully stopped. Takes each shard's lock.
+  std::uint64_t live_actors() const noexcept;
   std::uint64_t failures() const noexcept {
     return failures_.load(std::memory_order_relaxed);  // relaxed: a statistic
   }
@@ -165,11 +164,14 @@ class ActorSystem {
  private:
   [[gnu::cold]] void report_empty_pid(const MessageType* type) noexcept;
   bool link_live(ActorCell* cell) noexcept;
-  void unlink_live(ActorCell* cell) noexcept;
+  std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's count after
 
+  // Written by the threads that spawn into it and by the workers where its
+  // actors die: one cache line each, so two workers' spawns never share one.
   struct alignas(detail::cache_line_size) LiveShard {
-    std::mutex mu;
-    ActorCell* head = nullptr;
+    mutable detail::SpinLock mu;
+    ActorCell* head = nullptr;  // guarded by mu
+    std::uint64_t count = 0;    // guarded by mu
   };
 
   const SystemConfig config_;
@@ -180,7 +182,6 @@ class ActorSystem {
   // one for outside threads) so concurrent spawns rarely share a lock.
   std::unique_ptr<LiveShard[]> live_;
   std::size_t live_shards_;
-  std::atomic<std::uint64_t> live_count_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<bool> shutting_down_{false};
   std::mutex shutdown_mu_;
