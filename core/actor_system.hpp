@@ -195,10 +195,9 @@ class ActorSystem {
 // -- inline fast paths that need ActorSystem ------------------------------------------
 
 inline void ActorCell::post_user(Envelope* e) noexcept {
-  if (mailbox_.is_dead()) [[unlikely]] {
-    reject_dead(e);
-    return;
-  }
+  // No early "is it dead?" read: it would pull the mailbox's producer cache
+  // line in shared state just before the push needs it exclusive. Mail to a
+  // dead actor is drained into dead letters by the notify protocol.
   Claim c = mailbox_.push_user(e, [this](Envelope* lost, bool is_new) {
     system_->dead_letter(lost, id(),
                          is_new ? DeadLetterReason::mailbox_full : DeadLetterReason::dropped_oldest);

@@ -96,8 +96,17 @@ class BoundedQueue {
     }
   }
 
-  /// True if some envelope was pushed and not yet popped (seq_cst: the
-  /// mailbox pairs it with its status store). Thread-safe.
+  /// True if the oldest position holds a published envelope, i.e. try_pop
+  /// would succeed now (barring a concurrent consumer). Thread-safe.
+  bool has_next() const noexcept {
+    // relaxed: a stale position only makes the answer stale.
+    std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
+    // acquire: pairs with the release store of seq in try_push.
+    return cells_[pos % capacity_].seq.load(std::memory_order_acquire) == pos + 1;
+  }
+
+  /// True if some envelope was pushed and not yet popped, including one whose
+  /// producer has claimed a position but not published it. Thread-safe.
   bool maybe_nonempty() const noexcept {
     return enqueue_pos_.load(std::memory_order_seq_cst) !=
            dequeue_pos_.load(std::memory_order_seq_cst);

@@ -2,19 +2,32 @@
 // its suspended flag. It decides *whether* to schedule; the scheduler decides
 // *where*; the actor cell runs it.
 //
-// Status protocol (one atomic word):
+// Status protocol. One atomic word counts the notifications (pushes) since
+// the mailbox was last idle; its top bit marks a dead actor.
 //
-//   idle ──CAS by the producer that wins──▶ scheduled ──owner──▶ running
-//     ▲                                                           │
-//     └──── owner: seq_cst store, then re-check the queues ◀──────┤
-//                                            (or → scheduled: re-queued at the back)
-//   dead ──CAS by whoever finds mail after death──▶ draining ──▶ dead (+ re-check)
+//   word == 0             idle: in no run queue, owned by nobody
+//   word == n > 0         scheduled or running: owned by one thread, the
+//                         one that will run it (`running_` tells which)
+//   word == dead          dead, nobody draining
+//   word == dead | n > 0  dead, one thread draining post-mortem mail
 //
-// No lost wake-up: a producer pushes (seq_cst exchange) then loads the status
-// (seq_cst); the owner stores idle (seq_cst) then loads the queue heads
-// (seq_cst). In the single order of seq_cst operations one of the two loads
-// comes after the other side's store, so either the producer sees idle and
-// schedules, or the owner sees the message and schedules itself.
+//   producer: enter its node in the queue, fetch_add(1), link the node.
+//             The one that moves the
+//             word from 0 owns the next run and schedules it; from `dead`,
+//             it owns the drain. Everyone else has nothing to do.
+//   owner:    after its last pop, v = load; if the queues are still empty,
+//             CAS(v → 0) makes it idle. A producer that notified after the
+//             load makes the CAS fail, and the owner looks again. A producer
+//             that notified before the load had entered its node before
+//             notifying (release → acquire), so the owner saw the queue
+//             non-empty (entered counts, linked or not) and did not go idle.
+//
+// Why a counter and not idle/scheduled/running states with a store-then-
+// recheck: after a successful CAS to idle the owner never touches the mailbox
+// again. With store-then-recheck, the recheck reads the queue after another
+// worker may already have run the actor, seen it die, and freed it.
+// Cost per message on the hot path: the queue exchange, the producer's
+// fetch_add, and (when the run ends) one CAS — three locked instructions.
 #pragma once
 
 #include <atomic>
@@ -47,20 +60,20 @@ struct MailboxConfig {
   }
 };
 
-/// Scheduling state of a mailbox; see the diagram at the top of the file.
-enum class MailboxStatus : std::uint32_t {
-  idle,       ///< in no run queue; owned by no thread; a producer's CAS leaves it
+/// Scheduling state of a mailbox, as observed (see the top of the file).
+enum class MailboxStatus : std::uint8_t {
+  idle,       ///< in no run queue; owned by no thread; the next notifying producer takes it
   scheduled,  ///< in exactly one run queue (or being put there by its claimer)
-  running,    ///< a worker is running it; only that worker changes the status
+  running,    ///< a worker is running it; only that worker changes it
   dead,       ///< the actor stopped; never scheduled again
-  draining,   ///< one thread is turning post-mortem mail into dead letters
+  draining,   ///< dead; one thread is turning post-mortem mail into dead letters
 };
 
 /// What the caller of a push must do next.
 enum class Claim : std::uint8_t {
   none,      ///< someone else owns the next run
-  schedule,  ///< the caller won idle→scheduled: it must hand the mailbox to the scheduler
-  drain,     ///< the actor is dead and the caller won dead→draining: it must drain
+  schedule,  ///< the caller moved the mailbox from idle: it must hand it to the scheduler
+  drain,     ///< the actor is dead and the caller owns the drain: it must drain
 };
 
 class Mailbox {
@@ -73,8 +86,10 @@ class Mailbox {
 
   /// Queues a system message. Thread-safe, wait-free, never refuses.
   Claim push_system(Envelope* e) noexcept {
-    system_.push(e);
-    return try_claim();
+    Envelope* prev = system_.enter(e);
+    Claim c = notify();
+    system_.link(prev, e);
+    return c;
   }
 
   /// Queues a user message. When a bounded mailbox is full, the message that
@@ -84,29 +99,42 @@ class Mailbox {
   template <class OnDrop>
   Claim push_user(Envelope* e, OnDrop&& on_drop) noexcept {
     if (bounded_ == nullptr) [[likely]] {
-      user_.push(e);
-    } else if (!push_bounded(e, on_drop)) {
-      return Claim::none;
+      // Notify between entering and linking: the notification's fetch_add
+      // then does not wait for the link store, whose cache line the owner
+      // is usually reading. The owner treats an entered-but-unlinked node
+      // as mail (maybe_nonempty), so it cannot go idle past it.
+      Envelope* prev = user_.enter(e);
+      Claim c = notify();
+      user_.link(prev, e);
+      return c;
     }
-    return try_claim();
+    if (!push_bounded(e, on_drop)) return Claim::none;
+    return notify();
   }
 
   /// True once the actor has stopped. Thread-safe; may be stale by the time
-  /// the caller acts (the status protocol covers that race).
+  /// the caller acts (the notification protocol covers that race).
   bool is_dead() const noexcept {
-    // relaxed: an early-out hint only; correctness comes from try_claim.
-    auto s = status_.load(std::memory_order_relaxed);
-    return s == MailboxStatus::dead || s == MailboxStatus::draining;
+    // relaxed: an early-out hint only; correctness comes from notify().
+    return (word_.load(std::memory_order_relaxed) & dead_bit) != 0;
   }
 
-  MailboxStatus status() const noexcept { return status_.load(std::memory_order_seq_cst); }
+  /// The status as observed now. Thread-safe; stale at once.
+  MailboxStatus status() const noexcept {
+    // relaxed (both): an observation for tests and stats, ordering nothing.
+    std::uint64_t w = word_.load(std::memory_order_relaxed);
+    if ((w & dead_bit) != 0) return w == dead_bit ? MailboxStatus::dead : MailboxStatus::draining;
+    if (w == 0) return MailboxStatus::idle;
+    return running_.load(std::memory_order_relaxed) ? MailboxStatus::running
+                                                    : MailboxStatus::scheduled;
+  }
 
-  // -- owner: the thread that holds the scheduled/running/draining state --------
+  // -- owner: the thread running (or draining) the mailbox ----------------------
 
   void begin_run() noexcept {
-    // relaxed: producers only act on `idle`/`dead`; running vs scheduled is
-    // information for the owner and for observers.
-    status_.store(MailboxStatus::running, std::memory_order_relaxed);
+    // relaxed: information for observers (status()); ordering comes from the
+    // run queue that handed us the mailbox.
+    running_.store(true, std::memory_order_relaxed);
   }
 
   Envelope* pop_system() noexcept { return system_.try_pop(); }
@@ -129,29 +157,49 @@ class Mailbox {
   /// While suspended, runs process system messages only. Owner only.
   void set_suspended(bool s) noexcept { suspended_ = s; }
 
-  /// Ends a run. True if the caller must re-queue the mailbox at the back
-  /// (status stays scheduled); false if it went idle. Owner only.
+  /// Ends a run. True if mail remains: the caller must re-queue the mailbox
+  /// at the back (it stays owned). False if it went idle: the caller must not
+  /// touch the mailbox (or its actor) again. Owner only.
   bool finish_run() noexcept {
-    if (has_runnable()) {
-      // relaxed: still owned by us; the scheduler's queue publishes it.
-      status_.store(MailboxStatus::scheduled, std::memory_order_relaxed);
-      return true;
+    for (;;) {
+      // acquire: pairs with the producers' acq_rel fetch_add in notify(): a
+      // notification counted in `seen` had its message linked before it.
+      std::uint64_t seen = word_.load(std::memory_order_acquire);
+      if (has_runnable()) return true;
+      // relaxed: for observers only; see begin_run.
+      running_.store(false, std::memory_order_relaxed);
+      // release: publishes the run's effects to the producer that next moves
+      // the word from 0 (it pairs by the acquire half of its fetch_add).
+      if (word_.compare_exchange_strong(seen, 0, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+        return false;
+      }
+      running_.store(true, std::memory_order_relaxed);  // relaxed: as above
     }
-    status_.store(MailboxStatus::idle, std::memory_order_seq_cst);
-    return maybe_runnable() && try_transition(MailboxStatus::idle, MailboxStatus::scheduled);
   }
 
-  /// Marks the mailbox dead (end of the actor's last run or a drain) and
-  /// drains every message that arrives until no producer is mid-push. Each
-  /// system message goes to `on_system`, each user message to `on_user`;
-  /// both must not free the envelope. Owner only; afterwards nobody owns it.
+  /// Marks the mailbox dead (end of the actor's last run, or of a drain) and
+  /// drains every message until a CAS proves no notification is pending.
+  /// Each system message goes to `on_system`, each user message to
+  /// `on_user`; neither may free it. Owner only; afterwards nobody owns it.
   template <class OnSystem, class OnUser>
   void finish_dead(OnSystem&& on_system, OnUser&& on_user) noexcept {
-    do {
+    // relaxed: for observers only; see begin_run.
+    running_.store(false, std::memory_order_relaxed);
+    for (;;) {
+      // acquire: as in finish_run.
+      std::uint64_t seen = word_.load(std::memory_order_acquire);
       drain(on_system, on_user);
-      status_.store(MailboxStatus::dead, std::memory_order_seq_cst);
-    } while ((system_.maybe_nonempty() || user_maybe_nonempty()) &&
-             try_transition(MailboxStatus::dead, MailboxStatus::draining));
+      // A producer between entering and linking: wait for its link (a few
+      // instructions away; post-mortem only, never on a live actor's path).
+      if (has_any()) continue;
+      // acq_rel: as in finish_run. A producer that has not notified yet will
+      // find `dead` and drain itself.
+      if (word_.compare_exchange_strong(seen, dead_bit, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+        return;
+      }
+    }
   }
 
   /// Takes every reachable message out, system first. Owner only.
@@ -165,43 +213,41 @@ class Mailbox {
   }
 
  private:
-  Claim try_claim() noexcept {
-    // seq_cst: the load half of the producer's store→load pair (see top).
-    MailboxStatus s = status_.load(std::memory_order_seq_cst);
-    if (s == MailboxStatus::idle) {
-      return try_transition(s, MailboxStatus::scheduled) ? Claim::schedule : Claim::none;
-    }
-    if (s == MailboxStatus::dead) {
-      return try_transition(s, MailboxStatus::draining) ? Claim::drain : Claim::none;
-    }
+  static constexpr std::uint64_t dead_bit = std::uint64_t{1} << 63;
+
+  Claim notify() noexcept {
+    // acq_rel: release publishes our push to the owner's acquire load in
+    // finish_run; acquire (when we move the word from 0) makes the previous
+    // owner's run happen-before the run we are about to schedule.
+    std::uint64_t prev = word_.fetch_add(1, std::memory_order_acq_rel);
+    if (prev == 0) return Claim::schedule;
+    if (prev == dead_bit) return Claim::drain;
     return Claim::none;
   }
 
-  bool try_transition(MailboxStatus from, MailboxStatus to) noexcept {
-    return status_.compare_exchange_strong(from, to, std::memory_order_seq_cst);
-  }
-
+  // Mail, including nodes entered but not linked yet (their producers may
+  // have notified already: going idle past them would lose them).
   bool has_runnable() const noexcept {
-    if (system_.has_next()) return true;
+    if (system_.maybe_nonempty()) return true;
     if (suspended_) return false;
-    return bounded_ == nullptr ? user_.has_next() : bounded_->maybe_nonempty();
-  }
-
-  bool maybe_runnable() const noexcept {
-    return system_.maybe_nonempty() || (!suspended_ && user_maybe_nonempty());
-  }
-
-  bool user_maybe_nonempty() const noexcept {
     return bounded_ == nullptr ? user_.maybe_nonempty() : bounded_->maybe_nonempty();
+  }
+
+  bool has_any() const noexcept {
+    return system_.maybe_nonempty() ||
+           (bounded_ == nullptr ? user_.maybe_nonempty() : bounded_->maybe_nonempty());
   }
 
   template <class OnDrop>
   bool push_bounded(Envelope* e, OnDrop& on_drop) noexcept;
 
-  MpscQueue system_;
+  // Every send writes word_ and the user queue's head: adjacent, so a send
+  // usually touches one cache line of the mailbox.
+  std::atomic<std::uint64_t> word_{0};     // see the top of the file
   MpscQueue user_;                         // unused when bounded
+  MpscQueue system_;
   std::unique_ptr<BoundedQueue> bounded_;  // null = unbounded
-  std::atomic<MailboxStatus> status_{MailboxStatus::idle};
+  std::atomic<bool> running_{false};       // written by the owner only
   OverflowPolicy overflow_;
   bool suspended_ = false;  // owner only
 };

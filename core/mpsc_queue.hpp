@@ -15,6 +15,8 @@
 //        to prev.next the node is in the queue but not yet reachable by the
 //        consumer; `try_pop` then reports empty and `maybe_nonempty` reports
 //        true, which is what the mailbox's no-lost-wake-up check needs.
+//        The two steps are exposed (enter/link) so the mailbox can notify
+//        its owner between them.
 // pop:   next = tail_.next; if next: free(tail_); tail_ = next; return next
 //        The returned node stays the stub until the next pop: the caller may
 //        destroy its payload but must not free it; the queue frees it.
@@ -44,13 +46,21 @@ class MpscQueue {
   // -- producers (any thread) ----------------------------------------------
 
   /// Appends `n`; takes ownership. Thread-safe, wait-free, does not allocate.
-  void push(Envelope* n) noexcept {
-    // relaxed: published by the release store into prev->next below.
+  void push(Envelope* n) noexcept { link(enter(n), n); }
+
+  /// push() in two steps, for a caller that must act in between (the
+  /// mailbox notifies its owner there). enter() puts `n` in the queue —
+  /// maybe_nonempty() sees it from then on — and returns its predecessor;
+  /// link(prev, n) makes it reachable by try_pop. Call both, in order.
+  Envelope* enter(Envelope* n) noexcept {
+    // relaxed: published by the release store into prev->next in link().
     n->next.store(nullptr, std::memory_order_relaxed);
-    // seq_cst, not acq_rel: the mailbox's no-lost-wake-up argument needs this
-    // exchange ordered before the producer's later load of the mailbox status
-    // (a store→load pair; see Mailbox::try_claim).
-    Envelope* prev = head_.exchange(n, std::memory_order_seq_cst);
+    // acq_rel: acquire orders our later store into prev->next after the
+    // previous producer's own writes to prev; release publishes n's fields
+    // to the next producer, which stores into n->next.
+    return head_.exchange(n, std::memory_order_acq_rel);
+  }
+  void link(Envelope* prev, Envelope* n) noexcept {
     // release: pairs with the acquire load of `next` in try_pop.
     prev->next.store(n, std::memory_order_release);
   }
@@ -77,10 +87,10 @@ class MpscQueue {
   }
 
   /// True if a node was pushed and not yet popped, including one whose
-  /// producer is between its two steps. Consumer-only; seq_cst because the
-  /// mailbox pairs it with a seq_cst status store (store→load).
+  /// producer has entered it but not linked it yet. Consumer-only.
   bool maybe_nonempty() const noexcept {
-    return head_.load(std::memory_order_seq_cst) != tail_;
+    // acquire: pairs with the exchange in enter() (a hint; no data is read).
+    return head_.load(std::memory_order_acquire) != tail_;
   }
 
   /// Destroys and frees every reachable node; returns how many. Consumer-only.
