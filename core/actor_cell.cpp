@@ -30,10 +30,6 @@ void ActorCell::post_system(Envelope* e) noexcept {
   }
 }
 
-void ActorCell::reject_dead(Envelope* e) noexcept {
-  system_->dead_letter(e, id(), DeadLetterReason::target_stopped);
-}
-
 void ActorCell::drain_dead() noexcept {
   // We won dead→draining: we are the queue's consumer until finish_dead
   // stores `dead` again.

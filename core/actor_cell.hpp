@@ -71,7 +71,6 @@ class ActorCell final : public Process, public Context {
   void die() noexcept;
   void finish_death() noexcept;
   [[gnu::cold]] void drain_dead() noexcept;
-  [[gnu::cold]] void reject_dead(Envelope* e) noexcept;
   void schedule() noexcept;
 
   Mailbox mailbox_;
