@@ -9,9 +9,11 @@
 // for the consumer of a given lap, so producers and consumers each claim a
 // position with one CAS and never touch each other's counter.
 //
-// cell.seq == pos          : free, the producer of position `pos` may fill it
-// cell.seq == pos + 1      : full, the consumer of position `pos` may take it
-// cell.seq == pos + cap    : free again for the next lap
+// cell.seq == 2·pos          : free, the producer of position `pos` may fill it
+// cell.seq == 2·pos + 1      : full, the consumer of position `pos` may take it
+// cell.seq == 2·(pos + cap)  : free again for the next lap
+// (Vyukov counts in steps of one, which cannot tell "full at pos" from "free
+// for pos + 1" when cap = 1; steps of two can, so a bound of 1 is exact too.)
 //
 // Any capacity works (index = pos % capacity): a bounded mailbox's bound is
 // exact, and one division per operation is cheap next to the CAS.
@@ -53,13 +55,13 @@ class BoundedQueue {
       // acquire: pairs with the release store of seq in try_pop, so the
       // consumer's read of the previous lap's value happened before we write.
       std::size_t seq = c.seq.load(std::memory_order_acquire);
-      auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos);
+      auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(2 * pos);
       if (dif == 0) {
         // relaxed: the position claim orders nothing; the cell's seq does.
         if (enqueue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           c.value = e;
           // release: pairs with the acquire load of seq in try_pop.
-          c.seq.store(pos + 1, std::memory_order_release);
+          c.seq.store(2 * pos + 1, std::memory_order_release);
           return true;
         }
       } else if (dif < 0) {
@@ -79,13 +81,13 @@ class BoundedQueue {
       Cell& c = cells_[pos % capacity_];
       // acquire: pairs with the release store of seq in try_push.
       std::size_t seq = c.seq.load(std::memory_order_acquire);
-      auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(pos + 1);
+      auto dif = static_cast<std::intptr_t>(seq) - static_cast<std::intptr_t>(2 * pos + 1);
       if (dif == 0) {
         // relaxed: the position claim orders nothing; the cell's seq does.
         if (dequeue_pos_.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
           Envelope* e = c.value;
           // release: pairs with the acquire load of seq in try_push (next lap).
-          c.seq.store(pos + capacity_, std::memory_order_release);
+          c.seq.store(2 * (pos + capacity_), std::memory_order_release);
           return e;
         }
       } else if (dif < 0) {
@@ -102,7 +104,7 @@ class BoundedQueue {
     // relaxed: a stale position only makes the answer stale.
     std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
     // acquire: pairs with the release store of seq in try_push.
-    return cells_[pos % capacity_].seq.load(std::memory_order_acquire) == pos + 1;
+    return cells_[pos % capacity_].seq.load(std::memory_order_acquire) == 2 * pos + 1;
   }
 
   /// True if some envelope was pushed and not yet popped, including one whose

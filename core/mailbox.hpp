@@ -165,9 +165,9 @@ class Mailbox {
       // acquire: pairs with the producers' acq_rel fetch_add in notify(): a
       // notification counted in `seen` had its message linked before it.
       std::uint64_t seen = word_.load(std::memory_order_acquire);
-      if (has_runnable()) return true;
-      // relaxed: for observers only; see begin_run.
+      // relaxed: for observers only; see begin_run. Either way the run ends.
       running_.store(false, std::memory_order_relaxed);
+      if (has_runnable()) return true;
       // release: publishes the run's effects to the producer that next moves
       // the word from 0 (it pairs by the acquire half of its fetch_add).
       if (word_.compare_exchange_strong(seen, 0, std::memory_order_acq_rel,
