@@ -1,0 +1,688 @@
+// ActorSystem: spawning (named and not), delivery under stress from threads
+// and from actors (exact counts, no duplicates, per-producer order), dead
+// letters counted and observed with their reason, type and target, and
+// shutdown with work still queued. Behaviour tests run over every runtime
+// configuration; the stress tests over the threaded ones.
+#include "core/actor_system.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <future>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/core/runtime_fixture.hpp"
+
+namespace shoal {
+namespace {
+
+using test::DeadLetterLog;
+using test::FailureLog;
+using test::Gate;
+using test::Hold;
+using test::Ping;
+using test::ping;
+using test::Probe;
+using test::scaled;
+
+// -- actors -----------------------------------------------------------------------------------
+
+struct Work {
+  std::uint64_t n;
+};
+template <int K>
+struct Tagged {};
+struct Unknown {};
+struct SendWorkTo {
+  Pid target;
+};
+struct SpawnNamedChild {
+  std::string name;
+  std::shared_ptr<Probe> child_probe;
+  std::promise<SpawnErrc> reply;
+};
+struct SpawnChild {
+  std::shared_ptr<Probe> child_probe;
+  std::promise<Pid> reply;
+};
+
+/// A general-purpose actor: counts Work, records the order of Tagged<K>,
+/// answers Ping, can be held, and spawns or sends on request.
+struct Counter : Handles<Counter, Work, Ping, Hold, Tagged<1>, Tagged<2>, Tagged<3>, SendWorkTo,
+                         SpawnNamedChild, SpawnChild> {
+  explicit Counter(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) { probe_->on_construct(); }
+  ~Counter() override { probe_->on_destroy(); }
+
+  void on(Context&, Work&) { probe_->handled.fetch_add(1); }
+  void on(Context&, Ping& p) { p.reply.set_value(probe_->handled.load()); }
+  void on(Context&, Hold& h) { h.block(); }
+  void on(Context&, Tagged<1>&) { tag(1); }
+  void on(Context&, Tagged<2>&) { tag(2); }
+  void on(Context&, Tagged<3>&) { tag(3); }
+  void on(Context& ctx, SendWorkTo& m) { ctx.send(m.target, Work{0}); }
+  void on(Context& ctx, SpawnNamedChild& m) {
+    m.reply.set_value(ctx.spawn_named(Props::of<Counter>(m.child_probe), m.name).error);
+  }
+  void on(Context& ctx, SpawnChild& m) {
+    Pid child = ctx.spawn<Counter>(m.child_probe);
+    ctx.send(child, Work{0});
+    m.reply.set_value(child);
+  }
+
+  void tag(int k) {
+    std::lock_guard lock(tags_mu);
+    tags.push_back(k);
+    probe_->handled.fetch_add(1);
+  }
+
+  std::shared_ptr<Probe> probe_;
+  // Read by the test after `handled` shows the tag arrived.
+  inline static std::mutex tags_mu;
+  inline static std::vector<int> tags;
+};
+
+// -- basic delivery -------------------------------------------------------------------------
+
+class ActorSystemTest : public test::RuntimeTest {};
+
+TEST_P(ActorSystemTest, MessagesSentFromOutsideReachTheActor) {
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid a = spawn<Counter>(*system, probe);
+  EXPECT_NE(a.id(), 0u);
+  for (std::uint64_t i = 0; i < 100; ++i) system->send(a, Work{i});
+  auto answer = ping(*system, a);
+  ASSERT_TRUE(arrive(*system, answer, "the actor's answer"));
+  EXPECT_EQ(answer.get(), 100u) << "the Ping was sent after 100 Works from the same thread";
+  EXPECT_EQ(system->dead_letters().total(), 0u);
+}
+
+TEST_P(ActorSystemTest, AnActorCanSpawnAChildAndSendToIt) {
+  auto probe = std::make_shared<Probe>();
+  auto child_probe = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid parent = spawn<Counter>(*system, probe);
+  std::promise<Pid> reply;
+  auto child = reply.get_future();
+  system->send(parent, SpawnChild{child_probe, std::move(reply)});
+  ASSERT_TRUE(arrive(*system, child, "the child's Pid"));
+  Pid c = child.get();
+  EXPECT_FALSE(c.empty());
+  EXPECT_NE(c.id(), parent.id());
+  auto answer = ping(*system, c);
+  ASSERT_TRUE(arrive(*system, answer, "the child's answer"));
+  EXPECT_EQ(answer.get(), 1u) << "the parent's Work reaches the child before our Ping";
+  EXPECT_EQ(system->live_actors(), 2u);
+}
+
+TEST_P(ActorSystemTest, LiveActorsCountsActorsUntilTheyHaveStopped) {
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system();
+  std::vector<Pid> pids;
+  for (int i = 0; i < 10; ++i) pids.push_back(spawn<Counter>(*system, probe));
+  EXPECT_EQ(system->live_actors(), 10u);
+  for (int i = 0; i < 4; ++i) system->stop(pids[static_cast<std::size_t>(i)]);
+  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 6; }, "four actors to stop"));
+  EXPECT_EQ(probe->destroyed.load(), 4u);
+  system->shutdown();
+  EXPECT_EQ(system->live_actors(), 0u);
+  EXPECT_EQ(probe->destroyed.load(), 10u);
+}
+
+// -- spawn_named ----------------------------------------------------------------------------
+
+TEST_P(ActorSystemTest, SpawnNamedRefusesATakenNameAndFreesItWhenTheActorStops) {
+  auto probe = std::make_shared<Probe>();
+  auto refused_probe = std::make_shared<Probe>();
+  auto system = make_system();
+  auto props = [&](std::shared_ptr<Probe> p) { return Props::of<Counter>(p).with_mailbox(mailbox()); };
+
+  SpawnResult first = system->spawn_named(props(probe), "alpha");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first.error, SpawnErrc::ok);
+  EXPECT_FALSE(first.pid.empty());
+
+  SpawnResult second = system->spawn_named(props(refused_probe), "alpha");
+  EXPECT_FALSE(second);
+  EXPECT_EQ(second.error, SpawnErrc::name_taken);
+  EXPECT_TRUE(second.pid.empty());
+  EXPECT_EQ(refused_probe->destroyed.load(), refused_probe->constructed.load())
+      << "the instance made for a refused spawn must be destroyed";
+  EXPECT_EQ(system->live_actors(), 1u);
+
+  EXPECT_EQ(system->lookup("alpha"), first.pid);
+  EXPECT_TRUE(system->lookup("beta").empty());
+  auto answer = ping(*system, system->lookup("alpha"));
+  ASSERT_TRUE(arrive(*system, answer, "the named actor's answer"));
+
+  system->stop(first.pid);
+  ASSERT_TRUE(arrive(*system, probe->gone_future, "the named actor's destructor"));
+  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "the named actor to finish dying"));
+  EXPECT_TRUE(system->lookup("alpha").empty()) << "a stopped actor's name must be free";
+
+  SpawnResult third = system->spawn_named(props(probe), "alpha");
+  ASSERT_TRUE(third) << "the name was freed, so it can be taken again";
+  EXPECT_NE(third.pid.id(), first.pid.id());
+  EXPECT_EQ(system->lookup("alpha"), third.pid);
+}
+
+TEST_P(ActorSystemTest, SpawnNamedFromAnActorReportsATakenName) {
+  auto probe = std::make_shared<Probe>();
+  auto child_probe = std::make_shared<Probe>();
+  auto system = make_system();
+  ASSERT_TRUE(system->spawn_named(Props::of<Counter>(probe), "taken"));
+  Pid a = spawn<Counter>(*system, probe);
+
+  std::promise<SpawnErrc> r1, r2;
+  auto taken = r1.get_future();
+  auto fresh = r2.get_future();
+  system->send(a, SpawnNamedChild{"taken", child_probe, std::move(r1)});
+  system->send(a, SpawnNamedChild{"fresh", child_probe, std::move(r2)});
+  ASSERT_TRUE(arrive(*system, taken, "the first spawn's outcome"));
+  ASSERT_TRUE(arrive(*system, fresh, "the second spawn's outcome"));
+  EXPECT_EQ(taken.get(), SpawnErrc::name_taken);
+  EXPECT_EQ(fresh.get(), SpawnErrc::ok);
+  EXPECT_FALSE(system->lookup("fresh").empty());
+}
+
+// -- dead letters -----------------------------------------------------------------------------
+
+/// A system whose dead letters go to `letters`.
+SystemConfig observed(DeadLetterLog& letters) {
+  SystemConfig c;
+  c.on_dead_letter = letters.observer();
+  return c;
+}
+
+TEST_P(ActorSystemTest, SendingToAStoppedActorIsATargetStoppedDeadLetter) {
+  DeadLetterLog letters;
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system(observed(letters));
+  Pid a = spawn<Counter>(*system, probe);
+  system->stop(a);
+  ASSERT_TRUE(arrive(*system, probe->gone_future, "the actor's destructor"));
+  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
+
+  system->send(a, Work{1});
+  system->send(a, Unknown{});
+  EXPECT_EQ(system->dead_letters().count(DeadLetterReason::target_stopped), 2u);
+  EXPECT_EQ(system->dead_letters().total(), 2u);
+  auto records = letters.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].reason, DeadLetterReason::target_stopped);
+  EXPECT_EQ(records[0].target_id, a.id());
+  EXPECT_EQ(records[0].type_name, message_type_of<Work>->name);
+  EXPECT_EQ(records[1].type_name, message_type_of<Unknown>->name);
+}
+
+TEST_P(ActorSystemTest, SendingToAnEmptyPidIsAnEmptyPidDeadLetter) {
+  DeadLetterLog letters;
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system(observed(letters));
+  system->send(Pid(), Work{1});
+  // And from inside an actor.
+  Pid a = spawn<Counter>(*system, probe);
+  system->send(a, SendWorkTo{Pid()});
+  auto answer = ping(*system, a);
+  ASSERT_TRUE(arrive(*system, answer, "the actor's answer"));
+
+  EXPECT_EQ(system->dead_letters().count(DeadLetterReason::empty_pid), 2u);
+  EXPECT_EQ(system->dead_letters().total(), 2u);
+  for (const auto& r : letters.records()) {
+    EXPECT_EQ(r.reason, DeadLetterReason::empty_pid);
+    EXPECT_EQ(r.target_id, 0u);
+    EXPECT_EQ(r.type_name, message_type_of<Work>->name);
+  }
+}
+
+TEST_P(ActorSystemTest, AnUnlistedMessageTypeIsAnUnhandledDeadLetter) {
+  DeadLetterLog letters;
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system(observed(letters));
+  Pid a = spawn<Counter>(*system, probe);
+  system->send(a, Unknown{});
+  system->send(a, Work{0});
+  auto answer = ping(*system, a);
+  ASSERT_TRUE(arrive(*system, answer, "the actor's answer"));
+  EXPECT_EQ(answer.get(), 1u) << "an unhandled message must not stop the actor";
+
+  EXPECT_EQ(system->dead_letters().count(DeadLetterReason::unhandled), 1u);
+  EXPECT_EQ(system->dead_letters().total(), 1u);
+  auto records = letters.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].reason, DeadLetterReason::unhandled);
+  EXPECT_EQ(records[0].target_id, a.id());
+  EXPECT_EQ(records[0].type_name, message_type_of<Unknown>->name);
+  EXPECT_EQ(system->failures(), 0u);
+}
+
+/// Sends Tagged<1..3> to a bounded(2) mailbox with `policy` while its actor
+/// is held, and returns the tags the actor then handles.
+class OverflowTest : public test::RuntimeTest {
+ protected:
+  void run(OverflowPolicy policy, int loser, DeadLetterReason reason,
+           std::vector<int> survivors) {
+    DeadLetterLog letters;
+    auto probe = std::make_shared<Probe>();
+    auto system = make_system(observed(letters));
+    Pid a = system->spawn(
+        Props::of<Counter>(probe).with_mailbox(MailboxConfig::bounded(2, policy)));
+    {
+      std::lock_guard lock(Counter::tags_mu);
+      Counter::tags.clear();
+    }
+    Gate gate;
+    ASSERT_TRUE(hold(*system, a, gate));
+    system->send(a, Tagged<1>{});
+    system->send(a, Tagged<2>{});
+    system->send(a, Tagged<3>{});
+    // The loser is reported on the sending thread, before send returns.
+    EXPECT_EQ(system->dead_letters().count(reason), 1u);
+    EXPECT_EQ(system->dead_letters().total(), 1u);
+    auto records = letters.records();
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].reason, reason);
+    EXPECT_EQ(records[0].target_id, a.id());
+    const std::string_view names[] = {message_type_of<Tagged<1>>->name,
+                                      message_type_of<Tagged<2>>->name,
+                                      message_type_of<Tagged<3>>->name};
+    EXPECT_EQ(records[0].type_name, names[loser - 1]);
+
+    gate.open();
+    ASSERT_TRUE(settle(*system, [&] { return probe->handled.load() == 2; }, "the two survivors"));
+    std::lock_guard lock(Counter::tags_mu);
+    EXPECT_EQ(Counter::tags, survivors);
+  }
+};
+
+TEST_P(OverflowTest, AFullDropNewestMailboxRefusesTheNewMessage) {
+  run(OverflowPolicy::drop_newest, 3, DeadLetterReason::mailbox_full, {1, 2});
+}
+
+TEST_P(OverflowTest, AFullDropOldestMailboxEvictsTheOldestMessage) {
+  run(OverflowPolicy::drop_oldest, 1, DeadLetterReason::dropped_oldest, {2, 3});
+}
+
+// -- shutdown -----------------------------------------------------------------------------
+
+struct Ball {};
+struct Partner {
+  Pid pid;
+};
+
+/// Bounces a Ball with its partner forever: only a stop ends it.
+struct Bouncer : Handles<Bouncer, Partner, Ball> {
+  explicit Bouncer(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) { probe_->on_construct(); }
+  ~Bouncer() override { probe_->on_destroy(); }
+  void on(Context&, Partner& p) { partner_ = std::move(p.pid); }
+  void on(Context& ctx, Ball&) {
+    probe_->handled.fetch_add(1);
+    ctx.send(partner_, Ball{});
+  }
+  std::shared_ptr<Probe> probe_;
+  Pid partner_;
+};
+
+TEST_P(ActorSystemTest, ShutdownWithQueuedMessagesDoesNotHangAndTurnsThemIntoDeadLetters) {
+  DeadLetterLog letters;
+  auto probe = std::make_shared<Probe>();
+  auto bouncers = std::make_shared<Probe>();
+  auto system = make_system(observed(letters));
+
+  const std::uint64_t actors = 8, per_actor = 1000;
+  std::vector<Pid> pids;
+  for (std::uint64_t i = 0; i < actors; ++i) pids.push_back(spawn<Counter>(*system, probe));
+  // Two pairs that never go idle on their own.
+  for (int pair = 0; pair < 2; ++pair) {
+    Pid a = spawn<Bouncer>(*system, bouncers);
+    Pid b = spawn<Bouncer>(*system, bouncers);
+    system->send(a, Partner{b});
+    system->send(b, Partner{a});
+    system->send(a, Ball{});
+  }
+  for (const Pid& p : pids) {
+    for (std::uint64_t i = 0; i < per_actor; ++i) system->send(p, Work{i});
+  }
+
+  system->shutdown();  // the test's timeout catches a hang
+
+  EXPECT_EQ(system->live_actors(), 0u);
+  EXPECT_EQ(probe->destroyed.load(), actors);
+  EXPECT_EQ(bouncers->destroyed.load(), 4u);
+  std::uint64_t work_dead = 0;
+  for (const auto& r : letters.records()) {
+    if (r.type_name != message_type_of<Work>->name) continue;
+    EXPECT_EQ(r.reason, DeadLetterReason::stopped_with_mail);
+    ++work_dead;
+  }
+  EXPECT_EQ(probe->handled.load() + work_dead, actors * per_actor)
+      << "every queued message is handled or becomes a dead letter, exactly once";
+  if (deterministic()) {
+    EXPECT_EQ(probe->handled.load(), 0u) << "the stops overtake the queued messages";
+  }
+}
+
+TEST_P(ActorSystemTest, SpawningAfterShutdownFails) {
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid before = spawn<Counter>(*system, probe);
+  system->shutdown();
+  EXPECT_THROW(system->spawn<Counter>(probe), SpawnError);
+  EXPECT_THROW(system->spawn(Props::of<Counter>(probe)), SpawnError);
+  SpawnResult r = system->spawn_named(Props::of<Counter>(probe), "late");
+  EXPECT_FALSE(r);
+  EXPECT_EQ(r.error, SpawnErrc::shut_down);
+  EXPECT_TRUE(r.pid.empty());
+  EXPECT_TRUE(system->lookup("late").empty());
+  EXPECT_EQ(system->live_actors(), 0u);
+  EXPECT_EQ(probe->destroyed.load(), probe->constructed.load())
+      << "instances made for refused spawns must be destroyed";
+  // Sending to an actor of a shut-down system is a dead letter, not a crash.
+  system->send(before, Work{0});
+  EXPECT_EQ(system->dead_letters().count(DeadLetterReason::target_stopped), 1u);
+  system->shutdown();  // idempotent
+}
+
+TEST_P(ActorSystemTest, ActorsSpawningDuringShutdownDoNotHangIt) {
+  FailureLog failures;
+  auto probe = std::make_shared<Probe>();
+  auto children = std::make_shared<Probe>();
+  SystemConfig c;
+  c.on_failure = failures.observer();
+  auto system = make_system(c);
+
+  struct SpawnLoop {};
+  struct Spawner : Handles<Spawner, SpawnLoop> {
+    Spawner(std::shared_ptr<Probe> probe, std::shared_ptr<Probe> children)
+        : probe_(std::move(probe)), children_(std::move(children)) {
+      probe_->on_construct();
+    }
+    ~Spawner() override { probe_->on_destroy(); }
+    void on(Context& ctx, SpawnLoop&) {
+      Pid child = ctx.spawn<Counter>(children_);  // throws SpawnError once shutdown began
+      ctx.send(child, Work{0});
+      probe_->handled.fetch_add(1);
+      ctx.send(ctx.self(), SpawnLoop{});
+    }
+    std::shared_ptr<Probe> probe_, children_;
+  };
+
+  std::vector<Pid> spawners;
+  for (int i = 0; i < 4; ++i) spawners.push_back(spawn<Spawner>(*system, probe, children));
+  for (const Pid& s : spawners) system->send(s, SpawnLoop{});
+  if (!deterministic()) {
+    ASSERT_TRUE(test::eventually([&] { return probe->handled.load() >= 100; }, "spawning to get going"));
+  } else {
+    system->run_until_idle(200);
+  }
+  system->shutdown();
+
+  EXPECT_EQ(system->live_actors(), 0u);
+  EXPECT_EQ(probe->destroyed.load(), 4u);
+  EXPECT_EQ(children->destroyed.load(), children->constructed.load())
+      << "every child made (linked or refused) must be destroyed";
+  for (const auto& f : failures.failures()) {
+    EXPECT_NE(f.what.find("shutdown"), std::string::npos) << f.what;
+  }
+}
+
+TEST(ActorSystem, ShutdownFromTwoThreadsAtOnceReturnsInBoth) {
+  for (int round = 0; round < 20; ++round) {
+    auto probe = std::make_shared<Probe>();
+    SystemConfig c;
+    c.scheduler.workers = 2;
+    ActorSystem system(c);
+    for (int i = 0; i < 16; ++i) {
+      Pid a = system.spawn<Counter>(probe);
+      for (std::uint64_t k = 0; k < 100; ++k) system.send(a, Work{k});
+    }
+    std::latch start(2);
+    auto other = std::async(std::launch::async, [&] {
+      start.arrive_and_wait();
+      system.shutdown();
+    });
+    start.arrive_and_wait();
+    system.shutdown();
+    ASSERT_TRUE(test::ready_within(other, "the other thread's shutdown to return"));
+    EXPECT_EQ(system.live_actors(), 0u);
+    EXPECT_EQ(probe->destroyed.load(), 16u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ActorSystemTest, ::testing::ValuesIn(test::all_configs()),
+                         test::config_name);
+INSTANTIATE_TEST_SUITE_P(Configs, OverflowTest, ::testing::ValuesIn(test::all_configs()),
+                         test::config_name);
+
+// -- stress: exact counts, no duplicates, per-producer order ---------------------------------
+
+struct Seq {
+  std::uint32_t producer;
+  std::uint64_t n;
+};
+
+struct SinkReport {
+  std::uint64_t received = 0;
+  std::uint64_t order_errors = 0;
+  std::string first_error;
+  std::vector<std::uint64_t> per_producer;
+};
+
+/// Checks that each producer's sequence numbers arrive strictly increasing
+/// (a repeat is a duplicate, a step back a reordering) and answers once
+/// `expected` messages arrived. Anything after that is an error too.
+struct Sink : Handles<Sink, Seq> {
+  Sink(std::uint32_t producers, std::uint64_t expected,
+       std::shared_ptr<std::promise<SinkReport>> done)
+      : expected_(expected), last_(producers, -1), done_(std::move(done)) {
+    report_.per_producer.assign(producers, 0);
+  }
+  void on(Context&, Seq& m) {
+    if (m.producer >= last_.size()) {
+      error(test::cat("unknown producer ", m.producer));
+    } else {
+      if (static_cast<std::int64_t>(m.n) <= last_[m.producer]) {
+        error(test::cat("producer ", m.producer, ": ", m.n, " after ", last_[m.producer]));
+      }
+      last_[m.producer] = static_cast<std::int64_t>(m.n);
+      ++report_.per_producer[m.producer];
+    }
+    if (++report_.received == expected_) done_->set_value(report_);
+    if (report_.received == expected_ + 1) {
+      ADD_FAILURE() << "a sink received more messages than were sent to it";
+    }
+  }
+  void error(std::string what) {
+    if (report_.order_errors++ == 0) report_.first_error = std::move(what);
+  }
+  std::uint64_t expected_;
+  std::vector<std::int64_t> last_;
+  std::shared_ptr<std::promise<SinkReport>> done_;
+  SinkReport report_;
+};
+
+/// An actor that sends `count` Seq messages, bursts of `burst` per turn,
+/// round-robin over `sinks` starting at its own index, re-queueing itself
+/// between bursts (so it may migrate between workers).
+struct Produce {};
+struct Producer : Handles<Producer, Produce> {
+  Producer(std::uint32_t index, std::vector<Pid> sinks, std::uint64_t count)
+      : index_(index), sinks_(std::move(sinks)), count_(count) {}
+  void on(Context& ctx, Produce&) {
+    for (int k = 0; k < 64 && sent_ < count_; ++k, ++sent_) {
+      ctx.send(sinks_[(sent_ + index_) % sinks_.size()], Seq{index_, sent_});
+    }
+    if (sent_ < count_) ctx.send(ctx.self(), Produce{});
+  }
+  std::uint32_t index_;
+  std::vector<Pid> sinks_;
+  std::uint64_t count_, sent_ = 0;
+};
+
+class ActorSystemStress : public test::RuntimeTest {
+ protected:
+  /// How many of producer p's `per_producer` messages land on sink s when
+  /// message i goes to sink (i + p) % sinks.
+  static std::uint64_t share(std::uint64_t per_producer, std::uint32_t p, std::uint32_t s,
+                             std::uint32_t sinks) {
+    std::uint64_t first = (s + sinks - p % sinks) % sinks;  // smallest i with (i+p)%sinks == s
+    return first >= per_producer ? 0 : (per_producer - first - 1) / sinks + 1;
+  }
+
+  struct Sinks {
+    std::vector<Pid> pids;
+    std::vector<std::future<SinkReport>> reports;
+  };
+
+  Sinks spawn_sinks(ActorSystem& system, std::uint32_t sinks, std::uint32_t producers,
+                    std::uint64_t per_producer) {
+    Sinks out;
+    for (std::uint32_t s = 0; s < sinks; ++s) {
+      std::uint64_t expected = 0;
+      for (std::uint32_t p = 0; p < producers; ++p) expected += share(per_producer, p, s, sinks);
+      auto done = std::make_shared<std::promise<SinkReport>>();
+      out.reports.push_back(done->get_future());
+      // A bounded mailbox large enough for everything sent to it: this
+      // suite tests delivery, not overflow.
+      out.pids.push_back(system.spawn(Props::of<Sink>(producers, expected, done)
+                                          .with_mailbox(mailbox(expected))));
+    }
+    return out;
+  }
+
+  void check(ActorSystem& system, Sinks& sinks, std::uint32_t producers,
+             std::uint64_t per_producer) {
+    const auto n = static_cast<std::uint32_t>(sinks.pids.size());
+    for (std::uint32_t s = 0; s < n; ++s) {
+      ASSERT_TRUE(arrive(system, sinks.reports[s], test::cat("sink ", s, " to receive everything")))
+          << "dead letters so far: " << system.dead_letters().total();
+      SinkReport r = sinks.reports[s].get();
+      EXPECT_EQ(r.order_errors, 0u) << "sink " << s << ": " << r.first_error;
+      for (std::uint32_t p = 0; p < producers; ++p) {
+        EXPECT_EQ(r.per_producer[p], share(per_producer, p, s, n))
+            << "sink " << s << ", producer " << p;
+      }
+    }
+    EXPECT_EQ(system.dead_letters().total(), 0u);
+  }
+};
+
+TEST_P(ActorSystemStress, ManyProducerThreadsToOneActorLoseAndDuplicateNothing) {
+  const std::uint32_t producers = 4;
+  const std::uint64_t per_producer = scaled(100'000, 10'000);
+  auto system = make_system();
+  Sinks sinks = spawn_sinks(*system, 1, producers, per_producer);
+  std::latch start(producers);
+  std::vector<std::thread> threads;
+  for (std::uint32_t p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      start.arrive_and_wait();
+      for (std::uint64_t i = 0; i < per_producer; ++i) system->send(sinks.pids[0], Seq{p, i});
+    });
+  }
+  for (auto& t : threads) t.join();
+  check(*system, sinks, producers, per_producer);
+}
+
+TEST_P(ActorSystemStress, ManyProducerThreadsToManyActorsLoseAndDuplicateNothing) {
+  const std::uint32_t producers = 4, sink_count = 16;
+  const std::uint64_t per_producer = scaled(100'000, 10'000);
+  auto system = make_system();
+  Sinks sinks = spawn_sinks(*system, sink_count, producers, per_producer);
+  std::latch start(producers);
+  std::vector<std::thread> threads;
+  for (std::uint32_t p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      start.arrive_and_wait();
+      for (std::uint64_t i = 0; i < per_producer; ++i) {
+        system->send(sinks.pids[(i + p) % sink_count], Seq{p, i});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  check(*system, sinks, producers, per_producer);
+}
+
+TEST_P(ActorSystemStress, ManyProducerActorsToManyActorsLoseAndDuplicateNothing) {
+  const std::uint32_t producers = 8, sink_count = 8;
+  const std::uint64_t per_producer = scaled(50'000, 5'000);
+  auto system = make_system();
+  Sinks sinks = spawn_sinks(*system, sink_count, producers, per_producer);
+  std::vector<Pid> pids;
+  for (std::uint32_t p = 0; p < producers; ++p) {
+    pids.push_back(spawn<Producer>(*system, p, sinks.pids, per_producer));
+  }
+  for (const Pid& p : pids) system->send(p, Produce{});
+  check(*system, sinks, producers, per_producer);
+}
+
+TEST_P(ActorSystemStress, ProducerThreadsAndActorsSendingToOneActorAtOnceLoseNothing) {
+  // Outside threads and workers push into the same mailbox concurrently.
+  const std::uint32_t threads_n = 2, actors_n = 2, producers = threads_n + actors_n;
+  const std::uint64_t per_producer = scaled(100'000, 10'000);
+  auto system = make_system();
+  Sinks sinks = spawn_sinks(*system, 1, producers, per_producer);
+  std::vector<Pid> pids;
+  for (std::uint32_t a = 0; a < actors_n; ++a) {
+    pids.push_back(spawn<Producer>(*system, threads_n + a, sinks.pids, per_producer));
+  }
+  std::latch start(threads_n + 1);
+  std::vector<std::thread> threads;
+  for (std::uint32_t p = 0; p < threads_n; ++p) {
+    threads.emplace_back([&, p] {
+      start.arrive_and_wait();
+      for (std::uint64_t i = 0; i < per_producer; ++i) system->send(sinks.pids[0], Seq{p, i});
+    });
+  }
+  start.arrive_and_wait();
+  for (const Pid& p : pids) system->send(p, Produce{});
+  for (auto& t : threads) t.join();
+  check(*system, sinks, producers, per_producer);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, ActorSystemStress, ::testing::ValuesIn(test::threaded_configs()),
+                         test::config_name);
+
+TEST(ActorSystem, ConcurrentSpawnNamedOfOneNameHasExactlyOneWinner) {
+  auto probe = std::make_shared<Probe>();
+  SystemConfig c;
+  c.scheduler.workers = 2;
+  ActorSystem system(c);
+  const int threads_n = 4;
+  const int rounds = static_cast<int>(scaled(200, 50));
+  for (int round = 0; round < rounds; ++round) {
+    const std::string name = test::cat("contested-", round);
+    std::latch start(threads_n);
+    std::vector<SpawnResult> results(threads_n);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < threads_n; ++t) {
+      threads.emplace_back([&, t] {
+        start.arrive_and_wait();
+        results[static_cast<std::size_t>(t)] = system.spawn_named(Props::of<Counter>(probe), name);
+      });
+    }
+    for (auto& t : threads) t.join();
+    int winners = 0;
+    for (const auto& r : results) {
+      if (r) {
+        ++winners;
+        EXPECT_EQ(system.lookup(name), r.pid);
+      } else {
+        EXPECT_EQ(r.error, SpawnErrc::name_taken);
+      }
+    }
+    ASSERT_EQ(winners, 1) << "round " << round;
+  }
+  EXPECT_EQ(system.live_actors(), static_cast<std::uint64_t>(rounds));
+  system.shutdown();
+  EXPECT_EQ(probe->destroyed.load(), probe->constructed.load());
+}
+
+}  // namespace
+}  // namespace shoal
