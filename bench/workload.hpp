@@ -23,6 +23,7 @@ struct Timing {
 /// Knobs every run gets from the command line.
 struct RunConfig {
   unsigned workers = 2;
+  unsigned throughput = 0;  ///< shoal's mailbox batch; 0 = its default
 };
 
 /// One runnable workload with fixed parameters, e.g. "pairs/64".

@@ -49,7 +49,8 @@ using Json = nlohmann::ordered_json;  // keeps keys in the documented order
 // -- command line --
 
 constexpr std::string_view usage_text =
-    R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--json FILE] [--no-caf]
+    R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
+                   [--json FILE] [--no-caf]
        shoal-bench --list [WORKLOAD...]
        shoal-bench --help
 
@@ -60,6 +61,7 @@ CAF twin in this process, then prints a markdown table of the medians.
                "pairs" selects pairs/1, pairs/64, ...  Default: all.
   --workers N  scheduler threads for both systems (default: hardware threads)
   --reps N     repetitions per workload and system (default: 5)
+  --throughput N  shoal's messages per mailbox run (default: the system's, 64)
   --json FILE  also write every repetition's figures to FILE as JSON
   --no-caf     run shoal only
   --list       print the selected workloads (name, unit, description)
@@ -77,6 +79,7 @@ struct Options {
   std::vector<std::string> selectors;  // empty = every workload
   unsigned workers = 1;
   unsigned reps = 5;
+  unsigned throughput = 0;  // 0 = shoal's default
   std::string json_path;  // empty = no JSON
   bool run_caf = true;
   bool list = false;
@@ -127,6 +130,8 @@ Options parse_args(const std::vector<std::string_view>& args) {
       opts.workers = parse_count(arg, value());
     } else if (arg == "--reps") {
       opts.reps = parse_count(arg, value());
+    } else if (arg == "--throughput") {
+      opts.throughput = parse_count(arg, value());
     } else if (arg == "--json") {
       opts.json_path = value();
       // "--json --reps 3" means a forgotten file name, not a file called "--reps".
@@ -346,7 +351,7 @@ std::vector<Result> run_all(const std::vector<Workload>& selected, const Options
   Progress progress;
   for (const Workload& w : selected) progress.total += opts.reps * (runs_caf(w, opts) ? 2 : 1);
 
-  const RunConfig config{opts.workers};
+  const RunConfig config{opts.workers, opts.throughput};
   std::vector<Result> results;
   for (const Workload& w : selected) {
     Result& result = results.emplace_back(Result{&w, {}, std::nullopt});

@@ -19,9 +19,13 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 
+// The knobs shoal-bench passes besides the worker count (set per run).
+thread_local unsigned bench_throughput = 0;
+
 SystemConfig config_for(unsigned workers) {
   SystemConfig c;
   c.scheduler.workers = workers;
+  if (bench_throughput != 0) c.throughput = bench_throughput;
   return c;
 }
 
@@ -236,6 +240,8 @@ struct Poked : Handles<Poked, Poke> {
 }  // namespace
 
 // -- the workloads ---------------------------------------------------------------------------------
+
+void set_throughput(unsigned messages_per_run) { bench_throughput = messages_per_run; }
 
 Timing ping_pong(unsigned workers, std::uint64_t messages) {
   return run_pairs(workers, 1, messages);

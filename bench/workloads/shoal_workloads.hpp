@@ -11,6 +11,10 @@
 
 namespace shoal::bench::native {
 
+/// Mailbox batch size for the systems the next runs on this thread build
+/// (0 = shoal's default). Set from RunConfig by workloads().
+void set_throughput(unsigned messages_per_run);
+
 /// One pair; one message in flight; `messages` one-way messages in total.
 Timing ping_pong(unsigned workers, std::uint64_t messages);
 

@@ -14,6 +14,13 @@ namespace shoal::bench {
 
 namespace {
 
+// Each shoal run first applies the knobs only shoal has (RunConfig::throughput).
+#define SHOAL_NATIVE(expr)                     \
+  [=](const RunConfig& c) {                    \
+    native::set_throughput(c.throughput);      \
+    return native::expr;                       \
+  }
+
 #if SHOAL_BENCH_HAVE_CAF
 namespace peer = caf_peer;
 #define SHOAL_CAF(expr) [=](const RunConfig& c) { return peer::expr; }
@@ -51,7 +58,7 @@ std::vector<Workload> workloads() {
   list.push_back({"ping-pong", "1 pair, one message in flight", "msg/s", true,
                   {{"messages", double(pair_messages)}},
                   [](const Timing& t) { return rate(pair_messages, t); },
-                  [](const RunConfig& c) { return native::ping_pong(c.workers, pair_messages); },
+                  SHOAL_NATIVE(ping_pong(c.workers, pair_messages)),
                   SHOAL_CAF(ping_pong(c.workers, pair_messages))});
 
   for (unsigned p : {1u, 2u, 64u, 1000u}) {
@@ -60,7 +67,7 @@ std::vector<Workload> workloads() {
                     std::to_string(p) + " independent pairs, one message in flight each", "msg/s",
                     true, {{"pairs", double(p)}, {"messages_per_pair", double(per)}},
                     [=](const Timing& t) { return rate(double(per) * p, t); },
-                    [=](const RunConfig& c) { return native::pairs(c.workers, p, per); },
+                    SHOAL_NATIVE(pairs(c.workers, p, per)),
                     SHOAL_CAF(pairs(c.workers, p, per))});
   }
 
@@ -73,22 +80,20 @@ std::vector<Workload> workloads() {
                     {{"senders", double(s)}, {"messages_per_sender", double(per)},
                      {"window", double(fan_in_window)}},
                     [=](const Timing& t) { return rate(double(per) * s, t); },
-                    [=](const RunConfig& c) {
-                      return native::fan_in(c.workers, s, per, fan_in_window);
-                    },
+                    SHOAL_NATIVE(fan_in(c.workers, s, per, fan_in_window)),
                     SHOAL_CAF(fan_in(c.workers, s, per, fan_in_window))});
   }
 
   list.push_back({"ring", "100 actors in a ring, one token, 10 M hops", "hops/s", true,
                   {{"actors", double(ring_actors)}, {"hops", double(ring_hops)}},
                   [](const Timing& t) { return rate(ring_hops, t); },
-                  [](const RunConfig& c) { return native::ring(c.workers, ring_actors, ring_hops); },
+                  SHOAL_NATIVE(ring(c.workers, ring_actors, ring_hops)),
                   SHOAL_CAF(ring(c.workers, ring_actors, ring_hops))});
 
   list.push_back({"skynet", "1,111,111 real actors, sum of 1 M leaves", "ms", false,
                   {{"leaves", double(skynet_leaves)}, {"actors", 1'111'111.0}},
                   [](const Timing& t) { return t.seconds * 1e3; },
-                  [](const RunConfig& c) { return native::skynet(c.workers, skynet_leaves); },
+                  SHOAL_NATIVE(skynet(c.workers, skynet_leaves)),
                   SHOAL_CAF(skynet(c.workers, skynet_leaves))});
 
   for (bool from_actor : {false, true}) {
@@ -101,15 +106,13 @@ std::vector<Workload> workloads() {
                     [](const Timing& t) {
                       return t.seconds * 1e9 / (t.items > 0 ? t.items : double(spawn_actors));
                     },
-                    [=](const RunConfig& c) {
-                      return native::spawn_stop(c.workers, spawn_actors, from_actor);
-                    },
+                    SHOAL_NATIVE(spawn_stop(c.workers, spawn_actors, from_actor)),
                     SHOAL_CAF_SPAWN_STOP(from_actor)});
   }
   list.push_back({"idle", "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
                   "% core", false, {{"actors", 1000.0}, {"settle_s", 0.1}, {"window_s", 1.0}},
                   [](const Timing& t) { return 100.0 * t.seconds / t.items; },
-                  [](const RunConfig& c) { return native::idle(c.workers, 1000, 0.1, 1.0); },
+                  SHOAL_NATIVE(idle(c.workers, 1000, 0.1, 1.0)),
                   SHOAL_CAF(idle(c.workers, 1000, 0.1, 1.0))});
   return list;
 }
