@@ -33,7 +33,10 @@ double seconds_since(clock::time_point t0) {
   return std::chrono::duration<double>(clock::now() - t0).count();
 }
 
-// -- ping-pong and pairs ---------------------------------------------------------------
+// -- ping-pong, pairs and ring ------------------------------------------------------------
+// A Player passes the ball to its partner until it is out of hops: a pair is
+// two players partnered with each other, a ring is N players each partnered
+// with the next.
 
 struct Ball {
   std::uint64_t left;
@@ -128,29 +131,6 @@ struct FanReceiver : Handles<FanReceiver, Senders, Item> {
   std::latch* done_;
   std::vector<Pid> senders_;
   std::vector<std::uint32_t> counts_;
-};
-
-// -- ring ------------------------------------------------------------------------------------
-
-struct Token {
-  std::uint64_t left;
-};
-struct Next {
-  Pid pid;
-};
-
-struct RingNode : Handles<RingNode, Next, Token> {
-  explicit RingNode(std::latch* done) : done_(done) {}
-  void on(Context&, Next& n) { next_ = std::move(n.pid); }
-  void on(Context& ctx, Token& t) {
-    if (t.left == 0) {
-      done_->count_down();
-      return;
-    }
-    ctx.send(next_, Token{t.left - 1});
-  }
-  std::latch* done_;
-  Pid next_;
 };
 
 // -- skynet ------------------------------------------------------------------------------------
@@ -274,10 +254,10 @@ Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
   ActorSystem system(config_for(workers));
   std::latch done(1);
   std::vector<Pid> nodes;
-  for (unsigned i = 0; i < actors; ++i) nodes.push_back(system.spawn<RingNode>(&done));
-  for (unsigned i = 0; i < actors; ++i) system.send(nodes[i], Next{nodes[(i + 1) % actors]});
+  for (unsigned i = 0; i < actors; ++i) nodes.push_back(system.spawn<Player>(&done));
+  for (unsigned i = 0; i < actors; ++i) system.send(nodes[i], Partner{nodes[(i + 1) % actors]});
   auto t0 = clock::now();
-  system.send(nodes[0], Token{hops});
+  system.send(nodes[0], Ball{hops});
   done.wait();
   Timing t{seconds_since(t0)};
   system.shutdown();
