@@ -47,8 +47,9 @@ struct Failure {
 struct SystemConfig {
   SchedulerConfig scheduler{};
   /// User messages a mailbox handles per run before yielding its worker
-  /// (Props may override). 64 was measured as the knee between fairness and
-  /// throughput; see bench/RESULTS.md ("throughput").
+  /// (Props may override). 64 sits between Pony's 100 and Proto.Actor's 300
+  /// on the fairness side; its sweep is still to be recorded in
+  /// bench/RESULTS.md ("Default throughput").
   std::uint32_t throughput = 64;
   /// Called for every dead letter, on the thread that produced it.
   DeadLetters::Observer on_dead_letter{};

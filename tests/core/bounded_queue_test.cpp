@@ -98,7 +98,7 @@ TEST(BoundedQueue, PopsInPushOrder) {
 }
 
 TEST(BoundedQueue, WrapsAroundForManyLapsInOrder) {
-  for (std::size_t cap : {2u, 3u, 7u}) {
+  for (std::size_t cap : {1u, 2u, 3u, 7u}) {
     BoundedQueue q(cap);
     std::uint64_t pushed = 0;
     std::int64_t popped = 0;
@@ -233,8 +233,8 @@ TEST_P(BoundedQueueStress, EveryItemMovesExactlyOnceAndEachConsumerSeesProducerO
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, BoundedQueueStress,
-                         // Capacity 1 has its own test (CapacityOneHoldsExactlyOne).
-                         ::testing::Values(StressShape{1, 1, 2}, StressShape{2, 2, 3},
+                         ::testing::Values(StressShape{1, 1, 1}, StressShape{2, 2, 1},
+                                           StressShape{1, 1, 2}, StressShape{2, 2, 3},
                                            StressShape{4, 2, 7}, StressShape{2, 4, 100},
                                            StressShape{4, 4, 1000}),
                          [](const auto& info) {

@@ -506,7 +506,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(MailboxConfig::unbounded(), MailboxConfig::bounded(1 << 20),
                       MailboxConfig::bounded(64, OverflowPolicy::drop_newest),
                       MailboxConfig::bounded(64, OverflowPolicy::drop_oldest),
-                      MailboxConfig::bounded(3, OverflowPolicy::drop_oldest)),
+                      MailboxConfig::bounded(3, OverflowPolicy::drop_oldest),
+                      MailboxConfig::bounded(1, OverflowPolicy::drop_oldest)),
     [](const auto& info) {
       const MailboxConfig& c = info.param;
       if (c.capacity == 0) return std::string("unbounded");

@@ -52,6 +52,22 @@ struct Probe {
   void on_destroy() {
     if (destroyed.fetch_add(1) == 0) gone.set_value();
   }
+  /// Appends `v` to the log of what the actors saw, in order; counts it handled.
+  void note(std::uint64_t v) {
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back(v);
+    }
+    handled.fetch_add(1);
+  }
+  std::vector<std::uint64_t> seen() const {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::uint64_t> seen_;
 };
 
 /// A message whose handler blocks until its Gate opens (see Gate).

@@ -308,7 +308,7 @@ TEST_P(SchedulerLiveness, WorkQueuedBehindABlockedHandlerRunsOnAnotherWorker) {
     }
     for (auto& m : met) {
       ASSERT_TRUE(test::ready_within(m, "a rendezvous handler to return"));
-      EXPECT_TRUE(m.get()) << "round " << round << ": only " << inside->load() << " of " << w
+      ASSERT_TRUE(m.get()) << "round " << round << ": only " << inside->load() << " of " << w
                            << " handlers ran at once";
     }
   }
