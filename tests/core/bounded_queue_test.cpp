@@ -17,22 +17,11 @@
 namespace shoal {
 namespace {
 
+using test::Item;
+using test::Counted;
+
 using test::deadline;
 using test::scaled;
-
-struct Item {
-  std::uint32_t producer;
-  std::uint64_t seq;
-};
-
-struct Counted {
-  explicit Counted(int* destroyed) : destroyed(destroyed) {}
-  Counted(Counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
-  ~Counted() {
-    if (destroyed != nullptr) ++*destroyed;
-  }
-  int* destroyed;
-};
 
 /// Pops one envelope, returns its sequence number and frees it (-1 if empty).
 std::int64_t pop_seq(BoundedQueue& q) {

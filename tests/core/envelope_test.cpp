@@ -7,24 +7,18 @@
 #include <string>
 #include <utility>
 
+#include "tests/core/test_support.hpp"
+
 namespace shoal {
 namespace {
+
+using test::Counted;
 
 struct Plain {
   int value;
 };
 struct Other {
   int value;
-};
-
-/// Counts destructions of the payload (moved-from objects do not count).
-struct Counted {
-  explicit Counted(int* destroyed) : destroyed(destroyed) {}
-  Counted(Counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
-  ~Counted() {
-    if (destroyed != nullptr) ++*destroyed;
-  }
-  int* destroyed;
 };
 
 TEST(Envelope, GetReturnsThePayloadOnlyForItsOwnType) {

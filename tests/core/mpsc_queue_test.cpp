@@ -17,23 +17,11 @@
 namespace shoal {
 namespace {
 
+using test::Item;
+using test::Counted;
+
 using test::deadline;
 using test::scaled;
-
-struct Item {
-  std::uint32_t producer;
-  std::uint64_t seq;
-};
-
-/// A payload that counts its destructions (moved-from copies do not count).
-struct Counted {
-  explicit Counted(int* destroyed) : destroyed(destroyed) {}
-  Counted(Counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
-  ~Counted() {
-    if (destroyed != nullptr) ++*destroyed;
-  }
-  int* destroyed;
-};
 
 std::uint64_t seq_of(Envelope* e) { return e->get<Item>()->seq; }
 

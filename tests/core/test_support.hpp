@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace shoal::test {
 
@@ -68,5 +69,21 @@ std::string cat(const Parts&... parts) {
   (out << ... << parts);
   return out.str();
 }
+
+/// A queue test's message: which producer sent it and its sequence number.
+struct Item {
+  std::uint32_t producer;
+  std::uint64_t seq;
+};
+
+/// A payload that counts its destructions (moved-from objects do not count).
+struct Counted {
+  explicit Counted(int* destroyed) : destroyed(destroyed) {}
+  Counted(Counted&& o) noexcept : destroyed(std::exchange(o.destroyed, nullptr)) {}
+  ~Counted() {
+    if (destroyed != nullptr) ++*destroyed;
+  }
+  int* destroyed;
+};
 
 }  // namespace shoal::test
