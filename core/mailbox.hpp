@@ -2,8 +2,8 @@
 // its suspended flag. It decides *whether* to schedule; the scheduler decides
 // *where*; the actor cell runs it.
 //
-// Status protocol. One atomic word counts the notifications (pushes) since
-// the mailbox was last idle; its top bit marks a dead actor.
+// Status protocol. One atomic word counts the notifications since the
+// mailbox was last idle; its top bit marks a dead actor.
 //
 //   word == 0             idle: in no run queue, owned by nobody
 //   word == n > 0         scheduled or running: owned by one thread, the
@@ -11,23 +11,33 @@
 //   word == dead          dead, nobody draining
 //   word == dead | n > 0  dead, one thread draining post-mortem mail
 //
-//   producer: enter its node in the queue, fetch_add(1), link the node.
-//             The one that moves the
-//             word from 0 owns the next run and schedules it; from `dead`,
-//             it owns the drain. Everyone else has nothing to do.
-//   owner:    after its last pop, v = load; if the queues are still empty,
-//             CAS(v → 0) makes it idle. A producer that notified after the
-//             load makes the CAS fail, and the owner looks again. A producer
-//             that notified before the load had entered its node before
-//             notifying (release → acquire), so the owner saw the queue
-//             non-empty (entered counts, linked or not) and did not go idle.
+// Who notifies. Every system push. A user push only when the user queue's
+// empty mark shows it is the first since the owner last found the queue
+// empty (MpscQueue::try_mark_empty): sends to a busy actor — the fan-in case
+// — cost one exchange on the queue and never touch the word.
+//
+//   producer: enter its node in the queue (seeing or not seeing the mark),
+//             then, if it notifies, fetch_add(1), then link the node. The
+//             one that moves the word from 0 owns the next run and schedules
+//             it; from `dead`, it owns the drain. Everyone else is done.
+//   owner:    after its last pop, mark the user queue empty (a CAS that fails
+//             if any node was entered: then it keeps running), v = load; if
+//             the queues are still empty, CAS(v → 0) makes it idle.
+//
+// No lost wake-up. A user node entered before the mark makes the mark fail.
+// One entered after it saw the mark, so its producer notifies: if after the
+// owner's load, the CAS fails and the owner looks again; if before, the
+// node was entered before the notification (release → acquire), so the owner
+// sees the queue non-empty (entered counts, linked or not) and stays. The
+// same holds for system nodes, which always notify. A bounded user queue has
+// no mark: its pushes always notify.
 //
 // Why a counter and not idle/scheduled/running states with a store-then-
 // recheck: after a successful CAS to idle the owner never touches the mailbox
 // again. With store-then-recheck, the recheck reads the queue after another
 // worker may already have run the actor, seen it die, and freed it.
-// Cost per message on the hot path: the queue exchange, the producer's
-// fetch_add, and (when the run ends) one CAS — three locked instructions.
+// Cost: a send to a busy actor, one locked exchange; a send that wakes an
+// idle actor, the exchange and a fetch_add; ending a run, two CASes.
 #pragma once
 
 #include <atomic>
@@ -80,15 +90,17 @@ class Mailbox {
  public:
   explicit Mailbox(const MailboxConfig& config)
       : bounded_(config.capacity == 0 ? nullptr : std::make_unique<BoundedQueue>(config.capacity)),
-        overflow_(config.overflow) {}
+        overflow_(config.overflow) {
+    user_.try_mark_empty();  // idle from birth: the first user push notifies
+  }
 
   // -- producers (any thread) -------------------------------------------------
 
   /// Queues a system message. Thread-safe, wait-free, never refuses.
   Claim push_system(Envelope* e) noexcept {
-    Envelope* prev = system_.enter(e);
+    MpscQueue::Entered in = system_.enter(e);
     Claim c = notify();
-    system_.link(prev, e);
+    system_.link(in, e);
     return c;
   }
 
@@ -103,9 +115,9 @@ class Mailbox {
       // then does not wait for the link store, whose cache line the owner
       // is usually reading. The owner treats an entered-but-unlinked node
       // as mail (maybe_nonempty), so it cannot go idle past it.
-      Envelope* prev = user_.enter(e);
-      Claim c = notify();
-      user_.link(prev, e);
+      MpscQueue::Entered in = user_.enter(e);
+      Claim c = in.was_marked ? notify() : Claim::none;
+      user_.link(in, e);
       return c;
     }
     if (!push_bounded(e, on_drop)) return Claim::none;
@@ -162,11 +174,14 @@ class Mailbox {
   /// touch the mailbox (or its actor) again. Owner only.
   bool finish_run() noexcept {
     for (;;) {
-      // acquire: pairs with the producers' acq_rel fetch_add in notify(): a
-      // notification counted in `seen` had its message linked before it.
-      std::uint64_t seen = word_.load(std::memory_order_acquire);
       // relaxed: for observers only; see begin_run. Either way the run ends.
       running_.store(false, std::memory_order_relaxed);
+      // A user node entered since the last pop keeps us running; from here
+      // on, the next user push notifies.
+      if (!mark_user_empty()) return true;
+      // acquire: pairs with the producers' acq_rel fetch_add in notify(): a
+      // notification counted in `seen` had its message entered before it.
+      std::uint64_t seen = word_.load(std::memory_order_acquire);
       if (has_runnable()) return true;
       // release: publishes the run's effects to the producer that next moves
       // the word from 0 (it pairs by the acquire half of its fetch_add).
@@ -193,6 +208,8 @@ class Mailbox {
       // A producer between entering and linking: wait for its link (a few
       // instructions away; post-mortem only, never on a live actor's path).
       if (has_any()) continue;
+      // Late user pushes must notify, to find `dead` and drain themselves.
+      if (bounded_ == nullptr && !user_.try_mark_empty()) continue;
       // acq_rel: as in finish_run. A producer that has not notified yet will
       // find `dead` and drain itself.
       if (word_.compare_exchange_strong(seen, dead_bit, std::memory_order_acq_rel,
@@ -225,6 +242,14 @@ class Mailbox {
     return Claim::none;
   }
 
+  // False if a user node was entered since the last pop (we must run on).
+  // While suspended the user queue is left unmarked: its mail must not wake
+  // the actor, and the resuming system message will.
+  bool mark_user_empty() noexcept {
+    if (bounded_ != nullptr || suspended_) return true;
+    return user_.try_mark_empty();
+  }
+
   // Mail, including nodes entered but not linked yet (their producers may
   // have notified already: going idle past them would lose them).
   bool has_runnable() const noexcept {
@@ -241,7 +266,7 @@ class Mailbox {
   template <class OnDrop>
   bool push_bounded(Envelope* e, OnDrop& on_drop) noexcept;
 
-  // Every send writes word_ and the user queue's head: adjacent, so a send
+  // A waking send writes word_ and the user queue's head: adjacent, so it
   // usually touches one cache line of the mailbox.
   std::atomic<std::uint64_t> word_{0};     // see the top of the file
   MpscQueue user_;                         // unused when bounded

@@ -21,6 +21,12 @@
 //        The returned node stays the stub until the next pop: the caller may
 //        destroy its payload but must not free it; the queue frees it.
 //
+// Empty mark (Pony's messageq_markempty): the consumer may tag head_'s low
+// bit when the queue is empty (`try_mark_empty`). The next producer's
+// exchange returns the tagged pointer, so exactly one producer learns that
+// it ended an empty stretch; the mailbox uses that to make the sends to a busy
+// actor skip its status word entirely.
+//
 // Linearizable FIFO: producers are ordered by their exchange on head_.
 // Does NOT guarantee: that a pushed node is visible to `try_pop` before the
 // producer's second store (see above); that `try_pop` is lock-free for the
@@ -29,6 +35,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "core/detail/config.hpp"
 #include "core/envelope.hpp"
@@ -37,7 +44,7 @@ namespace shoal {
 
 class MpscQueue {
  public:
-  MpscQueue() noexcept : head_(&stub_), tail_(&stub_) {}
+  MpscQueue() noexcept : head_(reinterpret_cast<std::uintptr_t>(&stub_)), tail_(&stub_) {}
   MpscQueue(const MpscQueue&) = delete;
   MpscQueue& operator=(const MpscQueue&) = delete;
   /// Destroys and frees every node still queued. Consumer-only.
@@ -45,24 +52,38 @@ class MpscQueue {
 
   // -- producers (any thread) ----------------------------------------------
 
-  /// Appends `n`; takes ownership. Thread-safe, wait-free, does not allocate.
-  void push(Envelope* n) noexcept { link(enter(n), n); }
+  /// Appends `n`; takes ownership. True if the queue was marked empty
+  /// (see try_mark_empty). Thread-safe, wait-free, does not allocate.
+  bool push(Envelope* n) noexcept {
+    Entered in = enter(n);
+    link(in, n);
+    return in.was_marked;
+  }
+
+  /// What enter() found at the head: the predecessor to link to, and
+  /// whether the consumer had marked the queue empty.
+  struct Entered {
+    Envelope* prev;
+    bool was_marked;
+  };
 
   /// push() in two steps, for a caller that must act in between (the
   /// mailbox notifies its owner there). enter() puts `n` in the queue —
-  /// maybe_nonempty() sees it from then on — and returns its predecessor;
-  /// link(prev, n) makes it reachable by try_pop. Call both, in order.
-  Envelope* enter(Envelope* n) noexcept {
+  /// maybe_nonempty() sees it from then on; link() makes it reachable by
+  /// try_pop. Call both, in order.
+  Entered enter(Envelope* n) noexcept {
     // relaxed: published by the release store into prev->next in link().
     n->next.store(nullptr, std::memory_order_relaxed);
     // acq_rel: acquire orders our later store into prev->next after the
-    // previous producer's own writes to prev; release publishes n's fields
-    // to the next producer, which stores into n->next.
-    return head_.exchange(n, std::memory_order_acq_rel);
+    // previous producer's own writes to prev (or after the consumer's last
+    // read of it, via its release CAS in try_mark_empty); release publishes
+    // n's fields to the next producer, which stores into n->next.
+    auto prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n), std::memory_order_acq_rel);
+    return {reinterpret_cast<Envelope*>(prev & ~mark_bit), (prev & mark_bit) != 0};
   }
-  void link(Envelope* prev, Envelope* n) noexcept {
+  void link(Entered in, Envelope* n) noexcept {
     // release: pairs with the acquire load of `next` in try_pop.
-    prev->next.store(n, std::memory_order_release);
+    in.prev->next.store(n, std::memory_order_release);
   }
 
   // -- consumer (one thread at a time) -------------------------------------
@@ -89,8 +110,25 @@ class MpscQueue {
   /// True if a node was pushed and not yet popped, including one whose
   /// producer has entered it but not linked it yet. Consumer-only.
   bool maybe_nonempty() const noexcept {
-    // acquire: pairs with the exchange in enter() (a hint; no data is read).
-    return head_.load(std::memory_order_acquire) != tail_;
+    // acquire: pairs with the exchange in enter(), so a producer's earlier
+    // writes (its notification of the mailbox) are visible after a true.
+    return (head_.load(std::memory_order_acquire) & ~mark_bit) !=
+           reinterpret_cast<std::uintptr_t>(tail_);
+  }
+
+  /// Marks an empty queue so that the next push reports `was_marked`. True
+  /// if the queue is empty and now marked (or already was); false if a node
+  /// was entered, linked or not. Consumer-only, one CAS, does not block.
+  bool try_mark_empty() noexcept {
+    auto empty = reinterpret_cast<std::uintptr_t>(tail_);
+    // acq_rel: release pairs with the acquire exchange in enter() (our
+    // reads of the stub happen before the next producer writes its `next`);
+    // acquire on failure is not needed: the caller only learns "not empty".
+    if (head_.compare_exchange_strong(empty, empty | mark_bit, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+      return true;
+    }
+    return empty == (reinterpret_cast<std::uintptr_t>(tail_) | mark_bit);
   }
 
   /// Destroys and frees every reachable node; returns how many. Consumer-only.
@@ -120,7 +158,10 @@ class MpscQueue {
   // on purpose: a mailbox exists per actor, and padding both to their own
   // lines would triple an idle actor's footprint (DESIGN.md: a few hundred
   // bytes per actor). Hot fan-in receivers pay the false sharing.
-  std::atomic<Envelope*> head_;
+  static constexpr std::uintptr_t mark_bit = 1;
+  static_assert(alignof(Envelope) >= 2, "the empty mark lives in a node pointer's low bit");
+
+  std::atomic<std::uintptr_t> head_;  // newest node, low bit = empty mark
   Envelope* tail_;
   Envelope stub_;  // the initial stub; never freed
 };

@@ -88,6 +88,46 @@ TEST(MpscQueue, HasNextAndMaybeNonemptyFollowPushesAndPops) {
   EXPECT_EQ(q.try_pop(), nullptr);
 }
 
+TEST(MpscQueue, OnlyTheFirstPushAfterAnEmptyMarkReportsIt) {
+  MpscQueue q;
+  EXPECT_FALSE(q.push(make_envelope(Item{0, 1}))) << "a fresh queue is not marked";
+  EXPECT_FALSE(q.try_mark_empty()) << "a queued node forbids the mark";
+
+  Envelope* a = q.try_pop();
+  ASSERT_NE(a, nullptr);
+  a->destroy_payload();
+  EXPECT_TRUE(q.try_mark_empty());
+  EXPECT_TRUE(q.try_mark_empty()) << "marking a marked queue is harmless";
+  EXPECT_FALSE(q.maybe_nonempty()) << "the mark is not a message";
+  EXPECT_EQ(q.try_pop(), nullptr);
+
+  EXPECT_TRUE(q.push(make_envelope(Item{0, 2}))) << "the first push ends the empty stretch";
+  EXPECT_FALSE(q.push(make_envelope(Item{0, 3})));
+  EXPECT_TRUE(q.maybe_nonempty());
+  for (std::uint64_t want : {2u, 3u}) {
+    Envelope* e = q.try_pop();
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(seq_of(e), want) << "the mark does not disturb FIFO";
+    e->destroy_payload();
+  }
+  EXPECT_TRUE(q.try_mark_empty());
+}
+
+TEST(MpscQueue, AnEnteredButUnlinkedNodeForbidsTheMark) {
+  MpscQueue q;
+  ASSERT_TRUE(q.try_mark_empty());
+  Envelope* n = make_envelope(Item{0, 1});
+  MpscQueue::Entered in = q.enter(n);
+  EXPECT_TRUE(in.was_marked);
+  EXPECT_EQ(q.try_pop(), nullptr) << "not linked yet";
+  EXPECT_TRUE(q.maybe_nonempty());
+  EXPECT_FALSE(q.try_mark_empty()) << "the consumer must not go idle past an entered node";
+  q.link(in, n);
+  Envelope* e = q.try_pop();
+  ASSERT_EQ(e, n);
+  e->destroy_payload();
+}
+
 TEST(MpscQueue, PoppedNodeStaysValidUntilTheNextPop) {
   // The queue owns a popped node (it is the new stub): the caller destroys
   // the payload only, and the queue frees the node at the next pop or at its
