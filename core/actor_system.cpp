@@ -178,7 +178,7 @@ void ActorSystem::report_empty_pid(const MessageType* type) noexcept {
   dead_letters_.publish({0, type->name, DeadLetterReason::empty_pid});
 }
 
-void ActorSystem::report_failure(std::uint64_t actor, std::exception_ptr error) noexcept {
+void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& error) noexcept {
   Failure f{actor, "unknown exception"};
   try {
     std::rethrow_exception(error);

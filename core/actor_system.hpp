@@ -159,7 +159,7 @@ class ActorSystem {
     report_dead_letter(*e, target, r);
     destroy_envelope(e);
   }
-  void report_failure(std::uint64_t actor, std::exception_ptr error) noexcept;
+  void report_failure(std::uint64_t actor, const std::exception_ptr& error) noexcept;
   void actor_died(ActorCell& cell) noexcept;
 
  private:

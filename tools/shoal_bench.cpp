@@ -349,7 +349,7 @@ void run_once(const Workload& w, std::string_view system,
 // Alternates shoal and CAF within each repetition; see the top of the file.
 std::vector<Result> run_all(const std::vector<Workload>& selected, const Options& opts) {
   Progress progress;
-  for (const Workload& w : selected) progress.total += opts.reps * (runs_caf(w, opts) ? 2 : 1);
+  for (const Workload& w : selected) progress.total += static_cast<std::size_t>(opts.reps) * (runs_caf(w, opts) ? 2 : 1);
 
   const RunConfig config{opts.workers, opts.throughput};
   std::vector<Result> results;
