@@ -58,7 +58,8 @@ void ActorCell::run() {
     --budget;
     invoke(*u);
     mailbox_.done_with_user(u);
-    if (stop_requested_) [[unlikely]] die();
+    if (stop_requested_) [[unlikely]]
+      die();
     if (dead_) break;
   }
   if (dead_) {

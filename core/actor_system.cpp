@@ -133,8 +133,10 @@ bool ActorSystem::link_live(ActorCell* cell) noexcept {
 std::uint64_t ActorSystem::unlink_live(ActorCell* cell) noexcept {
   LiveShard& s = live_[cell->live_shard];
   std::lock_guard lock(s.mu);
-  if (cell->live_prev != nullptr) cell->live_prev->live_next = cell->live_next;
-  else s.head = cell->live_next;
+  if (cell->live_prev != nullptr)
+    cell->live_prev->live_next = cell->live_next;
+  else
+    s.head = cell->live_next;
   if (cell->live_next != nullptr) cell->live_next->live_prev = cell->live_prev;
   cell->live_prev = cell->live_next = nullptr;
   return --s.count;

@@ -200,8 +200,8 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
   // line in shared state just before the push needs it exclusive. Mail to a
   // dead actor is drained into dead letters by the notify protocol.
   Claim c = mailbox_.push_user(e, [this](Envelope* lost, bool is_new) {
-    system_->dead_letter(lost, id(),
-                         is_new ? DeadLetterReason::mailbox_full : DeadLetterReason::dropped_oldest);
+    system_->dead_letter(
+        lost, id(), is_new ? DeadLetterReason::mailbox_full : DeadLetterReason::dropped_oldest);
   });
   if (c == Claim::schedule) {
     system_->scheduler().schedule(this);
@@ -217,8 +217,8 @@ void Context::send(const Pid& to, T&& msg) {
 
 template <class A, class... Args>
 Pid Context::spawn(Args&&... args) {
-  return system_->spawn_instance(std::make_unique<A>(std::forward<Args>(args)...),
-                                 MailboxConfig{}, 0);
+  return system_->spawn_instance(std::make_unique<A>(std::forward<Args>(args)...), MailboxConfig{},
+                                 0);
 }
 
 }  // namespace shoal

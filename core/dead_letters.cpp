@@ -6,12 +6,18 @@ namespace shoal {
 
 std::string_view to_string(DeadLetterReason r) noexcept {
   switch (r) {
-    case DeadLetterReason::target_stopped: return "target_stopped";
-    case DeadLetterReason::empty_pid: return "empty_pid";
-    case DeadLetterReason::unhandled: return "unhandled";
-    case DeadLetterReason::mailbox_full: return "mailbox_full";
-    case DeadLetterReason::dropped_oldest: return "dropped_oldest";
-    case DeadLetterReason::stopped_with_mail: return "stopped_with_mail";
+    case DeadLetterReason::target_stopped:
+      return "target_stopped";
+    case DeadLetterReason::empty_pid:
+      return "empty_pid";
+    case DeadLetterReason::unhandled:
+      return "unhandled";
+    case DeadLetterReason::mailbox_full:
+      return "mailbox_full";
+    case DeadLetterReason::dropped_oldest:
+      return "dropped_oldest";
+    case DeadLetterReason::stopped_with_mail:
+      return "stopped_with_mail";
   }
   return "unknown";
 }

@@ -19,11 +19,11 @@
 namespace shoal {
 
 enum class DeadLetterReason : std::uint8_t {
-  target_stopped,   ///< the target actor had stopped (stale Pid)
-  empty_pid,        ///< sent to an empty Pid
-  unhandled,        ///< the actor did not handle this message type
-  mailbox_full,     ///< bounded mailbox, drop-newest: this message was refused
-  dropped_oldest,   ///< bounded mailbox, drop-oldest: evicted by a newer one
+  target_stopped,     ///< the target actor had stopped (stale Pid)
+  empty_pid,          ///< sent to an empty Pid
+  unhandled,          ///< the actor did not handle this message type
+  mailbox_full,       ///< bounded mailbox, drop-newest: this message was refused
+  dropped_oldest,     ///< bounded mailbox, drop-oldest: evicted by a newer one
   stopped_with_mail,  ///< still queued when its actor stopped
 };
 inline constexpr std::size_t dead_letter_reason_count = 6;

@@ -24,9 +24,9 @@ struct Envelope;
 
 /// Per-type constants of a message type. One instance per C++ type.
 struct MessageType {
-  std::string_view name;                  ///< readable type name (dead letters, traces)
-  void (*destroy)(Envelope*) noexcept;    ///< runs ~T(); null when T is trivially destructible
-  std::size_t node_size;                  ///< sizeof the TypedEnvelope (sized delete)
+  std::string_view name;                ///< readable type name (dead letters, traces)
+  void (*destroy)(Envelope*) noexcept;  ///< runs ~T(); null when T is trivially destructible
+  std::size_t node_size;                ///< sizeof the TypedEnvelope (sized delete)
 };
 
 namespace detail {
@@ -77,7 +77,8 @@ struct TypedEnvelope final : Envelope {
 
 template <class T>
 inline const MessageType TypedEnvelope<T>::type_info{
-    detail::type_name<T>(), std::is_trivially_destructible_v<T> ? nullptr : &TypedEnvelope<T>::destroy,
+    detail::type_name<T>(),
+    std::is_trivially_destructible_v<T> ? nullptr : &TypedEnvelope<T>::destroy,
     sizeof(TypedEnvelope<T>)};
 
 template <class T>

@@ -153,7 +153,8 @@ class Mailbox {
 
   /// Oldest user message or null. Hand it back with `done_with_user`.
   Envelope* pop_user() noexcept {
-    if (bounded_ == nullptr) [[likely]] return user_.try_pop();
+    if (bounded_ == nullptr) [[likely]]
+      return user_.try_pop();
     return bounded_->try_pop();
   }
   /// Destroys a message from pop_user after its handler ran.
@@ -268,8 +269,8 @@ class Mailbox {
 
   // A waking send writes word_ and the user queue's head: adjacent, so it
   // usually touches one cache line of the mailbox.
-  std::atomic<std::uint64_t> word_{0};     // see the top of the file
-  MpscQueue user_;                         // unused when bounded
+  std::atomic<std::uint64_t> word_{0};  // see the top of the file
+  MpscQueue user_;                      // unused when bounded
   MpscQueue system_;
   std::unique_ptr<BoundedQueue> bounded_;  // null = unbounded
   std::atomic<bool> running_{false};       // written by the owner only

@@ -25,9 +25,10 @@ class Props {
   /// the Props and copied again for each actor made.
   template <class A, class... Args>
   static Props of(Args&&... args) {
-    return Props([tuple = std::make_tuple(std::forward<Args>(args)...)]() -> std::unique_ptr<Actor> {
-      return std::apply([](const auto&... a) { return std::make_unique<A>(a...); }, tuple);
-    });
+    return Props(
+        [tuple = std::make_tuple(std::forward<Args>(args)...)]() -> std::unique_ptr<Actor> {
+          return std::apply([](const auto&... a) { return std::make_unique<A>(a...); }, tuple);
+        });
   }
   /// Props with a caller-supplied producer.
   static Props from_producer(Producer producer) { return Props(std::move(producer)); }

@@ -48,7 +48,8 @@ class RunQueue {
 
   /// Appends `v` at the back; false if the ring is full. Owner-only, wait-free.
   bool try_push(T* v) noexcept {
-    std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: only the owner writes tail_
+    std::uint64_t t =
+        tail_.load(std::memory_order_relaxed);  // relaxed: only the owner writes tail_
     // acquire: pairs with the CAS on head_ in try_pop / steal_into, so the
     // slot we may overwrite has been read by whoever took it.
     std::uint64_t h = head_.load(std::memory_order_acquire);
@@ -107,7 +108,8 @@ class RunQueue {
       std::uint64_t take = n - n / 2;
       for (std::uint64_t i = 0; i < take; ++i) {
         T* v = buf_[(h + i) & mask].load(std::memory_order_relaxed);  // relaxed: validated below
-        dst.buf_[(dst_tail + i) & mask].store(v, std::memory_order_relaxed);  // relaxed: dst unpublished
+        dst.buf_[(dst_tail + i) & mask].store(
+            v, std::memory_order_relaxed);  // relaxed: dst unpublished
       }
       // acq_rel: claims [h, h+take) against the owner and other thieves.
       if (head_.compare_exchange_strong(h, h + take, std::memory_order_acq_rel,

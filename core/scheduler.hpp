@@ -142,8 +142,8 @@ class Scheduler {
   alignas(detail::cache_line_size) std::atomic<std::uint32_t> idle_state_{0};
   alignas(detail::cache_line_size) std::atomic<bool> stopping_{false};
   bool started_ = false;
-  std::mutex idle_mu_;               // guards sleepers_ (slow path only)
-  std::vector<unsigned> sleepers_;   // parked workers, LIFO (warmest cache first)
+  std::mutex idle_mu_;              // guards sleepers_ (slow path only)
+  std::vector<unsigned> sleepers_;  // parked workers, LIFO (warmest cache first)
 
   // -- deterministic mode (test thread only) ---------------------------------------
   std::vector<ActorCell*> ready_;

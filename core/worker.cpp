@@ -47,9 +47,8 @@ void Worker::spill(ActorCell* extra) noexcept {
   // The run queue is full: move half of it and `extra` to the global queue,
   // where every worker can take them (Tokio's overflow policy).
   std::array<ActorCell*, RunQueue<ActorCell>::capacity / 2 + 1> batch;
-  std::size_t n = queue_.pop_many(batch.size() - 1, [&, i = std::size_t{0}](ActorCell* c) mutable {
-    batch[i++] = c;
-  });
+  std::size_t n = queue_.pop_many(
+      batch.size() - 1, [&, i = std::size_t{0}](ActorCell* c) mutable { batch[i++] = c; });
   batch[n++] = extra;
   if (!sched_.global_queue().enqueue_bulk(global_producer_, batch.data(), n)) {
     std::fprintf(stderr, "shoal: out of memory growing the global queue\n");

@@ -80,7 +80,7 @@ struct Options {
   unsigned workers = 1;
   unsigned reps = 5;
   unsigned throughput = 0;  // 0 = shoal's default
-  std::string json_path;  // empty = no JSON
+  std::string json_path;    // empty = no JSON
   bool run_caf = true;
   bool list = false;
   bool help = false;
@@ -97,8 +97,8 @@ unsigned parse_count(std::string_view option, std::string_view text) {
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc{} || ptr != end || value == 0) {
-    throw UsageError(std::string(option) + " needs a positive integer, got '" +
-                     std::string(text) + "'");
+    throw UsageError(std::string(option) + " needs a positive integer, got '" + std::string(text) +
+                     "'");
   }
   return value;
 }
@@ -349,7 +349,8 @@ void run_once(const Workload& w, std::string_view system,
 // Alternates shoal and CAF within each repetition; see the top of the file.
 std::vector<Result> run_all(const std::vector<Workload>& selected, const Options& opts) {
   Progress progress;
-  for (const Workload& w : selected) progress.total += static_cast<std::size_t>(opts.reps) * (runs_caf(w, opts) ? 2 : 1);
+  for (const Workload& w : selected)
+    progress.total += static_cast<std::size_t>(opts.reps) * (runs_caf(w, opts) ? 2 : 1);
 
   const RunConfig config{opts.workers, opts.throughput};
   std::vector<Result> results;
@@ -576,8 +577,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  const RunInfo info{utc_now_iso8601(), command_line(argc, argv), build_description(),
-                     opts.workers, opts.reps};
+  const RunInfo info{utc_now_iso8601(), command_line(argc, argv), build_description(), opts.workers,
+                     opts.reps};
   const std::vector<Result> results = run_all(selected, opts);
   print_report(std::cout, info, results);
 

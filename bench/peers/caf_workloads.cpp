@@ -66,8 +66,7 @@ class Runtime {
   caf::actor_system& system() { return system_; }
 
  private:
-  static caf::actor_system_config& configured(caf::actor_system_config& cfg,
-                                              unsigned workers) {
+  static caf::actor_system_config& configured(caf::actor_system_config& cfg, unsigned workers) {
     cfg.set("scheduler.max-threads", static_cast<std::size_t>(workers));
     return cfg;
   }
@@ -79,8 +78,7 @@ class Runtime {
 /// Asks every actor to stop and drops the handles; ~actor_system then waits
 /// until they have all terminated.
 void stop_all(std::vector<caf::actor>& actors) {
-  for (auto& a : actors)
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  for (auto& a : actors) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   actors.clear();
 }
 
@@ -117,8 +115,7 @@ class Relay : public caf::event_based_actor {
 };
 
 /// Spawns `size` relays closed into a ring; element 0 receives the token.
-std::vector<caf::actor> spawn_ring(caf::actor_system& sys, unsigned size,
-                                   std::latch* done) {
+std::vector<caf::actor> spawn_ring(caf::actor_system& sys, unsigned size, std::latch* done) {
   std::vector<caf::actor> ring(size);
   // Spawning back to front hands each relay its successor up front; only the
   // last one learns its successor (the first) by message.
@@ -134,8 +131,8 @@ std::vector<caf::actor> spawn_ring(caf::actor_system& sys, unsigned size,
 /// `window` beyond the last acknowledged count.
 class FanInSender : public caf::event_based_actor {
  public:
-  FanInSender(caf::actor_config& cfg, caf::actor receiver, std::uint32_t index,
-              std::uint64_t total, std::uint64_t window)
+  FanInSender(caf::actor_config& cfg, caf::actor receiver, std::uint32_t index, std::uint64_t total,
+              std::uint64_t window)
       : caf::event_based_actor(cfg),
         receiver_(std::move(receiver)),
         index_(index),
@@ -172,9 +169,8 @@ class FanInSender : public caf::event_based_actor {
 /// messages, and counts `done_` down when every message has arrived.
 class FanInReceiver : public caf::event_based_actor {
  public:
-  FanInReceiver(caf::actor_config& cfg, unsigned senders,
-                std::uint64_t per_sender, std::uint64_t ack_every,
-                std::latch* done)
+  FanInReceiver(caf::actor_config& cfg, unsigned senders, std::uint64_t per_sender,
+                std::uint64_t ack_every, std::latch* done)
       : caf::event_based_actor(cfg),
         received_(senders, 0),
         outstanding_(senders * per_sender),
@@ -188,11 +184,9 @@ class FanInReceiver : public caf::event_based_actor {
           if (++count % ack_every_ == 0) {
             // Acks are rare (one per ack_every_ messages), so the cast from
             // the sender pointer costs nothing measurable.
-            send(caf::actor_cast<caf::actor>(current_sender()),
-                 ack_atom::value, count);
+            send(caf::actor_cast<caf::actor>(current_sender()), ack_atom::value, count);
           }
-          if (--outstanding_ == 0)
-            done_->count_down();
+          if (--outstanding_ == 0) done_->count_down();
         },
     };
   }
@@ -212,9 +206,8 @@ class FanInReceiver : public caf::event_based_actor {
 /// through `result`.
 class SkynetNode : public caf::event_based_actor {
  public:
-  SkynetNode(caf::actor_config& cfg, caf::actor parent,
-             std::promise<std::uint64_t>* result, std::uint64_t first,
-             std::uint64_t leaves)
+  SkynetNode(caf::actor_config& cfg, caf::actor parent, std::promise<std::uint64_t>* result,
+             std::uint64_t first, std::uint64_t leaves)
       : caf::event_based_actor(cfg),
         parent_(std::move(parent)),
         result_(result),
@@ -277,8 +270,7 @@ struct Tally {
 /// reports when CAF has initialised it and when its destructor runs.
 class IdleActor : public caf::event_based_actor {
  public:
-  IdleActor(caf::actor_config& cfg, Tally* tally)
-      : caf::event_based_actor(cfg), tally_(tally) {}
+  IdleActor(caf::actor_config& cfg, Tally* tally) : caf::event_based_actor(cfg), tally_(tally) {}
 
   ~IdleActor() override { tally_->destroyed.count_down(); }
 
@@ -303,13 +295,12 @@ class Spawner : public caf::event_based_actor {
     // Both handlers leave every child queued on this worker's local deque.
     // CAF 0.17's `double_ended_queue::take_tail` walks the list to find the
     // new tail, holding both of the deque's spinlocks, so each steal by the
-    // other worker costs O(queue length) and the run turns quadratic: 3 to 30 s for 100k actors on two workers, and
-    // 1M did not finish spawning in 10 minutes. That is CAF under its
-    // defaults, so it is measured as is; the caller picks the count.
+    // other worker costs O(queue length) and the run turns quadratic: 3 to 30 s for 100k actors on
+    // two workers, and 1M did not finish spawning in 10 minutes. That is CAF under its defaults, so
+    // it is measured as is; the caller picks the count.
     return {
         [this](spawn_atom) {
-          for (auto& slot : *slots_)
-            slot = spawn<IdleActor>(tally_);
+          for (auto& slot : *slots_) slot = spawn<IdleActor>(tally_);
         },
         [this](stop_atom) {
           for (auto& slot : *slots_) {
@@ -353,8 +344,7 @@ Timing pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) 
     actors.insert(actors.end(), pair.begin(), pair.end());
   }
   auto start = steady::now();
-  for (auto& first : firsts)
-    caf::anon_send(first, token_atom::value, messages_per_pair);
+  for (auto& first : firsts) caf::anon_send(first, token_atom::value, messages_per_pair);
   done.wait();
   Timing t;
   t.seconds = seconds_since(start);
@@ -371,15 +361,13 @@ Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sen
   Runtime rt(workers);
   std::uint64_t ack_every = std::max(1u, window / 2);
   std::vector<caf::actor> actors;
-  actors.push_back(rt.system().spawn<FanInReceiver>(senders, messages_per_sender,
-                                                    ack_every, &done));
+  actors.push_back(
+      rt.system().spawn<FanInReceiver>(senders, messages_per_sender, ack_every, &done));
   for (unsigned i = 0; i < senders; ++i)
-    actors.push_back(rt.system().spawn<FanInSender>(
-        actors.front(), std::uint32_t{i}, messages_per_sender,
-        std::uint64_t{window}));
+    actors.push_back(rt.system().spawn<FanInSender>(actors.front(), std::uint32_t{i},
+                                                    messages_per_sender, std::uint64_t{window}));
   auto start = steady::now();
-  for (unsigned i = 1; i <= senders; ++i)
-    caf::anon_send(actors[i], start_atom::value);
+  for (unsigned i = 1; i <= senders; ++i) caf::anon_send(actors[i], start_atom::value);
   done.wait();
   Timing t;
   t.seconds = seconds_since(start);
@@ -388,8 +376,7 @@ Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sen
 }
 
 Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
-  if (actors == 0)
-    return Timing{};  // no ring to carry the token
+  if (actors == 0) return Timing{};  // no ring to carry the token
   std::latch done(1);
   Runtime rt(workers);
   auto nodes = spawn_ring(rt.system(), actors, &done);
@@ -403,8 +390,7 @@ Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
 }
 
 Timing skynet(unsigned workers, std::uint64_t leaves) {
-  if (leaves == 0)
-    return Timing{};  // a root without leaves would never answer
+  if (leaves == 0) return Timing{};  // a root without leaves would never answer
   std::promise<std::uint64_t> result;
   auto sum = result.get_future();
   Runtime rt(workers);
@@ -426,8 +412,7 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
   std::vector<caf::actor> slots(actors);
   Runtime rt(workers);
   caf::actor spawner;
-  if (from_actor)
-    spawner = rt.system().spawn<Spawner>(&slots, &tally);
+  if (from_actor) spawner = rt.system().spawn<Spawner>(&slots, &tally);
   GrowthProbe growth;
 
   // Phase 1: spawn, timed until every actor has been initialised and is idle.
@@ -435,8 +420,7 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
   if (from_actor) {
     caf::anon_send(spawner, spawn_atom::value);
   } else {
-    for (auto& slot : slots)
-      slot = rt.system().spawn<IdleActor>(&tally);
+    for (auto& slot : slots) slot = rt.system().spawn<IdleActor>(&tally);
   }
   tally.started.wait();
   double spawn_seconds = seconds_since(start);
@@ -456,8 +440,7 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
   Timing t;
   t.seconds = spawn_seconds + seconds_since(start);
   t.bytes_per_actor = bytes_per_actor;
-  if (from_actor)
-    caf::anon_send_exit(spawner, caf::exit_reason::user_shutdown);
+  if (from_actor) caf::anon_send_exit(spawner, caf::exit_reason::user_shutdown);
   return t;
 }
 
@@ -466,9 +449,8 @@ Timing idle(unsigned workers, unsigned actors, double settle_seconds, double win
   std::vector<caf::actor> pids;
   caf::scoped_actor self{rt.system()};
   for (unsigned i = 0; i < actors; ++i) {
-    pids.push_back(rt.system().spawn([]() -> caf::behavior {
-      return {[](std::uint64_t x) { return x; }};
-    }));
+    pids.push_back(
+        rt.system().spawn([]() -> caf::behavior { return {[](std::uint64_t x) { return x; }}; }));
   }
   for (auto& p : pids) self->send(p, std::uint64_t{1});
   for (unsigned i = 0; i < actors; ++i) self->receive([](std::uint64_t) {});

@@ -18,7 +18,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-
 // The knobs shoal-bench passes besides the worker count (set per run).
 thread_local unsigned bench_throughput = 0;
 
@@ -207,7 +206,8 @@ struct Spawner : Handles<Spawner, SpawnAll, StopAll> {
   std::vector<Pid>* children_;  // owned by the bench, reserved before the measurement
 };
 
-// -- idle ---------------------------------------------------------------------------------------------
+// -- idle
+// ---------------------------------------------------------------------------------------------
 
 struct Poke {
   std::latch* done;
@@ -219,7 +219,8 @@ struct Poked : Handles<Poked, Poke> {
 
 }  // namespace
 
-// -- the workloads ---------------------------------------------------------------------------------
+// -- the workloads
+// ---------------------------------------------------------------------------------
 
 void set_throughput(unsigned messages_per_run) { bench_throughput = messages_per_run; }
 

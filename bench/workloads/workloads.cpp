@@ -15,21 +15,21 @@ namespace shoal::bench {
 namespace {
 
 // Each shoal run first applies the knobs only shoal has (RunConfig::throughput).
-#define SHOAL_NATIVE(expr)                     \
-  [=](const RunConfig& c) {                    \
-    native::set_throughput(c.throughput);      \
-    return native::expr;                       \
+#define SHOAL_NATIVE(expr)                \
+  [=](const RunConfig& c) {               \
+    native::set_throughput(c.throughput); \
+    return native::expr;                  \
   }
 
 #if SHOAL_BENCH_HAVE_CAF
 namespace peer = caf_peer;
 #define SHOAL_CAF(expr) [=](const RunConfig& c) { return peer::expr; }
-#define SHOAL_CAF_SPAWN_STOP(from_actor)                                          \
-  [=](const RunConfig& c) {                                                       \
-    std::uint64_t n = from_actor ? caf_spawn_from_actor : spawn_actors;          \
-    Timing t = peer::spawn_stop(c.workers, n, from_actor);                        \
-    t.items = double(n);                                                          \
-    return t;                                                                     \
+#define SHOAL_CAF_SPAWN_STOP(from_actor)                                \
+  [=](const RunConfig& c) {                                             \
+    std::uint64_t n = from_actor ? caf_spawn_from_actor : spawn_actors; \
+    Timing t = peer::spawn_stop(c.workers, n, from_actor);              \
+    t.items = double(n);                                                \
+    return t;                                                           \
   }
 #else
 #define SHOAL_CAF(expr) nullptr
@@ -38,7 +38,7 @@ namespace peer = caf_peer;
 
 double rate(double count, const Timing& t) { return count / t.seconds; }
 
-constexpr std::uint64_t pair_messages = 4'000'000;   // one-way messages over all pairs
+constexpr std::uint64_t pair_messages = 4'000'000;    // one-way messages over all pairs
 constexpr std::uint64_t fan_in_messages = 4'000'000;  // over all senders
 constexpr unsigned fan_in_window = 1024;
 constexpr std::uint64_t ring_hops = 10'000'000;
@@ -55,7 +55,10 @@ constexpr std::uint64_t caf_spawn_from_actor = 20'000;
 std::vector<Workload> workloads() {
   std::vector<Workload> list;
 
-  list.push_back({"ping-pong", "1 pair, one message in flight", "msg/s", true,
+  list.push_back({"ping-pong",
+                  "1 pair, one message in flight",
+                  "msg/s",
+                  true,
                   {{"messages", double(pair_messages)}},
                   [](const Timing& t) { return rate(pair_messages, t); },
                   SHOAL_NATIVE(ping_pong(c.workers, pair_messages)),
@@ -64,8 +67,10 @@ std::vector<Workload> workloads() {
   for (unsigned p : {1u, 2u, 64u, 1000u}) {
     std::uint64_t per = pair_messages / p;
     list.push_back({"pairs/" + std::to_string(p),
-                    std::to_string(p) + " independent pairs, one message in flight each", "msg/s",
-                    true, {{"pairs", double(p)}, {"messages_per_pair", double(per)}},
+                    std::to_string(p) + " independent pairs, one message in flight each",
+                    "msg/s",
+                    true,
+                    {{"pairs", double(p)}, {"messages_per_pair", double(per)}},
                     [=](const Timing& t) { return rate(double(per) * p, t); },
                     SHOAL_NATIVE(pairs(c.workers, p, per)),
                     SHOAL_CAF(pairs(c.workers, p, per))});
@@ -73,24 +78,32 @@ std::vector<Workload> workloads() {
 
   for (unsigned s : {2u, 16u, 256u}) {
     std::uint64_t per = fan_in_messages / s;
-    list.push_back({"fan-in/" + std::to_string(s),
-                    std::to_string(s) + " senders -> 1 receiver, window " +
-                        std::to_string(fan_in_window),
-                    "msg/s", true,
-                    {{"senders", double(s)}, {"messages_per_sender", double(per)},
-                     {"window", double(fan_in_window)}},
-                    [=](const Timing& t) { return rate(double(per) * s, t); },
-                    SHOAL_NATIVE(fan_in(c.workers, s, per, fan_in_window)),
-                    SHOAL_CAF(fan_in(c.workers, s, per, fan_in_window))});
+    list.push_back(
+        {"fan-in/" + std::to_string(s),
+         std::to_string(s) + " senders -> 1 receiver, window " + std::to_string(fan_in_window),
+         "msg/s",
+         true,
+         {{"senders", double(s)},
+          {"messages_per_sender", double(per)},
+          {"window", double(fan_in_window)}},
+         [=](const Timing& t) { return rate(double(per) * s, t); },
+         SHOAL_NATIVE(fan_in(c.workers, s, per, fan_in_window)),
+         SHOAL_CAF(fan_in(c.workers, s, per, fan_in_window))});
   }
 
-  list.push_back({"ring", "100 actors in a ring, one token, 10 M hops", "hops/s", true,
+  list.push_back({"ring",
+                  "100 actors in a ring, one token, 10 M hops",
+                  "hops/s",
+                  true,
                   {{"actors", double(ring_actors)}, {"hops", double(ring_hops)}},
                   [](const Timing& t) { return rate(ring_hops, t); },
                   SHOAL_NATIVE(ring(c.workers, ring_actors, ring_hops)),
                   SHOAL_CAF(ring(c.workers, ring_actors, ring_hops))});
 
-  list.push_back({"skynet", "1,111,111 real actors, sum of 1 M leaves", "ms", false,
+  list.push_back({"skynet",
+                  "1,111,111 real actors, sum of 1 M leaves",
+                  "ms",
+                  false,
                   {{"leaves", double(skynet_leaves)}, {"actors", 1'111'111.0}},
                   [](const Timing& t) { return t.seconds * 1e3; },
                   SHOAL_NATIVE(skynet(c.workers, skynet_leaves)),
@@ -101,7 +114,8 @@ std::vector<Workload> workloads() {
                     std::string("spawn then stop 1 M idle actors from ") +
                         (from_actor ? "inside one actor (CAF: 20 k, its steal walk is quadratic)"
                                     : "the main thread"),
-                    "ns/actor", false,
+                    "ns/actor",
+                    false,
                     {{"actors", double(spawn_actors)}, {"from_actor", from_actor ? 1.0 : 0.0}},
                     [](const Timing& t) {
                       return t.seconds * 1e9 / (t.items > 0 ? t.items : double(spawn_actors));
@@ -109,8 +123,11 @@ std::vector<Workload> workloads() {
                     SHOAL_NATIVE(spawn_stop(c.workers, spawn_actors, from_actor)),
                     SHOAL_CAF_SPAWN_STOP(from_actor)});
   }
-  list.push_back({"idle", "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
-                  "% core", false, {{"actors", 1000.0}, {"settle_s", 0.1}, {"window_s", 1.0}},
+  list.push_back({"idle",
+                  "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
+                  "% core",
+                  false,
+                  {{"actors", 1000.0}, {"settle_s", 0.1}, {"window_s", 1.0}},
                   [](const Timing& t) { return 100.0 * t.seconds / t.items; },
                   SHOAL_NATIVE(idle(c.workers, 1000, 0.1, 1.0)),
                   SHOAL_CAF(idle(c.workers, 1000, 0.1, 1.0))});

@@ -40,7 +40,9 @@ struct StopTwice {
 };
 
 struct Counter : Handles<Counter, Work, Ping, Hold, StopSelf, Boom, ThrowInt, StopTwice> {
-  explicit Counter(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) { probe_->on_construct(); }
+  explicit Counter(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) {
+    probe_->on_construct();
+  }
   ~Counter() override { probe_->on_destroy(); }
   void on(Context&, Work&) { probe_->handled.fetch_add(1); }
   void on(Context&, Ping& p) { p.reply.set_value(probe_->handled.load()); }
@@ -146,7 +148,8 @@ TEST_P(ActorCellTest, SystemMessageOvertakesQueuedUserMessages) {
   gate.open();
 
   ASSERT_TRUE(arrive(*system, probe->gone_future, "the actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
   EXPECT_EQ(probe->handled.load(), 0u) << "user messages were handled before the queued stop";
   EXPECT_EQ(system->dead_letters().count(DeadLetterReason::stopped_with_mail), n);
   EXPECT_EQ(system->dead_letters().total(), n);
@@ -171,7 +174,8 @@ TEST_P(ActorCellTest, StopFromAHandlerTakesEffectAfterTheCurrentMessage) {
   gate.open();
 
   ASSERT_TRUE(arrive(*system, probe->gone_future, "the actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
   EXPECT_EQ(probe->handled.load(), 3u);
   EXPECT_EQ(system->dead_letters().count(DeadLetterReason::stopped_with_mail), 5u);
   EXPECT_EQ(system->dead_letters().total(), 5u);
@@ -195,7 +199,8 @@ TEST_P(ActorCellTest, AnExceptionEscapingReceiveStopsOnlyThatActor) {
   // a dead letter, and its promise breaks.
   auto after = ping(*system, fragile);
   ASSERT_TRUE(arrive(*system, fragile_probe->gone_future, "the failed actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 1; }, "the failed actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 1; }, "the failed actor to finish dying"));
 
   EXPECT_EQ(fragile_probe->handled.load(), 1u);
   EXPECT_EQ(fragile_probe->destroyed.load(), 1u);
@@ -236,7 +241,8 @@ TEST_P(ActorCellTest, ANonStandardExceptionIsReportedAsUnknown) {
   Pid a = spawn<Counter>(*system, probe);
   system->send(a, ThrowInt{});
   ASSERT_TRUE(arrive(*system, probe->gone_future, "the failed actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->failures() == 1; }, "the failure count"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->failures() == 1; }, "the failure count"));
   auto fs = failures.failures();
   ASSERT_EQ(fs.size(), 1u);
   EXPECT_EQ(fs[0].what, "unknown exception");
@@ -255,13 +261,15 @@ TEST_P(ActorCellTest, StopIsIdempotent) {
   system->stop(a);
   system->stop(a);
   ASSERT_TRUE(arrive(*system, probe->gone_future, "the stopped actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 2; }, "the actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 2; }, "the actor to finish dying"));
   system->stop(a);
   // Twice from inside a handler, for a stopped actor, a live one, an empty
   // Pid and the handler's own actor.
   system->send(stopper, StopTwice{{a, b}});
   ASSERT_TRUE(arrive(*system, stopper_probe->gone_future, "the stopper's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "every actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 0; }, "every actor to finish dying"));
 
   EXPECT_EQ(probe->destroyed.load(), 1u);
   EXPECT_EQ(stopper_probe->destroyed.load(), 1u);

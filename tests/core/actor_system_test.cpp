@@ -56,7 +56,9 @@ struct SpawnChild {
 /// answers Ping, can be held, and spawns or sends on request.
 struct Counter : Handles<Counter, Work, Ping, Hold, Tagged<1>, Tagged<2>, Tagged<3>, SendWorkTo,
                          SpawnNamedChild, SpawnChild> {
-  explicit Counter(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) { probe_->on_construct(); }
+  explicit Counter(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) {
+    probe_->on_construct();
+  }
   ~Counter() override { probe_->on_destroy(); }
 
   void on(Context&, Work&) { probe_->handled.fetch_add(1); }
@@ -119,7 +121,8 @@ TEST_P(ActorSystemTest, LiveActorsCountsActorsUntilTheyHaveStopped) {
   for (int i = 0; i < 10; ++i) pids.push_back(spawn<Counter>(*system, probe));
   EXPECT_EQ(system->live_actors(), 10u);
   for (int i = 0; i < 4; ++i) system->stop(pids[static_cast<std::size_t>(i)]);
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 6; }, "four actors to stop"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 6; }, "four actors to stop"));
   EXPECT_EQ(probe->destroyed.load(), 4u);
   system->shutdown();
   EXPECT_EQ(system->live_actors(), 0u);
@@ -132,7 +135,9 @@ TEST_P(ActorSystemTest, SpawnNamedRefusesATakenNameAndFreesItWhenTheActorStops) 
   auto probe = std::make_shared<Probe>();
   auto refused_probe = std::make_shared<Probe>();
   auto system = make_system();
-  auto props = [&](std::shared_ptr<Probe> p) { return Props::of<Counter>(p).with_mailbox(mailbox()); };
+  auto props = [&](std::shared_ptr<Probe> p) {
+    return Props::of<Counter>(p).with_mailbox(mailbox());
+  };
 
   SpawnResult first = system->spawn_named(props(probe), "alpha");
   ASSERT_TRUE(first);
@@ -154,7 +159,8 @@ TEST_P(ActorSystemTest, SpawnNamedRefusesATakenNameAndFreesItWhenTheActorStops) 
 
   system->stop(first.pid);
   ASSERT_TRUE(arrive(*system, probe->gone_future, "the named actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "the named actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 0; }, "the named actor to finish dying"));
   EXPECT_TRUE(system->lookup("alpha").empty()) << "a stopped actor's name must be free";
 
   SpawnResult third = system->spawn_named(props(probe), "alpha");
@@ -198,7 +204,8 @@ TEST_P(ActorSystemTest, SendingToAStoppedActorIsATargetStoppedDeadLetter) {
   Pid a = spawn<Counter>(*system, probe);
   system->stop(a);
   ASSERT_TRUE(arrive(*system, probe->gone_future, "the actor's destructor"));
-  ASSERT_TRUE(settle(*system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 0; }, "the actor to finish dying"));
 
   system->send(a, Work{1});
   system->send(a, Unknown{});
@@ -262,8 +269,8 @@ class OverflowTest : public test::RuntimeTest {
     DeadLetterLog letters;
     auto probe = std::make_shared<Probe>();
     auto system = make_system(observed(letters));
-    Pid a = system->spawn(
-        Props::of<Counter>(probe).with_mailbox(MailboxConfig::bounded(2, policy)));
+    Pid a =
+        system->spawn(Props::of<Counter>(probe).with_mailbox(MailboxConfig::bounded(2, policy)));
     Gate gate;
     ASSERT_TRUE(hold(*system, a, gate));
     system->send(a, Tagged<1>{});
@@ -282,7 +289,8 @@ class OverflowTest : public test::RuntimeTest {
     EXPECT_EQ(records[0].type_name, names[loser - 1]);
 
     gate.open();
-    ASSERT_TRUE(settle(*system, [&] { return probe->handled.load() == 2; }, "the two survivors"));
+    ASSERT_TRUE(settle(
+        *system, [&] { return probe->handled.load() == 2; }, "the two survivors"));
     EXPECT_EQ(probe->seen(), survivors);
   }
 };
@@ -304,7 +312,9 @@ struct Partner {
 
 /// Bounces a Ball with its partner forever: only a stop ends it.
 struct Bouncer : Handles<Bouncer, Partner, Ball> {
-  explicit Bouncer(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) { probe_->on_construct(); }
+  explicit Bouncer(std::shared_ptr<Probe> probe) : probe_(std::move(probe)) {
+    probe_->on_construct();
+  }
   ~Bouncer() override { probe_->on_destroy(); }
   void on(Context&, Partner& p) { partner_ = std::move(p.pid); }
   void on(Context& ctx, Ball&) {
@@ -403,7 +413,8 @@ TEST_P(ActorSystemTest, ActorsSpawningDuringShutdownDoNotHangIt) {
   for (int i = 0; i < 4; ++i) spawners.push_back(spawn<Spawner>(*system, probe, children));
   for (const Pid& s : spawners) system->send(s, SpawnLoop{});
   if (!deterministic()) {
-    ASSERT_TRUE(test::eventually([&] { return probe->handled.load() >= 100; }, "spawning to get going"));
+    ASSERT_TRUE(
+        test::eventually([&] { return probe->handled.load() >= 100; }, "spawning to get going"));
   } else {
     system->run_until_idle(200);
   }
@@ -536,8 +547,8 @@ class ActorSystemStress : public test::RuntimeTest {
       out.reports.push_back(done->get_future());
       // A bounded mailbox large enough for everything sent to it: this
       // suite tests delivery, not overflow.
-      out.pids.push_back(system.spawn(Props::of<Sink>(producers, expected, done)
-                                          .with_mailbox(mailbox(expected))));
+      out.pids.push_back(
+          system.spawn(Props::of<Sink>(producers, expected, done).with_mailbox(mailbox(expected))));
     }
     return out;
   }

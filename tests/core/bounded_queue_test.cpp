@@ -17,8 +17,8 @@
 namespace shoal {
 namespace {
 
-using test::Item;
 using test::Counted;
+using test::Item;
 
 using test::deadline;
 using test::scaled;
@@ -44,7 +44,8 @@ TEST(BoundedQueue, HoldsExactlyItsNonPowerOfTwoCapacity) {
   for (std::size_t cap : {3u, 5u, 6u, 7u, 100u}) {
     BoundedQueue q(cap);
     EXPECT_EQ(q.capacity(), cap);
-    for (std::size_t i = 0; i < cap; ++i) EXPECT_TRUE(push_seq(q, i)) << "cap " << cap << " at " << i;
+    for (std::size_t i = 0; i < cap; ++i)
+      EXPECT_TRUE(push_seq(q, i)) << "cap " << cap << " at " << i;
     EXPECT_FALSE(push_seq(q, cap)) << "cap " << cap << ": one more than the capacity fit";
     EXPECT_EQ(pop_seq(q), 0);
     EXPECT_TRUE(push_seq(q, cap)) << "cap " << cap << ": a pop must free exactly one cell";

@@ -52,10 +52,10 @@ TEST(DeadLetters, ObserverSeesEveryDeadLetterWithItsFields) {
   d.publish({42, "Foo", DeadLetterReason::unhandled});
   d.publish({0, "Bar", DeadLetterReason::empty_pid});
   ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0], std::make_tuple(std::uint64_t{42}, std::string("Foo"),
-                                     DeadLetterReason::unhandled));
-  EXPECT_EQ(seen[1], std::make_tuple(std::uint64_t{0}, std::string("Bar"),
-                                     DeadLetterReason::empty_pid));
+  EXPECT_EQ(seen[0],
+            std::make_tuple(std::uint64_t{42}, std::string("Foo"), DeadLetterReason::unhandled));
+  EXPECT_EQ(seen[1],
+            std::make_tuple(std::uint64_t{0}, std::string("Bar"), DeadLetterReason::empty_pid));
 }
 
 TEST(DeadLetters, AThrowingObserverIsIgnoredAndCountingGoesOn) {

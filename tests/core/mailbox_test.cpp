@@ -119,7 +119,8 @@ TEST_P(MailboxKinds, MailPushedDuringARunIsNotClaimedButKeepsTheMailboxScheduled
   ASSERT_EQ(m.push_user(user(0), no_drop), Claim::schedule);
   m.begin_run();
   EXPECT_EQ(pop_user_seq(m), 0);
-  EXPECT_EQ(m.push_user(user(1), no_drop), Claim::none) << "the running owner re-checks, not the producer";
+  EXPECT_EQ(m.push_user(user(1), no_drop), Claim::none)
+      << "the running owner re-checks, not the producer";
   EXPECT_EQ(m.push_system(sys(0)), Claim::none);
   EXPECT_TRUE(m.finish_run());
   EXPECT_EQ(m.status(), MailboxStatus::scheduled);
@@ -497,8 +498,8 @@ TEST_P(MailboxProtocol, EveryMessageSentAroundDeathIsDrainedExactlyOnce) {
   EXPECT_EQ(model.mailbox.status(), MailboxStatus::dead);
   // total + 1: the stop message itself.
   EXPECT_EQ(model.handled.load() + model.drained.load() + model.dropped.load(), total + 1)
-      << "handled " << model.handled.load() << ", drained " << model.drained.load()
-      << ", dropped " << model.dropped.load();
+      << "handled " << model.handled.load() << ", drained " << model.drained.load() << ", dropped "
+      << model.dropped.load();
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -17,8 +17,8 @@
 namespace shoal {
 namespace {
 
-using test::Item;
 using test::Counted;
+using test::Item;
 
 using test::deadline;
 using test::scaled;

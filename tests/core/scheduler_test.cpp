@@ -236,8 +236,8 @@ TEST_P(SchedulerWakeUp, NoWakeUpIsLostWhenEveryWorkerIsParked) {
   for (int round = 0; round < rounds; ++round) {
     ASSERT_TRUE(all_parked(*system)) << "round " << round;
     auto answer = ping(*system, a);
-    ASSERT_TRUE(test::ready_within(answer, test::cat("round ", round,
-                                                     ": the answer to a send into a fully parked pool")));
+    ASSERT_TRUE(test::ready_within(
+        answer, test::cat("round ", round, ": the answer to a send into a fully parked pool")));
     EXPECT_EQ(answer.get(), 0u);
   }
 }
@@ -267,8 +267,7 @@ TEST_P(SchedulerWakeUp, NoWakeUpIsLostForWorkAnActorMakesAfterAParkedStart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, SchedulerWakeUp,
-                         ::testing::ValuesIn(test::threaded_configs({1, 2, 4})),
-                         test::config_name);
+                         ::testing::ValuesIn(test::threaded_configs({1, 2, 4})), test::config_name);
 
 // -- liveness: a blocked handler does not hold up other work --------------------------------
 
@@ -355,9 +354,8 @@ TEST_P(SchedulerLiveness, AWorkerWokenFromParkThatStaysBusyDoesNotKeepTheOthersA
     system->send(raiser, Raise{flag});
     ASSERT_TRUE(test::ready_within(done, "the blocking handler to return"));
     ASSERT_TRUE(done.get()) << "round " << round << ": a runnable actor waited "
-                            << test::deadline.count() << " s while "
-                            << s.parked_workers() << " of " << s.worker_count()
-                            << " workers stayed parked";
+                            << test::deadline.count() << " s while " << s.parked_workers() << " of "
+                            << s.worker_count() << " workers stayed parked";
   }
 }
 

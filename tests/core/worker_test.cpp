@@ -153,7 +153,8 @@ struct Busy : Handles<Busy, Spin> {
   void on(Context& ctx, Spin&) {
     volatile std::uint64_t x = 0;
     for (int i = 0; i < 2000; ++i) x = x + static_cast<std::uint64_t>(i);
-    if (int w = ctx.worker_index(); w >= 0) state_->load_mask.fetch_or(std::uint64_t{1} << (w % 64));
+    if (int w = ctx.worker_index(); w >= 0)
+      state_->load_mask.fetch_or(std::uint64_t{1} << (w % 64));
     state_->spins.fetch_add(1);
   }
   std::shared_ptr<MigrationState> state_;
@@ -173,8 +174,8 @@ TEST_P(WorkerMigration, PerSenderFifoHoldsWhileTheSenderMigratesBetweenWorkers) 
   auto state = std::make_shared<MigrationState>(senders);
   auto system = make_system();
   const auto windows = senders * (MigratingSender::window + MigratingSender::burst + 1);
-  Pid receiver = system->spawn(
-      Props::of<OrderedReceiver>(senders, state).with_mailbox(mailbox(windows)));
+  Pid receiver =
+      system->spawn(Props::of<OrderedReceiver>(senders, state).with_mailbox(mailbox(windows)));
   std::vector<Pid> sender_pids;
   for (std::uint32_t s = 0; s < senders; ++s) {
     sender_pids.push_back(system->spawn(Props::of<MigratingSender>(s, receiver, state, min_sent)
@@ -269,8 +270,8 @@ TEST_P(WorkerFairness, AFloodedActorDoesNotStarveAnotherOnTheSameWorker) {
   auto flood_done = std::make_shared<std::promise<void>>();
   auto all_flooded = flood_done->get_future();
   auto system = make_system();
-  Pid flooded = system->spawn(Props::of<Flooded>(flooded_probe, n, flood_done)
-                                  .with_mailbox(mailbox(n)));
+  Pid flooded =
+      system->spawn(Props::of<Flooded>(flooded_probe, n, flood_done).with_mailbox(mailbox(n)));
   Pid bystander = spawn<Bystander>(*system, flooded_probe);
 
   // The whole flood is queued before the bystander's message is sent.
@@ -352,13 +353,12 @@ TEST_P(WorkerFairness, APingPongPairInTheLifoSlotDoesNotStarveTheRunQueue) {
   EXPECT_TRUE(state->bystander_ran.load());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Configs, WorkerFairness, ::testing::ValuesIn([] {
-      auto configs = test::threaded_configs({1, 2});
-      for (const auto& c : test::deterministic_configs()) configs.push_back(c);
-      return configs;
-    }()),
-    test::config_name);
+INSTANTIATE_TEST_SUITE_P(Configs, WorkerFairness, ::testing::ValuesIn([] {
+                           auto configs = test::threaded_configs({1, 2});
+                           for (const auto& c : test::deterministic_configs()) configs.push_back(c);
+                           return configs;
+                         }()),
+                         test::config_name);
 
 // -- spilling: more runnable mailboxes than the run queue holds ---------------------------------
 
@@ -394,8 +394,9 @@ TEST_P(WorkerQueues, AFanOutWiderThanTheRunQueueSpillsAndRunsEverything) {
   const int rounds = 5;
   for (int round = 1; round <= rounds; ++round) {
     system->send(fanner, FanOut{pids});
-    ASSERT_TRUE(settle(*system, [&] { return probe->handled.load() == round * targets; },
-                       test::cat("round ", round, " of the fan-out to be handled")))
+    ASSERT_TRUE(settle(
+        *system, [&] { return probe->handled.load() == round * targets; },
+        test::cat("round ", round, " of the fan-out to be handled")))
         << probe->handled.load() << " handled";
   }
   EXPECT_EQ(system->dead_letters().total(), 0u);
