@@ -6,12 +6,27 @@ namespace shoal {
 
 ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, std::unique_ptr<Actor> actor,
                      const MailboxConfig& mailbox, std::uint32_t throughput)
-    : Process(id, Kind::local_actor),
+    : ActorCell(system, id, mailbox, throughput) {
+  actor_ = actor.release();
+}
+
+ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig& mailbox,
+                     std::uint32_t throughput)
+    : Process(id, Kind::local_actor, /*refs=*/2),  // adopted by begin_life()
       Context(system),
       mailbox_(mailbox),
-      actor_(std::move(actor)),
-      throughput_(throughput == 0 ? 1 : throughput) {
-  self_ = Pid(this);
+      throughput_(throughput == 0 ? 1 : throughput) {}
+
+void ActorCell::destroy_actor() noexcept {
+  Actor* a = std::exchange(actor_, nullptr);
+  if (a == nullptr) return;
+  // A destructor that throws terminates (destructors are noexcept): as for
+  // any C++ object, not a failure the runtime can report.
+  if (actor_inline_) {
+    a->~Actor();
+  } else {
+    delete a;
+  }
 }
 
 // -- delivery ------------------------------------------------------------------------
@@ -80,7 +95,7 @@ void ActorCell::invoke(Envelope& e) noexcept {
 }
 
 void ActorCell::handle_system(Envelope& e) noexcept {
-  if (e.is<detail::StopSignal>()) die();
+  if (e.type == &detail::stop_signal_type) die();
 }
 
 // -- death -------------------------------------------------------------------------------
@@ -88,12 +103,7 @@ void ActorCell::handle_system(Envelope& e) noexcept {
 void ActorCell::die() noexcept {
   if (dead_) return;
   dead_ = true;
-  // The actor's destructor runs here, on the worker, like any handler.
-  try {
-    actor_.reset();
-  } catch (...) {
-    system_->report_failure(id(), std::current_exception());
-  }
+  destroy_actor();  // the actor's destructor runs here, on the worker, like any handler
 }
 
 void ActorCell::finish_death() noexcept {
@@ -110,7 +120,7 @@ void ActorCell::finish_death() noexcept {
 
 void ActorCell::abandon() noexcept {
   dead_ = true;
-  actor_.reset();
+  destroy_actor();
   mailbox_.finish_dead([](Envelope&) {}, [](Envelope&) {});
   Pid last = std::move(self_);
 }

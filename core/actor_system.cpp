@@ -12,7 +12,9 @@ namespace {
 std::atomic<std::uint64_t> next_id_block{1};
 constexpr std::uint64_t id_block_size = 1024;
 
-std::uint64_t next_id() noexcept {
+}  // namespace
+
+std::uint64_t ActorSystem::new_actor_id() noexcept {
   thread_local std::uint64_t next = 0;
   thread_local std::uint64_t end = 0;
   if (next == end) {
@@ -22,8 +24,6 @@ std::uint64_t next_id() noexcept {
   }
   return next++;
 }
-
-}  // namespace
 
 // -- lifecycle ---------------------------------------------------------------------------
 
@@ -80,10 +80,14 @@ Pid ActorSystem::spawn(const Props& props) {
 
 Pid ActorSystem::spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
                                 std::uint32_t throughput, std::unique_ptr<std::string> name) {
-  auto* cell = new ActorCell(this, next_id(), std::move(actor), mailbox,
+  auto* cell = new ActorCell(this, new_actor_id(), std::move(actor), mailbox,
                              throughput != 0 ? throughput : config_.throughput);
   cell->name = std::move(name);
-  Pid pid(cell);
+  return register_cell(cell);
+}
+
+Pid ActorSystem::register_cell(ActorCell* cell) {
+  Pid pid = cell->begin_life();
   if (!link_live(cell)) {
     cell->abandon();
     throw SpawnError("shoal: spawn after shutdown began");
@@ -155,7 +159,7 @@ std::uint64_t ActorSystem::live_actors() const noexcept {
 
 void ActorSystem::stop(const Pid& pid) {
   if (pid.empty()) return;
-  static_cast<ActorCell*>(pid.process())->post_system(emplace_envelope<detail::StopSignal>());
+  static_cast<ActorCell*>(pid.process())->request_stop();
 }
 
 void ActorSystem::actor_died(ActorCell& cell) noexcept {

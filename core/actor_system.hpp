@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -89,7 +90,7 @@ class ActorSystem {
   /// Spawns `A(args...)` with default options.
   template <class A, class... Args>
   Pid spawn(Args&&... args) {
-    return spawn_instance(std::make_unique<A>(std::forward<Args>(args)...), MailboxConfig{}, 0);
+    return spawn_inline<A>(std::forward<Args>(args)...);
   }
   /// Spawns under `name`; name_taken if an actor of that name lives.
   SpawnResult spawn_named(const Props& props, std::string name);
@@ -149,6 +150,13 @@ class ActorSystem {
 
   Pid spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
                      std::uint32_t throughput, std::unique_ptr<std::string> name = nullptr);
+  /// Spawns `A(args...)` in the same allocation as its cell.
+  template <class A, class... Args>
+  Pid spawn_inline(Args&&... args) {
+    static_assert(std::is_base_of_v<Actor, A>, "spawn<A>: A must derive from shoal::Actor");
+    return register_cell(new InlineActorCell<A>(this, new_actor_id(), MailboxConfig{},
+                                                config_.throughput, std::forward<Args>(args)...));
+  }
   /// Publishes a dead letter for a message the caller still owns (or that a
   /// queue owns); does not free it.
   void report_dead_letter(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
@@ -164,6 +172,10 @@ class ActorSystem {
 
  private:
   [[gnu::cold]] void report_empty_pid(const MessageType* type) noexcept;
+  static std::uint64_t new_actor_id() noexcept;
+  /// Makes a constructed cell live and returns its Pid; throws SpawnError
+  /// (and frees the cell) after shutdown began.
+  Pid register_cell(ActorCell* cell);
   bool link_live(ActorCell* cell) noexcept;
   std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's count after
 
@@ -217,8 +229,7 @@ void Context::send(const Pid& to, T&& msg) {
 
 template <class A, class... Args>
 Pid Context::spawn(Args&&... args) {
-  return system_->spawn_instance(std::make_unique<A>(std::forward<Args>(args)...), MailboxConfig{},
-                                 0);
+  return system_->spawn_inline<A>(std::forward<Args>(args)...);
 }
 
 }  // namespace shoal

@@ -108,12 +108,22 @@ Envelope* make_envelope(T&& msg) {
   return emplace_envelope<std::decay_t<T>>(std::forward<T>(msg));
 }
 
+/// A message type whose envelopes are resident: embedded in a longer-lived
+/// object (an actor cell's stop signal) instead of allocated per send.
+/// Queues link them like any other and their "free" is a no-op (node_size 0).
+/// The payload-less envelope carries the meaning in its type.
+inline constexpr MessageType resident_message_type(std::string_view name) noexcept {
+  return MessageType{name, nullptr, 0};
+}
+
 /// Frees a node whose payload has already been destroyed.
 inline void free_node(Envelope* e) noexcept {
   // The node was allocated as a TypedEnvelope<V> whose payload destructor has
   // run (destroy_payload); the rest is trivially destructible, so releasing
   // the storage is all that is left. Sized delete: jemalloc skips a lookup.
-  ::operator delete(static_cast<void*>(e), e->type->node_size);
+  std::size_t size = e->type->node_size;
+  if (size == 0) [[unlikely]] return;  // resident: the storage is its owner's
+  ::operator delete(static_cast<void*>(e), size);
 }
 
 /// Destroys the payload and frees the node (for nodes no queue refers to).

@@ -44,7 +44,10 @@ class Process {
   }
 
  protected:
-  Process(std::uint64_t id, Kind kind) noexcept : id_(id), kind_(kind) {}
+  /// `refs` references exist at birth, owned by whoever adopts them
+  /// (Pid::adopt); a plain store, before any other thread can see the object.
+  Process(std::uint64_t id, Kind kind, std::uint32_t refs = 0) noexcept
+      : id_(id), refs_(refs), kind_(kind) {}
   virtual ~Process() = default;
 
  private:
@@ -60,6 +63,13 @@ class Pid {
   /// Takes a new reference to `p` (which may be null).
   explicit Pid(Process* p) noexcept : p_(p) {
     if (p_ != nullptr) p_->add_ref();
+  }
+  /// Takes over a reference the caller already counted (see Process's
+  /// constructor): no atomic operation.
+  static Pid adopt(Process* p) noexcept {
+    Pid pid;
+    pid.p_ = p;
+    return pid;
   }
   Pid(const Pid& o) noexcept : Pid(o.p_) {}
   Pid(Pid&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
