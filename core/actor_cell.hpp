@@ -13,8 +13,9 @@
 // `dead`, so the cell can never be scheduled again; late mail is drained into
 // dead letters by whichever thread finds it (Mailbox::finish_dead).
 //
-// Size: the cell is ~170 bytes plus the actor instance (DESIGN.md's budget is
-// a few hundred bytes per idle actor; see bench spawn_stop).
+// Size: the cell is 168 bytes plus the actor instance, in one allocation for
+// spawn<A> (DESIGN.md's budget is a few hundred bytes per idle actor; see
+// bench spawn-stop).
 #pragma once
 
 #include <atomic>
@@ -78,11 +79,10 @@ class ActorCell : public Process, public Context {
 
   MailboxStatus status() const noexcept { return mailbox_.status(); }
 
-  // -- owned by ActorSystem's live list and name registry ----------------------
-  ActorCell* live_prev = nullptr;
-  ActorCell* live_next = nullptr;
-  std::uint32_t live_shard = 0;
-  std::unique_ptr<std::string> name;
+  // -- owned by ActorSystem's live table and name registry ----------------------
+  std::uint32_t live_slot = 0;   // index in the shard's slot table
+  std::uint16_t live_shard = 0;  // which shard
+  bool named = false;            // listed in the name registry
 
  protected:
   /// For InlineActorCell, which constructs the actor in its own storage.
@@ -105,11 +105,13 @@ class ActorCell : public Process, public Context {
   [[gnu::cold]] void drain_dead() noexcept;
   void schedule() noexcept;
 
+  // Layout: 168 bytes, so a cell with a small actor fits jemalloc's 192-byte
+  // class (DESIGN.md budget: a few hundred bytes per idle actor).
   Mailbox mailbox_;
   Envelope stop_node_{nullptr, &detail::stop_signal_type};  // queued once, by request_stop
-  std::atomic<bool> stop_sent_{false};
   Actor* actor_ = nullptr;  // owned: heap-allocated, or in the subclass's storage
   std::uint32_t throughput_;
+  std::atomic<bool> stop_sent_{false};
   bool actor_inline_ = false;    // actor_ lives in InlineActorCell's storage
   bool dead_ = false;            // owner only: set by die()
   bool stop_requested_ = false;  // owner only: set by stop_after_current()

@@ -50,7 +50,9 @@ void ActorSystem::shutdown() {
   std::vector<Pid> all;
   for (std::size_t i = 0; i < live_shards_; ++i) {
     std::lock_guard lock(live_[i].mu);
-    for (ActorCell* c = live_[i].head; c != nullptr; c = c->live_next) all.emplace_back(c);
+    for (ActorCell* c : live_[i].slots) {
+      if (c != nullptr) all.emplace_back(c);
+    }
   }
   for (const Pid& p : all) stop(p);
   all.clear();
@@ -66,6 +68,7 @@ void ActorSystem::shutdown() {
   {
     std::lock_guard lock(names_mu_);
     names_.clear();
+    name_of_.clear();
   }
   std::lock_guard lock(shutdown_mu_);
   shut_down_ = true;
@@ -79,16 +82,23 @@ Pid ActorSystem::spawn(const Props& props) {
 }
 
 Pid ActorSystem::spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
-                                std::uint32_t throughput, std::unique_ptr<std::string> name) {
+                                std::uint32_t throughput, bool named) {
   auto* cell = new ActorCell(this, new_actor_id(), std::move(actor), mailbox,
                              throughput != 0 ? throughput : config_.throughput);
-  cell->name = std::move(name);
+  cell->named = named;  // before the cell is published: actor_died reads it
   return register_cell(cell);
 }
 
 Pid ActorSystem::register_cell(ActorCell* cell) {
   Pid pid = cell->begin_life();
-  if (!link_live(cell)) {
+  bool live = false;
+  try {
+    live = link_live(cell);
+  } catch (...) {  // bad_alloc growing the live table
+    cell->abandon();
+    throw;
+  }
+  if (!live) {
     cell->abandon();
     throw SpawnError("shoal: spawn after shutdown began");
   }
@@ -103,11 +113,11 @@ SpawnResult ActorSystem::spawn_named(const Props& props, std::string name) {
   if (names_.find(name) != names_.end()) return {Pid(), SpawnErrc::name_taken};
   Pid pid;
   try {
-    pid = spawn_instance(std::move(actor), props.mailbox(), props.throughput(),
-                         std::make_unique<std::string>(name));
+    pid = spawn_instance(std::move(actor), props.mailbox(), props.throughput(), /*named=*/true);
   } catch (const SpawnError&) {
     return {Pid(), SpawnErrc::shut_down};
   }
+  name_of_.emplace(pid.id(), name);
   names_.emplace(std::move(name), pid);
   return {std::move(pid), SpawnErrc::ok};
 }
@@ -118,7 +128,7 @@ Pid ActorSystem::lookup(std::string_view name) const {
   return it == names_.end() ? Pid() : it->second;
 }
 
-bool ActorSystem::link_live(ActorCell* cell) noexcept {
+bool ActorSystem::link_live(ActorCell* cell) {
   int w = scheduler_.current_worker_index();
   std::size_t shard = w < 0 ? 0 : static_cast<std::size_t>(w) + 1;
   LiveShard& s = live_[shard];
@@ -126,10 +136,17 @@ bool ActorSystem::link_live(ActorCell* cell) noexcept {
   // relaxed is not enough here: the flag is read under the lock shutdown()
   // takes after setting it, but it is set outside that lock.
   if (shutting_down_.load(std::memory_order_seq_cst)) return false;
-  cell->live_shard = static_cast<std::uint32_t>(shard);
-  cell->live_next = s.head;
-  if (s.head != nullptr) s.head->live_prev = cell;
-  s.head = cell;
+  cell->live_shard = static_cast<std::uint16_t>(shard);
+  if (!s.free.empty()) {
+    cell->live_slot = s.free.back();
+    s.free.pop_back();
+    s.slots[cell->live_slot] = cell;
+  } else {
+    // Keep free.capacity() >= slots.size(), so unlink_live never allocates.
+    if (s.free.capacity() <= s.slots.size()) s.free.reserve(2 * s.slots.size() + 64);
+    cell->live_slot = static_cast<std::uint32_t>(s.slots.size());
+    s.slots.push_back(cell);
+  }
   ++s.count;
   return true;
 }
@@ -137,12 +154,8 @@ bool ActorSystem::link_live(ActorCell* cell) noexcept {
 std::uint64_t ActorSystem::unlink_live(ActorCell* cell) noexcept {
   LiveShard& s = live_[cell->live_shard];
   std::lock_guard lock(s.mu);
-  if (cell->live_prev != nullptr)
-    cell->live_prev->live_next = cell->live_next;
-  else
-    s.head = cell->live_next;
-  if (cell->live_next != nullptr) cell->live_next->live_prev = cell->live_prev;
-  cell->live_prev = cell->live_next = nullptr;
+  s.slots[cell->live_slot] = nullptr;
+  s.free.push_back(cell->live_slot);  // never allocates: see link_live
   return --s.count;
 }
 
@@ -163,10 +176,13 @@ void ActorSystem::stop(const Pid& pid) {
 }
 
 void ActorSystem::actor_died(ActorCell& cell) noexcept {
-  if (cell.name != nullptr) {
+  if (cell.named) {
     std::lock_guard lock(names_mu_);
-    auto it = names_.find(*cell.name);
-    if (it != names_.end() && it->second.id() == cell.id()) names_.erase(it);
+    auto name = name_of_.find(cell.id());
+    if (name != name_of_.end()) {
+      names_.erase(name->second);
+      name_of_.erase(name);
+    }
   }
   // The total reaches zero only when some shard does: only then may the
   // shutdown waiter's predicate have become true. After the unlink (a lock

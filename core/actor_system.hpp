@@ -149,7 +149,7 @@ class ActorSystem {
   // -- internals used by ActorCell and Context -------------------------------------
 
   Pid spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
-                     std::uint32_t throughput, std::unique_ptr<std::string> name = nullptr);
+                     std::uint32_t throughput, bool named = false);
   /// Spawns `A(args...)` in the same allocation as its cell.
   template <class A, class... Args>
   Pid spawn_inline(Args&&... args) {
@@ -176,15 +176,19 @@ class ActorSystem {
   /// Makes a constructed cell live and returns its Pid; throws SpawnError
   /// (and frees the cell) after shutdown began.
   Pid register_cell(ActorCell* cell);
-  bool link_live(ActorCell* cell) noexcept;
+  bool link_live(ActorCell* cell);  // false after shutdown began; may throw bad_alloc
   std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's count after
 
-  // Written by the threads that spawn into it and by the workers where its
-  // actors die: one cache line each, so two workers' spawns never share one.
+  // Live actors of one shard: a slot table, so that unlinking a dying actor
+  // touches the table and not its neighbours (a linked list's unlink writes
+  // two other cells, cache misses once there are many). Written by the
+  // threads that spawn into it and by the workers where its actors die: one
+  // cache line each for the headers, so two workers' spawns never share one.
   struct alignas(detail::cache_line_size) LiveShard {
     mutable detail::SpinLock mu;
-    ActorCell* head = nullptr;  // guarded by mu
-    std::uint64_t count = 0;    // guarded by mu
+    std::vector<ActorCell*> slots;  // guarded by mu; null = free
+    std::vector<std::uint32_t> free;  // guarded by mu; indices of null slots
+    std::uint64_t count = 0;        // guarded by mu
   };
 
   const SystemConfig config_;
@@ -202,7 +206,8 @@ class ActorSystem {
   bool shut_down_ = false;  // guarded by shutdown_mu_
 
   mutable std::mutex names_mu_;
-  std::unordered_map<std::string, Pid> names_;
+  std::unordered_map<std::string, Pid> names_;               // guarded by names_mu_
+  std::unordered_map<std::uint64_t, std::string> name_of_;  // actor id → name; guarded
 };
 
 // -- inline fast paths that need ActorSystem ------------------------------------------
