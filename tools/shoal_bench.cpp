@@ -39,6 +39,17 @@
 
 #include "bench/workload.hpp"
 
+// jemalloc reads this at start-up (MALLOC_CONF in the environment still wins).
+// Transparent huge pages for the heap: the spawn workloads touch hundreds of
+// megabytes of fresh memory, and with 4 KiB pages a third of their time was
+// page faults and page zeroing in the kernel. Both systems run in this one
+// process, so CAF gets the same allocator and the same pages. A program
+// embedding shoal makes this choice for itself; see bench/README.md.
+extern "C" {
+// NOLINTNEXTLINE(readability-identifier-naming): jemalloc's name
+const char* malloc_conf = "thp:always";
+}
+
 namespace {
 
 using shoal::bench::RunConfig;

@@ -129,6 +129,28 @@ TEST_P(ActorSystemTest, LiveActorsCountsActorsUntilTheyHaveStopped) {
   EXPECT_EQ(probe->destroyed.load(), 10u);
 }
 
+TEST_P(ActorSystemTest, StoppedActorsFreeTheirLiveSlotsForNewOnes) {
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system();
+  const std::size_t n = 100;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Pid> pids;
+    for (std::size_t i = 0; i < n; ++i) pids.push_back(spawn<Counter>(*system, probe));
+    EXPECT_EQ(system->live_actors(), n / 2 * round + n) << "round " << round;
+    // Stop every other one: the next round reuses their slots among live ones.
+    for (std::size_t i = 0; i < n; i += 2) system->stop(pids[i]);
+    ASSERT_TRUE(settle(
+        *system, [&] { return system->live_actors() == n / 2 * (round + 1); },
+        "half of the round's actors to stop"));
+    // The survivors still answer: their slots were not handed to others.
+    auto answer = ping(*system, pids[1]);
+    ASSERT_TRUE(arrive(*system, answer, "a survivor's answer"));
+  }
+  system->shutdown();
+  EXPECT_EQ(system->live_actors(), 0u);
+  EXPECT_EQ(probe->destroyed.load(), 3 * n);
+}
+
 // -- spawn_named ----------------------------------------------------------------------------
 
 TEST_P(ActorSystemTest, SpawnNamedRefusesATakenNameAndFreesItWhenTheActorStops) {
@@ -645,6 +667,36 @@ TEST_P(ActorSystemStress, ProducerThreadsAndActorsSendingToOneActorAtOnceLoseNot
 
 INSTANTIATE_TEST_SUITE_P(Configs, ActorSystemStress, ::testing::ValuesIn(test::threaded_configs()),
                          test::config_name);
+
+TEST(ActorSystem, ConcurrentStopsOfOneActorStopItOnce) {
+  // The first stop queues the cell's resident stop signal; every other one
+  // must see that and do nothing (a second queueing would corrupt the queue).
+  SystemConfig c;
+  c.scheduler.workers = 2;
+  ActorSystem system(c);
+  const int threads_n = 4;
+  const int rounds = static_cast<int>(scaled(300, 50));
+  auto probe = std::make_shared<Probe>();
+  for (int round = 0; round < rounds; ++round) {
+    Pid target = system.spawn<Counter>(probe);
+    system.send(target, Work{1});
+    std::latch start(threads_n);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < threads_n; ++t) {
+      threads.emplace_back([&] {
+        start.arrive_and_wait();
+        system.stop(target);
+        system.stop(target);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  ASSERT_TRUE(test::eventually([&] { return system.live_actors() == 0; }, "every actor to stop"))
+      << system.live_actors() << " still live";
+  EXPECT_EQ(probe->destroyed.load(), static_cast<std::uint64_t>(rounds));
+  EXPECT_EQ(system.failures(), 0u);
+  system.shutdown();
+}
 
 TEST(ActorSystem, ConcurrentSpawnNamedOfOneNameHasExactlyOneWinner) {
   auto probe = std::make_shared<Probe>();
