@@ -1,21 +1,64 @@
 #include "core/actor_cell.hpp"
 
+#include <algorithm>
+#include <cstddef>
+
 #include "core/actor_system.hpp"
 
 namespace shoal {
 
-ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, std::unique_ptr<Actor> actor,
-                     const MailboxConfig& mailbox, std::uint32_t throughput)
-    : ActorCell(system, id, mailbox, throughput) {
-  actor_ = actor.release();
+namespace detail {
+
+void release_terminated_child(Envelope* e) noexcept {
+  // term_node_ sits at a fixed offset in every ActorCell (no virtual bases,
+  // so offsetof is well defined in practice; GCC and Clang agree).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  constexpr std::size_t offset = offsetof(ActorCell, term_node_);
+#pragma GCC diagnostic pop
+  auto* cell = reinterpret_cast<ActorCell*>(reinterpret_cast<char*>(e) - offset);
+  cell->release();  // the reference the parent's list held (see adopt_child)
+}
+
+}  // namespace detail
+
+namespace {
+
+ActorCell* cell_of(const Pid& pid) noexcept { return static_cast<ActorCell*>(pid.process()); }
+
+// A lifecycle message handed to the actor straight from the stack: no
+// allocation, no queue.
+template <class T>
+using StackEnvelope = TypedEnvelope<T>;
+
+template <class T, class... Args>
+void post_system_to(const Pid& to, Args&&... args) {
+  cell_of(to)->post_system(emplace_envelope<T>(std::forward<Args>(args)...));
+}
+
+}  // namespace
+
+ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, std::shared_ptr<const Props> props,
+                     std::uint32_t throughput, ActorCell* parent)
+    : ActorCell(system, id, props->mailbox(), throughput, parent) {
+  set_first_actor(props->produce().release());
+  ext().props = std::move(props);
 }
 
 ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig& mailbox,
-                     std::uint32_t throughput)
+                     std::uint32_t throughput, ActorCell* parent)
     : Process(id, Kind::local_actor, /*refs=*/2),  // adopted by begin_life()
       Context(system),
       mailbox_(mailbox),
-      throughput_(throughput == 0 ? 1 : throughput) {}
+      throughput_(throughput == 0 ? 1 : throughput),
+      parent_(parent) {}
+
+Actor* ActorCell::make_actor() { return ext().props->produce().release(); }
+
+CellExtras& ActorCell::ext() {
+  if (!ext_) ext_ = std::make_unique<CellExtras>();
+  return *ext_;
+}
 
 void ActorCell::destroy_actor() noexcept {
   Actor* a = std::exchange(actor_, nullptr);
@@ -33,37 +76,63 @@ void ActorCell::destroy_actor() noexcept {
 
 void ActorCell::post_system(Envelope* e) noexcept {
   if (mailbox_.is_dead()) {
-    // Stopping a stopped actor is harmless: nothing to report.
+    handle_post_mortem(*e);
     destroy_envelope(e);
     return;
   }
   Claim c = mailbox_.push_system(e);
   if (c == Claim::schedule) {
-    system_->scheduler().schedule(this);
+    schedule_first();
   } else if (c == Claim::drain) {
     drain_dead();
   }
 }
 
+void ActorCell::schedule_first() noexcept { system_->scheduler().schedule(this); }
+
 void ActorCell::drain_dead() noexcept {
   // We won dead→draining: we are the queue's consumer until finish_dead
   // stores `dead` again.
-  mailbox_.finish_dead([](Envelope&) {},
+  mailbox_.finish_dead([this](Envelope& e) { handle_post_mortem(e); },
                        [this](Envelope& e) {
                          system_->report_dead_letter(e, id(), DeadLetterReason::target_stopped);
                        });
+}
+
+void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
+  // Only a watch needs an answer: the watcher must get its one Terminated.
+  // (Stop, unwatch, directives and failures of children have nothing left
+  // to act on.)
+  if (e.type == message_type_of<detail::Watch>) {
+    const auto& w = static_cast<const TypedEnvelope<detail::Watch>&>(e).value;
+    try {
+      post_system_to<Terminated>(w.watcher, Pid(this), TerminatedReason::not_found);
+    } catch (const std::bad_alloc&) {
+      system_->report_failure(id(), std::current_exception());
+    }
+  }
 }
 
 // -- the run loop ----------------------------------------------------------------------
 
 void ActorCell::run() {
   mailbox_.begin_run();
+  if (!started_) [[unlikely]]
+    start();
   std::uint32_t budget = throughput_;
   for (;;) {
-    // System messages first, and again before every user message.
+    // System messages, then a stop, first, and again before every user
+    // message. System messages go before the stop so that a watch or a
+    // directive that arrived before it is answered as the actor it was sent
+    // to (a watcher then hears `stopped`, not `not_found`).
     if (Envelope* s = mailbox_.pop_system()) {
       handle_system(*s);
-      s->destroy_payload();
+      mailbox_.done_with_system(s);  // a child's term_node_ releases the child here
+      if (dead_) break;
+      continue;
+    }
+    if (mailbox_.take_stop()) [[unlikely]] {
+      begin_stop();
       if (dead_) break;
       continue;
     }
@@ -72,10 +141,10 @@ void ActorCell::run() {
     if (u == nullptr) break;
     --budget;
     invoke(*u);
+    if (u->type == message_type_of<PoisonPill>) [[unlikely]]
+      request_stop();  // taken at the top of the loop, like any stop
     mailbox_.done_with_user(u);
-    if (stop_requested_) [[unlikely]]
-      die();
-    if (dead_) break;
+    if (dead_) break;  // a failure the guardian answered with a stop
   }
   if (dead_) {
     finish_death();  // may free this cell
@@ -84,36 +153,304 @@ void ActorCell::run() {
   if (mailbox_.finish_run()) system_->scheduler().reschedule(this);
 }
 
+void ActorCell::start() noexcept {
+  started_ = true;
+  StackEnvelope<Started> started;
+  if (!deliver_lifecycle(started)) return;  // failed: the supervisor decides
+}
+
 void ActorCell::invoke(Envelope& e) noexcept {
   try {
     actor_->receive(*this, e);
   } catch (...) {
-    // Until supervision lands: report, then stop the actor.
-    system_->report_failure(id(), std::current_exception());
-    die();
+    fail(std::current_exception(), /*report=*/true);
+  }
+}
+
+bool ActorCell::deliver_lifecycle(Envelope& e) noexcept {
+  if (actor_ == nullptr) return true;
+  try {
+    actor_->receive(*this, e);
+    return true;
+  } catch (...) {
+    if (state() == State::alive) {
+      // Started, or Terminated while alive: a failure like any other.
+      fail(std::current_exception(), /*report=*/true);
+    } else {
+      // Restarting, Stopping, Stopped, or Terminated while failed or on the
+      // way out: the instance is going anyway; report and go on.
+      system_->report_failure(id(), std::current_exception());
+    }
+    return false;
   }
 }
 
 void ActorCell::handle_system(Envelope& e) noexcept {
-  if (e.type == &detail::stop_signal_type) die();
+  const MessageType* t = e.type;
+  if (t == &detail::child_terminated_type) {
+    // The envelope is the child's term_node_; its queue reference keeps the
+    // child's memory alive while we read it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+    constexpr std::size_t offset = offsetof(ActorCell, term_node_);
+#pragma GCC diagnostic pop
+    on_child_terminated(reinterpret_cast<ActorCell*>(reinterpret_cast<char*>(&e) - offset));
+  } else if (Terminated* term = e.get<Terminated>()) {
+    on_terminated(e, *term);
+  } else if (detail::Watch* w = e.get<detail::Watch>()) {
+    std::vector<Pid>& ws = ext().watchers;
+    if (std::find(ws.begin(), ws.end(), w->watcher) == ws.end()) ws.push_back(w->watcher);
+  } else if (detail::Unwatch* u = e.get<detail::Unwatch>()) {
+    if (ext_) std::erase(ext_->watchers, u->watcher);
+  } else if (detail::ChildFailed* f = e.get<detail::ChildFailed>()) {
+    supervise(*f);
+  } else if (e.is<detail::Resume>()) {
+    resume();
+  } else if (e.is<detail::Restart>()) {
+    begin_restart();
+  }
 }
 
-// -- death -------------------------------------------------------------------------------
+// -- watch ---------------------------------------------------------------------------------
 
-void ActorCell::die() noexcept {
-  if (dead_) return;
-  dead_ = true;
+void ActorCell::watch(const Pid& target) {
+  if (target.empty()) return;
+  std::vector<Pid>& w = ext().watching;
+  if (std::find(w.begin(), w.end(), target) != w.end()) return;  // one Terminated per watch
+  w.push_back(target);
+  post_system_to<detail::Watch>(target, self_);
+}
+
+void ActorCell::unwatch(const Pid& target) {
+  if (target.empty() || !ext_) return;
+  auto it = std::find(ext_->watching.begin(), ext_->watching.end(), target);
+  if (it == ext_->watching.end()) return;
+  ext_->watching.erase(it);
+  // From here on a Terminated from `target` is dropped (on_terminated), so
+  // none reaches the actor after unwatch even if one is already queued.
+  post_system_to<detail::Unwatch>(target, self_);
+}
+
+void ActorCell::on_terminated(Envelope& e, Terminated& t) noexcept {
+  if (!ext_) return;
+  auto it = std::find(ext_->watching.begin(), ext_->watching.end(), t.who);
+  if (it == ext_->watching.end()) return;  // unwatched since, or never watched
+  ext_->watching.erase(it);
+  deliver_lifecycle(e);
+}
+
+// -- children --------------------------------------------------------------------------------
+
+void ActorCell::adopt_child(ActorCell* child) {
+  CellExtras& x = ext();
+  // The list's reference: handed to the child's term_node_ at its death and
+  // released when our queue is done with that node.
+  child->add_ref();
+  child->sib_next_ = x.first_child;
+  if (x.first_child != nullptr) x.first_child->sib_prev_ = child;
+  x.first_child = child;
+  ++x.child_count;
+  // A parent on its way out (or through a restart) stops what it spawns now,
+  // or it would wait for this child forever.
+  if (state() == State::stopping || state() == State::restarting) child->request_stop();
+}
+
+std::vector<Pid> ActorCell::children_pids() const {
+  std::vector<Pid> out;
+  if (!ext_) return out;
+  out.reserve(ext_->child_count);
+  for (ActorCell* c = ext_->first_child; c != nullptr; c = c->sib_next_) out.emplace_back(c);
+  return out;
+}
+
+void ActorCell::stop_children() noexcept {
+  if (!ext_) return;
+  for (ActorCell* c = ext_->first_child; c != nullptr; c = c->sib_next_) c->request_stop();
+}
+
+void ActorCell::on_child_terminated(ActorCell* child) noexcept {
+  CellExtras& x = *ext_;  // a child exists only if adopt_child made ext_
+  if (child->sib_prev_ != nullptr) {
+    child->sib_prev_->sib_next_ = child->sib_next_;
+  } else {
+    x.first_child = child->sib_next_;
+  }
+  if (child->sib_next_ != nullptr) child->sib_next_->sib_prev_ = child->sib_prev_;
+  --x.child_count;
+  // Children are watched implicitly; an explicit watch of a child yields the
+  // same single Terminated (the child does not notify its parent as a watcher).
+  auto it = std::find_if(x.watching.begin(), x.watching.end(),
+                         [&](const Pid& p) { return p.process() == child; });
+  if (it != x.watching.end()) x.watching.erase(it);
+  if (actor_ != nullptr && actor_->may_handle(message_type_of<Terminated>)) {
+    StackEnvelope<Terminated> term(Pid(child), TerminatedReason::stopped);
+    deliver_lifecycle(term);
+  }
+  if (x.child_count != 0) return;
+  if (state() == State::stopping) {
+    finalize_stop();
+  } else if (state() == State::restarting) {
+    finish_restart();
+  }
+}
+
+// -- supervision ---------------------------------------------------------------------------
+
+// The strategy's view of a parent actor: directives are system messages to
+// the children, handled before their queued mail.
+struct ParentSupervisor final : Supervisor {
+  explicit ParentSupervisor(ActorCell& c) : cell(c) {}
+  std::vector<Pid> children() const override { return cell.children_pids(); }
+  void resume_children(std::span<const Pid> cs) override {
+    for (const Pid& c : cs) post_system_to<detail::Resume>(c);
+  }
+  void restart_children(std::span<const Pid> cs) override {
+    for (const Pid& c : cs) post_system_to<detail::Restart>(c);
+  }
+  void stop_children(std::span<const Pid> cs) override {
+    for (const Pid& c : cs) cell_of(c)->request_stop();
+  }
+  void escalate_failure(const std::exception_ptr& error) override {
+    cell.fail(error, /*report=*/false);
+  }
+  ActorCell& cell;
+};
+
+// The guardian of an actor the system spawned: the strategy of SystemConfig
+// applied to that one actor, on its own worker. It has nowhere to escalate.
+struct GuardianSupervisor final : Supervisor {
+  explicit GuardianSupervisor(ActorCell& c) : cell(c) {}
+  std::vector<Pid> children() const override { return {cell.self_}; }
+  void resume_children(std::span<const Pid> /*cs*/) override { cell.resume(); }
+  void restart_children(std::span<const Pid> /*cs*/) override { cell.begin_restart(); }
+  void stop_children(std::span<const Pid> /*cs*/) override { cell.begin_stop(); }
+  void escalate_failure(const std::exception_ptr& /*error*/) override { cell.begin_stop(); }
+  ActorCell& cell;
+};
+
+void ActorCell::fail(const std::exception_ptr& error, bool report) noexcept {
+  if (report) system_->report_failure(id(), error);
+  // On the way out already, or waiting for a directive about an earlier
+  // failure (one decision per suspension).
+  if (state() == State::stopping || state() == State::failed) return;
+  set_state(State::failed);
+  mailbox_.set_suspended(true);
+  try {
+    RestartStats& stats = ext().stats;
+    if (parent_ != nullptr) {
+      // The parent decides on its own worker; we handle only system
+      // messages until its directive arrives.
+      parent_->post_system(emplace_envelope<detail::ChildFailed>(self_, error, &stats));
+      return;
+    }
+    GuardianSupervisor guardian(*this);
+    system_->guardian_strategy().handle_failure(guardian, self_, stats, error);
+  } catch (...) {
+    // Out of memory or a strategy that threw: stopping is the safe answer.
+    system_->report_failure(id(), std::current_exception());
+    begin_stop();
+  }
+}
+
+void ActorCell::supervise(detail::ChildFailed& f) noexcept {
+  // A parent on its way out is stopping that child already.
+  if (state() == State::stopping || state() == State::restarting) return;
+  const SupervisorStrategy* strategy = actor_ != nullptr ? actor_->supervisor_strategy() : nullptr;
+  if (strategy == nullptr && ext_ && ext_->props) strategy = ext_->props->supervisor().get();
+  if (strategy == nullptr) strategy = &system_->default_child_strategy();
+  ParentSupervisor sup(*this);
+  try {
+    strategy->handle_failure(sup, f.child, *f.stats, f.error);
+  } catch (...) {
+    system_->report_failure(id(), std::current_exception());
+    cell_of(f.child)->request_stop();
+  }
+}
+
+void ActorCell::resume() noexcept {
+  if (state() != State::failed) return;
+  set_state(State::alive);
+  mailbox_.set_suspended(false);
+}
+
+void ActorCell::begin_restart() noexcept {
+  if (state() == State::stopping || state() == State::restarting) return;
+  set_state(State::restarting);
+  mailbox_.set_suspended(true);
+  StackEnvelope<Restarting> restarting;
+  deliver_lifecycle(restarting);
+  stop_children();
+  if (child_count() == 0) finish_restart();
+}
+
+void ActorCell::finish_restart() noexcept {
+  destroy_actor();
+  try {
+    actor_ = make_actor();
+  } catch (...) {
+    // No instance to go on with: report and stop.
+    system_->report_failure(id(), std::current_exception());
+    begin_stop();  // from restarting: stop wins
+    return;
+  }
+  set_state(State::alive);
+  mailbox_.set_suspended(false);
+  StackEnvelope<Started> started;
+  deliver_lifecycle(started);  // a throw fails the fresh instance
+}
+
+// -- stopping ------------------------------------------------------------------------------
+
+void ActorCell::begin_stop() noexcept {
+  if (state() == State::stopping || dead_) return;
+  set_state(State::stopping);
+  mailbox_.set_suspended(true);  // no user message from here on
+  StackEnvelope<Stopping> stopping;
+  deliver_lifecycle(stopping);
+  stop_children();
+  if (child_count() == 0) finalize_stop();
+}
+
+void ActorCell::finalize_stop() noexcept {
+  // Names first: a watcher that reacts to Terminated may reuse the name.
+  system_->release_name(*this);
+  StackEnvelope<Stopped> stopped;
+  deliver_lifecycle(stopped);
   destroy_actor();  // the actor's destructor runs here, on the worker, like any handler
+  if (ext_) {
+    for (const Pid& w : ext_->watchers) {
+      if (w.process() == parent_) continue;  // the parent hears from term_node_
+      try {
+        post_system_to<Terminated>(w, self_, TerminatedReason::stopped);
+      } catch (const std::bad_alloc&) {
+        system_->report_failure(id(), std::current_exception());
+      }
+    }
+    // Let the actors we watch forget us (they would hold our memory).
+    for (const Pid& target : ext_->watching) {
+      try {
+        post_system_to<detail::Unwatch>(target, self_);
+      } catch (const std::bad_alloc&) {
+      }
+    }
+    ext_->watchers.clear();
+    ext_->watching.clear();
+  }
+  dead_ = true;
 }
 
 void ActorCell::finish_death() noexcept {
   // Mail that arrived before or during death: user messages are dead
-  // letters; system messages (stop again, …) have nothing left to act on.
-  mailbox_.finish_dead([](Envelope&) {},
+  // letters; a late watch is answered; other system messages have nothing
+  // left to act on.
+  mailbox_.finish_dead([this](Envelope& e) { handle_post_mortem(e); },
                        [this](Envelope& e) {
                          system_->report_dead_letter(e, id(), DeadLetterReason::stopped_with_mail);
                        });
   system_->actor_died(*this);
+  // The parent learns last, after we left the live table: its own stop waits
+  // for this. The node carries the reference adopt_child took.
+  if (parent_ != nullptr) parent_->post_system(&term_node_);
   // Last: drops the cell's reference to itself; may delete `this`.
   Pid last = std::move(self_);
 }

@@ -1,50 +1,112 @@
-// ActorCell: one local actor — its mailbox, its instance, and the run loop
-// that feeds one to the other. It is the Process a local Pid points at and
-// the Context the actor sees.
+// ActorCell: one local actor — its mailbox, its instance, its place in the
+// hierarchy, and the run loop that feeds one to the other. It is the Process
+// a local Pid points at and the Context the actor sees.
 //
-// One run (DESIGN.md step 4): every system message first; then up to
-// `throughput` user messages, re-checking the system queue before each; then
-// re-queue at the back if mail remains, else go idle without losing a
-// wake-up (Mailbox::finish_run).
+// One run (DESIGN.md step 4): `Started` if this is the first run; every
+// system message first; then up to `throughput` user messages, re-checking
+// the system queue before each; then re-queue at the back if mail remains,
+// else go idle without losing a wake-up (Mailbox::finish_run). A cell is
+// born scheduled, so `Started` runs even if no message ever comes.
+//
+// Life states (owner thread only):
+//
+//   alive ──failure──▶ failed ──Resume──▶ alive
+//     │                  │ Restart
+//     │                  ▼
+//     ├──Restart──▶ restarting: Restarting to the old instance, children
+//     │                  │      stopped; when the last is gone: fresh
+//     │                  │      instance, Started, alive
+//     ▼                  ▼
+//   stopping: Stopping, children stopped; when the last is gone: names
+//             released, Stopped, Terminated to the watchers; dead.
+//
+// Every state but `alive` suspends the user queue: no user message is handled
+// while failed, restarting or stopping (they become dead letters at death).
+// Stop wins over restart; a failure while stopping is reported and ignored.
+//
+// Children: each cell links its children in an intrusive doubly linked list
+// (written by the parent's owner thread only), so spawning and reaping a
+// child allocates nothing. A child tells its parent it is gone with an
+// envelope resident in the child (`term_node_`), which holds one reference
+// to the child until the parent's queue lets go of it.
 //
 // Lifetime: the cell holds a reference to itself (`self_`) from spawn until
 // the end of the run in which it dies; scheduled cells are therefore always
 // alive without a reference per schedule. After death the mailbox status is
 // `dead`, so the cell can never be scheduled again; late mail is drained into
-// dead letters by whichever thread finds it (Mailbox::finish_dead).
+// dead letters by whichever thread finds it (Mailbox::finish_dead), and a
+// late Watch is answered with Terminated{not_found}.
 //
-// Size: the cell is 168 bytes plus the actor instance, in one allocation for
-// spawn<A> (DESIGN.md's budget is a few hundred bytes per idle actor; see
-// bench spawn-stop).
+// Size: see the layout note on the members; watchers, restart statistics and
+// the list head of children live in `CellExtras`, allocated the first time an
+// actor needs one of them.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <new>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/actor.hpp"
 #include "core/context.hpp"
+#include "core/lifecycle.hpp"
 #include "core/mailbox.hpp"
 #include "core/pid.hpp"
+#include "core/props.hpp"
+#include "core/supervision.hpp"
 
 namespace shoal {
 
 class ActorSystem;
+class ActorCell;
 
 namespace detail {
-/// The type of the system message that stops an actor (resident in its cell).
-inline constexpr MessageType stop_signal_type = resident_message_type("shoal::Stop");
+
+void release_terminated_child(Envelope* e) noexcept;
+/// The system message a child sends its parent when it is gone (resident in
+/// the child; releases the child's reference when the parent's queue is done).
+inline constexpr MessageType child_terminated_type =
+    resident_message_type("shoal::ChildTerminated", &release_terminated_child);
+
+// Other system messages: rare, allocated per send.
+struct Watch {
+  Pid watcher;
+};
+struct Unwatch {
+  Pid watcher;
+};
+struct ChildFailed {
+  Pid child;
+  std::exception_ptr error;
+  RestartStats* stats;  // the child's; touched by the supervisor only while the child is suspended
+};
+struct Resume {};
+struct Restart {};
+
 }  // namespace detail
+
+/// What only some actors need: allocated on first use, freed with the cell.
+struct CellExtras {
+  ActorCell* first_child = nullptr;    // owner only
+  std::uint32_t child_count = 0;       // owner only
+  std::vector<Pid> watchers;           // owner only: get Terminated when we stop
+  std::vector<Pid> watching;           // owner only: whose Terminated we accept
+  RestartStats stats;                  // see ChildFailed
+  std::shared_ptr<const Props> props;  // Props-spawned: producer and child strategy
+};
 
 class ActorCell : public Process, public Context {
  public:
-  /// A cell for an actor made elsewhere (a Props producer). The cell is not
-  /// alive until begin_life().
-  ActorCell(ActorSystem* system, std::uint64_t id, std::unique_ptr<Actor> actor,
-            const MailboxConfig& mailbox, std::uint32_t throughput);
+  /// A cell whose actor a Props makes (now and at every restart). The cell
+  /// is not alive until begin_life().
+  ActorCell(ActorSystem* system, std::uint64_t id, std::shared_ptr<const Props> props,
+            std::uint32_t throughput, ActorCell* parent);
 
   /// Takes the cell's reference to itself (held until its death) and returns
   /// the spawner's: the two references the cell was born with. Spawner
@@ -53,89 +115,166 @@ class ActorCell : public Process, public Context {
     self_ = Pid::adopt(this);
     return Pid::adopt(this);
   }
+  /// Links a new child into this cell's list of children (and takes the
+  /// reference its term_node_ hands back at its death). Owner only, before
+  /// the child is first scheduled. A parent that is stopping or restarting
+  /// stops the child at once.
+  void adopt_child(ActorCell* child);
 
   /// Delivers a user message (ownership taken). Thread-safe, never blocks.
   inline void post_user(Envelope* e) noexcept;
   /// Delivers a system message (ownership taken). Thread-safe, never blocks.
   void post_system(Envelope* e) noexcept;
-  /// Asks the actor to stop after its current message: the first call queues
-  /// the cell's resident stop signal (no allocation); later calls do nothing.
-  /// Thread-safe, never blocks.
+  /// Asks the actor to stop after its current message, before anything
+  /// else queued (Mailbox::request_stop: a flag, no allocation); later calls
+  /// do nothing. Thread-safe, never blocks.
   void request_stop() noexcept {
-    // relaxed: the flag only elects the one thread that may queue stop_node_
-    // (an RMW's total order does that); the queue's exchange publishes it.
-    if (!stop_sent_.exchange(true, std::memory_order_relaxed)) post_system(&stop_node_);
+    Claim c = mailbox_.request_stop();
+    if (c == Claim::schedule) {
+      schedule_first();
+    } else if (c == Claim::drain) [[unlikely]] {
+      drain_dead();
+    }
   }
 
   /// Runs one batch. Called by the scheduler on the thread that dequeued it.
   void run();
 
-  /// Stops this actor once the current message is handled, as a stop system
-  /// message would, without sending one. Owner thread (inside receive) only.
-  void stop_after_current() noexcept { stop_requested_ = true; }
+  /// Stops this actor once the current message is handled. Owner thread
+  /// (inside receive) only.
+  void stop_after_current() noexcept { request_stop(); }
 
   /// Drops a cell that was never started (spawn refused). Spawner only.
   void abandon() noexcept;
 
   MailboxStatus status() const noexcept { return mailbox_.status(); }
+  /// True if the spawner must schedule the first run (to deliver Started).
+  /// Spawner only, before publication.
+  bool needs_first_run() const noexcept { return !started_; }
+
+  // -- hierarchy and watch (owner thread only, through Context) --------------------
+  ActorCell* parent_cell() const noexcept { return parent_; }
+  std::vector<Pid> children_pids() const;
+  void watch(const Pid& target);
+  void unwatch(const Pid& target);
+  /// This actor fails with `error` (an exception from its code, or one its
+  /// child escalated): it is suspended and its supervisor decides.
+  void fail(const std::exception_ptr& error, bool report) noexcept;
 
   // -- owned by ActorSystem's live table and name registry ----------------------
   std::uint32_t live_slot = 0;   // index in the shard's slot table
   std::uint16_t live_shard = 0;  // which shard
-  bool named = false;            // listed in the name registry
+  bool named = false;            // listed in the name registry (set before publication)
 
  protected:
   /// For InlineActorCell, which constructs the actor in its own storage.
   ActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig& mailbox,
-            std::uint32_t throughput);
+            std::uint32_t throughput, ActorCell* parent);
   ~ActorCell() override { destroy_actor(); }
   void adopt_inline(Actor* a) noexcept {
-    actor_ = a;
     actor_inline_ = true;
+    set_first_actor(a);
+  }
+  /// Installs the first instance. An actor that cannot handle Started needs
+  /// no run at spawn: it starts idle, as if Started had been delivered.
+  void set_first_actor(Actor* a) noexcept {
+    actor_ = a;
+    if (a->may_handle(message_type_of<Started>)) {
+      mailbox_.start_scheduled();  // the spawner schedules the first run
+    } else {
+      started_ = true;
+    }
   }
   /// Destroys the actor instance if it still lives. Owner (or last Pid) only.
   void destroy_actor() noexcept;
+  /// Makes a fresh instance for a restart (the old one is destroyed). May throw.
+  virtual Actor* make_actor();
 
  private:
+  enum class State : std::uint8_t { alive, failed, restarting, stopping };
+  friend void detail::release_terminated_child(Envelope* e) noexcept;
+  friend struct ParentSupervisor;
+  friend struct GuardianSupervisor;
 
+  CellExtras& ext();
+  void start() noexcept;
   void invoke(Envelope& e) noexcept;
+  /// Runs a lifecycle message through the actor; true if it did not throw.
+  bool deliver_lifecycle(Envelope& e) noexcept;
   void handle_system(Envelope& e) noexcept;
-  void die() noexcept;
+  void handle_post_mortem(const Envelope& e) noexcept;
+  void on_terminated(Envelope& e, Terminated& t) noexcept;
+  void on_child_terminated(ActorCell* child) noexcept;
+  void supervise(detail::ChildFailed& f) noexcept;
+  void resume() noexcept;
+  void begin_restart() noexcept;
+  void finish_restart() noexcept;
+  void begin_stop() noexcept;
+  void finalize_stop() noexcept;
+  void stop_children() noexcept;
+  std::uint32_t child_count() const noexcept { return ext_ ? ext_->child_count : 0; }
   void finish_death() noexcept;
   [[gnu::cold]] void drain_dead() noexcept;
-  void schedule() noexcept;
+  void schedule_first() noexcept;
 
-  // Layout: 168 bytes, so a cell with a small actor fits jemalloc's 192-byte
-  // class (DESIGN.md budget: a few hundred bytes per idle actor).
-  Mailbox mailbox_;
-  Envelope stop_node_{nullptr, &detail::stop_signal_type};  // queued once, by request_stop
-  Actor* actor_ = nullptr;  // owned: heap-allocated, or in the subclass's storage
+  State state() const noexcept { return static_cast<State>(state_); }
+  void set_state(State s) noexcept { state_ = static_cast<std::uint8_t>(s) & 3u; }
+
+  // Layout: 184 bytes (static_assert below), so a cell whose actor is only
+  // a vtable fits jemalloc's 192-byte class: three cache lines, never shared
+  // with a neighbour cell (a 224-byte class measured 2× slower spawn+stop
+  // from false sharing). The first 48 are the Process and Context headers,
+  // the live-table fields and the flag byte; then the mailbox (its status
+  // word and user queue head share a line), whose tail padding holds
+  // throughput_.
+  // Owner only, except actor_inline_ (set before publication).
+  bool actor_inline_ : 1 = false;  // actor_ lives in InlineActorCell's storage
+  bool started_ : 1 = false;       // Started delivered
+  bool dead_ : 1 = false;          // set by finalize_stop()
+  std::uint8_t state_ : 2 = 0;     // a State; see state()
+  [[no_unique_address]] Mailbox mailbox_;
   std::uint32_t throughput_;
-  std::atomic<bool> stop_sent_{false};
-  bool actor_inline_ = false;    // actor_ lives in InlineActorCell's storage
-  bool dead_ = false;            // owner only: set by die()
-  bool stop_requested_ = false;  // owner only: set by stop_after_current()
+  Envelope term_node_{nullptr, &detail::child_terminated_type};  // queued once, to parent_
+  ActorCell* const parent_;          // null for actors the system spawned
+  ActorCell* sib_prev_ = nullptr;    // parent's owner thread only
+  ActorCell* sib_next_ = nullptr;    // parent's owner thread only
+  Actor* actor_ = nullptr;           // owned: heap-allocated, or in the subclass's storage
+  std::unique_ptr<CellExtras> ext_;  // owner only (stats: see ChildFailed)
 };
+
+static_assert(sizeof(ActorCell) <= 184,
+              "a cell whose actor is only a vtable must fit 192 bytes (see Layout)");
 
 /// A cell with its actor `A` in the same allocation: one allocation and one
 /// cache miss less per spawn, stop and message than a separate instance.
-/// `spawn<A>(args...)` uses it. The actor is destroyed at death, the storage
-/// freed with the cell (when the last Pid goes).
-template <class A>
+/// `spawn<A>(args...)` uses it. It keeps a copy of the arguments to make a
+/// fresh instance when the actor is restarted. The actor is destroyed at
+/// death, the storage freed with the cell (when the last Pid goes).
+template <class A, class... Args>
 class InlineActorCell final : public ActorCell {
+  static_assert((std::is_copy_constructible_v<Args> && ...),
+                "spawn<A>(args...) keeps a copy of the arguments to restart the actor; use "
+                "Props::from_producer for move-only arguments");
+
  public:
-  template <class... Args>
-  InlineActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig& mailbox,
-                  std::uint32_t throughput, Args&&... args)
-      : ActorCell(system, id, mailbox, throughput) {
+  template <class... In>
+  InlineActorCell(ActorSystem* system, std::uint64_t id, std::uint32_t throughput,
+                  ActorCell* parent, In&&... in)
+      : ActorCell(system, id, MailboxConfig{}, throughput, parent), args_(std::forward<In>(in)...) {
     // If A's constructor throws, nothing refers to the cell yet.
-    adopt_inline(::new (static_cast<void*>(storage_)) A(std::forward<Args>(args)...));
+    adopt_inline(construct());
   }
 
  private:
   // The actor lives in storage_: destroy it while storage_ still exists.
   ~InlineActorCell() override { destroy_actor(); }
+  Actor* make_actor() override { return construct(); }
+  Actor* construct() {
+    return std::apply(
+        [this](const Args&... a) { return ::new (static_cast<void*>(storage_)) A(a...); }, args_);
+  }
 
+  [[no_unique_address]] std::tuple<Args...> args_;
   alignas(A) unsigned char storage_[sizeof(A)];
 };
 

@@ -29,6 +29,8 @@ std::uint64_t ActorSystem::new_actor_id() noexcept {
 
 ActorSystem::ActorSystem(SystemConfig config)
     : config_(std::move(config)),
+      guardian_(config_.guardian ? config_.guardian : default_strategy()),
+      default_child_(default_strategy()),
       dead_letters_(config_.on_dead_letter),
       scheduler_(config_.scheduler),
       live_shards_(scheduler_.worker_count() + 1) {
@@ -77,19 +79,18 @@ void ActorSystem::shutdown() {
 
 // -- spawning ------------------------------------------------------------------------------
 
-Pid ActorSystem::spawn(const Props& props) {
-  return spawn_instance(props.produce(), props.mailbox(), props.throughput());
+Pid ActorSystem::spawn(const Props& props) { return spawn_from(props, nullptr); }
+
+Pid ActorSystem::spawn_from(const Props& props, ActorCell* parent, std::string* name) {
+  std::uint32_t throughput = props.throughput() != 0 ? props.throughput() : config_.throughput;
+  // The cell keeps the Props (producer for restarts, strategy for its children).
+  auto* cell =
+      new ActorCell(this, new_actor_id(), std::make_shared<const Props>(props), throughput, parent);
+  if (name != nullptr) cell->named = true;  // before publication: release_name reads it
+  return register_cell(cell, parent);
 }
 
-Pid ActorSystem::spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
-                                std::uint32_t throughput, bool named) {
-  auto* cell = new ActorCell(this, new_actor_id(), std::move(actor), mailbox,
-                             throughput != 0 ? throughput : config_.throughput);
-  cell->named = named;  // before the cell is published: actor_died reads it
-  return register_cell(cell);
-}
-
-Pid ActorSystem::register_cell(ActorCell* cell) {
+Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
   Pid pid = cell->begin_life();
   bool live = false;
   try {
@@ -102,18 +103,41 @@ Pid ActorSystem::register_cell(ActorCell* cell) {
     cell->abandon();
     throw SpawnError("shoal: spawn after shutdown began");
   }
+  if (parent != nullptr) {
+    try {
+      parent->adopt_child(cell);
+    } catch (...) {  // bad_alloc making the parent's extras
+      actor_died(*cell);
+      cell->abandon();
+      throw;
+    }
+  }
+  // Born scheduled (set_first_actor): the first run delivers Started.
+  if (cell->needs_first_run()) scheduler_.schedule(cell);
   return pid;
 }
 
 SpawnResult ActorSystem::spawn_named(const Props& props, std::string name) {
-  std::unique_ptr<Actor> actor = props.produce();  // user code: outside the lock
+  return spawn_named_impl(props, nullptr, std::move(name));
+}
+
+SpawnResult ActorSystem::spawn_named_child(const Props& props, ActorCell& parent,
+                                           std::string_view name) {
+  std::string full = name_of(Pid(&parent));
+  if (full.empty()) full.append("$").append(std::to_string(parent.id()));
+  full.append("/").append(name);
+  return spawn_named_impl(props, &parent, std::move(full));
+}
+
+SpawnResult ActorSystem::spawn_named_impl(const Props& props, ActorCell* parent, std::string name) {
   // Holding names_mu_ across the spawn makes check-and-insert atomic, and the
-  // new actor cannot die (actor_died takes names_mu_) before it is listed.
+  // new actor cannot release its name (release_name takes names_mu_) before
+  // it is listed. The producer runs under the lock: keep it cheap.
   std::lock_guard lock(names_mu_);
   if (names_.find(name) != names_.end()) return {Pid(), SpawnErrc::name_taken};
   Pid pid;
   try {
-    pid = spawn_instance(std::move(actor), props.mailbox(), props.throughput(), /*named=*/true);
+    pid = spawn_from(props, parent, &name);
   } catch (const SpawnError&) {
     return {Pid(), SpawnErrc::shut_down};
   }
@@ -126,6 +150,12 @@ Pid ActorSystem::lookup(std::string_view name) const {
   std::lock_guard lock(names_mu_);
   auto it = names_.find(std::string(name));
   return it == names_.end() ? Pid() : it->second;
+}
+
+std::string ActorSystem::name_of(const Pid& pid) const {
+  std::lock_guard lock(names_mu_);
+  auto it = name_of_.find(pid.id());
+  return it == name_of_.end() ? std::string() : it->second;
 }
 
 bool ActorSystem::link_live(ActorCell* cell) {
@@ -175,15 +205,17 @@ void ActorSystem::stop(const Pid& pid) {
   static_cast<ActorCell*>(pid.process())->request_stop();
 }
 
-void ActorSystem::actor_died(ActorCell& cell) noexcept {
-  if (cell.named) {
-    std::lock_guard lock(names_mu_);
-    auto name = name_of_.find(cell.id());
-    if (name != name_of_.end()) {
-      names_.erase(name->second);
-      name_of_.erase(name);
-    }
+void ActorSystem::release_name(ActorCell& cell) noexcept {
+  if (!cell.named) return;
+  std::lock_guard lock(names_mu_);
+  auto name = name_of_.find(cell.id());
+  if (name != name_of_.end()) {
+    names_.erase(name->second);
+    name_of_.erase(name);
   }
+}
+
+void ActorSystem::actor_died(ActorCell& cell) noexcept {
   // The total reaches zero only when some shard does: only then may the
   // shutdown waiter's predicate have become true. After the unlink (a lock
   // release): if shutdown() already read our shard, its flag store came
@@ -216,8 +248,8 @@ void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& 
       std::fputs("shoal: failure observer threw; ignored\n", stderr);
     }
   } else {
-    std::fprintf(stderr, "shoal: actor %llu failed and was stopped: %s\n",
-                 static_cast<unsigned long long>(actor), f.what.c_str());
+    std::fprintf(stderr, "shoal: actor %llu failed: %s\n", static_cast<unsigned long long>(actor),
+                 f.what.c_str());
   }
 }
 

@@ -33,13 +33,15 @@
 #include "core/detail/spin_lock.hpp"
 #include "core/envelope.hpp"
 #include "core/handles.hpp"
+#include "core/lifecycle.hpp"
 #include "core/pid.hpp"
 #include "core/props.hpp"
 #include "core/scheduler.hpp"
+#include "core/supervision.hpp"
 
 namespace shoal {
 
-/// An actor's handler threw; the actor was stopped.
+/// An actor's handler threw; its supervisor decided what next (supervision.hpp).
 struct Failure {
   std::uint64_t actor_id;
   std::string what;
@@ -58,6 +60,9 @@ struct SystemConfig {
   /// Called for every actor failure, on the worker where it failed. When
   /// empty, failures are printed to stderr.
   std::function<void(const Failure&)> on_failure{};
+  /// Supervises the actors the system spawns (those without a parent actor);
+  /// null = default_strategy() (one-for-one, 10 restarts within 10 s).
+  std::shared_ptr<const SupervisorStrategy> guardian{};
 };
 
 /// Thrown by spawn after shutdown has begun.
@@ -86,17 +91,20 @@ class ActorSystem {
 
   // -- spawning (any thread) ------------------------------------------------------
 
-  /// Spawns an actor from `props`. Throws SpawnError after shutdown began.
+  /// Spawns an actor from `props`, supervised by the guardian strategy.
+  /// Throws SpawnError after shutdown began.
   Pid spawn(const Props& props);
   /// Spawns `A(args...)` with default options.
   template <class A, class... Args>
   Pid spawn(Args&&... args) {
-    return spawn_inline<A>(std::forward<Args>(args)...);
+    return spawn_inline<A>(nullptr, std::forward<Args>(args)...);
   }
   /// Spawns under `name`; name_taken if an actor of that name lives.
   SpawnResult spawn_named(const Props& props, std::string name);
   /// The live actor named `name`, or an empty Pid.
   Pid lookup(std::string_view name) const;
+  /// The name `pid` was spawned under, or "" (unnamed, or stopped).
+  std::string name_of(const Pid& pid) const;
 
   // -- messaging (any thread) -----------------------------------------------------
 
@@ -116,8 +124,12 @@ class ActorSystem {
     static_cast<ActorCell*>(to)->post_user(e);
   }
 
-  /// Asks `pid` to stop after its current message. Harmless if stopped.
+  /// Asks `pid` to stop after its current message (a system message).
+  /// Harmless if stopped.
   void stop(const Pid& pid);
+  /// Asks `pid` to stop after the messages already queued (a PoisonPill
+  /// user message). A stopped target makes it a dead letter.
+  void poison(const Pid& pid) { send(pid, PoisonPill{}); }
 
   // -- shutdown -------------------------------------------------------------------
 
@@ -149,15 +161,22 @@ class ActorSystem {
 
   // -- internals used by ActorCell and Context -------------------------------------
 
-  Pid spawn_instance(std::unique_ptr<Actor> actor, const MailboxConfig& mailbox,
-                     std::uint32_t throughput, bool named = false);
-  /// Spawns `A(args...)` in the same allocation as its cell.
+  /// Spawns from `props` as a child of `parent` (null: a root actor).
+  /// A non-empty `name` is registered (the caller holds names_mu_ and
+  /// checked it is free). Throws SpawnError after shutdown began.
+  Pid spawn_from(const Props& props, ActorCell* parent, std::string* name = nullptr);
+  /// Spawns `A(args...)` in the same allocation as its cell, as a child of
+  /// `parent` (null: a root actor).
   template <class A, class... Args>
-  Pid spawn_inline(Args&&... args) {
+  Pid spawn_inline(ActorCell* parent, Args&&... args) {
     static_assert(std::is_base_of_v<Actor, A>, "spawn<A>: A must derive from shoal::Actor");
-    return register_cell(new InlineActorCell<A>(this, new_actor_id(), MailboxConfig{},
-                                                config_.throughput, std::forward<Args>(args)...));
+    return register_cell(
+        new InlineActorCell<A, std::decay_t<Args>...>(this, new_actor_id(), config_.throughput,
+                                                      parent, std::forward<Args>(args)...),
+        parent);
   }
+  /// spawn_named for a parent actor: the name becomes "parent/name".
+  SpawnResult spawn_named_child(const Props& props, ActorCell& parent, std::string_view name);
   /// Publishes a dead letter for a message the caller still owns (or that a
   /// queue owns); does not free it.
   void report_dead_letter(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
@@ -169,14 +188,22 @@ class ActorSystem {
     destroy_envelope(e);
   }
   void report_failure(std::uint64_t actor, const std::exception_ptr& error) noexcept;
+  /// Forgets the cell's name (if any), so it can be reused from now on.
+  void release_name(ActorCell& cell) noexcept;
+  /// Takes a dead cell out of the live table.
   void actor_died(ActorCell& cell) noexcept;
+  const SupervisorStrategy& guardian_strategy() const noexcept { return *guardian_; }
+  const SupervisorStrategy& default_child_strategy() const noexcept { return *default_child_; }
 
  private:
   [[gnu::cold]] void report_empty_pid(const MessageType* type) noexcept;
   static std::uint64_t new_actor_id() noexcept;
-  /// Makes a constructed cell live and returns its Pid; throws SpawnError
-  /// (and frees the cell) after shutdown began.
-  Pid register_cell(ActorCell* cell);
+  /// Makes a constructed cell live (a child of `parent` if not null),
+  /// schedules its first run and returns its Pid; throws SpawnError (and
+  /// frees the cell) after shutdown began.
+  Pid register_cell(ActorCell* cell, ActorCell* parent);
+  /// The spawn behind spawn_named and spawn_named_child.
+  SpawnResult spawn_named_impl(const Props& props, ActorCell* parent, std::string name);
   bool link_live(ActorCell* cell);  // false after shutdown began; may throw bad_alloc
   std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's count after
 
@@ -187,12 +214,14 @@ class ActorSystem {
   // cache line each for the headers, so two workers' spawns never share one.
   struct alignas(detail::cache_line_size) LiveShard {
     mutable detail::SpinLock mu;
-    std::vector<ActorCell*> slots;  // guarded by mu; null = free
+    std::vector<ActorCell*> slots;    // guarded by mu; null = free
     std::vector<std::uint32_t> free;  // guarded by mu; indices of null slots
-    std::uint64_t count = 0;        // guarded by mu
+    std::uint64_t count = 0;          // guarded by mu
   };
 
   const SystemConfig config_;
+  const std::shared_ptr<const SupervisorStrategy> guardian_;
+  const std::shared_ptr<const SupervisorStrategy> default_child_;
   DeadLetters dead_letters_;
   Scheduler scheduler_;
 
@@ -207,7 +236,7 @@ class ActorSystem {
   bool shut_down_ = false;  // guarded by shutdown_mu_
 
   mutable std::mutex names_mu_;
-  std::unordered_map<std::string, Pid> names_;               // guarded by names_mu_
+  std::unordered_map<std::string, Pid> names_;              // guarded by names_mu_
   std::unordered_map<std::uint64_t, std::string> name_of_;  // actor id → name; guarded
 };
 
@@ -235,7 +264,7 @@ void Context::send(const Pid& to, T&& msg) {
 
 template <class A, class... Args>
 Pid Context::spawn(Args&&... args) {
-  return system_->spawn_inline<A>(std::forward<Args>(args)...);
+  return system_->spawn_inline<A>(static_cast<ActorCell*>(this), std::forward<Args>(args)...);
 }
 
 }  // namespace shoal

@@ -4,11 +4,26 @@
 
 namespace shoal {
 
-Pid Context::spawn(const Props& props) { return system_->spawn(props); }
+namespace {
+ActorCell& cell(Context* c) noexcept { return *static_cast<ActorCell*>(c); }
+const ActorCell& cell(const Context* c) noexcept { return *static_cast<const ActorCell*>(c); }
+}  // namespace
 
-SpawnResult Context::spawn_named(const Props& props, std::string name) {
-  return system_->spawn_named(props, std::move(name));
+Pid Context::spawn(const Props& props) { return system_->spawn_from(props, &cell(this)); }
+
+SpawnResult Context::spawn_named(const Props& props, std::string_view name) {
+  return system_->spawn_named_child(props, cell(this), name);
 }
+
+Pid Context::parent() const { return Pid(cell(this).parent_cell()); }
+
+std::vector<Pid> Context::children() const { return cell(this).children_pids(); }
+
+void Context::watch(const Pid& pid) { cell(this).watch(pid); }
+
+void Context::unwatch(const Pid& pid) { cell(this).unwatch(pid); }
+
+void Context::poison(const Pid& pid) { system_->poison(pid); }
 
 void Context::stop(const Pid& pid) {
   if (pid.process() == static_cast<const Process*>(static_cast<ActorCell*>(this))) {
@@ -20,6 +35,8 @@ void Context::stop(const Pid& pid) {
 }
 
 void Context::unhandled(const Envelope& msg) {
+  // The runtime's own messages are offered, not imposed: ignoring them is fine.
+  if (is_lifecycle(msg.type)) return;
   system_->report_dead_letter(msg, self_.id(), DeadLetterReason::unhandled);
 }
 

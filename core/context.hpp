@@ -1,5 +1,6 @@
 // Context: what an actor can do while it handles a message — its own Pid,
-// sending, spawning, stopping, and reporting a message it does not handle.
+// its parent and children, sending, spawning children, watching, stopping,
+// and reporting a message it does not handle.
 //
 // The context is the actor's cell seen through its public face; it is valid
 // only inside `Actor::receive` and only on the thread running it.
@@ -7,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/envelope.hpp"
 #include "core/pid.hpp"
@@ -32,19 +35,38 @@ class Context {
   template <class T>
   void send(const Pid& to, T&& msg);
 
-  /// Spawns an actor. Throws SpawnError after shutdown has begun.
+  /// Spawns a child of this actor: supervised by it, stopped with it, and
+  /// reported to it with Terminated when it stops. Throws SpawnError after
+  /// shutdown has begun.
   Pid spawn(const Props& props);
-  /// Spawns `A(args...)` without building a Props (the fast path).
+  /// Spawns `A(args...)` as a child without building a Props (the fast path).
   template <class A, class... Args>
   Pid spawn(Args&&... args);
-  /// Spawns under a unique name; a taken name is an error, not an exception.
-  SpawnResult spawn_named(const Props& props, std::string name);
+  /// Spawns a child named "<this actor's name>/<name>" ("$<id>/<name>" if
+  /// this actor has no name); a taken name is an error, not an exception.
+  SpawnResult spawn_named(const Props& props, std::string_view name);
+
+  /// The actor that spawned this one; empty for actors the system spawned.
+  Pid parent() const;
+  /// The children alive (not yet reported Terminated), newest first.
+  std::vector<Pid> children() const;
+
+  /// Asks for one Terminated when `pid` stops (why = not_found if it is
+  /// gone already). Watching twice still gives one. Children are watched
+  /// without asking.
+  void watch(const Pid& pid);
+  /// Cancels a watch: no Terminated from `pid` reaches this actor afterwards,
+  /// even one already on its way.
+  void unwatch(const Pid& pid);
 
   /// Asks `pid` to stop: a system message, handled before its queued user
   /// messages and after the one it is handling. Harmless if already stopped.
   void stop(const Pid& pid);
   /// Stops this actor after the current message.
   void stop() { stop(self_); }
+  /// Asks `pid` to stop after the messages already queued for it (a
+  /// PoisonPill user message).
+  void poison(const Pid& pid);
 
   /// Reports `msg` as a dead letter with reason `unhandled`. The typed
   /// `Handles<>` base calls this for types it has no handler for.

@@ -27,6 +27,9 @@ struct MessageType {
   std::string_view name;                ///< readable type name (dead letters, traces)
   void (*destroy)(Envelope*) noexcept;  ///< runs ~T(); null when T is trivially destructible
   std::size_t node_size;                ///< sizeof the TypedEnvelope (sized delete)
+  /// Resident nodes only (node_size 0): called instead of freeing, once the
+  /// queue that held the node is done with it; null = nothing to release.
+  void (*release)(Envelope*) noexcept = nullptr;
 };
 
 namespace detail {
@@ -110,10 +113,14 @@ Envelope* make_envelope(T&& msg) {
 
 /// A message type whose envelopes are resident: embedded in a longer-lived
 /// object (an actor cell's stop signal) instead of allocated per send.
-/// Queues link them like any other and their "free" is a no-op (node_size 0).
+/// Queues link them like any other; their "free" calls `release` (if any)
+/// instead of freeing memory (node_size 0). `release` lets a node that sits
+/// in another object's queue hold a reference to its owner until that queue
+/// lets go of it (a popped node stays the queue's stub until the next pop).
 /// The payload-less envelope carries the meaning in its type.
-inline constexpr MessageType resident_message_type(std::string_view name) noexcept {
-  return MessageType{name, nullptr, 0};
+inline constexpr MessageType resident_message_type(
+    std::string_view name, void (*release)(Envelope*) noexcept = nullptr) noexcept {
+  return MessageType{name, nullptr, 0, release};
 }
 
 /// Frees a node whose payload has already been destroyed.
@@ -122,7 +129,10 @@ inline void free_node(Envelope* e) noexcept {
   // run (destroy_payload); the rest is trivially destructible, so releasing
   // the storage is all that is left. Sized delete: jemalloc skips a lookup.
   std::size_t size = e->type->node_size;
-  if (size == 0) [[unlikely]] return;  // resident: the storage is its owner's
+  if (size == 0) [[unlikely]] {  // resident: the storage is its owner's
+    if (e->type->release != nullptr) e->type->release(e);
+    return;
+  }
   ::operator delete(static_cast<void*>(e), size);
 }
 

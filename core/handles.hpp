@@ -23,6 +23,9 @@ class Handles : public Actor {
   void receive(Context& ctx, Envelope& msg) final {
     if (!(try_dispatch<Ts>(ctx, msg) || ...)) ctx.unhandled(msg);
   }
+  bool may_handle([[maybe_unused]] const MessageType* t) const noexcept final {
+    return ((t == message_type_of<Ts>) || ...);
+  }
 
  private:
   template <class T>

@@ -11,7 +11,8 @@
 //   word == dead          dead, nobody draining
 //   word == dead | n > 0  dead, one thread draining post-mortem mail
 //
-// Who notifies. Every system push. A user push only when the user queue's
+// Who notifies. Every system push and the one stop request. A user push
+// only when the user queue's
 // empty mark shows it is the first since the owner last found the queue
 // empty (MpscQueue::try_mark_empty): sends to a busy actor — the fan-in case
 // — cost one exchange on the queue and never touch the word.
@@ -29,8 +30,9 @@
 // owner's load, the CAS fails and the owner looks again; if before, the
 // node was entered before the notification (release → acquire), so the owner
 // sees the queue non-empty (entered counts, linked or not) and stays. The
-// same holds for system nodes, which always notify. A bounded user queue has
-// no mark: its pushes always notify.
+// same holds for system nodes and the stop flag, which always notify (the
+// node is pushed, or the flag set, before the notification). A bounded user
+// queue has no mark: its pushes always notify.
 //
 // Why a counter and not idle/scheduled/running states with a store-then-
 // recheck: after a successful CAS to idle the owner never touches the mailbox
@@ -49,6 +51,7 @@
 #include "core/detail/config.hpp"
 #include "core/envelope.hpp"
 #include "core/mpsc_queue.hpp"
+#include "core/system_queue.hpp"
 
 namespace shoal {
 
@@ -94,14 +97,32 @@ class Mailbox {
     user_.try_mark_empty();  // idle from birth: the first user push notifies
   }
 
+  /// Makes a new mailbox scheduled instead of idle: its creator owns the
+  /// first run and must hand it to the scheduler. Before publication only.
+  void start_scheduled() noexcept {
+    // relaxed: the mailbox is not shared yet; the scheduler's queue (or the
+    // Pid handed to other threads) publishes it.
+    word_.store(1, std::memory_order_relaxed);
+  }
+
   // -- producers (any thread) -------------------------------------------------
 
-  /// Queues a system message. Thread-safe, wait-free, never refuses.
+  /// Queues a system message. Thread-safe, lock-free, never refuses.
   Claim push_system(Envelope* e) noexcept {
-    MpscQueue::Entered in = system_.enter(e);
-    Claim c = notify();
-    system_.link(in, e);
-    return c;
+    system_.push(e);
+    return notify();
+  }
+
+  /// Asks the owner to stop: a flag it checks before every user message, so
+  /// the stop overtakes queued user mail. The first request
+  /// notifies (and may claim the run); later ones return `none`. A flag and
+  /// not a message: no node to allocate or to keep in every mailbox.
+  /// Thread-safe, wait-free.
+  Claim request_stop() noexcept {
+    // relaxed: the exchange only elects the one requester that notifies;
+    // notify()'s release publishes the flag to the owner (see has_runnable).
+    if (stop_.exchange(true, std::memory_order_relaxed)) return Claim::none;
+    return notify();
   }
 
   /// Queues a user message. When a bounded mailbox is full, the message that
@@ -149,7 +170,19 @@ class Mailbox {
     running_.store(true, std::memory_order_relaxed);
   }
 
+  /// True once, the first time the owner looks after a stop request.
+  bool take_stop() noexcept {
+    // relaxed: a flag with no payload; a late view only delays the stop to
+    // the next check, and finish_run's acquire load makes it definite.
+    if (stop_taken_ || !stop_.load(std::memory_order_relaxed)) return false;
+    stop_taken_ = true;
+    return true;
+  }
+
+  /// Oldest system message or null. Hand it back with `done_with_system`.
   Envelope* pop_system() noexcept { return system_.try_pop(); }
+  /// Destroys and frees a message from pop_system after it was handled.
+  void done_with_system(Envelope* e) noexcept { destroy_envelope(e); }
 
   /// Oldest user message or null. Hand it back with `done_with_user`.
   Envelope* pop_user() noexcept {
@@ -252,9 +285,13 @@ class Mailbox {
   }
 
   // Mail, including nodes entered but not linked yet (their producers may
-  // have notified already: going idle past them would lose them).
+  // have notified already: going idle past them would lose them), and a
+  // stop request not yet taken.
   bool has_runnable() const noexcept {
     if (system_.maybe_nonempty()) return true;
+    // relaxed: after finish_run's acquire load of the word, a requester
+    // whose notification was counted is visible (its exchange came first).
+    if (!stop_taken_ && stop_.load(std::memory_order_relaxed)) return true;
     if (suspended_) return false;
     return bounded_ == nullptr ? user_.maybe_nonempty() : bounded_->maybe_nonempty();
   }
@@ -271,11 +308,13 @@ class Mailbox {
   // usually touches one cache line of the mailbox.
   std::atomic<std::uint64_t> word_{0};  // see the top of the file
   MpscQueue user_;                      // unused when bounded
-  MpscQueue system_;
+  SystemQueue system_;
   std::unique_ptr<BoundedQueue> bounded_;  // null = unbounded
   std::atomic<bool> running_{false};       // written by the owner only
+  std::atomic<bool> stop_{false};          // see request_stop
   OverflowPolicy overflow_;
-  bool suspended_ = false;  // owner only
+  bool suspended_ = false;   // owner only
+  bool stop_taken_ = false;  // owner only: take_stop() returned true
 };
 
 template <class OnDrop>

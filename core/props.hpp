@@ -1,6 +1,7 @@
-// Props: how to make an actor — its producer and its mailbox options.
+// Props: how to make an actor — its producer, its mailbox options and the
+// strategy it applies to its failing children.
 //
-// The producer runs once per spawn (and, with supervision, once per restart).
+// The producer runs once per spawn and once per restart.
 // It is a std::function because it is called at spawn time only, never per
 // message. For a hot spawn path, `Context::spawn<A>(args...)` constructs the
 // actor directly without a Props.
@@ -14,6 +15,7 @@
 
 #include "core/actor.hpp"
 #include "core/mailbox.hpp"
+#include "core/supervision.hpp"
 
 namespace shoal {
 
@@ -47,7 +49,20 @@ class Props {
   }
   Props&& with_throughput(std::uint32_t n) && { return std::move(with_throughput(n)); }
 
+  /// The strategy this actor applies when one of its children fails
+  /// (supervision.hpp); null = the system default.
+  Props& with_supervisor(std::shared_ptr<const SupervisorStrategy> s) & {
+    supervisor_ = std::move(s);
+    return *this;
+  }
+  Props&& with_supervisor(std::shared_ptr<const SupervisorStrategy> s) && {
+    return std::move(with_supervisor(std::move(s)));
+  }
+
   const MailboxConfig& mailbox() const noexcept { return mailbox_; }
+  const std::shared_ptr<const SupervisorStrategy>& supervisor() const noexcept {
+    return supervisor_;
+  }
   std::uint32_t throughput() const noexcept { return throughput_; }
   /// Makes a new actor instance. May throw whatever the actor's constructor throws.
   std::unique_ptr<Actor> produce() const { return producer_(); }
@@ -58,6 +73,7 @@ class Props {
   Producer producer_;
   MailboxConfig mailbox_{};
   std::uint32_t throughput_ = 0;
+  std::shared_ptr<const SupervisorStrategy> supervisor_;
 };
 
 }  // namespace shoal

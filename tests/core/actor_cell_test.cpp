@@ -181,12 +181,15 @@ TEST_P(ActorCellTest, StopFromAHandlerTakesEffectAfterTheCurrentMessage) {
   EXPECT_EQ(system->dead_letters().total(), 5u);
 }
 
-TEST_P(ActorCellTest, AnExceptionEscapingReceiveStopsOnlyThatActor) {
+// A guardian that never restarts: a failure stops the actor (the Stop
+// directive). The default guardian restarts; see supervision_test.cpp.
+TEST_P(ActorCellTest, AFailureUnderAStopDirectiveStopsOnlyThatActor) {
   FailureLog failures;
   DeadLetterLog letters;
   auto fragile_probe = std::make_shared<Probe>();
   auto healthy_probe = std::make_shared<Probe>();
   SystemConfig c;
+  c.guardian = std::make_shared<OneForOneStrategy>(0, std::chrono::seconds(0));
   c.on_failure = failures.observer();
   c.on_dead_letter = letters.observer();
   auto system = make_system(c);

@@ -191,23 +191,33 @@ TEST_P(ActorSystemTest, SpawnNamedRefusesATakenNameAndFreesItWhenTheActorStops) 
   EXPECT_EQ(system->lookup("alpha"), third.pid);
 }
 
-TEST_P(ActorSystemTest, SpawnNamedFromAnActorReportsATakenName) {
+TEST_P(ActorSystemTest, SpawnNamedFromAnActorNamesTheChildUnderItsParent) {
   auto probe = std::make_shared<Probe>();
   auto child_probe = std::make_shared<Probe>();
   auto system = make_system();
-  ASSERT_TRUE(system->spawn_named(Props::of<Counter>(probe), "taken"));
-  Pid a = spawn<Counter>(*system, probe);
+  SpawnResult parent = system->spawn_named(Props::of<Counter>(probe), "parent");
+  ASSERT_TRUE(parent);
+  Pid anonymous = spawn<Counter>(*system, probe);
 
-  std::promise<SpawnErrc> r1, r2;
-  auto taken = r1.get_future();
-  auto fresh = r2.get_future();
-  system->send(a, SpawnNamedChild{"taken", child_probe, std::move(r1)});
-  system->send(a, SpawnNamedChild{"fresh", child_probe, std::move(r2)});
-  ASSERT_TRUE(arrive(*system, taken, "the first spawn's outcome"));
-  ASSERT_TRUE(arrive(*system, fresh, "the second spawn's outcome"));
-  EXPECT_EQ(taken.get(), SpawnErrc::name_taken);
-  EXPECT_EQ(fresh.get(), SpawnErrc::ok);
-  EXPECT_FALSE(system->lookup("fresh").empty());
+  std::promise<SpawnErrc> r1, r2, r3;
+  auto first = r1.get_future();
+  auto again = r2.get_future();
+  auto under_anonymous = r3.get_future();
+  system->send(parent.pid, SpawnNamedChild{"child", child_probe, std::move(r1)});
+  system->send(parent.pid, SpawnNamedChild{"child", child_probe, std::move(r2)});
+  system->send(anonymous, SpawnNamedChild{"child", child_probe, std::move(r3)});
+  ASSERT_TRUE(arrive(*system, first, "the first spawn's outcome"));
+  ASSERT_TRUE(arrive(*system, again, "the second spawn's outcome"));
+  ASSERT_TRUE(arrive(*system, under_anonymous, "the third spawn's outcome"));
+  EXPECT_EQ(first.get(), SpawnErrc::ok);
+  EXPECT_EQ(again.get(), SpawnErrc::name_taken) << "parent/child is taken";
+  EXPECT_EQ(under_anonymous.get(), SpawnErrc::ok) << "a different parent, a different name";
+
+  Pid child = system->lookup("parent/child");
+  ASSERT_FALSE(child.empty());
+  EXPECT_EQ(system->name_of(child), "parent/child");
+  EXPECT_FALSE(system->lookup("$" + std::to_string(anonymous.id()) + "/child").empty());
+  EXPECT_TRUE(system->lookup("child").empty()) << "a child's name is not global";
 }
 
 // -- dead letters -----------------------------------------------------------------------------

@@ -66,7 +66,7 @@ std::int64_t pop_system_seq(Mailbox& m) {
   Envelope* e = m.pop_system();
   if (e == nullptr) return -1;
   auto seq = static_cast<std::int64_t>(e->get<Sys>()->seq);
-  e->destroy_payload();  // system messages stay queue-owned (MpscQueue)
+  m.done_with_system(e);
   return seq;
 }
 
@@ -374,7 +374,7 @@ TEST_P(MailboxProtocol, EveryPushIsRunOnceAndNoWakeUpIsLost) {
     model.mailbox.begin_run();
     for (int budget = 16;;) {
       if (Envelope* s = model.mailbox.pop_system()) {
-        s->destroy_payload();
+        model.mailbox.done_with_system(s);
         model.handled.fetch_add(1);
         continue;
       }
@@ -475,7 +475,7 @@ TEST_P(MailboxProtocol, EveryMessageSentAroundDeathIsDrainedExactlyOnce) {
       break;
     }
     while (Envelope* s = model.mailbox.pop_system()) {
-      s->destroy_payload();
+      model.mailbox.done_with_system(s);
       model.handled.fetch_add(1);
     }
     for (int budget = 16; budget > 0; --budget) {

@@ -1,0 +1,59 @@
+// Lifecycle messages: what the runtime tells an actor about its own life and
+// about the actors it watches. They arrive through `receive` like any other
+// message (list them in `Handles<Self, ...>` to handle them); an actor that
+// does not handle one simply does not see it — they are never dead letters.
+//
+// Order of one incarnation (Proto.Actor's, see ../shared/reference/peers.md §2):
+//   Started                 first, before any other message
+//   ... user messages, Terminated of watched actors and children ...
+//   Restarting              to the old instance, when its supervisor restarts it;
+//                           its children are stopped, then a fresh instance gets
+//                           Started
+//   Stopping                stop begins: no user message is handled after it;
+//                           the children are being stopped
+//   Stopped                 the children are gone and the actor is deregistered;
+//                           last message; watchers and the parent get Terminated
+//
+// PoisonPill is a user message: it is handled in order after everything
+// queued before it, then the actor stops (`Context::poison`).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/envelope.hpp"
+#include "core/pid.hpp"
+
+namespace shoal {
+
+struct Started {};
+struct Stopping {};
+struct Stopped {};
+struct Restarting {};
+struct PoisonPill {};
+
+/// Why a watched actor's Terminated was sent.
+enum class TerminatedReason : std::uint8_t {
+  stopped,             ///< it stopped (stop, poison, failure with a Stop directive, shutdown)
+  address_terminated,  ///< its node became unreachable (remote actors)
+  not_found,           ///< it was already gone when the watch arrived
+};
+
+std::string_view to_string(TerminatedReason r) noexcept;
+
+/// A watched actor (or a child: children are watched implicitly) is gone.
+/// Each watcher gets exactly one per watch, none after `unwatch`.
+struct Terminated {
+  Pid who;
+  TerminatedReason why = TerminatedReason::stopped;
+};
+
+/// True for the types above: messages the runtime originates, which are
+/// ignored (not dead letters) when the actor does not handle them.
+inline bool is_lifecycle(const MessageType* t) noexcept {
+  return t == message_type_of<Started> || t == message_type_of<Stopping> ||
+         t == message_type_of<Stopped> || t == message_type_of<Restarting> ||
+         t == message_type_of<PoisonPill> || t == message_type_of<Terminated>;
+}
+
+}  // namespace shoal

@@ -1,0 +1,120 @@
+// Supervision: what happens when an actor fails.
+//
+// A failure is an exception escaping `receive` or the `Started` handler. The
+// failing actor's mailbox is suspended (it handles system messages only) and
+// its parent's strategy decides, on the parent's worker:
+//
+//   resume    keep the instance and its state; go on with the next message
+//   restart   `Restarting` to the old instance, its children stopped, a fresh
+//             instance from the producer, `Started` to it; the failed message
+//             is not redelivered
+//   stop      stop the child (its watchers and the parent get Terminated)
+//   escalate  the parent fails with the same error, and its own parent decides
+//
+// Which strategy: the parent actor's own (`Actor::supervisor_strategy`), else
+// the parent's `Props::with_supervisor`, else the system's default. Actors
+// spawned by the system itself (no parent actor) are supervised by the
+// guardian strategy of `SystemConfig` (default: one-for-one, at most 10
+// restarts within 10 s, then stop — Proto.Actor's default), and an
+// escalation from them stops them.
+//
+// Restart statistics belong to the child; a strategy's window check reads and
+// updates them while the child is suspended (the Failure message and the
+// directive sent back order the accesses: no lock).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/pid.hpp"
+
+namespace shoal {
+
+enum class Directive : std::uint8_t { resume, restart, stop, escalate };
+
+/// Failure times of one actor, for "at most N restarts within a window".
+class RestartStats {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// Records a failure at `now`, forgetting those older than `window`
+  /// (a zero window keeps them all).
+  void record(Clock::time_point now, Clock::duration window);
+  /// Failures recorded within `window` before `now` (all of them for 0).
+  std::size_t failures_within(Clock::time_point now, Clock::duration window) const noexcept;
+  /// Failures recorded since the last reset.
+  std::size_t total() const noexcept { return times_.size(); }
+  void reset() noexcept { times_.clear(); }
+
+ private:
+  std::vector<Clock::time_point> times_;
+};
+
+/// What a strategy acts on: the failing actor's supervisor (its parent
+/// actor, or the system's guardian for an actor without one).
+class Supervisor {
+ public:
+  /// The supervisor's live children (the failing one included).
+  virtual std::vector<Pid> children() const = 0;
+  virtual void resume_children(std::span<const Pid> children) = 0;
+  virtual void restart_children(std::span<const Pid> children) = 0;
+  virtual void stop_children(std::span<const Pid> children) = 0;
+  /// The supervisor itself fails with `error` (its own supervisor decides).
+  virtual void escalate_failure(const std::exception_ptr& error) = 0;
+
+ protected:
+  ~Supervisor() = default;
+};
+
+/// Decides and applies a directive for a failed child. Runs on the
+/// supervisor's worker; must not block.
+class SupervisorStrategy {
+ public:
+  virtual ~SupervisorStrategy() = default;
+  virtual void handle_failure(Supervisor& supervisor, const Pid& child, RestartStats& stats,
+                              const std::exception_ptr& error) const = 0;
+};
+
+/// Maps a failure to a directive. Called at failure time only.
+using Decider = std::function<Directive(const Pid& child, const std::exception_ptr& error)>;
+
+/// Restart for any error (the default decider).
+Directive always_restart(const Pid& child, const std::exception_ptr& error);
+
+/// Applies the decided directive to the failing child only. A restart beyond
+/// `max_restarts` failures within `within` stops the child instead
+/// (max_restarts 0: never restart; within 0: count every failure).
+class OneForOneStrategy : public SupervisorStrategy {
+ public:
+  OneForOneStrategy(std::uint32_t max_restarts, RestartStats::Clock::duration within,
+                    Decider decider = always_restart);
+  void handle_failure(Supervisor& supervisor, const Pid& child, RestartStats& stats,
+                      const std::exception_ptr& error) const override;
+
+ protected:
+  /// True if a restart must become a stop (records the failure).
+  bool over_limit(RestartStats& stats) const;
+
+  std::uint32_t max_restarts_;
+  RestartStats::Clock::duration within_;
+  Decider decider_;
+};
+
+/// Like one-for-one, but a restart or stop applies to every child of the
+/// supervisor (resume still applies to the failing child only).
+class AllForOneStrategy final : public OneForOneStrategy {
+ public:
+  using OneForOneStrategy::OneForOneStrategy;
+  void handle_failure(Supervisor& supervisor, const Pid& child, RestartStats& stats,
+                      const std::exception_ptr& error) const override;
+};
+
+/// One-for-one, at most 10 restarts within 10 s, always restart.
+std::shared_ptr<const SupervisorStrategy> default_strategy();
+
+}  // namespace shoal
