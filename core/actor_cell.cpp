@@ -296,35 +296,83 @@ void ActorCell::on_child_terminated(ActorCell* child) noexcept {
 
 // -- supervision ---------------------------------------------------------------------------
 
+// What both supervisors share: publishing each directive on the event stream.
+struct SupervisorBase : Supervisor {
+  SupervisorBase(ActorSystem& s, std::uint64_t failed, const std::exception_ptr& e)
+      : system(s), failed_id(failed), error(e) {}
+  void publish(std::uint64_t actor, Directive d) const {
+    if (!system.events().active()) return;
+    std::string reason = "unknown exception";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& ex) {
+      reason = ex.what();
+    } catch (...) {
+    }
+    system.events().publish(SupervisionEvent{actor, d, std::move(reason)});
+  }
+  ActorSystem& system;
+  std::uint64_t failed_id;
+  const std::exception_ptr& error;
+
+ protected:
+  ~SupervisorBase() = default;
+};
+
 // The strategy's view of a parent actor: directives are system messages to
 // the children, handled before their queued mail.
-struct ParentSupervisor final : Supervisor {
-  explicit ParentSupervisor(ActorCell& c) : cell(c) {}
+struct ParentSupervisor final : SupervisorBase {
+  ParentSupervisor(ActorCell& c, std::uint64_t failed, const std::exception_ptr& e)
+      : SupervisorBase(c.system(), failed, e), cell(c) {}
   std::vector<Pid> children() const override { return cell.children_pids(); }
   void resume_children(std::span<const Pid> cs) override {
-    for (const Pid& c : cs) post_system_to<detail::Resume>(c);
+    for (const Pid& c : cs) {
+      publish(c.id(), Directive::resume);
+      post_system_to<detail::Resume>(c);
+    }
   }
   void restart_children(std::span<const Pid> cs) override {
-    for (const Pid& c : cs) post_system_to<detail::Restart>(c);
+    for (const Pid& c : cs) {
+      publish(c.id(), Directive::restart);
+      post_system_to<detail::Restart>(c);
+    }
   }
   void stop_children(std::span<const Pid> cs) override {
-    for (const Pid& c : cs) cell_of(c)->request_stop();
+    for (const Pid& c : cs) {
+      publish(c.id(), Directive::stop);
+      cell_of(c)->request_stop();
+    }
   }
-  void escalate_failure(const std::exception_ptr& error) override {
-    cell.fail(error, /*report=*/false);
+  void escalate_failure(const std::exception_ptr& e) override {
+    publish(failed_id, Directive::escalate);
+    cell.fail(e, /*report=*/false);
   }
   ActorCell& cell;
 };
 
 // The guardian of an actor the system spawned: the strategy of SystemConfig
-// applied to that one actor, on its own worker. It has nowhere to escalate.
-struct GuardianSupervisor final : Supervisor {
-  explicit GuardianSupervisor(ActorCell& c) : cell(c) {}
+// applied to that one actor, on its own worker. It has nowhere to escalate:
+// an escalation stops the actor.
+struct GuardianSupervisor final : SupervisorBase {
+  GuardianSupervisor(ActorCell& c, const std::exception_ptr& e)
+      : SupervisorBase(c.system(), c.id(), e), cell(c) {}
   std::vector<Pid> children() const override { return {cell.self_}; }
-  void resume_children(std::span<const Pid> /*cs*/) override { cell.resume(); }
-  void restart_children(std::span<const Pid> /*cs*/) override { cell.begin_restart(); }
-  void stop_children(std::span<const Pid> /*cs*/) override { cell.begin_stop(); }
-  void escalate_failure(const std::exception_ptr& /*error*/) override { cell.begin_stop(); }
+  void resume_children(std::span<const Pid> /*cs*/) override {
+    publish(cell.id(), Directive::resume);
+    cell.resume();
+  }
+  void restart_children(std::span<const Pid> /*cs*/) override {
+    publish(cell.id(), Directive::restart);
+    cell.begin_restart();
+  }
+  void stop_children(std::span<const Pid> /*cs*/) override {
+    publish(cell.id(), Directive::stop);
+    cell.begin_stop();
+  }
+  void escalate_failure(const std::exception_ptr& /*e*/) override {
+    publish(cell.id(), Directive::escalate);
+    cell.begin_stop();
+  }
   ActorCell& cell;
 };
 
@@ -343,7 +391,7 @@ void ActorCell::fail(const std::exception_ptr& error, bool report) noexcept {
       parent_->post_system(emplace_envelope<detail::ChildFailed>(self_, error, &stats));
       return;
     }
-    GuardianSupervisor guardian(*this);
+    GuardianSupervisor guardian(*this, error);
     system_->guardian_strategy().handle_failure(guardian, self_, stats, error);
   } catch (...) {
     // Out of memory or a strategy that threw: stopping is the safe answer.
@@ -358,7 +406,7 @@ void ActorCell::supervise(detail::ChildFailed& f) noexcept {
   const SupervisorStrategy* strategy = actor_ != nullptr ? actor_->supervisor_strategy() : nullptr;
   if (strategy == nullptr && ext_ && ext_->props) strategy = ext_->props->supervisor().get();
   if (strategy == nullptr) strategy = &system_->default_child_strategy();
-  ParentSupervisor sup(*this);
+  ParentSupervisor sup(*this, f.child.id(), f.error);
   try {
     strategy->handle_failure(sup, f.child, *f.stats, f.error);
   } catch (...) {

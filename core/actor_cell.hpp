@@ -148,6 +148,8 @@ class ActorCell : public Process, public Context {
   void abandon() noexcept;
 
   MailboxStatus status() const noexcept { return mailbox_.status(); }
+  /// True once the actor has stopped. Thread-safe; may be stale at once.
+  bool is_dead() const noexcept { return mailbox_.is_dead(); }
   /// True if the spawner must schedule the first run (to deliver Started).
   /// Spawner only, before publication.
   bool needs_first_run() const noexcept { return !started_; }

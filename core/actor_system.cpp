@@ -229,7 +229,9 @@ void ActorSystem::actor_died(ActorCell& cell) noexcept {
 // -- reporting -------------------------------------------------------------------------------
 
 void ActorSystem::report_empty_pid(const MessageType* type) noexcept {
-  dead_letters_.publish({0, type->name, DeadLetterReason::empty_pid});
+  DeadLetter d{0, type->name, DeadLetterReason::empty_pid};
+  dead_letters_.publish(d);
+  events_.publish(d);
 }
 
 void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& error) noexcept {
@@ -241,6 +243,7 @@ void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& 
   } catch (...) {
   }
   failures_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  events_.publish(f);
   if (config_.on_failure) {
     try {
       config_.on_failure(f);

@@ -32,6 +32,7 @@
 #include "core/detail/config.hpp"
 #include "core/detail/spin_lock.hpp"
 #include "core/envelope.hpp"
+#include "core/event_stream.hpp"
 #include "core/handles.hpp"
 #include "core/lifecycle.hpp"
 #include "core/pid.hpp"
@@ -140,6 +141,21 @@ class ActorSystem {
 
   // -- observation (any thread) ---------------------------------------------------
 
+  /// Dead letters (DeadLetter), failures (Failure) and supervision
+  /// directives (SupervisionEvent) as they happen.
+  EventStream& events() noexcept { return events_; }
+  /// Sends a copy of every event of type E to `pid` as a message. Returns
+  /// the token for events().unsubscribe. Once `pid` has stopped, events are
+  /// no longer sent to it (no dead letters: a stopped DeadLetter listener
+  /// would otherwise feed itself). Thread-safe.
+  template <class E>
+  EventStream::Token subscribe(const Pid& pid) {
+    return events_.subscribe<E>([this, pid](const E& e) {
+      if (pid.empty() || static_cast<ActorCell*>(pid.process())->is_dead()) return;
+      send(pid, E(e));
+    });
+  }
+
   DeadLetters& dead_letters() noexcept { return dead_letters_; }
   const DeadLetters& dead_letters() const noexcept { return dead_letters_; }
   /// Actors spawned and not yet fully stopped. Takes each shard's lock.
@@ -180,7 +196,9 @@ class ActorSystem {
   /// Publishes a dead letter for a message the caller still owns (or that a
   /// queue owns); does not free it.
   void report_dead_letter(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
-    dead_letters_.publish({target, e.type->name, r});
+    DeadLetter d{target, e.type->name, r};
+    dead_letters_.publish(d);
+    events_.publish(d);
   }
   /// Publishes a dead letter for an envelope the caller owns, and frees it.
   void dead_letter(Envelope* e, std::uint64_t target, DeadLetterReason r) noexcept {
@@ -223,6 +241,7 @@ class ActorSystem {
   const std::shared_ptr<const SupervisorStrategy> guardian_;
   const std::shared_ptr<const SupervisorStrategy> default_child_;
   DeadLetters dead_letters_;
+  EventStream events_;
   Scheduler scheduler_;
 
   // Live actors, sharded by the spawning thread (one shard per worker plus

@@ -453,7 +453,10 @@ TEST_P(ActorSystemTest, ActorsSpawningDuringShutdownDoNotHangIt) {
   system->shutdown();
 
   EXPECT_EQ(system->live_actors(), 0u);
-  EXPECT_EQ(probe->destroyed.load(), 4u);
+  // A spawner whose spawn threw may have been restarted (the default
+  // guardian) before its stop: every instance made is destroyed.
+  EXPECT_GE(probe->constructed.load(), 4u);
+  EXPECT_EQ(probe->destroyed.load(), probe->constructed.load());
   EXPECT_EQ(children->destroyed.load(), children->constructed.load())
       << "every child made (linked or refused) must be destroyed";
   for (const auto& f : failures.failures()) {

@@ -71,16 +71,20 @@ struct Work {
 struct Fail {
   std::string what = "fail";
 };
-/// Spawns one Life child per tag (named "<parent>/<tag>" when `named`).
+/// Spawns one Life child per tag (named "<parent>/<tag>" when `named`);
+/// `strategy` is what each child applies to its own children.
 struct SpawnKids {
   std::vector<std::string> tags;
   bool named = false;
+  std::shared_ptr<const SupervisorStrategy> strategy = nullptr;
 };
 struct WatchIt {
   Pid target;
+  bool log = false;  ///< write "watch" into the journal
 };
 struct UnwatchIt {
   Pid target;
+  bool log = false;  ///< write "unwatch" into the journal
 };
 struct StopMe {};
 /// Reports the tags of the actor's parent and children, and how much work it did.
@@ -135,16 +139,24 @@ struct Life : Handles<Life, Started, Stopping, Stopped, Restarting, Terminated, 
   }
   void on(Context& ctx, SpawnKids& k) {
     for (const auto& t : k.tags) {
+      Props props = kid(t);
+      if (k.strategy) props.with_supervisor(k.strategy);
       if (k.named) {
-        SpawnResult r = ctx.spawn_named(kid(t), t);
+        SpawnResult r = ctx.spawn_named(props, t);
         log(cat("spawned:", t, r ? ":ok" : ":taken"));
       } else {
-        ctx.spawn(kid(t));
+        ctx.spawn(props);
       }
     }
   }
-  void on(Context& ctx, WatchIt& w) { ctx.watch(w.target); }
-  void on(Context& ctx, UnwatchIt& w) { ctx.unwatch(w.target); }
+  void on(Context& ctx, WatchIt& w) {
+    if (w.log) log("watch");
+    ctx.watch(w.target);
+  }
+  void on(Context& ctx, UnwatchIt& w) {
+    if (w.log) log("unwatch");
+    ctx.unwatch(w.target);
+  }
   void on(Context& ctx, StopMe&) { ctx.stop(); }
   void on(Context& ctx, Report& r) {
     r.reply.set_value(
