@@ -161,7 +161,7 @@ void ActorCell::start() noexcept {
 
 void ActorCell::invoke(Envelope& e) noexcept {
   try {
-    actor_->receive(*this, e);
+    handle(e);
   } catch (...) {
     fail(std::current_exception(), /*report=*/true);
   }
@@ -170,7 +170,7 @@ void ActorCell::invoke(Envelope& e) noexcept {
 bool ActorCell::deliver_lifecycle(Envelope& e) noexcept {
   if (actor_ == nullptr) return true;
   try {
-    actor_->receive(*this, e);
+    handle(e);
     return true;
   } catch (...) {
     if (state() == State::alive) {
@@ -209,6 +209,21 @@ void ActorCell::handle_system(Envelope& e) noexcept {
   } else if (e.is<detail::Restart>()) {
     begin_restart();
   }
+}
+
+// -- behaviors -----------------------------------------------------------------------------
+
+void ActorCell::become(Behavior b, bool stacked) {
+  std::vector<Behavior>& stack = ext().behaviors;
+  if (!stacked) stack.clear();
+  if (stacked || !b.is_receive()) stack.push_back(b);
+  behaving_ = !stack.empty();
+}
+
+void ActorCell::unbecome() noexcept {
+  if (!ext_ || ext_->behaviors.empty()) return;
+  ext_->behaviors.pop_back();
+  behaving_ = !ext_->behaviors.empty();
 }
 
 // -- watch ---------------------------------------------------------------------------------
@@ -282,7 +297,7 @@ void ActorCell::on_child_terminated(ActorCell* child) noexcept {
   auto it = std::find_if(x.watching.begin(), x.watching.end(),
                          [&](const Pid& p) { return p.process() == child; });
   if (it != x.watching.end()) x.watching.erase(it);
-  if (actor_ != nullptr && actor_->may_handle(message_type_of<Terminated>)) {
+  if (actor_ != nullptr && (behaving_ || actor_->may_handle(message_type_of<Terminated>))) {
     StackEnvelope<Terminated> term(Pid(child), TerminatedReason::stopped);
     deliver_lifecycle(term);
   }
@@ -441,6 +456,8 @@ void ActorCell::finish_restart() noexcept {
     begin_stop();  // from restarting: stop wins
     return;
   }
+  if (ext_) ext_->behaviors.clear();  // a fresh instance starts in receive
+  behaving_ = false;
   set_state(State::alive);
   mailbox_.set_suspended(false);
   StackEnvelope<Started> started;

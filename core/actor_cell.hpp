@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "core/actor.hpp"
+#include "core/behavior.hpp"
 #include "core/context.hpp"
 #include "core/lifecycle.hpp"
 #include "core/mailbox.hpp"
@@ -98,6 +99,7 @@ struct CellExtras {
   std::vector<Pid> watchers;           // owner only: get Terminated when we stop
   std::vector<Pid> watching;           // owner only: whose Terminated we accept
   RestartStats stats;                  // see ChildFailed
+  std::vector<Behavior> behaviors;     // owner only: become / become_stacked, top last
   std::shared_ptr<const Props> props;  // Props-spawned: producer and child strategy
 };
 
@@ -159,6 +161,11 @@ class ActorCell : public Process, public Context {
   std::vector<Pid> children_pids() const;
   void watch(const Pid& target);
   void unwatch(const Pid& target);
+  /// Switches behavior (behavior.hpp): become replaces the stack,
+  /// become_stacked pushes, unbecome pops back to the one before.
+  void become(Behavior b, bool stacked);
+  void unbecome() noexcept;
+
   /// This actor fails with `error` (an exception from its code, or one its
   /// child escalated): it is suspended and its supervisor decides.
   void fail(const std::exception_ptr& error, bool report) noexcept;
@@ -199,6 +206,15 @@ class ActorCell : public Process, public Context {
   friend struct GuardianSupervisor;
 
   CellExtras& ext();
+  /// Hands `e` to the active behavior, else to receive. May throw.
+  void handle(Envelope& e) {
+    if (behaving_) [[unlikely]] {
+      Behavior b = ext_->behaviors.back();  // a copy: the handler may change the stack
+      b(*actor_, *this, e);
+      return;
+    }
+    actor_->receive(*this, e);
+  }
   void start() noexcept;
   void invoke(Envelope& e) noexcept;
   /// Runs a lifecycle message through the actor; true if it did not throw.
@@ -233,6 +249,7 @@ class ActorCell : public Process, public Context {
   bool actor_inline_ : 1 = false;  // actor_ lives in InlineActorCell's storage
   bool started_ : 1 = false;       // Started delivered
   bool dead_ : 1 = false;          // set by finalize_stop()
+  bool behaving_ : 1 = false;      // ext_->behaviors is not empty
   std::uint8_t state_ : 2 = 0;     // a State; see state()
   [[no_unique_address]] Mailbox mailbox_;
   std::uint32_t throughput_;

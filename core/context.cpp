@@ -25,6 +25,12 @@ void Context::unwatch(const Pid& pid) { cell(this).unwatch(pid); }
 
 void Context::poison(const Pid& pid) { system_->poison(pid); }
 
+void Context::become(Behavior b) { cell(this).become(b, /*stacked=*/false); }
+
+void Context::become_stacked(Behavior b) { cell(this).become(b, /*stacked=*/true); }
+
+void Context::unbecome() noexcept { cell(this).unbecome(); }
+
 void Context::stop(const Pid& pid) {
   if (pid.process() == static_cast<const Process*>(static_cast<ActorCell*>(this))) {
     // Stopping oneself needs no message: the cell's owner is this thread.

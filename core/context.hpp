@@ -19,6 +19,7 @@ namespace shoal {
 
 class ActorSystem;
 class Actor;
+class Behavior;
 struct SpawnResult;
 
 class Context {
@@ -67,6 +68,14 @@ class Context {
   /// Asks `pid` to stop after the messages already queued for it (a
   /// PoisonPill user message).
   void poison(const Pid& pid);
+
+  /// Handles the next messages with `b` instead of the current behavior
+  /// (behavior.hpp); `become(Behavior())` goes back to receive.
+  void become(Behavior b);
+  /// Handles the next messages with `b`; unbecome() returns to the current.
+  void become_stacked(Behavior b);
+  /// Returns to the behavior before the last become_stacked (or to receive).
+  void unbecome() noexcept;
 
   /// Reports `msg` as a dead letter with reason `unhandled`. The typed
   /// `Handles<>` base calls this for types it has no handler for.

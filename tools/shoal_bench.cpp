@@ -1,10 +1,13 @@
 // shoal-bench: runs the macro workloads (bench/workloads/) beside their CAF
 // 0.17 twins (bench/peers/) and prints a markdown table of the medians.
 //
-// Everything runs in this one process. For each selected workload and each
-// repetition it runs shoal, then CAF, so drift on the machine (thermal state,
-// other tenants, page cache) hits both systems alike rather than whichever ran
-// last. Each run builds and tears down its own runtime. The reported figure is
+// For each selected workload and each repetition it runs shoal, then CAF, so
+// drift on the machine (thermal state, other tenants, page cache) hits both
+// systems alike rather than whichever ran last. Each run builds and tears
+// down its own runtime in a child process of its own (fork): a run must not
+// inherit the allocator state another left behind (CAF's 1.4 GB of freed
+// actors left jemalloc's retained memory in 4 KiB pages and made shoal's
+// spawn+stop that followed it 2x slower). --no-fork runs them in-process. The reported figure is
 // the median over repetitions, robust to the odd slow run that a 2-core box
 // produces. The ratio is oriented so that > 1 always means shoal did better,
 // whatever the unit.
@@ -36,6 +39,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench/workload.hpp"
 
@@ -61,12 +66,13 @@ using Json = nlohmann::ordered_json;  // keeps keys in the documented order
 
 constexpr std::string_view usage_text =
     R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
-                   [--json FILE] [--no-caf]
+                   [--json FILE] [--no-caf] [--no-fork]
        shoal-bench --list [WORKLOAD...]
        shoal-bench --help
 
 Runs each selected workload --reps times with shoal and, alternately, with its
-CAF twin in this process, then prints a markdown table of the medians.
+CAF twin, each run in a fresh child process, then prints a markdown table of
+the medians.
 
   WORKLOAD     a workload name, or a prefix followed by '/' in the name:
                "pairs" selects pairs/1, pairs/64, ...  Default: all.
@@ -75,6 +81,7 @@ CAF twin in this process, then prints a markdown table of the medians.
   --throughput N  shoal's messages per mailbox run (default: the system's, 64)
   --json FILE  also write every repetition's figures to FILE as JSON
   --no-caf     run shoal only
+  --no-fork    run every repetition in this process (for a debugger)
   --list       print the selected workloads (name, unit, description)
   --help       print this text
 
@@ -93,6 +100,7 @@ struct Options {
   unsigned throughput = 0;  // 0 = shoal's default
   std::string json_path;    // empty = no JSON
   bool run_caf = true;
+  bool fork_runs = true;
   bool list = false;
   bool help = false;
 };
@@ -152,6 +160,9 @@ Options parse_args(const std::vector<std::string_view>& args) {
     } else if (arg == "--no-caf") {
       no_value();
       opts.run_caf = false;
+    } else if (arg == "--no-fork") {
+      no_value();
+      opts.fork_runs = false;
     } else if (arg == "--list") {
       no_value();
       opts.list = true;
@@ -330,9 +341,62 @@ bool runs_caf(const Workload& w, const Options& opts) {
   return opts.run_caf && static_cast<bool>(w.run_caf);
 }
 
+// Runs `run` in a child process and brings its Timing back through a pipe.
+// No thread is alive in this process at the fork (every run joins its own),
+// so the child is an ordinary single-threaded copy. Throws what the child
+// reported, or that it died.
+Timing run_in_child(const std::function<Timing(const RunConfig&)>& run, const RunConfig& config) {
+  struct Report {
+    Timing timing;
+    char error[240];
+  };
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    throw std::runtime_error("fork failed");
+  }
+  if (child == 0) {
+    close(fds[0]);
+    Report r{};
+    try {
+      r.timing = run(config);
+    } catch (const std::exception& e) {
+      std::snprintf(r.error, sizeof r.error, "%s", e.what());
+    } catch (...) {
+      std::snprintf(r.error, sizeof r.error, "unknown exception");
+    }
+    if (r.error[0] == 0 && r.timing.seconds <= 0) std::snprintf(r.error, sizeof r.error, "no time");
+    const ssize_t n = write(fds[1], &r, sizeof r);
+    _exit(n == static_cast<ssize_t>(sizeof r) ? 0 : 3);
+  }
+  close(fds[1]);
+  Report r{};
+  std::size_t got = 0;
+  while (got < sizeof r) {
+    const ssize_t n = read(fds[0], reinterpret_cast<char*>(&r) + got, sizeof r - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (got != sizeof r) {
+    throw std::runtime_error(WIFSIGNALED(status) ? "the run's process died of signal " +
+                                                       std::to_string(WTERMSIG(status))
+                                                 : "the run's process ended without a result");
+  }
+  if (r.error[0] != 0) throw std::runtime_error(r.error);
+  return r.timing;
+}
+
 void run_once(const Workload& w, std::string_view system,
               const std::function<Timing(const RunConfig&)>& run, const RunConfig& config,
-              unsigned rep, unsigned reps, Progress& progress, Series& out) {
+              unsigned rep, unsigned reps, bool fork_runs, Progress& progress, Series& out) {
   ++progress.done;
   std::cerr << '[' << progress.done << '/' << progress.total << "] " << w.name << ' ' << system
             << " rep " << rep << '/' << reps << " ... " << std::flush;
@@ -340,7 +404,7 @@ void run_once(const Workload& w, std::string_view system,
   try {
     // Each run measures its own peak, not that of an earlier, larger run.
     shoal::bench::reset_peak_rss();
-    const Timing timing = run(config);
+    const Timing timing = fork_runs ? run_in_child(run, config) : run(config);
     const double value = w.value(timing);
     out.values.push_back(value);
     out.seconds.push_back(timing.seconds);
@@ -369,8 +433,12 @@ std::vector<Result> run_all(const std::vector<Workload>& selected, const Options
     Result& result = results.emplace_back(Result{&w, {}, std::nullopt});
     if (runs_caf(w, opts)) result.caf.emplace();
     for (unsigned rep = 1; rep <= opts.reps; ++rep) {
-      run_once(w, "shoal", w.run_shoal, config, rep, opts.reps, progress, result.shoal);
-      if (result.caf) run_once(w, "caf", w.run_caf, config, rep, opts.reps, progress, *result.caf);
+      run_once(w, "shoal", w.run_shoal, config, rep, opts.reps, opts.fork_runs, progress,
+               result.shoal);
+      if (result.caf) {
+        run_once(w, "caf", w.run_caf, config, rep, opts.reps, opts.fork_runs, progress,
+                 *result.caf);
+      }
     }
   }
   return results;
