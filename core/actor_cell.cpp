@@ -144,7 +144,7 @@ void ActorCell::run() {
     if (u->type == message_type_of<PoisonPill>) [[unlikely]]
       request_stop();  // taken at the top of the loop, like any stop
     mailbox_.done_with_user(u);
-    if (dead_) break;  // a failure the guardian answered with a stop
+    if (dead_) break;
   }
   if (dead_) {
     finish_death();  // may free this cell
@@ -366,27 +366,29 @@ struct ParentSupervisor final : SupervisorBase {
 };
 
 // The guardian of an actor the system spawned: the strategy of SystemConfig
-// applied to that one actor, on its own worker. It has nowhere to escalate:
-// an escalation stops the actor.
+// applied to that one actor, on its own worker. Its directives are system
+// messages to the actor itself, handled by the run loop like a parent's: a
+// restart whose Started fails again does not recurse. It has nowhere to
+// escalate: an escalation stops the actor.
 struct GuardianSupervisor final : SupervisorBase {
   GuardianSupervisor(ActorCell& c, const std::exception_ptr& e)
       : SupervisorBase(c.system(), c.id(), e), cell(c) {}
   std::vector<Pid> children() const override { return {cell.self_}; }
   void resume_children(std::span<const Pid> /*cs*/) override {
     publish(cell.id(), Directive::resume);
-    cell.resume();
+    post_system_to<detail::Resume>(cell.self_);
   }
   void restart_children(std::span<const Pid> /*cs*/) override {
     publish(cell.id(), Directive::restart);
-    cell.begin_restart();
+    post_system_to<detail::Restart>(cell.self_);
   }
   void stop_children(std::span<const Pid> /*cs*/) override {
     publish(cell.id(), Directive::stop);
-    cell.begin_stop();
+    cell.request_stop();
   }
   void escalate_failure(const std::exception_ptr& /*e*/) override {
     publish(cell.id(), Directive::escalate);
-    cell.begin_stop();
+    cell.request_stop();
   }
   ActorCell& cell;
 };
@@ -411,7 +413,7 @@ void ActorCell::fail(const std::exception_ptr& error, bool report) noexcept {
   } catch (...) {
     // Out of memory or a strategy that threw: stopping is the safe answer.
     system_->report_failure(id(), std::current_exception());
-    begin_stop();
+    request_stop();
   }
 }
 

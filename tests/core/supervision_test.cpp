@@ -306,6 +306,25 @@ TEST_P(SupervisionTest, AFailureInStartedIsSupervisedLikeAnyOther) {
       << "the message queued during the failed start waits for the fresh instance";
 }
 
+TEST_P(SupervisionTest, AGuardianRestartLoopDoesNotRecurse) {
+  // Started fails in the first 2000 instances; the guardian allows it. Its
+  // directives are messages the run loop handles one after another, so the
+  // stack does not grow with each restart.
+  SystemConfig c;
+  c.guardian = std::make_shared<OneForOneStrategy>(1'000'000, std::chrono::seconds(0));
+  c.on_failure = [](const Failure&) {};
+  auto system = make_system(c);
+  LifeSpec s;
+  s.tag = "a";
+  s.journal = journal;
+  for (std::uint32_t i = 1; i <= 2000; ++i) s.fail_started_in.push_back(i);
+  Pid a = system->spawn(test::life(s).with_mailbox(mailbox()));
+  system->send(a, Work{1});
+  ASSERT_TRUE(logged(*system, "a:work:1"));
+  EXPECT_TRUE(journal->has("a:started#2001"));
+  EXPECT_EQ(system->failures(), 2000u);
+}
+
 // Needs two workers: one is held inside the parent.
 class SupervisionTwoWorkersTest : public SupervisionTest {};
 
