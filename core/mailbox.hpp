@@ -12,10 +12,10 @@
 //   word == dead | n > 0  dead, one thread draining post-mortem mail
 //
 // Who notifies. Every system push and the one stop request. A user push
-// only when the user queue's
-// empty mark shows it is the first since the owner last found the queue
-// empty (MpscQueue::try_mark_empty): sends to a busy actor — the fan-in case
-// — cost one exchange on the queue and never touch the word.
+// only when the user queue's empty mark shows it is the first since the
+// owner last found the queue empty (MpscQueue::try_mark_empty): sends to a
+// busy actor — the fan-in case — cost one exchange on the queue and never
+// touch the word.
 //
 //   producer: enter its node in the queue (seeing or not seeing the mark),
 //             then, if it notifies, fetch_add(1), then link the node. The

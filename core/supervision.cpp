@@ -1,6 +1,7 @@
 #include "core/supervision.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace shoal {
 
@@ -41,22 +42,27 @@ bool OneForOneStrategy::over_limit(RestartStats& stats) const {
   return true;
 }
 
-void OneForOneStrategy::handle_failure(Supervisor& supervisor, const Pid& child,
-                                       RestartStats& stats, const std::exception_ptr& error) const {
+void OneForOneStrategy::apply(Supervisor& supervisor, const Pid& child, RestartStats& stats,
+                              const std::exception_ptr& error, bool to_all) const {
   const Pid one[] = {child};
+  // Restart and stop reach every child under all-for-one; resume and
+  // escalate concern the failing one only.
+  auto targets = [&]() -> std::vector<Pid> {
+    return to_all ? supervisor.children() : std::vector<Pid>(std::begin(one), std::end(one));
+  };
   switch (decider_(child, error)) {
     case Directive::resume:
       supervisor.resume_children(one);
       break;
     case Directive::restart:
       if (over_limit(stats)) {
-        supervisor.stop_children(one);
+        supervisor.stop_children(targets());
       } else {
-        supervisor.restart_children(one);
+        supervisor.restart_children(targets());
       }
       break;
     case Directive::stop:
-      supervisor.stop_children(one);
+      supervisor.stop_children(targets());
       break;
     case Directive::escalate:
       supervisor.escalate_failure(error);
@@ -64,29 +70,14 @@ void OneForOneStrategy::handle_failure(Supervisor& supervisor, const Pid& child,
   }
 }
 
+void OneForOneStrategy::handle_failure(Supervisor& supervisor, const Pid& child,
+                                       RestartStats& stats, const std::exception_ptr& error) const {
+  apply(supervisor, child, stats, error, /*to_all=*/false);
+}
+
 void AllForOneStrategy::handle_failure(Supervisor& supervisor, const Pid& child,
                                        RestartStats& stats, const std::exception_ptr& error) const {
-  const Pid one[] = {child};
-  switch (decider_(child, error)) {
-    case Directive::resume:
-      supervisor.resume_children(one);
-      break;
-    case Directive::restart: {
-      std::vector<Pid> all = supervisor.children();
-      if (over_limit(stats)) {
-        supervisor.stop_children(all);
-      } else {
-        supervisor.restart_children(all);
-      }
-      break;
-    }
-    case Directive::stop:
-      supervisor.stop_children(supervisor.children());
-      break;
-    case Directive::escalate:
-      supervisor.escalate_failure(error);
-      break;
-  }
+  apply(supervisor, child, stats, error, /*to_all=*/true);
 }
 
 std::shared_ptr<const SupervisorStrategy> default_strategy() {

@@ -99,6 +99,9 @@ class OneForOneStrategy : public SupervisorStrategy {
  protected:
   /// True if a restart must become a stop (records the failure).
   bool over_limit(RestartStats& stats) const;
+  /// Decides and applies; restart and stop go to every child if `to_all`.
+  void apply(Supervisor& supervisor, const Pid& child, RestartStats& stats,
+             const std::exception_ptr& error, bool to_all) const;
 
   std::uint32_t max_restarts_;
   RestartStats::Clock::duration within_;

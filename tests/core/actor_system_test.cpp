@@ -682,8 +682,9 @@ INSTANTIATE_TEST_SUITE_P(Configs, ActorSystemStress, ::testing::ValuesIn(test::t
                          test::config_name);
 
 TEST(ActorSystem, ConcurrentStopsOfOneActorStopItOnce) {
-  // The first stop queues the cell's resident stop signal; every other one
-  // must see that and do nothing (a second queueing would corrupt the queue).
+  // The first stop sets the mailbox's stop flag and notifies; every other
+  // one must see the flag and do nothing (a second notification of a dead
+  // or idle actor would schedule or drain it twice).
   SystemConfig c;
   c.scheduler.workers = 2;
   ActorSystem system(c);
