@@ -256,7 +256,7 @@ void ActorCell::on_terminated(Envelope& e, Terminated& t) noexcept {
 
 // -- children --------------------------------------------------------------------------------
 
-void ActorCell::adopt_child(ActorCell* child) {
+bool ActorCell::adopt_child(ActorCell* child) {
   CellExtras& x = ext();
   // The list's reference: handed to the child's term_node_ at its death and
   // released when our queue is done with that node.
@@ -265,9 +265,25 @@ void ActorCell::adopt_child(ActorCell* child) {
   if (x.first_child != nullptr) x.first_child->sib_prev_ = child;
   x.first_child = child;
   ++x.child_count;
-  // A parent on its way out (or through a restart) stops what it spawns now,
-  // or it would wait for this child forever.
-  if (state() == State::stopping || state() == State::restarting) child->request_stop();
+  // A parent on its way out (or through a restart) must stop what it spawns
+  // now, or it would wait for this child forever.
+  return state() == State::stopping || state() == State::restarting;
+}
+
+void ActorCell::unlink_child(ActorCell* child) noexcept {
+  CellExtras& x = *ext_;  // a child exists only if adopt_child made ext_
+  if (child->sib_prev_ != nullptr) {
+    child->sib_prev_->sib_next_ = child->sib_next_;
+  } else {
+    x.first_child = child->sib_next_;
+  }
+  if (child->sib_next_ != nullptr) child->sib_next_->sib_prev_ = child->sib_prev_;
+  --x.child_count;
+}
+
+void ActorCell::disown_child(ActorCell* child) noexcept {
+  unlink_child(child);
+  child->release();  // the list's reference (adopt_child)
 }
 
 std::vector<Pid> ActorCell::children_pids() const {
@@ -284,14 +300,8 @@ void ActorCell::stop_children() noexcept {
 }
 
 void ActorCell::on_child_terminated(ActorCell* child) noexcept {
-  CellExtras& x = *ext_;  // a child exists only if adopt_child made ext_
-  if (child->sib_prev_ != nullptr) {
-    child->sib_prev_->sib_next_ = child->sib_next_;
-  } else {
-    x.first_child = child->sib_next_;
-  }
-  if (child->sib_next_ != nullptr) child->sib_next_->sib_prev_ = child->sib_prev_;
-  --x.child_count;
+  unlink_child(child);
+  CellExtras& x = *ext_;
   // Children are watched implicitly; an explicit watch of a child yields the
   // same single Terminated (the child does not notify its parent as a watcher).
   auto it = std::find_if(x.watching.begin(), x.watching.end(),

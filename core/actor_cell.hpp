@@ -119,9 +119,12 @@ class ActorCell : public Process, public Context {
   }
   /// Links a new child into this cell's list of children (and takes the
   /// reference its term_node_ hands back at its death). Owner only, before
-  /// the child is first scheduled. A parent that is stopping or restarting
-  /// stops the child at once.
-  void adopt_child(ActorCell* child);
+  /// the child is published (so its end cannot be reported before it is
+  /// listed). True if the parent is stopping or restarting: the spawner must
+  /// stop the child once it is published.
+  bool adopt_child(ActorCell* child);
+  /// Undoes adopt_child for a child whose spawn was refused. Owner only.
+  void disown_child(ActorCell* child) noexcept;
 
   /// Delivers a user message (ownership taken). Thread-safe, never blocks.
   inline void post_user(Envelope* e) noexcept;
@@ -230,6 +233,7 @@ class ActorCell : public Process, public Context {
   void begin_stop() noexcept;
   void finalize_stop() noexcept;
   void stop_children() noexcept;
+  void unlink_child(ActorCell* child) noexcept;
   std::uint32_t child_count() const noexcept { return ext_ ? ext_->child_count : 0; }
   void finish_death() noexcept;
   [[gnu::cold]] void drain_dead() noexcept;

@@ -91,29 +91,37 @@ Pid ActorSystem::spawn_from(const Props& props, ActorCell* parent, std::string* 
 }
 
 Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
+  // Read before publication: once the cell is in the live table, shutdown
+  // may stop it and a worker may be writing its owner-only flags.
+  const bool first_run = cell->needs_first_run();
   Pid pid = cell->begin_life();
-  bool live = false;
-  try {
-    live = link_live(cell);
-  } catch (...) {  // bad_alloc growing the live table
-    cell->abandon();
-    throw;
-  }
-  if (!live) {
-    cell->abandon();
-    throw SpawnError("shoal: spawn after shutdown began");
-  }
+  // Adopted before it is published: a child stopped (by shutdown) and gone
+  // the moment it is live must already be in its parent's list.
+  bool stop_at_once = false;
   if (parent != nullptr) {
     try {
-      parent->adopt_child(cell);
+      stop_at_once = parent->adopt_child(cell);
     } catch (...) {  // bad_alloc making the parent's extras
-      actor_died(*cell);
       cell->abandon();
       throw;
     }
   }
+  bool live = false;
+  try {
+    live = link_live(cell);
+  } catch (...) {  // bad_alloc growing the live table
+    if (parent != nullptr) parent->disown_child(cell);
+    cell->abandon();
+    throw;
+  }
+  if (!live) {
+    if (parent != nullptr) parent->disown_child(cell);
+    cell->abandon();
+    throw SpawnError("shoal: spawn after shutdown began");
+  }
   // Born scheduled (set_first_actor): the first run delivers Started.
-  if (cell->needs_first_run()) scheduler_.schedule(cell);
+  if (first_run) scheduler_.schedule(cell);
+  if (stop_at_once) cell->request_stop();
   return pid;
 }
 
