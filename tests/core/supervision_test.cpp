@@ -334,6 +334,9 @@ TEST_P(SupervisionTwoWorkersTest, AFailedActorStillStopsWhenAskedWhileWaitingFor
   Pid p = system->spawn(life("p", one_for_one()));
   system->send(p, SpawnKids{{"c"}, /*named=*/true});
   Pid c = child(*system, p, "c");
+  // c's first run (Started) was scheduled on p's worker; let it happen
+  // before that worker is held (a worker's LIFO slot is not stealable).
+  ASSERT_TRUE(logged(*system, "c:started#1"));
   test::Gate gate;
   ASSERT_TRUE(hold(*system, p, gate));
   system->send(c, Fail{"boom"});
