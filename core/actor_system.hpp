@@ -125,7 +125,8 @@ class ActorSystem {
     static_cast<ActorCell*>(to)->post_user(e);
   }
 
-  /// Asks `pid` to stop after its current message (a system message).
+  /// Asks `pid` to stop after its current message, before its queued user
+  /// messages (Mailbox::request_stop).
   /// Harmless if stopped.
   void stop(const Pid& pid);
   /// Asks `pid` to stop after the messages already queued (a PoisonPill

@@ -60,8 +60,9 @@ class Context {
   /// even one already on its way.
   void unwatch(const Pid& pid);
 
-  /// Asks `pid` to stop: a system message, handled before its queued user
-  /// messages and after the one it is handling. Harmless if already stopped.
+  /// Asks `pid` to stop: like a system message, handled after the one it is
+  /// handling and before its queued user messages (a flag in its mailbox,
+  /// no allocation). Harmless if already stopped.
   void stop(const Pid& pid);
   /// Stops this actor after the current message.
   void stop() { stop(self_); }
