@@ -195,4 +195,47 @@ inline std::future<std::string> report(ActorSystem& system, const Pid& pid) {
   return f;
 }
 
+/// Base of the suites that watch Life actors through a journal.
+class JournalTest : public RuntimeTest {
+ protected:
+  /// Props for a Life tagged `tag` with the parameter's mailbox kind;
+  /// `children` is the strategy it applies to its children.
+  Props life(const std::string& tag,
+             std::shared_ptr<const SupervisorStrategy> children = nullptr) const {
+    LifeSpec s;
+    s.tag = tag;
+    s.journal = journal;
+    s.child_strategy = std::move(children);
+    return test::life(std::move(s)).with_mailbox(mailbox());
+  }
+  /// Waits until the journal has `entry` (at least `n` times).
+  ::testing::AssertionResult logged(ActorSystem& system, const std::string& entry,
+                                    std::size_t n = 1) const {
+    return settle(
+        system, [&] { return journal->count(entry) >= n; },
+        cat("'", entry, "' in the journal:\n", journal->dump()));
+  }
+  /// Waits until `left` actors are alive.
+  ::testing::AssertionResult all_gone(ActorSystem& system, std::uint64_t left = 0) const {
+    return settle(
+        system, [&] { return system.live_actors() == left; }, "the stopped actors to finish");
+  }
+  /// The child `tag` of `parent` (spawned named).
+  Pid child(ActorSystem& system, const Pid& parent, const std::string& tag) const {
+    std::string prefix = system.name_of(parent);
+    if (prefix.empty()) prefix = cat("$", parent.id());
+    Pid c;
+    EXPECT_TRUE(settle(
+        system,
+        [&] {
+          c = system.lookup(cat(prefix, "/", tag));
+          return !c.empty();
+        },
+        cat("child ", prefix, "/", tag)));
+    return c;
+  }
+
+  std::shared_ptr<Journal> journal = std::make_shared<Journal>();
+};
+
 }  // namespace shoal::test

@@ -28,27 +28,7 @@ using test::UnwatchIt;
 using test::WatchIt;
 using test::Work;
 
-class LifecycleTest : public test::RuntimeTest {
- protected:
-  Props life(const std::string& tag) const {
-    LifeSpec s;
-    s.tag = tag;
-    s.journal = journal;
-    return test::life(std::move(s)).with_mailbox(mailbox());
-  }
-  /// Waits until the journal has `entry` (at least `n` times).
-  ::testing::AssertionResult logged(ActorSystem& system, const std::string& entry,
-                                    std::size_t n = 1) const {
-    return settle(
-        system, [&] { return journal->count(entry) >= n; }, cat("'", entry, "' in the journal"));
-  }
-  ::testing::AssertionResult all_gone(ActorSystem& system, std::uint64_t left = 0) const {
-    return settle(
-        system, [&] { return system.live_actors() == left; }, "the stopped actors to finish");
-  }
-
-  std::shared_ptr<Journal> journal = std::make_shared<Journal>();
-};
+class LifecycleTest : public test::JournalTest {};
 
 TEST_P(LifecycleTest, StartedIsTheFirstMessageEvenWhenNoneIsSent) {
   auto system = make_system();

@@ -57,43 +57,13 @@ std::shared_ptr<const SupervisorStrategy> one_for_one(
   return std::make_shared<OneForOneStrategy>(max, within, by_message);
 }
 
-class SupervisionTest : public test::RuntimeTest {
+class SupervisionTest : public test::JournalTest {
  protected:
-  Props life(const std::string& tag,
-             std::shared_ptr<const SupervisorStrategy> children = nullptr) const {
-    LifeSpec s;
-    s.tag = tag;
-    s.journal = journal;
-    s.child_strategy = std::move(children);
-    return test::life(std::move(s)).with_mailbox(mailbox());
-  }
-  ::testing::AssertionResult logged(ActorSystem& system, const std::string& entry,
-                                    std::size_t n = 1) const {
-    return settle(
-        system, [&] { return journal->count(entry) >= n; },
-        cat("'", entry, "' in the journal:\n", journal->dump()));
-  }
-  /// The child `tag` of `parent` (spawned named).
-  Pid child(ActorSystem& system, const Pid& parent, const std::string& tag) const {
-    std::string prefix = system.name_of(parent);
-    if (prefix.empty()) prefix = cat("$", parent.id());
-    Pid c;
-    EXPECT_TRUE(settle(
-        system,
-        [&] {
-          c = system.lookup(cat(prefix, "/", tag));
-          return !c.empty();
-        },
-        cat("child ", prefix, "/", tag)));
-    return c;
-  }
   std::string report(ActorSystem& system, const Pid& pid) const {
     auto r = test::report(system, pid);
     if (!arrive(system, r, "a report")) return "no report";
     return r.get();
   }
-
-  std::shared_ptr<Journal> journal = std::make_shared<Journal>();
 };
 
 TEST_P(SupervisionTest, TheDefaultGuardianRestartsARootActorWithoutTheFailedMessage) {
