@@ -10,17 +10,21 @@ namespace shoal {
 namespace detail {
 
 void release_terminated_child(Envelope* e) noexcept {
+  // The reference the parent's list held (see adopt_child).
+  ActorCell::of_term_node(e)->release();
+}
+
+}  // namespace detail
+
+ActorCell* ActorCell::of_term_node(Envelope* e) noexcept {
   // term_node_ sits at a fixed offset in every ActorCell (no virtual bases,
   // so offsetof is well defined in practice; GCC and Clang agree).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
   constexpr std::size_t offset = offsetof(ActorCell, term_node_);
 #pragma GCC diagnostic pop
-  auto* cell = reinterpret_cast<ActorCell*>(reinterpret_cast<char*>(e) - offset);
-  cell->release();  // the reference the parent's list held (see adopt_child)
+  return reinterpret_cast<ActorCell*>(reinterpret_cast<char*>(e) - offset);
 }
-
-}  // namespace detail
 
 namespace {
 
@@ -190,11 +194,7 @@ void ActorCell::handle_system(Envelope& e) noexcept {
   if (t == &detail::child_terminated_type) {
     // The envelope is the child's term_node_; its queue reference keeps the
     // child's memory alive while we read it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Winvalid-offsetof"
-    constexpr std::size_t offset = offsetof(ActorCell, term_node_);
-#pragma GCC diagnostic pop
-    on_child_terminated(reinterpret_cast<ActorCell*>(reinterpret_cast<char*>(&e) - offset));
+    on_child_terminated(of_term_node(&e));
   } else if (Terminated* term = e.get<Terminated>()) {
     on_terminated(e, *term);
   } else if (detail::Watch* w = e.get<detail::Watch>()) {
@@ -327,14 +327,7 @@ struct SupervisorBase : Supervisor {
       : system(s), failed_id(failed), error(e) {}
   void publish(std::uint64_t actor, Directive d) const {
     if (!system.events().active()) return;
-    std::string reason = "unknown exception";
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& ex) {
-      reason = ex.what();
-    } catch (...) {
-    }
-    system.events().publish(SupervisionEvent{actor, d, std::move(reason)});
+    system.events().publish(SupervisionEvent{actor, d, describe(error)});
   }
   ActorSystem& system;
   std::uint64_t failed_id;

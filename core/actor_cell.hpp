@@ -205,6 +205,8 @@ class ActorCell : public Process, public Context {
  private:
   enum class State : std::uint8_t { alive, failed, restarting, stopping };
   friend void detail::release_terminated_child(Envelope* e) noexcept;
+  /// The cell whose term_node_ `e` is.
+  static ActorCell* of_term_node(Envelope* e) noexcept;
   friend struct ParentSupervisor;
   friend struct GuardianSupervisor;
 

@@ -243,13 +243,7 @@ void ActorSystem::report_empty_pid(const MessageType* type) noexcept {
 }
 
 void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& error) noexcept {
-  Failure f{actor, "unknown exception"};
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    f.what = e.what();
-  } catch (...) {
-  }
+  Failure f{actor, describe(error)};
   failures_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   events_.publish(f);
   if (config_.on_failure) {

@@ -11,7 +11,8 @@ EventStream::Token EventStream::add(const MessageType* type, std::function<void(
   Token token = next_token_++;
   next->push_back({token, type, std::move(fn)});
   subs_ = std::move(next);
-  // relaxed: see publish(); the list itself is published by the mutex.
+  // relaxed: read by publish()'s relaxed load as a hint only; the list it
+  // guards is published by mu_ (deliver() copies subs_ under it).
   count_.fetch_add(1, std::memory_order_relaxed);
   return token;
 }

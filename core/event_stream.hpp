@@ -65,8 +65,9 @@ class EventStream {
   /// callback that throws is skipped and reported on stderr).
   template <class E>
   void publish(const E& e) const noexcept {
-    // relaxed: a hint; a subscriber added concurrently may miss this event
-    // either way.
+    // relaxed: pairs with nothing — a hint written by add()/unsubscribe()'s
+    // fetch_add/fetch_sub; the list itself is read under mu_ in deliver(),
+    // and a subscriber added concurrently may miss this event either way.
     if (count_.load(std::memory_order_relaxed) == 0) return;
     deliver(message_type_of<E>, &e);
   }

@@ -172,8 +172,10 @@ class Mailbox {
 
   /// True once, the first time the owner looks after a stop request.
   bool take_stop() noexcept {
-    // relaxed: a flag with no payload; a late view only delays the stop to
-    // the next check, and finish_run's acquire load makes it definite.
+    // relaxed: reads request_stop()'s exchange; the flag carries no payload.
+    // A late view only delays the stop to the next check: the requester's
+    // notify() fetch_add (release) pairs with finish_run's acquire load of
+    // the word, after which has_runnable() sees the flag.
     if (stop_taken_ || !stop_.load(std::memory_order_relaxed)) return false;
     stop_taken_ = true;
     return true;

@@ -23,6 +23,20 @@ std::size_t RestartStats::failures_within(Clock::time_point now,
       times_.begin(), times_.end(), [&](Clock::time_point t) { return now - t <= window; }));
 }
 
+std::string describe(const std::exception_ptr& error) noexcept {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    try {
+      return e.what();
+    } catch (...) {  // bad_alloc copying the text
+      return {};
+    }
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 Directive always_restart(const Pid& /*child*/, const std::exception_ptr& /*error*/) {
   return Directive::restart;
 }

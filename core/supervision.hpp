@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/pid.hpp"
@@ -36,6 +37,10 @@
 namespace shoal {
 
 enum class Directive : std::uint8_t { resume, restart, stop, escalate };
+
+/// What a failure says of itself: `what()` of a std::exception, else
+/// "unknown exception". For reports and events; never throws.
+std::string describe(const std::exception_ptr& error) noexcept;
 
 /// Failure times of one actor, for "at most N restarts within a window".
 class RestartStats {

@@ -92,9 +92,7 @@ TEST(EventStream, TheSystemPublishesDeadLettersFailuresAndDirectives) {
 
   system.send(Pid(), 1);
   auto journal = std::make_shared<test::Journal>();
-  test::LifeSpec s;
-  s.tag = "a";
-  s.journal = journal;
+  test::LifeSpec s{.tag = "a", .journal = journal};
   Pid a = system.spawn(test::life(s));
   system.send(a, test::Fail{"boom"});
   system.run_until_idle();

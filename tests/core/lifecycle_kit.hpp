@@ -94,14 +94,14 @@ struct Report {
 
 /// How a Life instance is made: its tag, the journal, and optional extras.
 struct LifeSpec {
-  std::string tag;
-  std::shared_ptr<Journal> journal;
+  std::string tag{};
+  std::shared_ptr<Journal> journal{};
   /// Throw from Started when the instance number (1-based) is in this list.
-  std::vector<std::uint32_t> fail_started_in;
+  std::vector<std::uint32_t> fail_started_in{};
   /// Spawn these children (tags) from Started.
-  std::vector<std::string> kids_at_start;
+  std::vector<std::string> kids_at_start{};
   /// Strategy for this actor's children (via Props).
-  std::shared_ptr<const SupervisorStrategy> child_strategy;
+  std::shared_ptr<const SupervisorStrategy> child_strategy{};
 };
 
 /// Props for a Life; instances of the same Props share an incarnation counter.
@@ -165,9 +165,7 @@ struct Life : Handles<Life, Started, Stopping, Stopped, Restarting, Terminated, 
   void on(Context&, Hold& h) { h.block(); }
 
   Props kid(const std::string& tag) const {
-    LifeSpec s;
-    s.tag = tag;
-    s.journal = spec_.journal;
+    LifeSpec s{.tag = tag, .journal = spec_.journal};
     return life(std::move(s));
   }
   void log(const std::string& what) { spec_.journal->add(spec_.tag + ":" + what); }
@@ -202,9 +200,7 @@ class JournalTest : public RuntimeTest {
   /// `children` is the strategy it applies to its children.
   Props life(const std::string& tag,
              std::shared_ptr<const SupervisorStrategy> children = nullptr) const {
-    LifeSpec s;
-    s.tag = tag;
-    s.journal = journal;
+    LifeSpec s{.tag = tag, .journal = journal};
     s.child_strategy = std::move(children);
     return test::life(std::move(s)).with_mailbox(mailbox());
   }

@@ -235,9 +235,7 @@ TEST_P(LifecycleTest, AChildSpawnedWhileStoppingIsStoppedToo) {
   struct Late : Handles<Late, Stopping> {
     explicit Late(std::shared_ptr<Journal> j) : j_(std::move(j)) {}
     void on(Context& ctx, Stopping&) {
-      LifeSpec s;
-      s.tag = "late";
-      s.journal = j_;
+      LifeSpec s{.tag = "late", .journal = j_};
       ctx.spawn(test::life(std::move(s)));
     }
     std::shared_ptr<Journal> j_;

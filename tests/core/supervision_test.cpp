@@ -31,21 +31,10 @@ using test::UnwatchIt;
 using test::WatchIt;
 using test::Work;
 
-/// The message of the exception behind `error`.
-std::string what(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "?";
-  }
-}
-
 /// A decider that reads the directive from the failure's message:
 /// "resume", "stop", "escalate", anything else restarts.
 Directive by_message(const Pid& /*child*/, const std::exception_ptr& error) {
-  std::string w = what(error);
+  std::string w = describe(error);
   if (w == "resume") return Directive::resume;
   if (w == "stop") return Directive::stop;
   if (w == "escalate") return Directive::escalate;
@@ -234,15 +223,13 @@ TEST_P(SupervisionTest, AParentActorCanBeItsOwnStrategy) {
   struct Boss : Handles<Boss, SpawnKids>, SupervisorStrategy {
     Boss(std::shared_ptr<Journal> j, MailboxConfig m) : j_(std::move(j)), m_(m) {}
     void on(Context& ctx, SpawnKids& k) {
-      LifeSpec s;
-      s.tag = k.tags.at(0);
-      s.journal = j_;
+      LifeSpec s{.tag = k.tags.at(0), .journal = j_};
       ctx.spawn_named(test::life(s).with_mailbox(m_), s.tag);
     }
     const SupervisorStrategy* supervisor_strategy() const noexcept override { return this; }
     void handle_failure(Supervisor& sup, const Pid& child, RestartStats& stats,
                         const std::exception_ptr& error) const override {
-      j_->add(cat("boss:decides:", what(error), ":children=", sup.children().size()));
+      j_->add(cat("boss:decides:", describe(error), ":children=", sup.children().size()));
       stats.record(RestartStats::Clock::now(), std::chrono::seconds(0));
       const Pid one[] = {child};
       sup.resume_children(one);
@@ -264,9 +251,7 @@ TEST_P(SupervisionTest, AParentActorCanBeItsOwnStrategy) {
 
 TEST_P(SupervisionTest, AFailureInStartedIsSupervisedLikeAnyOther) {
   auto system = make_system();
-  LifeSpec s;
-  s.tag = "a";
-  s.journal = journal;
+  LifeSpec s{.tag = "a", .journal = journal};
   s.fail_started_in = {1};
   Pid a = system->spawn(test::life(s).with_mailbox(mailbox()));
   system->send(a, Work{1});
@@ -284,9 +269,7 @@ TEST_P(SupervisionTest, AGuardianRestartLoopDoesNotRecurse) {
   c.guardian = std::make_shared<OneForOneStrategy>(1'000'000, std::chrono::seconds(0));
   c.on_failure = [](const Failure&) {};
   auto system = make_system(c);
-  LifeSpec s;
-  s.tag = "a";
-  s.journal = journal;
+  LifeSpec s{.tag = "a", .journal = journal};
   for (std::uint32_t i = 1; i <= 2000; ++i) s.fail_started_in.push_back(i);
   Pid a = system->spawn(test::life(s).with_mailbox(mailbox()));
   system->send(a, Work{1});
@@ -392,9 +375,7 @@ TEST(SupervisionStress, ConcurrentStopsAndPoisonsStopOnce) {
     SystemConfig c;
     c.scheduler.workers = 2;
     ActorSystem system(c);
-    LifeSpec s;
-    s.tag = "a";
-    s.journal = journal;
+    LifeSpec s{.tag = "a", .journal = journal};
     s.kids_at_start = {"k"};
     Pid a = system.spawn(test::life(s));
     std::vector<std::thread> threads;
@@ -428,16 +409,12 @@ TEST(SupervisionStress, WatchUnwatchRacesGiveExactlyOneTerminatedPerWatch) {
     SystemConfig c;
     c.scheduler.workers = 2;
     ActorSystem system(c);
-    LifeSpec ts;
-    ts.tag = "t";
-    ts.journal = journal;
+    LifeSpec ts{.tag = "t", .journal = journal};
     Pid target = system.spawn(test::life(ts));
     std::vector<Pid> ws;
     std::mt19937 rng(static_cast<std::uint32_t>(round));
     for (int w = 0; w < watchers; ++w) {
-      LifeSpec s;
-      s.tag = cat("w", w);
-      s.journal = journal;
+      LifeSpec s{.tag = cat("w", w), .journal = journal};
       ws.push_back(system.spawn(test::life(s)));
     }
     std::thread stopper([&] { system.stop(target); });  // races with what follows
