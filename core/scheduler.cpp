@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -55,12 +56,60 @@ void Scheduler::start() {
 }
 
 void Scheduler::stop() {
-  // release: pairs with the acquire load in stopping().
-  stopping_.store(true, std::memory_order_release);
+  // seq_cst: also the store half of a store→load pair with add_timer (see
+  // there); the acquire load in stopping() pairs with it as a release.
+  stopping_.store(true, std::memory_order_seq_cst);
   for (auto& w : workers_) w->parker().unpark();
   for (auto& w : workers_) {
     if (w->thread().joinable()) w->thread().join();
   }
+  // Nothing runs any more: the pending timers will never fire.
+  for (auto& w : workers_) w->timers().discard_all();
+  det_timers_.discard_all();
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with add_timer's
+  discard_inbox();
+}
+
+// -- timers ------------------------------------------------------------------------
+
+void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
+  if (delay < std::chrono::nanoseconds::zero()) delay = std::chrono::nanoseconds::zero();
+  // Rounded up: a timer never fires before its delay has passed.
+  const auto at = now() + delay;
+  t->set_deadline(static_cast<std::uint64_t>((at + tick - std::chrono::nanoseconds(1)) / tick));
+  Worker* w = Worker::current();
+  if (w != nullptr && &w->scheduler() == this) {
+    w->timers().insert(t);  // expired, or discarded after the worker is joined
+    return;
+  }
+  if (stopping_.load(std::memory_order_seq_cst)) {
+    t->discard();
+    return;
+  }
+  if (config_.deterministic) {
+    det_timers_.insert(t);
+    return;
+  }
+  if (!timer_inbox_.enqueue(t)) {
+    std::fprintf(stderr, "shoal: out of memory growing the timer inbox\n");
+    std::abort();
+  }
+  notify_one();  // the inbox is work: a parked scheduler must come for it
+  // Store→load with stop(): either stop() drains after our enqueue, or we
+  // see its flag and drain ourselves (seq_cst fences on both sides).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (stopping_.load(std::memory_order_seq_cst)) discard_inbox();
+}
+
+void Scheduler::discard_inbox() noexcept {
+  Timer* t;
+  while (timer_inbox_.try_dequeue(t)) t->discard();
+}
+
+std::size_t Scheduler::advance_time(std::chrono::nanoseconds d) {
+  // relaxed: test thread only (see now()).
+  virtual_now_.fetch_add(d.count(), std::memory_order_relaxed);
+  return det_timers_.advance(current_tick());
 }
 
 // -- making work runnable ----------------------------------------------------------
@@ -135,10 +184,19 @@ bool Scheduler::before_park(unsigned index, bool searching) {
   return searching && searching_of(prev) == 1;
 }
 
+bool Scheduler::cancel_park(unsigned index) {
+  std::lock_guard lock(idle_mu_);
+  auto it = std::find(sleepers_.begin(), sleepers_.end(), index);
+  if (it == sleepers_.end()) return false;
+  sleepers_.erase(it);
+  idle_state_.fetch_add(one_unparked, std::memory_order_seq_cst);
+  return true;
+}
+
 bool Scheduler::has_pending_work() const noexcept {
   // Pairs with the fence in notify_one (see there).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (global_.size_approx() != 0) return true;
+  if (global_.size_approx() != 0 || timer_inbox_.size_approx() != 0) return true;
   for (const auto& w : workers_) {
     if (w->queue().size() != 0) return true;
   }

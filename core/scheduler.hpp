@@ -16,9 +16,21 @@
 //     load (store→load, Dekker), so one of them always sees the other: no
 //     lost wake-up.
 //
+// Timers (timer_wheel.hpp): each worker owns a wheel. A timer armed on a
+// worker goes into its own wheel (no atomic operation); one armed from any
+// other thread goes into a shared inbox that the next worker to look takes
+// into its wheel — the inbox counts as pending work for the idle protocol,
+// so a parked scheduler wakes for it. A worker looks at its wheel when it
+// runs out of work, and every `global_interval` runs while busy (a clock
+// read then, only if it has timers); it parks no longer than until its
+// earliest deadline. So a timer fires late by at most one tick plus one
+// handler's run on its worker — never early.
+//
 // Deterministic mode: no threads. Runnable mailboxes go to one ready list and
 // the test thread runs them one at a time with run_one(); which one runs next
 // is drawn from a seeded generator, so a seed reproduces an interleaving.
+// Time is virtual: it stands still until the test moves it (advance_time),
+// which expires the timers due on the test thread.
 #pragma once
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -32,6 +44,7 @@
 #include <vector>
 
 #include "core/detail/config.hpp"
+#include "core/timer_wheel.hpp"
 #include "core/worker.hpp"
 
 namespace shoal {
@@ -99,6 +112,39 @@ class Scheduler {
     return worker_count() - unparked_of(idle_state_.load(std::memory_order_relaxed));
   }
 
+  // -- timers ----------------------------------------------------------------------
+
+  /// The timers' resolution: deadlines are rounded up to whole ticks.
+  static constexpr std::chrono::nanoseconds tick{std::chrono::milliseconds(1)};
+
+  /// Time since the scheduler was made: the steady clock, or in
+  /// deterministic mode the virtual clock that advance_time() moves.
+  /// Thread-safe.
+  std::chrono::nanoseconds now() const noexcept {
+    if (config_.deterministic) {
+      // relaxed: the virtual clock is moved and read by the test thread.
+      return std::chrono::nanoseconds(virtual_now_.load(std::memory_order_relaxed));
+    }
+    return std::chrono::steady_clock::now() - epoch_;
+  }
+  /// The tick now() is in (rounded down).
+  std::uint64_t current_tick() const noexcept {
+    return static_cast<std::uint64_t>(now() / tick);
+  }
+  /// Arms `t` to expire `delay` from now (never earlier; rounded up to a
+  /// whole tick), on the calling worker's wheel or, from any other thread,
+  /// on the wheel of the worker that takes it from the shared inbox. Its
+  /// expire() then runs on that worker. After stop() began, `t` is
+  /// discarded at once. Thread-safe, never blocks; allocates only when the
+  /// inbox grows.
+  void add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept;
+  /// Deterministic mode: moves the virtual clock forward by `d` and expires
+  /// the timers due, on the calling thread. Returns how many expired. Test
+  /// thread only.
+  std::size_t advance_time(std::chrono::nanoseconds d);
+  /// Deterministic mode: timers armed and neither expired nor discarded.
+  std::size_t pending_timers() const noexcept { return det_timers_.size(); }
+
   /// Index of the worker running the calling thread, or -1. Thread-safe.
   int current_worker_index() const noexcept {
     Worker* w = Worker::current();
@@ -108,9 +154,10 @@ class Scheduler {
   // -- used by Worker (internals) ------------------------------------------------
 
   moodycamel::ConcurrentQueue<ActorCell*>& global_queue() noexcept { return global_; }
+  moodycamel::ConcurrentQueue<Timer*>& timer_inbox() noexcept { return timer_inbox_; }
   Worker& worker(unsigned i) noexcept { return *workers_[i]; }
   bool stopping() const noexcept {
-    // acquire: pairs with the release store in stop(); a worker that sees the
+    // acquire: pairs with the (seq_cst) store in stop(); a worker that sees the
     // flag exits, and nothing it reads afterwards depends on the stopper.
     return stopping_.load(std::memory_order_acquire);
   }
@@ -123,11 +170,17 @@ class Scheduler {
   bool end_search() noexcept;
   /// Registers worker `index` as parked; true if it was the last searcher.
   bool before_park(unsigned index, bool searching);
-  /// True if any queue other than LIFO slots holds runnable work.
+  /// Takes parked worker `index` off the sleepers after its timed park ran
+  /// out. False if a waker took it first (its unpark is on the way).
+  bool cancel_park(unsigned index);
+  /// True if any queue other than LIFO slots holds runnable work, or the
+  /// timer inbox holds timers.
   bool has_pending_work() const noexcept;
 
  private:
   void schedule_external(ActorCell* cell) noexcept;
+  /// Discards every timer in the inbox (after stop() began).
+  void discard_inbox() noexcept;
 
   static constexpr std::uint32_t one_searching = 1;
   static constexpr std::uint32_t one_unparked = 1u << 16;
@@ -135,7 +188,9 @@ class Scheduler {
   static std::uint32_t unparked_of(std::uint32_t s) noexcept { return s >> 16; }
 
   const SchedulerConfig config_;
+  const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
   moodycamel::ConcurrentQueue<ActorCell*> global_;
+  moodycamel::ConcurrentQueue<Timer*> timer_inbox_;
   std::vector<std::unique_ptr<Worker>> workers_;
 
   // Written by every worker entering or leaving search/park: its own line.
@@ -148,6 +203,8 @@ class Scheduler {
   // -- deterministic mode (test thread only) ---------------------------------------
   std::vector<ActorCell*> ready_;
   std::mt19937_64 rng_;
+  std::atomic<std::int64_t> virtual_now_{0};  // nanoseconds
+  TimerWheel det_timers_;
 };
 
 }  // namespace shoal

@@ -74,6 +74,9 @@ ActorCell* Worker::pop_global() {
 ActorCell* Worker::next_local() {
   if (--global_countdown_ == 0) {
     global_countdown_ = global_interval;
+    // A busy worker's timers are looked at here too (due sends go to the
+    // LIFO slot, behind what the global queue gives now).
+    poll_timers();
     if (ActorCell* c = pop_global()) return c;
   }
   if (lifo_slot_ != nullptr) {
@@ -109,9 +112,28 @@ ActorCell* Worker::search() {
     if (c == nullptr) c = pop_global();
     if (c != nullptr) return c;
     if (sched_.stopping()) return nullptr;
-    if ((i & 7) == 7 && clock::now() >= deadline) return nullptr;
+    if ((i & 7) == 7) {
+      if (poll_timers()) {
+        if (ActorCell* t = next_local()) return t;
+      }
+      if (clock::now() >= deadline) return nullptr;
+    }
     for (int k = 0; k < 16; ++k) detail::cpu_relax();
   }
+}
+
+bool Worker::poll_timers() {
+  auto& inbox = sched_.timer_inbox();
+  if (inbox.size_approx() != 0) {
+    std::array<Timer*, 32> batch;
+    while (std::size_t n = inbox.try_dequeue_bulk(batch.data(), batch.size())) {
+      for (std::size_t i = 0; i < n; ++i) timers_.insert(batch[i]);
+    }
+  }
+  if (timers_.empty()) return false;
+  const std::uint64_t now = sched_.current_tick();
+  if (timers_.next_expiry() > now) return false;
+  return timers_.advance(now) != 0;
 }
 
 void Worker::park() {
@@ -122,9 +144,25 @@ void Worker::park() {
   // relied on this look.
   if (last_searcher && sched_.has_pending_work()) sched_.notify_one();
   if (sched_.stopping()) return;
-  parker_.park();
-  // notify_one counted us as searching when it woke us.
-  searching_ = true;
+  if (timers_.empty()) {
+    parker_.park();
+    // notify_one counted us as searching when it woke us.
+    searching_ = true;
+    return;
+  }
+  // Sleep no longer than until the earliest timer.
+  const auto wait = sched_.tick * static_cast<std::int64_t>(timers_.next_expiry()) - sched_.now();
+  if (wait > std::chrono::nanoseconds::zero() && parker_.park_for(wait)) {
+    searching_ = true;  // woken by notify_one, as above
+    return;
+  }
+  // Timed out: we count ourselves awake again, unless a waker took us off
+  // the sleepers meanwhile (it counted us; its unpark is on the way: take it,
+  // or it would cut a later sleep short).
+  if (!sched_.cancel_park(index_)) {
+    parker_.park();
+    searching_ = true;
+  }
 }
 
 // -- the loop ----------------------------------------------------------------------
@@ -133,6 +171,7 @@ void Worker::run() {
   current_ = this;
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
+    if (c == nullptr && poll_timers()) c = next_local();
     if (c == nullptr) c = search();
     if (c == nullptr) {
       park();

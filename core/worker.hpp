@@ -26,6 +26,7 @@
 #include "core/detail/config.hpp"
 #include "core/detail/parker.hpp"
 #include "core/run_queue.hpp"
+#include "core/timer_wheel.hpp"
 
 namespace shoal {
 
@@ -56,6 +57,8 @@ class Worker {
   RunQueue<ActorCell>& queue() noexcept { return queue_; }
   const RunQueue<ActorCell>& queue() const noexcept { return queue_; }
   detail::Parker& parker() noexcept { return parker_; }
+  /// This worker's timers. Owner thread only (the scheduler after joining).
+  TimerWheel& timers() noexcept { return timers_; }
   std::thread& thread() noexcept { return thread_; }
 
  private:
@@ -63,6 +66,9 @@ class Worker {
   ActorCell* pop_global();
   ActorCell* steal();
   ActorCell* search();
+  /// Takes foreign timers from the inbox and expires the due ones (whose
+  /// sends schedule onto this worker). True if any expired.
+  bool poll_timers();
   void park();
   void spill(ActorCell* extra) noexcept;
 
@@ -80,6 +86,7 @@ class Worker {
   bool searching_ = false;
   moodycamel::ConsumerToken global_consumer_;
   moodycamel::ProducerToken global_producer_;
+  TimerWheel timers_;
 
   // -- shared: thieves and wakers -------------------------------------------------
   RunQueue<ActorCell> queue_;

@@ -5,15 +5,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 
 namespace shoal::detail {
 
 namespace {
 
-long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val) noexcept {
+long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val,
+           const timespec* timeout = nullptr) noexcept {
   // std::atomic<uint32_t> is layout-compatible with uint32_t on Linux targets.
+  // FUTEX_WAIT's timeout is relative (CLOCK_MONOTONIC).
   return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op | FUTEX_PRIVATE_FLAG, val,
-                 nullptr, nullptr, 0);
+                 timeout, nullptr, 0);
 }
 
 }  // namespace
@@ -26,6 +29,21 @@ void Parker::park() noexcept {
     // and here changes it to 1 and the kernel returns EAGAIN at once.
     futex(&token_, FUTEX_WAIT, 0);
   }
+}
+
+bool Parker::park_for(std::chrono::nanoseconds timeout) noexcept {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + timeout;
+  // acquire: as in park().
+  while (token_.exchange(0, std::memory_order_acquire) == 0) {
+    const auto left = deadline - clock::now();
+    if (left <= std::chrono::nanoseconds::zero()) return false;
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+    const timespec ts{static_cast<time_t>(secs.count()),
+                      static_cast<long>((left - secs).count())};
+    futex(&token_, FUTEX_WAIT, 0, &ts);  // woken, timed out, EAGAIN or EINTR: look again
+  }
+  return true;
 }
 
 void Parker::unpark() noexcept {

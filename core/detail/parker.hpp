@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 namespace shoal::detail {
@@ -17,6 +18,10 @@ class Parker {
   /// Blocks until unpark() has been called since the last park() returned.
   /// Owner thread only. Never allocates.
   void park() noexcept;
+  /// Like park(), but returns after `timeout` at the latest. True if it
+  /// returned because of an unpark (the wake-up is consumed), false if the
+  /// time ran out (a later unpark stays pending for the next park).
+  bool park_for(std::chrono::nanoseconds timeout) noexcept;
   /// Wakes the owner if parked, or makes its next park() return at once.
   /// Thread-safe. One futex syscall at most.
   void unpark() noexcept;
