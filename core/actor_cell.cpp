@@ -124,6 +124,7 @@ void ActorCell::run() {
   if (!started_) [[unlikely]]
     start();
   std::uint32_t budget = throughput_;
+  bool active = false;  // handled a message that resets the receive timeout
   for (;;) {
     // System messages, then a stop, first, and again before every user
     // message. System messages go before the stop so that a watch or a
@@ -144,6 +145,7 @@ void ActorCell::run() {
     Envelope* u = mailbox_.pop_user();
     if (u == nullptr) break;
     --budget;
+    active |= !u->type->keeps_receive_timeout;
     invoke(*u);
     if (u->type == message_type_of<PoisonPill>) [[unlikely]]
       request_stop();  // taken at the top of the loop, like any stop
@@ -154,6 +156,10 @@ void ActorCell::run() {
     finish_death();  // may free this cell
     return;
   }
+  // One clock read per run, and only for an actor with a receive timeout:
+  // the timer is not touched (it re-arms itself from this when it goes off).
+  if (timing_ && active) [[unlikely]]
+    ext_->last_activity = system_->scheduler().now();
   if (mailbox_.finish_run()) system_->scheduler().reschedule(this);
 }
 
@@ -208,6 +214,60 @@ void ActorCell::handle_system(Envelope& e) noexcept {
     resume();
   } else if (e.is<detail::Restart>()) {
     begin_restart();
+  } else if (auto* rt = e.get<detail::ReceiveTimeoutCheck>()) {
+    on_receive_timeout_check(rt->generation);
+  }
+}
+
+// -- receive timeout ---------------------------------------------------------------------
+
+void ActorCell::set_receive_timeout(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) {
+    if (!timing_) return;
+    timing_ = false;
+    ext_->receive_timeout = {};
+    ++ext_->timeout_generation;  // a timer still pending finds itself outdated
+    return;
+  }
+  CellExtras& x = ext();
+  x.receive_timeout = d;
+  x.last_activity = system_->scheduler().now();
+  timing_ = true;
+  arm_receive_timeout(++x.timeout_generation, d);
+}
+
+void ActorCell::arm_receive_timeout(std::uint32_t generation,
+                                    std::chrono::nanoseconds delay) noexcept {
+  try {
+    system_->schedule_send(self_, emplace_envelope<detail::ReceiveTimeoutCheck>(generation), delay,
+                           /*system=*/true, nullptr, {}, /*handle=*/false);
+  } catch (...) {  // bad_alloc: no timer, so no timeout; say so
+    system_->report_failure(id(), std::current_exception());
+  }
+}
+
+void ActorCell::on_receive_timeout_check(std::uint32_t generation) noexcept {
+  if (!timing_ || generation != ext_->timeout_generation) return;  // cancelled or set anew
+  CellExtras& x = *ext_;
+  const auto now = system_->scheduler().now();
+  const auto due = x.last_activity + x.receive_timeout;
+  if (now < due) {
+    arm_receive_timeout(generation, due - now);  // there was activity: wait for the rest
+    return;
+  }
+  if (state() != State::alive) {
+    // Suspended (a directive is awaited) or stopping: no user-level message
+    // now. A stopping actor needs no timer; a failed one looks again later.
+    if (state() != State::stopping) arm_receive_timeout(generation, x.receive_timeout);
+    return;
+  }
+  StackEnvelope<ReceiveTimeout> timeout;
+  invoke(timeout);  // a throw is a failure, like one from any message
+  // The handler may have cancelled or set a new period (its own timer runs),
+  // stopped (no more timeouts) or failed (the next look waits for resume).
+  if (timing_ && generation == x.timeout_generation && state() != State::stopping) {
+    x.last_activity = system_->scheduler().now();
+    arm_receive_timeout(generation, x.receive_timeout);
   }
 }
 
@@ -463,6 +523,7 @@ void ActorCell::finish_restart() noexcept {
   }
   if (ext_) ext_->behaviors.clear();  // a fresh instance starts in receive
   behaving_ = false;
+  set_receive_timeout(std::chrono::nanoseconds::zero());  // and sets its own timeout
   set_state(State::alive);
   mailbox_.set_suspended(false);
   StackEnvelope<Started> started;

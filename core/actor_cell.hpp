@@ -43,6 +43,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -89,6 +90,11 @@ struct ChildFailed {
 };
 struct Resume {};
 struct Restart {};
+/// A receive-timeout timer went off: is the actor idle long enough?
+/// `generation` tells a current timer from one that set/cancel outdated.
+struct ReceiveTimeoutCheck {
+  std::uint32_t generation;
+};
 
 }  // namespace detail
 
@@ -101,6 +107,11 @@ struct CellExtras {
   RestartStats stats;                  // see ChildFailed
   std::vector<Behavior> behaviors;     // owner only: become / become_stacked, top last
   std::shared_ptr<const Props> props;  // Props-spawned: producer and child strategy
+  // Receive timeout (owner only): the period, the last activity (scheduler
+  // time) and the generation of the current timer.
+  std::chrono::nanoseconds receive_timeout{0};
+  std::chrono::nanoseconds last_activity{0};
+  std::uint32_t timeout_generation = 0;
 };
 
 class ActorCell : public Process, public Context {
@@ -168,6 +179,11 @@ class ActorCell : public Process, public Context {
   /// become_stacked pushes, unbecome pops back to the one before.
   void become(Behavior b, bool stacked);
   void unbecome() noexcept;
+  /// Context::set_receive_timeout.
+  void set_receive_timeout(std::chrono::nanoseconds d);
+  std::chrono::nanoseconds receive_timeout() const noexcept {
+    return ext_ ? ext_->receive_timeout : std::chrono::nanoseconds::zero();
+  }
 
   /// This actor fails with `error` (an exception from its code, or one its
   /// child escalated): it is suspended and its supervisor decides.
@@ -227,6 +243,9 @@ class ActorCell : public Process, public Context {
   void handle_system(Envelope& e) noexcept;
   void handle_post_mortem(const Envelope& e) noexcept;
   void on_terminated(Envelope& e, Terminated& t) noexcept;
+  void on_receive_timeout_check(std::uint32_t generation) noexcept;
+  /// Arms the receive-timeout timer of `generation` to go off after `delay`.
+  void arm_receive_timeout(std::uint32_t generation, std::chrono::nanoseconds delay) noexcept;
   void on_child_terminated(ActorCell* child) noexcept;
   void supervise(detail::ChildFailed& f) noexcept;
   void resume() noexcept;
@@ -257,6 +276,7 @@ class ActorCell : public Process, public Context {
   bool dead_ : 1 = false;          // set by finalize_stop()
   bool behaving_ : 1 = false;      // ext_->behaviors is not empty
   std::uint8_t state_ : 2 = 0;     // a State; see state()
+  bool timing_ : 1 = false;        // a receive timeout is set (ext_->receive_timeout)
   [[no_unique_address]] Mailbox mailbox_;
   std::uint32_t throughput_;
   Envelope term_node_{nullptr, &detail::child_terminated_type};  // queued once, to parent_

@@ -213,6 +213,36 @@ void ActorSystem::stop(const Pid& pid) {
   static_cast<ActorCell*>(pid.process())->request_stop();
 }
 
+// -- timers ----------------------------------------------------------------------------------
+
+TimerHandle ActorSystem::schedule_send(const Pid& to, Envelope* e, std::chrono::nanoseconds delay,
+                                       bool system, detail::CloneFn clone,
+                                       std::chrono::nanoseconds interval, bool handle) {
+  if (to.empty()) {
+    dead_letter(e, 0, DeadLetterReason::empty_pid);
+    return {};
+  }
+  detail::ScheduledSend* t;
+  try {
+    t = new detail::ScheduledSend(*this, to, e, system, handle ? 2 : 1, clone, interval);
+  } catch (...) {
+    destroy_envelope(e);
+    throw;
+  }
+  TimerHandle h = handle ? TimerHandle(t) : TimerHandle();
+  scheduler_.add_timer(t, delay);  // t may be gone from here on: only h refers to it
+  return h;
+}
+
+void ActorSystem::deliver_scheduled(const Pid& to, Envelope* e, bool system) noexcept {
+  auto* cell = static_cast<ActorCell*>(to.process());
+  if (system) {
+    cell->post_system(e);
+  } else {
+    deliver(cell, e);
+  }
+}
+
 void ActorSystem::release_name(ActorCell& cell) noexcept {
   if (!cell.named) return;
   std::lock_guard lock(names_mu_);

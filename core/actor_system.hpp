@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -39,6 +40,7 @@
 #include "core/props.hpp"
 #include "core/scheduler.hpp"
 #include "core/supervision.hpp"
+#include "core/timers.hpp"
 
 namespace shoal {
 
@@ -125,6 +127,29 @@ class ActorSystem {
     static_cast<ActorCell*>(to)->post_user(e);
   }
 
+  /// Sends `msg` to `to` once `delay` has passed (never earlier; at the
+  /// scheduler's 1 ms tick, late by at most a tick plus one handler's run).
+  /// The message is built now; the returned handle can cancel it. An empty
+  /// `to` makes it a dead letter at once. Thread-safe; never blocks.
+  template <class T>
+  TimerHandle send_after(const Pid& to, T&& msg, std::chrono::nanoseconds delay) {
+    return schedule_send(to, make_envelope(std::forward<T>(msg)), delay, /*system=*/false);
+  }
+  /// Sends a copy of `msg` to `to` after `initial`, then every `interval`
+  /// (> 0) until the handle cancels it or the system shuts down. A periodic
+  /// send does not catch up: each is armed when the one before is sent.
+  template <class T>
+  TimerHandle send_every(const Pid& to, T&& msg, std::chrono::nanoseconds initial,
+                         std::chrono::nanoseconds interval) {
+    using V = std::decay_t<T>;
+    static_assert(std::is_copy_constructible_v<V>, "send_every sends copies of the message");
+    if (interval <= std::chrono::nanoseconds::zero()) {
+      throw std::invalid_argument("shoal: send_every needs an interval > 0");
+    }
+    return schedule_send(to, make_envelope(std::forward<T>(msg)), initial, /*system=*/false,
+                         &detail::clone_envelope<V>, interval);
+  }
+
   /// Asks `pid` to stop after its current message, before its queued user
   /// messages (Mailbox::request_stop).
   /// Harmless if stopped.
@@ -167,7 +192,14 @@ class ActorSystem {
   Scheduler& scheduler() noexcept { return scheduler_; }
   const SystemConfig& config() const noexcept { return config_; }
 
+  /// The scheduler's clock (Scheduler::now): virtual in deterministic mode.
+  std::chrono::nanoseconds now() const noexcept { return scheduler_.now(); }
+
   // -- deterministic mode (test thread only) --------------------------------------
+
+  /// Moves the virtual clock forward by `d` and fires the timers now due
+  /// (their messages are then runnable); returns how many fired.
+  std::size_t advance_time(std::chrono::nanoseconds d) { return scheduler_.advance_time(d); }
 
   /// Runs one runnable actor; false if none.
   bool run_one() { return scheduler_.run_one(); }
@@ -194,6 +226,14 @@ class ActorSystem {
   }
   /// spawn_named for a parent actor: the name becomes "parent/name".
   SpawnResult spawn_named_child(const Props& props, ActorCell& parent, std::string_view name);
+  /// Arms a timer that delivers `e` (owned) to `to` after `delay`, as a user
+  /// or a system message; periodic if `clone` is set. Returns a handle only
+  /// if `handle` (else an empty one, with no reference counted for it).
+  TimerHandle schedule_send(const Pid& to, Envelope* e, std::chrono::nanoseconds delay,
+                            bool system, detail::CloneFn clone = nullptr,
+                            std::chrono::nanoseconds interval = {}, bool handle = true);
+  /// Where a timer's send lands (on the worker that fired it).
+  void deliver_scheduled(const Pid& to, Envelope* e, bool system) noexcept;
   /// Publishes a dead letter for a message the caller still owns (or that a
   /// queue owns); does not free it.
   void report_dead_letter(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
@@ -280,6 +320,17 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
 template <class T>
 void Context::send(const Pid& to, T&& msg) {
   system_->send(to, std::forward<T>(msg));
+}
+
+template <class T>
+TimerHandle Context::send_after(const Pid& to, T&& msg, std::chrono::nanoseconds delay) {
+  return system_->send_after(to, std::forward<T>(msg), delay);
+}
+
+template <class T>
+TimerHandle Context::send_every(const Pid& to, T&& msg, std::chrono::nanoseconds initial,
+                                std::chrono::nanoseconds interval) {
+  return system_->send_every(to, std::forward<T>(msg), initial, interval);
 }
 
 template <class A, class... Args>

@@ -40,6 +40,12 @@ void Context::stop(const Pid& pid) {
   system_->stop(pid);
 }
 
+void Context::set_receive_timeout(std::chrono::nanoseconds d) { cell(this).set_receive_timeout(d); }
+
+std::chrono::nanoseconds Context::receive_timeout() const noexcept {
+  return cell(this).receive_timeout();
+}
+
 void Context::unhandled(const Envelope& msg) {
   // The runtime's own messages are offered, not imposed: ignoring them is fine.
   if (is_lifecycle(msg.type)) return;

@@ -6,6 +6,7 @@
 // only inside `Actor::receive` and only on the thread running it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include "core/envelope.hpp"
 #include "core/pid.hpp"
 #include "core/props.hpp"
+#include "core/timers.hpp"
 
 namespace shoal {
 
@@ -35,6 +37,26 @@ class Context {
   /// target makes it a counted dead letter.
   template <class T>
   void send(const Pid& to, T&& msg);
+
+  /// Sends `msg` to `to` after `delay` (ActorSystem::send_after).
+  template <class T>
+  TimerHandle send_after(const Pid& to, T&& msg, std::chrono::nanoseconds delay);
+  /// Sends copies of `msg` to `to` after `initial`, then every `interval`
+  /// (ActorSystem::send_every).
+  template <class T>
+  TimerHandle send_every(const Pid& to, T&& msg, std::chrono::nanoseconds initial,
+                         std::chrono::nanoseconds interval);
+
+  /// Asks for a ReceiveTimeout once this actor has handled no message for
+  /// `d`, and again every `d` after that; `d` <= 0 cancels. Setting it again
+  /// restarts the period. Messages of types deriving from
+  /// NotInfluenceReceiveTimeout do not count as activity. Costs one clock
+  /// read per run of the mailbox while set; the timer is re-armed lazily
+  /// (not once per message). A restart cancels it.
+  void set_receive_timeout(std::chrono::nanoseconds d);
+  void cancel_receive_timeout() { set_receive_timeout(std::chrono::nanoseconds::zero()); }
+  /// The period set, or zero.
+  std::chrono::nanoseconds receive_timeout() const noexcept;
 
   /// Spawns a child of this actor: supervised by it, stopped with it, and
   /// reported to it with Terminated when it stops. Throws SpawnError after

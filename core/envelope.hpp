@@ -30,7 +30,15 @@ struct MessageType {
   /// Resident nodes only (node_size 0): called instead of freeing, once the
   /// queue that held the node is done with it; null = nothing to release.
   void (*release)(Envelope*) noexcept = nullptr;
+  /// Handling it does not count as activity for the receive timeout
+  /// (the type derives from NotInfluenceReceiveTimeout).
+  bool keeps_receive_timeout = false;
 };
+
+/// Derive a message type from this to keep it from resetting the receiving
+/// actor's receive timeout (Context::set_receive_timeout): a periodic tick,
+/// say, that must not keep an idle actor looking busy.
+struct NotInfluenceReceiveTimeout {};
 
 namespace detail {
 
@@ -82,7 +90,7 @@ template <class T>
 inline const MessageType TypedEnvelope<T>::type_info{
     detail::type_name<T>(),
     std::is_trivially_destructible_v<T> ? nullptr : &TypedEnvelope<T>::destroy,
-    sizeof(TypedEnvelope<T>)};
+    sizeof(TypedEnvelope<T>), nullptr, std::is_base_of_v<NotInfluenceReceiveTimeout, T>};
 
 template <class T>
 inline constexpr const MessageType* message_type_of = &TypedEnvelope<T>::type_info;

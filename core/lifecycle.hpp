@@ -14,6 +14,11 @@
 //   Stopped                 the children are gone and the actor is deregistered;
 //                           last message; watchers and the parent get Terminated
 //
+// ReceiveTimeout comes when the actor has handled no message for the time it
+// set with `Context::set_receive_timeout`, and again after each such period
+// until it cancels (messages deriving from NotInfluenceReceiveTimeout do not
+// count). It is not delivered while the actor is suspended or stopping.
+//
 // PoisonPill is a user message: it is handled in order after everything
 // queued before it, then the actor stops (`Context::poison`).
 #pragma once
@@ -31,6 +36,7 @@ struct Stopping {};
 struct Stopped {};
 struct Restarting {};
 struct PoisonPill {};
+struct ReceiveTimeout {};
 
 /// Why a watched actor's Terminated was sent.
 enum class TerminatedReason : std::uint8_t {
@@ -53,7 +59,8 @@ struct Terminated {
 inline bool is_lifecycle(const MessageType* t) noexcept {
   return t == message_type_of<Started> || t == message_type_of<Stopping> ||
          t == message_type_of<Stopped> || t == message_type_of<Restarting> ||
-         t == message_type_of<PoisonPill> || t == message_type_of<Terminated>;
+         t == message_type_of<PoisonPill> || t == message_type_of<Terminated> ||
+         t == message_type_of<ReceiveTimeout>;
 }
 
 }  // namespace shoal
