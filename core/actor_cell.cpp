@@ -145,7 +145,8 @@ void ActorCell::run() {
     Envelope* u = mailbox_.pop_user();
     if (u == nullptr) break;
     --budget;
-    active |= !u->type->keeps_receive_timeout;
+    if (timing_) [[unlikely]]
+      active |= !u->type->keeps_receive_timeout;
     invoke(*u);
     if (u->type == message_type_of<PoisonPill>) [[unlikely]]
       request_stop();  // taken at the top of the loop, like any stop
@@ -389,6 +390,16 @@ struct SupervisorBase : Supervisor {
     if (!system.events().active()) return;
     system.events().publish(SupervisionEvent{actor, d, describe(error)});
   }
+  RestartStats::Clock::time_point now() const override {
+    return RestartStats::Clock::time_point(
+        std::chrono::duration_cast<RestartStats::Clock::duration>(system.now()));
+  }
+  /// The Restart directive, delivered by a timer (the child stays failed,
+  /// its user queue suspended, until it arrives).
+  static void restart_after(ActorSystem& sys, const Pid& child, std::chrono::nanoseconds delay) {
+    sys.schedule_send(child, emplace_envelope<detail::Restart>(), delay, /*system=*/true, nullptr,
+                      {}, /*handle=*/false);
+  }
   ActorSystem& system;
   std::uint64_t failed_id;
   const std::exception_ptr& error;
@@ -421,6 +432,12 @@ struct ParentSupervisor final : SupervisorBase {
       cell_of(c)->request_stop();
     }
   }
+  void restart_children_after(std::span<const Pid> cs, std::chrono::nanoseconds delay) override {
+    for (const Pid& c : cs) {
+      publish(c.id(), Directive::restart);
+      restart_after(system, c, delay);
+    }
+  }
   void escalate_failure(const std::exception_ptr& e) override {
     publish(failed_id, Directive::escalate);
     cell.fail(e, /*report=*/false);
@@ -448,6 +465,11 @@ struct GuardianSupervisor final : SupervisorBase {
   void stop_children(std::span<const Pid> /*cs*/) override {
     publish(cell.id(), Directive::stop);
     cell.request_stop();
+  }
+  void restart_children_after(std::span<const Pid> /*cs*/,
+                              std::chrono::nanoseconds delay) override {
+    publish(cell.id(), Directive::restart);
+    restart_after(system, cell.self_, delay);
   }
   void escalate_failure(const std::exception_ptr& /*e*/) override {
     publish(cell.id(), Directive::escalate);

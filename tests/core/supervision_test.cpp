@@ -12,6 +12,8 @@
 #include <chrono>
 #include <memory>
 #include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -230,7 +232,7 @@ TEST_P(SupervisionTest, AParentActorCanBeItsOwnStrategy) {
     void handle_failure(Supervisor& sup, const Pid& child, RestartStats& stats,
                         const std::exception_ptr& error) const override {
       j_->add(cat("boss:decides:", describe(error), ":children=", sup.children().size()));
-      stats.record(RestartStats::Clock::now(), std::chrono::seconds(0));
+      stats.record(sup.now(), std::chrono::seconds(0));
       const Pid one[] = {child};
       sup.resume_children(one);
     }
@@ -276,6 +278,143 @@ TEST_P(SupervisionTest, AGuardianRestartLoopDoesNotRecurse) {
   ASSERT_TRUE(logged(*system, "a:work:1"));
   EXPECT_TRUE(journal->has("a:started#2001"));
   EXPECT_EQ(system->failures(), 2000u);
+}
+
+// -- exponential backoff ----------------------------------------------------------------
+
+using namespace std::chrono_literals;
+
+ExponentialBackoffStrategy::Options backoff(double jitter = 0.0) {
+  ExponentialBackoffStrategy::Options o;
+  o.initial = 100ms;
+  o.max = 1s;
+  o.multiplier = 2.0;
+  o.jitter = jitter;
+  o.reset_after = 10s;
+  return o;
+}
+
+TEST(BackoffStrategy, DelaysGrowExponentiallyUpToTheCap) {
+  ExponentialBackoffStrategy s(backoff());
+  const std::chrono::nanoseconds want[] = {100ms, 200ms, 400ms, 800ms, 1s, 1s, 1s};
+  for (std::size_t n = 1; n <= std::size(want); ++n) {
+    EXPECT_EQ(s.base_delay(n), want[n - 1]) << "failure " << n;
+    EXPECT_EQ(s.delay(42, n), want[n - 1]) << "no jitter asked for";
+  }
+  EXPECT_EQ(s.base_delay(100000), 1s) << "no overflow far past the cap";
+}
+
+TEST(BackoffStrategy, JitterStaysWithinItsShareAndSpreadsChildren) {
+  ExponentialBackoffStrategy s(backoff(/*jitter=*/0.5));
+  std::set<std::int64_t> distinct;
+  for (std::uint64_t child = 1; child <= 200; ++child) {
+    for (std::size_t n = 1; n <= 6; ++n) {
+      const auto d = s.delay(child, n);
+      const auto base = s.base_delay(n);
+      EXPECT_LE(d, base) << "jitter must never exceed the (capped) delay";
+      EXPECT_GE(d, base / 2) << "jitter of 0.5 takes at most half";
+      EXPECT_EQ(d, s.delay(child, n)) << "reproducible for (child, n)";
+      if (n == 6) distinct.insert(d.count());
+    }
+  }
+  EXPECT_GT(distinct.size(), 150u) << "children failing together must not come back in step";
+}
+
+TEST(BackoffStrategy, RejectsOptionsThatMakeNoSense) {
+  auto bad = [](auto tweak) {
+    auto o = backoff();
+    tweak(o);
+    return o;
+  };
+  using O = ExponentialBackoffStrategy::Options;
+  EXPECT_THROW(ExponentialBackoffStrategy(bad([](O& o) { o.initial = 0ns; })), std::invalid_argument);
+  EXPECT_THROW(ExponentialBackoffStrategy(bad([](O& o) { o.max = 1ms; })), std::invalid_argument);
+  EXPECT_THROW(ExponentialBackoffStrategy(bad([](O& o) { o.multiplier = 0.5; })),
+               std::invalid_argument);
+  EXPECT_THROW(ExponentialBackoffStrategy(bad([](O& o) { o.jitter = 1.5; })), std::invalid_argument);
+  EXPECT_THROW(ExponentialBackoffStrategy(bad([](O& o) { o.reset_after = 0ns; })),
+               std::invalid_argument);
+}
+
+// On the virtual clock: the child stays suspended (its mail queued) for
+// exactly the backoff, then restarts and handles that mail; the next
+// failure waits twice as long; after reset_after of calm it starts over.
+TEST(BackoffStrategy, RestartsAfterTheDelayWithTheMailKept) {
+  auto journal = std::make_shared<test::Journal>();
+  test::FailureLog failures;
+  ActorSystem system({.scheduler = {.deterministic = true, .seed = 3},
+                      .on_failure = failures.observer()});
+  auto strategy = std::make_shared<ExponentialBackoffStrategy>(backoff());
+  Pid p = system.spawn(test::life({.tag = "p", .journal = journal, .child_strategy = strategy}));
+  system.send(p, test::SpawnKids{{"c"}, /*named=*/true});
+  system.run_until_idle();
+  Pid c = system.lookup(test::cat("$", p.id(), "/c"));
+  ASSERT_FALSE(c.empty());
+  auto restarted_after = [&](std::chrono::milliseconds want, int incarnation) {
+    const std::string started = test::cat("c:started#", incarnation);
+    system.run_until_idle();
+    system.advance_time(want - 1ms);
+    system.run_until_idle();
+    EXPECT_FALSE(journal->has(started)) << "restarted before " << want.count() << " ms";
+    system.advance_time(1ms);
+    system.run_until_idle();
+    EXPECT_TRUE(journal->has(started)) << "not restarted after " << want.count() << " ms\n"
+                                       << journal->dump();
+  };
+  system.send(c, test::Fail{"f1"});
+  system.send(c, test::Work{1});  // queued while c waits
+  restarted_after(100ms, 2);
+  EXPECT_TRUE(journal->has("c:work:1"));
+  EXPECT_LT(journal->index("c:started#2"), journal->index("c:work:1"));
+  system.send(c, test::Fail{"f2"});
+  restarted_after(200ms, 3);
+  system.send(c, test::Fail{"f3"});
+  restarted_after(400ms, 4);
+  system.advance_time(11s);  // calm for longer than reset_after
+  system.send(c, test::Fail{"f4"});
+  restarted_after(100ms, 5);
+  EXPECT_EQ(failures.failures().size(), 4u);
+}
+
+TEST(BackoffStrategy, MaxRestartsWithinResetAfterThenStop) {
+  auto journal = std::make_shared<test::Journal>();
+  ActorSystem system({.scheduler = {.deterministic = true, .seed = 5},
+                      .on_failure = [](const Failure&) {}});
+  auto o = backoff();
+  o.max_restarts = 2;
+  auto strategy = std::make_shared<ExponentialBackoffStrategy>(o);
+  Pid p = system.spawn(test::life({.tag = "p", .journal = journal, .child_strategy = strategy}));
+  system.send(p, test::SpawnKids{{"c"}, /*named=*/true});
+  system.run_until_idle();
+  Pid c = system.lookup(test::cat("$", p.id(), "/c"));
+  for (int i = 0; i < 3; ++i) {
+    system.send(c, test::Fail{test::cat("f", i)});
+    system.run_until_idle();
+    system.advance_time(1s);
+    system.run_until_idle();
+  }
+  EXPECT_EQ(journal->of("c"),
+            (std::vector<std::string>{"started#1", "fail:f0", "restarting#1", "started#2", "fail:f1",
+                                      "restarting#2", "started#3", "fail:f2", "stopping",
+                                      "stopped"}));
+  EXPECT_TRUE(journal->has(test::cat("p:terminated:#", c.id(), ":stopped")));
+}
+
+TEST(BackoffStrategy, AsTheGuardianOfRootActorsAndThreaded) {
+  // Real clock, two workers: the root actor restarts after its backoff and
+  // handles the mail that waited.
+  auto journal = std::make_shared<test::Journal>();
+  auto o = backoff();
+  o.initial = 2ms;
+  o.max = 8ms;
+  ActorSystem system({.scheduler = {.workers = 2},
+                      .on_failure = [](const Failure&) {},
+                      .guardian = std::make_shared<ExponentialBackoffStrategy>(o)});
+  Pid a = system.spawn(test::life({.tag = "a", .journal = journal}));
+  for (int i = 0; i < 5; ++i) system.send(a, test::Fail{test::cat("f", i)});
+  system.send(a, test::Work{7});
+  ASSERT_TRUE(test::eventually([&] { return journal->has("a:work:7"); }, "work after 5 restarts"));
+  EXPECT_TRUE(journal->has("a:started#6")) << journal->dump();
 }
 
 // Needs two workers: one is held inside the parent.
