@@ -66,8 +66,8 @@ void Scheduler::stop() {
   // Nothing runs any more: the pending timers will never fire.
   for (auto& w : workers_) w->timers().discard_all();
   det_timers_.discard_all();
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with add_timer's
-  discard_inbox();
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with post_timer_or_discard's
+  for (auto& w : workers_) w->discard_timer_mail();
 }
 
 // -- timers ------------------------------------------------------------------------
@@ -79,6 +79,7 @@ void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
   t->set_deadline(static_cast<std::uint64_t>((at + tick - std::chrono::nanoseconds(1)) / tick));
   Worker* w = Worker::current();
   if (w != nullptr && &w->scheduler() == this) {
+    t->set_owner(w->index());
     w->timers().insert(t);  // expired, or discarded after the worker is joined
     return;
   }
@@ -90,20 +91,41 @@ void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
     det_timers_.insert(t);
     return;
   }
-  if (!timer_inbox_.enqueue(t)) {
-    std::fprintf(stderr, "shoal: out of memory growing the timer inbox\n");
-    std::abort();
-  }
-  notify_one();  // the inbox is work: a parked scheduler must come for it
-  // Store→load with stop(): either stop() drains after our enqueue, or we
-  // see its flag and drain ourselves (seq_cst fences on both sides).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (stopping_.load(std::memory_order_seq_cst)) discard_inbox();
+  // From outside: the workers take turns (relaxed: only spreading matters).
+  const auto owner =
+      static_cast<unsigned>(next_timer_owner_.fetch_add(1, std::memory_order_relaxed) %
+                            workers_.size());
+  t->set_owner(owner);
+  post_timer_or_discard(owner, t, /*cancel=*/false);
 }
 
-void Scheduler::discard_inbox() noexcept {
-  Timer* t;
-  while (timer_inbox_.try_dequeue(t)) t->discard();
+void Scheduler::cancel_timer(Timer* t) noexcept {
+  Worker* w = Worker::current();
+  const bool deterministic = config_.deterministic;
+  if (deterministic || (w != nullptr && &w->scheduler() == this && w->index() == t->owner())) {
+    // The owner's own thread: unlink now (if its arm has arrived).
+    TimerWheel& wheel = deterministic ? det_timers_ : w->timers();
+    if (t->linked()) {
+      wheel.remove(t);
+      t->drop();  // the wheel's reference
+    }
+    t->drop();  // the caller's
+    return;
+  }
+  if (stopping_.load(std::memory_order_seq_cst)) {
+    t->drop();  // the wheels are (being) discarded; they give back their own
+    return;
+  }
+  post_timer_or_discard(t->owner(), t, /*cancel=*/true);
+}
+
+void Scheduler::post_timer_or_discard(unsigned owner, Timer* t, bool cancel) noexcept {
+  Worker& w = *workers_[owner];
+  w.post_timer(t, cancel);
+  // Store→load with stop(): either stop() drains the mail after our post,
+  // or we see its flag and drain it ourselves (seq_cst fences both sides).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (stopping_.load(std::memory_order_seq_cst)) w.discard_timer_mail();
 }
 
 std::size_t Scheduler::advance_time(std::chrono::nanoseconds d) {
@@ -196,7 +218,7 @@ bool Scheduler::cancel_park(unsigned index) {
 bool Scheduler::has_pending_work() const noexcept {
   // Pairs with the fence in notify_one (see there).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (global_.size_approx() != 0 || timer_inbox_.size_approx() != 0) return true;
+  if (global_.size_approx() != 0) return true;
   for (const auto& w : workers_) {
     if (w->queue().size() != 0) return true;
   }

@@ -18,13 +18,15 @@
 //
 // Timers (timer_wheel.hpp): each worker owns a wheel. A timer armed on a
 // worker goes into its own wheel (no atomic operation); one armed from any
-// other thread goes into a shared inbox that the next worker to look takes
-// into its wheel — the inbox counts as pending work for the idle protocol,
-// so a parked scheduler wakes for it. A worker looks at its wheel when it
-// runs out of work, and every `global_interval` runs while busy (a clock
-// read then, only if it has timers); it parks no longer than until its
-// earliest deadline. So a timer fires late by at most one tick plus one
-// handler's run on its worker — never early.
+// other thread is posted to a worker chosen in turn, which links it at its
+// next look and is woken for it if parked. Cancelling from the owner's
+// thread unlinks at once; from elsewhere it posts the cancel to the owner,
+// so a cancelled timer's memory comes back at the owner's next look, not at
+// its deadline. A worker looks at its wheel when it runs out of work, and
+// every `global_interval` runs while busy (a clock read then, only if it
+// has timers); it parks no longer than until its earliest deadline. So a
+// timer fires late by at most one tick plus one handler's run on its
+// worker — never early.
 //
 // Deterministic mode: no threads. Runnable mailboxes go to one ready list and
 // the test thread runs them one at a time with run_one(); which one runs next
@@ -133,11 +135,15 @@ class Scheduler {
   }
   /// Arms `t` to expire `delay` from now (never earlier; rounded up to a
   /// whole tick), on the calling worker's wheel or, from any other thread,
-  /// on the wheel of the worker that takes it from the shared inbox. Its
-  /// expire() then runs on that worker. After stop() began, `t` is
-  /// discarded at once. Thread-safe, never blocks; allocates only when the
-  /// inbox grows.
+  /// on a worker's in turn. Its expire() then runs on that worker. After
+  /// stop() began, `t` is discarded at once. Thread-safe, never blocks;
+  /// allocates only when a worker's timer mail grows.
   void add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept;
+  /// Unlinks a timer the caller has cancelled (its is_cancelled() is true
+  /// from now on, and the caller won that change, once per timer). The
+  /// caller passes one reference, which drop() gives back; the wheel's own
+  /// is dropped when it unlinks the timer. Thread-safe, never blocks.
+  void cancel_timer(Timer* t) noexcept;
   /// Deterministic mode: moves the virtual clock forward by `d` and expires
   /// the timers due, on the calling thread. Returns how many expired. Test
   /// thread only.
@@ -154,7 +160,6 @@ class Scheduler {
   // -- used by Worker (internals) ------------------------------------------------
 
   moodycamel::ConcurrentQueue<ActorCell*>& global_queue() noexcept { return global_; }
-  moodycamel::ConcurrentQueue<Timer*>& timer_inbox() noexcept { return timer_inbox_; }
   Worker& worker(unsigned i) noexcept { return *workers_[i]; }
   bool stopping() const noexcept {
     // acquire: pairs with the (seq_cst) store in stop(); a worker that sees the
@@ -173,14 +178,14 @@ class Scheduler {
   /// Takes parked worker `index` off the sleepers after its timed park ran
   /// out. False if a waker took it first (its unpark is on the way).
   bool cancel_park(unsigned index);
-  /// True if any queue other than LIFO slots holds runnable work, or the
-  /// timer inbox holds timers.
+  /// True if any queue other than LIFO slots holds runnable work.
   bool has_pending_work() const noexcept;
 
  private:
   void schedule_external(ActorCell* cell) noexcept;
-  /// Discards every timer in the inbox (after stop() began).
-  void discard_inbox() noexcept;
+  /// Posts an arm or a cancel to worker `owner`; if stop() has begun,
+  /// discards that worker's timer mail itself (stop may have drained it).
+  void post_timer_or_discard(unsigned owner, Timer* t, bool cancel) noexcept;
 
   static constexpr std::uint32_t one_searching = 1;
   static constexpr std::uint32_t one_unparked = 1u << 16;
@@ -190,7 +195,7 @@ class Scheduler {
   const SchedulerConfig config_;
   const std::chrono::steady_clock::time_point epoch_ = std::chrono::steady_clock::now();
   moodycamel::ConcurrentQueue<ActorCell*> global_;
-  moodycamel::ConcurrentQueue<Timer*> timer_inbox_;
+  std::atomic<std::uint32_t> next_timer_owner_{0};  // outside threads' timers, in turn
   std::vector<std::unique_ptr<Worker>> workers_;
 
   // Written by every worker entering or leaving search/park: its own line.

@@ -51,6 +51,17 @@ class Timer {
   virtual void expire() noexcept = 0;
   /// The wheel is shutting down with the timer pending (it will never fire).
   virtual void discard() noexcept = 0;
+  /// Cancellable timers (Scheduler::cancel_timer): gives back one reference
+  /// the wheel or a cancel request held, without firing.
+  virtual void drop() noexcept {}
+  /// Cancellable timers: true once cancelled, so that an arm still on its way
+  /// to the owner's wheel is dropped instead of linked.
+  virtual bool is_cancelled() const noexcept { return false; }
+
+  /// The worker whose wheel holds (or will hold) the timer; set by the
+  /// scheduler before any other thread can see the timer.
+  std::uint32_t owner() const noexcept { return owner_; }
+  void set_owner(std::uint32_t w) noexcept { owner_ = w; }
 
  protected:
   ~Timer() = default;
@@ -61,6 +72,7 @@ class Timer {
   Timer* next_ = nullptr;
   std::uint64_t deadline_ = 0;
   TimerWheel* wheel_ = nullptr;
+  std::uint32_t owner_ = 0;
   std::uint8_t level_ = 0;  // where it is filed (or TimerWheel::due_level / firing_level)
   std::uint8_t slot_ = 0;
 };

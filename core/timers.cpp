@@ -5,7 +5,6 @@
 namespace shoal::detail {
 
 void ScheduledSend::expire() noexcept {
-  std::uint8_t s = armed;
   if (clone_ != nullptr) {
     // Periodic: a fresh copy each time, then re-armed on this worker's wheel.
     // acquire: pairs with the acq_rel CAS in cancel().
@@ -17,19 +16,33 @@ void ScheduledSend::expire() noexcept {
         system_.report_failure(to_.id(), std::current_exception());
       }
       if (copy != nullptr) system_.deliver_scheduled(to_, copy, system_message_);
-      system_.scheduler().add_timer(this, interval_);
+      system_.scheduler().add_timer(this, interval_);  // keeps the wheel's reference
       return;
     }
-    destroy_envelope(env_);  // cancelled: the prototype goes
-    release();
+    release();  // cancelled: the prototype goes with the last reference
     return;
   }
+  std::uint8_t s = armed;
   // acq_rel: pairs with cancel(); the winner owns env_.
   if (state_.compare_exchange_strong(s, done, std::memory_order_acq_rel)) {
-    system_.deliver_scheduled(to_, env_, system_message_);
-  } else {
-    destroy_envelope(env_);
+    system_.deliver_scheduled(to_, std::exchange(env_, nullptr), system_message_);
   }
+  release();  // the wheel's reference
+}
+
+bool ScheduledSend::cancel() noexcept {
+  std::uint8_t s = armed;
+  // acq_rel: pairs with the CAS in expire()/discard(): one of them wins the
+  // armed state, and the winner owns the envelope.
+  if (!state_.compare_exchange_strong(s, cancelled, std::memory_order_acq_rel)) return false;
+  add_ref();  // the cancel request's, given back by drop()
+  system_.scheduler().cancel_timer(this);
+  return true;
+}
+
+void ScheduledSend::drop() noexcept {
+  // Unlinked because cancelled (or the cancel request is done): the message
+  // was never sent. The envelope goes with the last reference.
   release();
 }
 
@@ -37,11 +50,10 @@ void ScheduledSend::discard() noexcept {
   std::uint8_t s = armed;
   // acq_rel: pairs with cancel(); a send that never happened is a dead letter.
   if (state_.compare_exchange_strong(s, done, std::memory_order_acq_rel) && !system_message_) {
-    system_.dead_letter(env_, to_.id(), DeadLetterReason::stopped_with_mail);
-  } else {
-    destroy_envelope(env_);
+    system_.dead_letter(std::exchange(env_, nullptr), to_.id(),
+                        DeadLetterReason::stopped_with_mail);
   }
-  release();
+  release();  // the wheel's reference
 }
 
 }  // namespace shoal::detail

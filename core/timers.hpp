@@ -7,12 +7,11 @@
 //
 // A ScheduledSend holds the message (built at arming time: one allocation
 // for the node, one for the envelope) and the target's Pid. When it expires
-// on a worker the envelope is delivered like any send; a cancelled one is
-// freed silently. Cancelling is an atomic state change from any thread; the
-// node itself stays in its wheel until its deadline comes (a worker's wheel
-// cannot be touched from another thread), so a cancelled timer holds its
-// memory until then. One still pending when the system shuts down becomes a
-// dead letter (stopped_with_mail).
+// on a worker the envelope is delivered like any send. Cancelling is an
+// atomic state change from any thread, after which the timer is unlinked by
+// its worker (at once on that worker, else at the worker's next look:
+// Scheduler::cancel_timer) and freed silently. One still pending when the
+// system shuts down becomes a dead letter (stopped_with_mail).
 #pragma once
 
 #include <atomic>
@@ -55,15 +54,16 @@ class ScheduledSend final : public Timer {
 
   void expire() noexcept override;
   void discard() noexcept override;
-
-  /// Stops the send if it has not happened (a periodic one: the next ones).
-  /// True if this call cancelled it. Thread-safe.
-  bool cancel() noexcept {
-    std::uint8_t s = armed;
-    // acq_rel: pairs with the acq_rel exchange in expire()/discard(): one of
-    // them wins the armed state, and the winner owns the envelope.
-    return state_.compare_exchange_strong(s, cancelled, std::memory_order_acq_rel);
+  void drop() noexcept override;
+  bool is_cancelled() const noexcept override {
+    // acquire: pairs with the CAS in cancel().
+    return state_.load(std::memory_order_acquire) == cancelled;
   }
+
+  /// Stops the send if it has not happened (a periodic one: the next ones)
+  /// and has the timer unlinked. True if this call cancelled it.
+  /// Thread-safe.
+  bool cancel() noexcept;
   /// True until it was sent (not periodic), cancelled or discarded.
   bool pending() const noexcept {
     return state_.load(std::memory_order_acquire) == armed;  // acquire: pairs with cancel/expire
@@ -78,13 +78,15 @@ class ScheduledSend final : public Timer {
 
  private:
   enum : std::uint8_t { armed, done, cancelled };
-  ~ScheduledSend() = default;
+  ~ScheduledSend() {
+    if (env_ != nullptr) destroy_envelope(env_);  // never sent (cancelled), or a prototype
+  }
 
   std::atomic<std::uint32_t> refs_;
   std::atomic<std::uint8_t> state_{armed};
   ActorSystem& system_;
   Pid to_;
-  Envelope* env_;  // the message, or a periodic send's prototype
+  Envelope* env_;  // the message (null once sent), or a periodic send's prototype
   CloneFn clone_;
   std::chrono::nanoseconds interval_;
   bool system_message_;

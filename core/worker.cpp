@@ -2,6 +2,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 
 #include "core/actor_cell.hpp"
 #include "core/scheduler.hpp"
@@ -122,14 +123,59 @@ ActorCell* Worker::search() {
   }
 }
 
-bool Worker::poll_timers() {
-  auto& inbox = sched_.timer_inbox();
-  if (inbox.size_approx() != 0) {
-    std::array<Timer*, 32> batch;
-    while (std::size_t n = inbox.try_dequeue_bulk(batch.data(), batch.size())) {
-      for (std::size_t i = 0; i < n; ++i) timers_.insert(batch[i]);
+void Worker::post_timer(Timer* t, bool cancel) noexcept {
+  if (!timer_mail_.enqueue(reinterpret_cast<std::uintptr_t>(t) | (cancel ? 1u : 0u))) {
+    std::fprintf(stderr, "shoal: out of memory growing a timer queue\n");
+    std::abort();
+  }
+  // Store→load against park(): it stores parked_ then loads the flag; we
+  // store the flag then load parked_ (seq_cst both sides), so either it sees
+  // the mail and does not sleep, or we see it parked and wake it.
+  has_timer_mail_.store(true, std::memory_order_seq_cst);
+  if (parked_.load(std::memory_order_seq_cst)) parker_.unpark();
+}
+
+void Worker::take_timer_mail() {
+  // relaxed first look: the common case is no mail, one plain load. The
+  // acquire exchange pairs with the seq_cst store in post_timer (and
+  // moodycamel orders the items themselves).
+  if (!has_timer_mail_.load(std::memory_order_relaxed) ||
+      !has_timer_mail_.exchange(false, std::memory_order_acquire)) {
+    return;
+  }
+  std::uintptr_t m;
+  while (timer_mail_.try_dequeue(m)) {
+    auto* t = reinterpret_cast<Timer*>(m & ~std::uintptr_t{1});
+    if ((m & 1) != 0) {
+      // A cancel: unlink if it is still here (not yet fired, and its arm
+      // already arrived), then give back the cancel's own reference.
+      if (t->linked()) {
+        timers_.remove(t);
+        t->drop();  // the wheel's reference
+      }
+      t->drop();
+    } else if (t->is_cancelled()) {
+      t->drop();  // cancelled on its way here: never linked
+    } else {
+      timers_.insert(t);
     }
   }
+}
+
+void Worker::discard_timer_mail() noexcept {
+  std::uintptr_t m;
+  while (timer_mail_.try_dequeue(m)) {
+    auto* t = reinterpret_cast<Timer*>(m & ~std::uintptr_t{1});
+    if ((m & 1) != 0) {
+      t->drop();  // the wheels are discarded: nothing is linked any more
+    } else {
+      t->discard();
+    }
+  }
+}
+
+bool Worker::poll_timers() {
+  take_timer_mail();
   if (timers_.empty()) return false;
   const std::uint64_t now = sched_.current_tick();
   if (timers_.next_expiry() > now) return false;
@@ -144,25 +190,24 @@ void Worker::park() {
   // relied on this look.
   if (last_searcher && sched_.has_pending_work()) sched_.notify_one();
   if (sched_.stopping()) return;
-  if (timers_.empty()) {
-    parker_.park();
-    // notify_one counted us as searching when it woke us.
-    searching_ = true;
-    return;
+  parked_.store(true, std::memory_order_seq_cst);  // see post_timer
+  if (!has_timer_mail_.load(std::memory_order_seq_cst)) {
+    if (timers_.empty()) {
+      parker_.park();
+    } else {
+      // Sleep no longer than until the earliest timer.
+      const auto wait =
+          sched_.tick * static_cast<std::int64_t>(timers_.next_expiry()) - sched_.now();
+      if (wait > std::chrono::nanoseconds::zero()) parker_.park_for(wait);
+    }
   }
-  // Sleep no longer than until the earliest timer.
-  const auto wait = sched_.tick * static_cast<std::int64_t>(timers_.next_expiry()) - sched_.now();
-  if (wait > std::chrono::nanoseconds::zero() && parker_.park_for(wait)) {
-    searching_ = true;  // woken by notify_one, as above
-    return;
-  }
-  // Timed out: we count ourselves awake again, unless a waker took us off
-  // the sleepers meanwhile (it counted us; its unpark is on the way: take it,
-  // or it would cut a later sleep short).
-  if (!sched_.cancel_park(index_)) {
-    parker_.park();
-    searching_ = true;
-  }
+  // relaxed: only post_timer reads it, and a stale `true` costs one unpark.
+  parked_.store(false, std::memory_order_relaxed);
+  // Who woke us? notify_one takes a worker off the sleepers and counts it
+  // awake and searching; a timeout, timer mail or a stale unpark does not.
+  // (A wake-up token left over from one of those only makes a later park
+  // return early, which comes back here.)
+  searching_ = !sched_.cancel_park(index_);
 }
 
 // -- the loop ----------------------------------------------------------------------

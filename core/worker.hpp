@@ -20,6 +20,7 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
+#include <atomic>
 #include <cstdint>
 #include <thread>
 
@@ -59,6 +60,13 @@ class Worker {
   detail::Parker& parker() noexcept { return parker_; }
   /// This worker's timers. Owner thread only (the scheduler after joining).
   TimerWheel& timers() noexcept { return timers_; }
+  /// Hands this worker a timer to link (`cancel` false) or a cancelled
+  /// timer to unlink and drop (`cancel` true), from another thread; wakes
+  /// the worker if it is parked (it must re-time its sleep). Thread-safe.
+  void post_timer(Timer* t, bool cancel) noexcept;
+  /// After the thread is joined: discards the posted timers (arms are
+  /// discarded, cancels dropped). Thread-safe against late posters.
+  void discard_timer_mail() noexcept;
   std::thread& thread() noexcept { return thread_; }
 
  private:
@@ -69,6 +77,8 @@ class Worker {
   /// Takes foreign timers from the inbox and expires the due ones (whose
   /// sends schedule onto this worker). True if any expired.
   bool poll_timers();
+  /// Links or unlinks what other threads posted (post_timer).
+  void take_timer_mail();
   void park();
   void spill(ActorCell* extra) noexcept;
 
@@ -91,6 +101,12 @@ class Worker {
   // -- shared: thieves and wakers -------------------------------------------------
   RunQueue<ActorCell> queue_;
   alignas(detail::cache_line_size) detail::Parker parker_;
+  // Timers posted by other threads: Timer* with the low bit set for a cancel.
+  // Rare (arming off the workers, cancelling across workers): a
+  // moodycamel queue, since a timer may be in it twice (arm and cancel).
+  moodycamel::ConcurrentQueue<std::uintptr_t> timer_mail_;
+  alignas(detail::cache_line_size) std::atomic<bool> has_timer_mail_{false};
+  std::atomic<bool> parked_{false};  // about to sleep or asleep (post_timer wakes it)
   std::thread thread_;
 };
 

@@ -126,6 +126,7 @@ TEST(SendAfter, CancelledBeforeItsTimeIsNeverSent) {
   TimerHandle h = sys->send_after(r, Tick{1}, 5ms);
   TimerHandle copy = h;
   EXPECT_TRUE(copy.cancel());
+  EXPECT_EQ(sys->scheduler().pending_timers(), 0u) << "a cancelled timer leaves its wheel at once";
   EXPECT_FALSE(h.cancel()) << "a second cancel must report that nothing was left to cancel";
   EXPECT_FALSE(h.pending());
   sys->advance_time(1s);
