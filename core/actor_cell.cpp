@@ -37,7 +37,7 @@ using StackEnvelope = TypedEnvelope<T>;
 
 template <class T, class... Args>
 void post_system_to(const Pid& to, Args&&... args) {
-  cell_of(to)->post_system(emplace_envelope<T>(std::forward<Args>(args)...));
+  ActorSystem::post_system(to.process(), emplace_envelope<T>(std::forward<Args>(args)...));
 }
 
 }  // namespace
@@ -107,7 +107,7 @@ void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
   // Only a watch needs an answer: the watcher must get its one Terminated.
   // (Stop, unwatch, directives and failures of children have nothing left
   // to act on.)
-  if (e.type == message_type_of<detail::Watch>) {
+  if (e.is<detail::Watch>()) {
     const auto& w = static_cast<const TypedEnvelope<detail::Watch>&>(e).value;
     try {
       post_system_to<Terminated>(w.watcher, Pid(this), TerminatedReason::not_found);
@@ -148,7 +148,7 @@ void ActorCell::run() {
     if (timing_) [[unlikely]]
       active |= !u->type->keeps_receive_timeout;
     invoke(*u);
-    if (u->type == message_type_of<PoisonPill>) [[unlikely]]
+    if (u->is<PoisonPill>()) [[unlikely]]
       request_stop();  // taken at the top of the loop, like any stop
     mailbox_.done_with_user(u);
     if (dead_) break;
@@ -176,6 +176,16 @@ void ActorCell::invoke(Envelope& e) noexcept {
   } catch (...) {
     fail(std::current_exception(), /*report=*/true);
   }
+}
+
+void ActorCell::reenter(detail::Reentry* r) {
+  if (r->incarnation != ext().incarnation) {
+    // The instance that asked was replaced by a restart: its continuation
+    // would touch an object that is gone.
+    system_->report_dead_letter(*detail::current_message, id(), DeadLetterReason::target_stopped);
+    return;
+  }
+  r->step->run(*this);
 }
 
 bool ActorCell::deliver_lifecycle(Envelope& e) noexcept {
@@ -291,6 +301,11 @@ void ActorCell::unbecome() noexcept {
 
 void ActorCell::watch(const Pid& target) {
   if (target.empty()) return;
+  if (!target.process()->is_actor()) {
+    // A request future is no actor: there is none to watch.
+    post_system_to<Terminated>(self_, target, TerminatedReason::not_found);
+    return;
+  }
   std::vector<Pid>& w = ext().watching;
   if (std::find(w.begin(), w.end(), target) != w.end()) return;  // one Terminated per watch
   w.push_back(target);
@@ -543,7 +558,10 @@ void ActorCell::finish_restart() noexcept {
     begin_stop();  // from restarting: stop wins
     return;
   }
-  if (ext_) ext_->behaviors.clear();  // a fresh instance starts in receive
+  if (ext_) {
+    ext_->behaviors.clear();  // a fresh instance starts in receive
+    ++ext_->incarnation;      // and does not run the old one's continuations
+  }
   behaving_ = false;
   set_receive_timeout(std::chrono::nanoseconds::zero());  // and sets its own timeout
   set_state(State::alive);

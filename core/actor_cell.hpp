@@ -112,6 +112,7 @@ struct CellExtras {
   std::chrono::nanoseconds receive_timeout{0};
   std::chrono::nanoseconds last_activity{0};
   std::uint32_t timeout_generation = 0;
+  std::uint32_t incarnation = 0;  // owner only: +1 per restart (reenter_after)
 };
 
 class ActorCell : public Process, public Context {
@@ -179,6 +180,8 @@ class ActorCell : public Process, public Context {
   /// become_stacked pushes, unbecome pops back to the one before.
   void become(Behavior b, bool stacked);
   void unbecome() noexcept;
+  /// Allocated on first use. Owner only.
+  CellExtras& ext();
   /// Context::set_receive_timeout.
   void set_receive_timeout(std::chrono::nanoseconds d);
   std::chrono::nanoseconds receive_timeout() const noexcept {
@@ -226,9 +229,13 @@ class ActorCell : public Process, public Context {
   friend struct ParentSupervisor;
   friend struct GuardianSupervisor;
 
-  CellExtras& ext();
   /// Hands `e` to the active behavior, else to receive. May throw.
   void handle(Envelope& e) {
+    detail::current_message = &e;  // for sender() and respond()
+    if (e.type == message_type_of<detail::Reentry>) [[unlikely]] {
+      reenter(e.get<detail::Reentry>());
+      return;
+    }
     if (behaving_) [[unlikely]] {
       Behavior b = ext_->behaviors.back();  // a copy: the handler may change the stack
       b(*actor_, *this, e);
@@ -238,6 +245,8 @@ class ActorCell : public Process, public Context {
   }
   void start() noexcept;
   void invoke(Envelope& e) noexcept;
+  /// Runs a reenter_after continuation (or drops it if from an older instance).
+  void reenter(detail::Reentry* r);
   /// Runs a lifecycle message through the actor; true if it did not throw.
   bool deliver_lifecycle(Envelope& e) noexcept;
   void handle_system(Envelope& e) noexcept;

@@ -209,7 +209,7 @@ std::uint64_t ActorSystem::live_actors() const noexcept {
 // -- stopping and dying ----------------------------------------------------------------------
 
 void ActorSystem::stop(const Pid& pid) {
-  if (pid.empty()) return;
+  if (pid.empty() || !pid.process()->is_actor()) return;
   static_cast<ActorCell*>(pid.process())->request_stop();
 }
 
@@ -235,12 +235,31 @@ TimerHandle ActorSystem::schedule_send(const Pid& to, Envelope* e, std::chrono::
 }
 
 void ActorSystem::deliver_scheduled(const Pid& to, Envelope* e, bool system) noexcept {
-  auto* cell = static_cast<ActorCell*>(to.process());
   if (system) {
-    cell->post_system(e);
+    post_system(to.process(), e);
   } else {
-    deliver(cell, e);
+    deliver(to.process(), e);
   }
+}
+
+Future<Terminated> ActorSystem::terminated_future(const Pid& pid, std::chrono::nanoseconds timeout,
+                                                  bool poison) {
+  auto* core = new detail::FutureCore(*this);
+  Future<Terminated> f(core);
+  if (pid.empty() || !pid.process()->is_actor()) {
+    core->fail(RequestErrc::dead_letter, DeadLetterReason::empty_pid);
+    return f;
+  }
+  if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
+  // The future watches the actor: a system message, handled before the stop
+  // flag (and so before a poison pill); a gone actor answers not_found.
+  post_system(pid.process(), emplace_envelope<detail::Watch>(f.pid()));
+  if (poison) {
+    this->poison(pid);
+  } else {
+    stop(pid);
+  }
+  return f;
 }
 
 void ActorSystem::release_name(ActorCell& cell) noexcept {
@@ -265,6 +284,21 @@ void ActorSystem::actor_died(ActorCell& cell) noexcept {
 }
 
 // -- reporting -------------------------------------------------------------------------------
+
+void ActorSystem::bounce(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
+  const SenderHeader* h = e.sender_header();
+  if (h->sender.empty() || r == DeadLetterReason::no_sender) return;
+  if (h->sender.process()->kind() == Process::Kind::future) {
+    // A request future fails at once, not at its timeout.
+    static_cast<detail::FutureCore*>(h->sender.process())->fail(RequestErrc::dead_letter, r);
+    return;
+  }
+  // Plain (no sender), so a bounce that dies too goes no further.
+  try {
+    send(h->sender, DeadLetterResponse{target, e.type->name, r});
+  } catch (const std::bad_alloc&) {
+  }
+}
 
 void ActorSystem::report_empty_pid(const MessageType* type) noexcept {
   DeadLetter d{0, type->name, DeadLetterReason::empty_pid};

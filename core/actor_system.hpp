@@ -34,6 +34,7 @@
 #include "core/detail/spin_lock.hpp"
 #include "core/envelope.hpp"
 #include "core/event_stream.hpp"
+#include "core/future.hpp"
 #include "core/handles.hpp"
 #include "core/lifecycle.hpp"
 #include "core/pid.hpp"
@@ -121,10 +122,58 @@ class ActorSystem {
     }
     deliver(p, make_envelope(std::forward<T>(msg)));
   }
+  /// Sends `msg` to `to` with `sender` (and `request_id`) attached: the
+  /// receiver's respond() answers `sender`. Thread-safe.
+  template <class T>
+  void request(const Pid& to, T&& msg, const Pid& sender, std::uint64_t request_id = 0) {
+    Envelope* e = make_request_envelope(std::forward<T>(msg), sender, request_id);
+    Process* p = to.process();
+    if (p == nullptr) [[unlikely]] {
+      dead_letter(e, 0, DeadLetterReason::empty_pid);
+      return;
+    }
+    deliver(p, e);
+  }
   /// Sends an already built envelope (ownership taken). Thread-safe.
   void deliver(Process* to, Envelope* e) noexcept {
-    // One process kind today; remote and future processes branch here.
-    static_cast<ActorCell*>(to)->post_user(e);
+    if (to->is_actor()) [[likely]] {
+      static_cast<ActorCell*>(to)->post_user(e);
+    } else {
+      to->post(e);  // a request future (remote proxies later)
+    }
+  }
+  /// Delivers a system message (ownership taken): an actor's system queue,
+  /// or the process itself if it is no actor. Thread-safe.
+  static void post_system(Process* to, Envelope* e) noexcept {
+    if (to->is_actor()) [[likely]] {
+      static_cast<ActorCell*>(to)->post_system(e);
+    } else {
+      to->post(e);
+    }
+  }
+
+  /// Sends `msg` to `to` as a request and returns the future of its answer
+  /// (future.hpp): the answer of type R, or RequestError — timeout after
+  /// `timeout` (0: none), dead_letter at once if the request cannot be
+  /// delivered or handled, shut_down. Thread-safe; inside an actor, use
+  /// Context::reenter_after to wait.
+  template <class R, class T>
+  Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout) {
+    auto* core = new detail::FutureCore(*this);
+    Future<R> f(core);
+    if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
+    request(to, std::forward<T>(msg), f.pid());
+    return f;
+  }
+  /// Stops `pid` (as stop()) and returns a future completed with its
+  /// Terminated once it is gone (why = not_found if it was gone already).
+  Future<Terminated> stop_future(const Pid& pid, std::chrono::nanoseconds timeout) {
+    return terminated_future(pid, timeout, /*poison=*/false);
+  }
+  /// Poisons `pid` (as poison()) and returns a future completed with its
+  /// Terminated once it is gone.
+  Future<Terminated> poison_future(const Pid& pid, std::chrono::nanoseconds timeout) {
+    return terminated_future(pid, timeout, /*poison=*/true);
   }
 
   /// Sends `msg` to `to` once `delay` has passed (never earlier; at the
@@ -177,7 +226,10 @@ class ActorSystem {
   template <class E>
   EventStream::Token subscribe(const Pid& pid) {
     return events_.subscribe<E>([this, pid](const E& e) {
-      if (pid.empty() || static_cast<ActorCell*>(pid.process())->is_dead()) return;
+      if (pid.empty() || !pid.process()->is_actor() ||
+          static_cast<ActorCell*>(pid.process())->is_dead()) {
+        return;
+      }
       send(pid, E(e));
     });
   }
@@ -235,12 +287,16 @@ class ActorSystem {
   /// Where a timer's send lands (on the worker that fired it).
   void deliver_scheduled(const Pid& to, Envelope* e, bool system) noexcept;
   /// Publishes a dead letter for a message the caller still owns (or that a
-  /// queue owns); does not free it.
+  /// queue owns); does not free it. A request's sender is told.
   void report_dead_letter(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept {
     DeadLetter d{target, e.type->name, r};
     dead_letters_.publish(d);
     events_.publish(d);
+    if (e.type->has_sender) [[unlikely]]
+      bounce(e, target, r);
   }
+  /// Tells the sender of a request that became a dead letter.
+  void bounce(const Envelope& e, std::uint64_t target, DeadLetterReason r) noexcept;
   /// Publishes a dead letter for an envelope the caller owns, and frees it.
   void dead_letter(Envelope* e, std::uint64_t target, DeadLetterReason r) noexcept {
     report_dead_letter(*e, target, r);
@@ -256,6 +312,8 @@ class ActorSystem {
 
  private:
   [[gnu::cold]] void report_empty_pid(const MessageType* type) noexcept;
+  Future<Terminated> terminated_future(const Pid& pid, std::chrono::nanoseconds timeout,
+                                       bool poison);
   static std::uint64_t new_actor_id() noexcept;
   /// Makes a constructed cell live (a child of `parent` if not null),
   /// schedules its first run and returns its Pid; throws SpawnError (and
@@ -320,6 +378,66 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
 template <class T>
 void Context::send(const Pid& to, T&& msg) {
   system_->send(to, std::forward<T>(msg));
+}
+
+template <class R, class T>
+Future<R> Context::request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout) {
+  return system_->request_future<R>(to, std::forward<T>(msg), timeout);
+}
+
+template <class R, class F>
+void Context::reenter_after(Future<R>& f, F&& cont) {
+  struct Step final : detail::ReentryStep {
+    explicit Step(F&& c) : fn(std::forward<F>(c)) {}
+    void run(Context& ctx) override {
+      Result<R> r = detail::take_result<R>(*static_cast<detail::FutureCore*>(core.process()));
+      fn(ctx, r);
+    }
+    std::decay_t<F> fn;
+  };
+  // Completion posts the message, prepared here: nothing is allocated on
+  // the completing thread. Until then the message holds no reference to the
+  // future (no cycle through its callback).
+  struct Post final : detail::FutureCallback {
+    Post(ActorSystem* s, Pid to, Envelope* e) : sys(s), self(std::move(to)), msg(e) {}
+    ~Post() override {
+      if (msg != nullptr) destroy_envelope(msg);  // never completed
+    }
+    void run(detail::FutureCore& core) noexcept override {
+      msg->get<detail::Reentry>()->step->core = Pid(&core);
+      sys->deliver(self.process(), std::exchange(msg, nullptr));
+    }
+    ActorSystem* sys;
+    Pid self;
+    Envelope* msg;
+  };
+  Envelope* e = emplace_envelope<detail::Reentry>(
+      detail::Reentry{std::make_unique<Step>(std::forward<F>(cont)), incarnation()});
+  std::unique_ptr<detail::FutureCallback> post;
+  try {
+    post = std::make_unique<Post>(system_, self_, e);
+  } catch (...) {
+    destroy_envelope(e);
+    throw;
+  }
+  f.core().on_complete(std::move(post));
+}
+
+template <class T>
+void Context::request(const Pid& to, T&& msg) {
+  system_->request(to, std::forward<T>(msg), self_);
+}
+
+template <class T>
+void Context::respond(T&& msg) {
+  const Envelope* e = detail::current_message;
+  const SenderHeader* h = e != nullptr ? e->sender_header() : nullptr;
+  if (h == nullptr || h->sender.empty()) {
+    Envelope* answer = make_envelope(std::forward<T>(msg));
+    system_->dead_letter(answer, 0, DeadLetterReason::no_sender);
+    return;
+  }
+  system_->request(h->sender, std::forward<T>(msg), self_, h->request_id);
 }
 
 template <class T>

@@ -46,6 +46,14 @@ std::chrono::nanoseconds Context::receive_timeout() const noexcept {
   return cell(this).receive_timeout();
 }
 
+std::uint32_t Context::incarnation() { return cell(this).ext().incarnation; }
+
+Pid Context::sender() const {
+  const Envelope* e = detail::current_message;
+  const SenderHeader* h = e != nullptr ? e->sender_header() : nullptr;
+  return h != nullptr ? h->sender : Pid();
+}
+
 void Context::unhandled(const Envelope& msg) {
   // The runtime's own messages are offered, not imposed: ignoring them is fine.
   if (is_lifecycle(msg.type)) return;

@@ -8,11 +8,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/envelope.hpp"
+#include "core/future.hpp"
 #include "core/pid.hpp"
 #include "core/props.hpp"
 #include "core/timers.hpp"
@@ -21,6 +23,28 @@ namespace shoal {
 
 class ActorSystem;
 class Actor;
+
+namespace detail {
+/// The message the calling thread's actor is handling (set for each
+/// message before the handler runs; what sender() and respond() read).
+inline thread_local const Envelope* current_message = nullptr;
+
+/// A continuation of reenter_after, run as a message of its actor.
+class ReentryStep {
+ public:
+  virtual ~ReentryStep() = default;
+  virtual void run(Context& ctx) = 0;
+  /// Completed: from now on the step reads the future through `core`.
+  Pid core;
+};
+/// The message that carries it; `incarnation` is the instance that asked
+/// (a restarted actor's new instance does not run the old one's steps).
+struct Reentry {
+  std::unique_ptr<ReentryStep> step;
+  std::uint32_t incarnation;
+};
+}  // namespace detail
+
 class Behavior;
 struct SpawnResult;
 
@@ -37,6 +61,31 @@ class Context {
   /// target makes it a counted dead letter.
   template <class T>
   void send(const Pid& to, T&& msg);
+
+  /// Sends `msg` to `to` with this actor as its sender: the receiver's
+  /// respond() comes back here, and if the request becomes a dead letter
+  /// this actor gets a DeadLetterResponse.
+  template <class T>
+  void request(const Pid& to, T&& msg);
+  /// Answers the message being handled: sends `msg` to its sender, quoting
+  /// its request id, with this actor as the answer's sender. A message
+  /// sent without a sender makes the answer a dead letter (no_sender).
+  template <class T>
+  void respond(T&& msg);
+  /// The sender of the message being handled; empty for one sent with send().
+  Pid sender() const;
+
+  /// Sends `msg` to `to` as a request and returns the future of its answer
+  /// (ActorSystem::request_future). Wait for it with reenter_after, never
+  /// with get() (that would block this worker).
+  template <class R, class T>
+  Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout);
+  /// Once `f` completes, runs `cont(Context&, Result<R>&)` as a message of
+  /// this actor: after the messages queued before it, one at a time with
+  /// every other message (so `cont` may touch the actor's state). Dropped,
+  /// as a dead letter, if this actor has stopped or been restarted since.
+  template <class R, class F>
+  void reenter_after(Future<R>& f, F&& cont);
 
   /// Sends `msg` to `to` after `delay` (ActorSystem::send_after).
   template <class T>
@@ -110,6 +159,8 @@ class Context {
 
  protected:
   explicit Context(ActorSystem* system) noexcept : system_(system) {}
+  /// Which instance of this actor is running (counts restarts).
+  std::uint32_t incarnation();
   ~Context() = default;
 
   ActorSystem* const system_;

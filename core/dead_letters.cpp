@@ -18,6 +18,10 @@ std::string_view to_string(DeadLetterReason r) noexcept {
       return "dropped_oldest";
     case DeadLetterReason::stopped_with_mail:
       return "stopped_with_mail";
+    case DeadLetterReason::no_sender:
+      return "no_sender";
+    case DeadLetterReason::late_response:
+      return "late_response";
   }
   return "unknown";
 }

@@ -25,8 +25,10 @@ enum class DeadLetterReason : std::uint8_t {
   mailbox_full,       ///< bounded mailbox, drop-newest: this message was refused
   dropped_oldest,     ///< bounded mailbox, drop-oldest: evicted by a newer one
   stopped_with_mail,  ///< still queued when its actor stopped
+  no_sender,          ///< respond() to a message that carried no sender
+  late_response,      ///< a response to a request future already completed (timed out)
 };
-inline constexpr std::size_t dead_letter_reason_count = 6;
+inline constexpr std::size_t dead_letter_reason_count = 8;
 
 /// A readable name for a reason ("target_stopped", ...).
 std::string_view to_string(DeadLetterReason r) noexcept;

@@ -5,6 +5,12 @@
 // type is a pointer to a per-type constant (`MessageType`), so typed dispatch
 // is a pointer comparison: no RTTI, no std::any, no std::function.
 //
+// A request (Context::request, request_future, respond) also carries its
+// sender and a request id, in a `SenderHeader` allocated just before the
+// envelope (same allocation). Such an envelope points at its type's second
+// MessageType (`request_type_of<T>`, has_sender set), so a plain message
+// pays nothing for requests: typed access compares against both constants.
+//
 // Lifetime is split in two steps because of the intrusive queue (see
 // mpsc_queue.hpp): after the handler returns, the payload is destroyed
 // (`destroy_payload`); the node's memory is freed by whoever owns the node,
@@ -17,6 +23,8 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+
+#include "core/pid.hpp"
 
 namespace shoal {
 
@@ -33,6 +41,21 @@ struct MessageType {
   /// Handling it does not count as activity for the receive timeout
   /// (the type derives from NotInfluenceReceiveTimeout).
   bool keeps_receive_timeout = false;
+  /// A SenderHeader precedes the envelope (node_size counts it).
+  bool has_sender = false;
+  /// The same message type without a sender; null means this one.
+  const MessageType* plain = nullptr;
+
+  /// The type to compare against message_type_of<T> in rare paths.
+  const MessageType* base() const noexcept { return plain != nullptr ? plain : this; }
+};
+
+/// What a request carries besides its payload: who asked, and the id its
+/// answer must quote (0 for actor-to-actor requests; request futures number
+/// theirs).
+struct SenderHeader {
+  Pid sender;
+  std::uint64_t request_id = 0;
 };
 
 /// Derive a message type from this to keep it from resetting the receiving
@@ -66,6 +89,16 @@ struct Envelope {
   template <class T>
   bool is() const noexcept;
 
+  /// The header of a request; null for a plain message.
+  const SenderHeader* sender_header() const noexcept {
+    return type->has_sender ? header_before(this) : nullptr;
+  }
+
+ private:
+  static const SenderHeader* header_before(const Envelope* e) noexcept;
+
+ public:
+
   /// Runs the payload's destructor; the node memory stays valid.
   void destroy_payload() noexcept {
     if (type->destroy != nullptr) type->destroy(this);
@@ -84,6 +117,7 @@ struct TypedEnvelope final : Envelope {
 
   static void destroy(Envelope* e) noexcept { static_cast<TypedEnvelope*>(e)->value.~T(); }
   static const MessageType type_info;
+  static const MessageType request_type_info;  // the same, with a SenderHeader before it
 };
 
 template <class T>
@@ -93,16 +127,29 @@ inline const MessageType TypedEnvelope<T>::type_info{
     sizeof(TypedEnvelope<T>), nullptr, std::is_base_of_v<NotInfluenceReceiveTimeout, T>};
 
 template <class T>
+inline const MessageType TypedEnvelope<T>::request_type_info{
+    detail::type_name<T>(),
+    std::is_trivially_destructible_v<T> ? nullptr : &TypedEnvelope<T>::destroy,
+    sizeof(SenderHeader) + sizeof(TypedEnvelope<T>),
+    nullptr,
+    std::is_base_of_v<NotInfluenceReceiveTimeout, T>,
+    true,
+    &TypedEnvelope<T>::type_info};
+
+template <class T>
 inline constexpr const MessageType* message_type_of = &TypedEnvelope<T>::type_info;
+template <class T>
+inline constexpr const MessageType* request_type_of = &TypedEnvelope<T>::request_type_info;
 
 template <class T>
 T* Envelope::get() noexcept {
-  return type == message_type_of<T> ? &static_cast<TypedEnvelope<T>*>(this)->value : nullptr;
+  return is<T>() ? &static_cast<TypedEnvelope<T>*>(this)->value : nullptr;
 }
 
 template <class T>
 bool Envelope::is() const noexcept {
-  return type == message_type_of<T>;
+  // Two constants: no load beyond `type`, which dispatch has loaded already.
+  return type == message_type_of<T> || type == request_type_of<T>;
 }
 
 /// Allocates the one node of a send, constructing the payload in place.
@@ -119,6 +166,30 @@ Envelope* make_envelope(T&& msg) {
   return emplace_envelope<std::decay_t<T>>(std::forward<T>(msg));
 }
 
+/// Allocates a request: the SenderHeader and the envelope in one node.
+template <class T>
+Envelope* make_request_envelope(T&& msg, Pid sender, std::uint64_t request_id) {
+  using V = std::decay_t<T>;
+  static_assert(alignof(V) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "over-aligned message types");
+  static_assert(sizeof(SenderHeader) % __STDCPP_DEFAULT_NEW_ALIGNMENT__ == 0,
+                "the envelope after the header keeps the allocation's alignment");
+  constexpr std::size_t size = sizeof(SenderHeader) + sizeof(TypedEnvelope<V>);
+  void* mem = ::operator new(size);
+  auto* h = ::new (mem) SenderHeader{std::move(sender), request_id};
+  try {
+    Envelope* e = ::new (static_cast<void*>(h + 1)) TypedEnvelope<V>(std::forward<T>(msg));
+    e->type = request_type_of<V>;
+    // Hides from g++ that `e` is 16 bytes into an allocation: it cannot see
+    // that free_node never frees such a node itself and would warn there.
+    __asm__("" : "+r"(e));
+    return e;
+  } catch (...) {
+    h->~SenderHeader();
+    ::operator delete(mem, size);
+    throw;
+  }
+}
+
 /// A message type whose envelopes are resident: embedded in a longer-lived
 /// object (an actor cell's stop signal) instead of allocated per send.
 /// Queues link them like any other; their "free" calls `release` (if any)
@@ -131,14 +202,25 @@ inline constexpr MessageType resident_message_type(
   return MessageType{name, nullptr, 0, release};
 }
 
+namespace detail {
+/// free_node for a request (out of line: cold, and g++'s bounds analysis
+/// cannot see that the header precedes such a node).
+void free_request_node(Envelope* e) noexcept;
+}  // namespace detail
+
 /// Frees a node whose payload has already been destroyed.
 inline void free_node(Envelope* e) noexcept {
   // The node was allocated as a TypedEnvelope<V> whose payload destructor has
   // run (destroy_payload); the rest is trivially destructible, so releasing
   // the storage is all that is left. Sized delete: jemalloc skips a lookup.
-  std::size_t size = e->type->node_size;
+  const MessageType* t = e->type;
+  std::size_t size = t->node_size;
   if (size == 0) [[unlikely]] {  // resident: the storage is its owner's
-    if (e->type->release != nullptr) e->type->release(e);
+    if (t->release != nullptr) t->release(e);
+    return;
+  }
+  if (t->has_sender) [[unlikely]] {  // a request: its header starts the node
+    detail::free_request_node(e);
     return;
   }
   ::operator delete(static_cast<void*>(e), size);

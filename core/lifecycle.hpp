@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/dead_letters.hpp"
 #include "core/envelope.hpp"
 #include "core/pid.hpp"
 
@@ -54,13 +55,23 @@ struct Terminated {
   TerminatedReason why = TerminatedReason::stopped;
 };
 
+/// A request (it carried a sender) became a dead letter: sent back to the
+/// requesting actor so it need not wait for an answer that will not come
+/// (Proto.Actor's DeadLetterResponse). Request futures fail instead.
+struct DeadLetterResponse {
+  std::uint64_t target_id;     ///< who the request was for (0: an empty Pid)
+  std::string_view type_name;  ///< the request's type
+  DeadLetterReason reason;
+};
+
 /// True for the types above: messages the runtime originates, which are
 /// ignored (not dead letters) when the actor does not handle them.
 inline bool is_lifecycle(const MessageType* t) noexcept {
+  t = t->base();
   return t == message_type_of<Started> || t == message_type_of<Stopping> ||
          t == message_type_of<Stopped> || t == message_type_of<Restarting> ||
          t == message_type_of<PoisonPill> || t == message_type_of<Terminated> ||
-         t == message_type_of<ReceiveTimeout>;
+         t == message_type_of<ReceiveTimeout> || t == message_type_of<DeadLetterResponse>;
 }
 
 }  // namespace shoal

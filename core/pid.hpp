@@ -1,7 +1,7 @@
 // Pid and Process: the address of an actor and the thing it points at.
 //
-// A Process is whatever can receive envelopes: a local actor cell today; a
-// remote proxy and the shared future process later. It is reference counted
+// A Process is whatever can receive envelopes: a local actor cell, or a
+// request future (future.hpp); a remote proxy later. It is reference counted
 // intrusively; a Pid is a counted pointer to one, so a local send is a
 // pointer chase (no registry lookup) and a Pid keeps its target's memory alive
 // — never the actor itself: a stopped actor's Pid is stale and sends through
@@ -19,15 +19,24 @@
 
 namespace shoal {
 
+struct Envelope;
+
 class Process {
  public:
-  enum class Kind : std::uint8_t { local_actor };
+  enum class Kind : std::uint8_t { local_actor, future };
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
   std::uint64_t id() const noexcept { return id_; }
   Kind kind() const noexcept { return kind_; }
+  bool is_actor() const noexcept { return kind_ == Kind::local_actor; }
+
+  /// Takes a message (owned), for processes that are not actors (request
+  /// futures). Actor cells are reached through their mailbox
+  /// (ActorSystem::deliver branches on kind()), never through this; the
+  /// default frees the message.
+  virtual void post(Envelope* e) noexcept;
 
   /// Thread-safe, wait-free.
   void add_ref() noexcept {

@@ -22,6 +22,7 @@ constexpr DeadLetterReason all_reasons[] = {
     DeadLetterReason::target_stopped, DeadLetterReason::empty_pid,
     DeadLetterReason::unhandled,      DeadLetterReason::mailbox_full,
     DeadLetterReason::dropped_oldest, DeadLetterReason::stopped_with_mail,
+    DeadLetterReason::no_sender,      DeadLetterReason::late_response,
 };
 static_assert(std::size(all_reasons) == dead_letter_reason_count);
 

@@ -1,0 +1,26 @@
+#include "core/envelope.hpp"
+
+#include <cstdint>
+
+namespace shoal {
+
+const SenderHeader* Envelope::header_before(const Envelope* e) noexcept {
+  // make_request_envelope put the header right before the envelope.
+  return reinterpret_cast<const SenderHeader*>(reinterpret_cast<std::uintptr_t>(e) -
+                                               sizeof(SenderHeader));
+}
+
+void Process::post(Envelope* e) noexcept { destroy_envelope(e); }
+
+namespace detail {
+
+void free_request_node(Envelope* e) noexcept {
+  auto* h = const_cast<SenderHeader*>(e->sender_header());
+  const std::size_t size = e->type->node_size;
+  h->~SenderHeader();
+  ::operator delete(static_cast<void*>(h), size);
+}
+
+}  // namespace detail
+
+}  // namespace shoal

@@ -1,0 +1,140 @@
+#include "core/future.hpp"
+
+#include "core/actor_system.hpp"
+
+namespace shoal {
+
+std::string_view to_string(RequestErrc e) noexcept {
+  switch (e) {
+    case RequestErrc::timeout:
+      return "timeout";
+    case RequestErrc::dead_letter:
+      return "dead_letter";
+    case RequestErrc::unexpected_type:
+      return "unexpected_type";
+    case RequestErrc::shut_down:
+      return "shut_down";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+namespace {
+// Futures are numbered apart from actors (the top bit), so a Pid's id says
+// which it is in traces; ids only need to be unique.
+std::atomic<std::uint64_t> next_future_id{std::uint64_t{1} << 63};
+}  // namespace
+
+FutureCore::FutureCore(ActorSystem& system) noexcept
+    // relaxed: only uniqueness matters. One reference, adopted by the Future.
+    : Process(next_future_id.fetch_add(1, std::memory_order_relaxed), Kind::future, 1),
+      system_(system) {}
+
+FutureCore::~FutureCore() {
+  if (result_ != nullptr) destroy_envelope(result_);
+}
+
+void FutureCore::arm(std::chrono::nanoseconds timeout) noexcept {
+  armed_ = true;
+  add_ref();  // the wheel's, given back by expire(), discard() or drop()
+  system_.scheduler().add_timer(this, timeout);
+}
+
+void FutureCore::disarm() noexcept {
+  if (!armed_) return;
+  add_ref();  // the cancel's, given back by drop()
+  system_.scheduler().cancel_timer(this);
+}
+
+void FutureCore::post(Envelope* e) noexcept {
+  if (!claim()) {
+    // Timed out (or failed) already: nobody waits for this answer now.
+    system_.dead_letter(e, id(), DeadLetterReason::late_response);
+    return;
+  }
+  result_ = e;
+  disarm();
+  publish();
+}
+
+bool FutureCore::fail(RequestErrc code, DeadLetterReason reason) noexcept {
+  if (!claim()) return false;
+  error_ = code;
+  reason_ = reason;
+  disarm();
+  publish();
+  return true;
+}
+
+void FutureCore::expire() noexcept {
+  if (claim()) {
+    error_ = RequestErrc::timeout;
+    publish();
+  }
+  release();  // the wheel's
+}
+
+void FutureCore::discard() noexcept {
+  if (claim()) {
+    error_ = RequestErrc::shut_down;
+    publish();
+  }
+  release();  // the wheel's
+}
+
+void FutureCore::publish() noexcept {
+  // acq_rel: the release half publishes the result to done() and to the
+  // callback's registrar; the acquire half sees a callback registered first
+  // (pairs with the CAS in on_complete).
+  if (state_.exchange(completed, std::memory_order_acq_rel) == has_callback) {
+    callback_->run(*this);
+  }
+  state_.notify_all();  // no system call when nobody waits
+}
+
+void FutureCore::on_complete(std::unique_ptr<FutureCallback> cb) noexcept {
+  callback_ = std::move(cb);
+  std::uint32_t s = pending;
+  // acq_rel: pairs with the exchange in publish() (either it sees the
+  // callback, or we see the result and run it here).
+  if (state_.compare_exchange_strong(s, has_callback, std::memory_order_acq_rel)) return;
+  callback_->run(*this);
+}
+
+void FutureCore::wait() const noexcept {
+  for (;;) {
+    // acquire: pairs with publish().
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    if (s == completed) return;
+    state_.wait(s, std::memory_order_acquire);
+  }
+}
+
+std::string describe_failure(const FutureCore& core) {
+  std::string what = "shoal: request failed: ";
+  what.append(to_string(core.error()));
+  if (core.error() == RequestErrc::dead_letter) what.append(" (").append(to_string(core.reason())).append(")");
+  return what;
+}
+
+void report_callback_failure(FutureCore& core, const std::exception_ptr& e) noexcept {
+  core.system().report_failure(0, e);
+}
+
+void check_may_block(const FutureCore& core) {
+  Scheduler& s = core.system().scheduler();
+  if (s.deterministic()) {
+    throw std::logic_error(
+        "shoal: Future::get() in deterministic mode would wait forever; run the system until "
+        "the future is ready first");
+  }
+  if (s.current_worker_index() >= 0) {
+    throw std::logic_error(
+        "shoal: Future::get() on a worker would block it; use Context::reenter_after or then()");
+  }
+}
+
+}  // namespace detail
+
+}  // namespace shoal
