@@ -188,6 +188,71 @@ void ActorCell::reenter(detail::Reentry* r) {
   r->step->run(*this);
 }
 
+// -- middleware ------------------------------------------------------------------------
+
+namespace {
+template <class M>
+const std::vector<M>* or_null(const std::vector<M>& v) noexcept {
+  return v.empty() ? nullptr : &v;
+}
+template <class M>
+std::size_t size_of(const std::vector<M>* v) noexcept {
+  return v != nullptr ? v->size() : 0;
+}
+}  // namespace
+
+void ActorCell::init_middleware() noexcept {
+  const SystemConfig& c = system_->config();
+  bool any = !c.receiver_middleware.empty() || !c.sender_middleware.empty();
+  if (ext_ && ext_->props) {
+    any = any || !ext_->props->receiver_middleware().empty() ||
+          !ext_->props->sender_middleware().empty();
+  }
+  intercepted_ = any;
+}
+
+void ActorCell::receive_through_middleware(Envelope& e) {
+  const auto* outer = or_null(system_->config().receiver_middleware);
+  const auto* inner = ext_ && ext_->props ? or_null(ext_->props->receiver_middleware()) : nullptr;
+  ReceiveNext(this, outer, inner, 0)(*this, e);
+}
+
+void ActorCell::send_through_middleware(const Pid& to, Envelope* e) {
+  const auto* outer = or_null(system_->config().sender_middleware);
+  const auto* inner = ext_ && ext_->props ? or_null(ext_->props->sender_middleware()) : nullptr;
+  SendNext(system_, outer, inner, 0)(*this, to, e);
+}
+
+void ReceiveNext::operator()(Context& ctx, Envelope& msg) const {
+  const std::size_t n_outer = size_of(outer_);
+  if (i_ < n_outer + size_of(inner_)) {
+    const ReceiverMiddleware& m = i_ < n_outer ? (*outer_)[i_] : (*inner_)[i_ - n_outer];
+    m(ctx, msg, ReceiveNext(cell_, outer_, inner_, i_ + 1));
+    return;
+  }
+  detail::current_message = &msg;  // a middleware may have passed another message
+  cell_->dispatch(msg);
+}
+
+void SendNext::operator()(Context& sender, const Pid& target, Envelope* msg) const {
+  const std::size_t n_outer = size_of(outer_);
+  if (i_ < n_outer + size_of(inner_)) {
+    const SenderMiddleware& m = i_ < n_outer ? (*outer_)[i_] : (*inner_)[i_ - n_outer];
+    m(sender, target, msg, SendNext(system_, outer_, inner_, i_ + 1));
+    return;
+  }
+  if (target.empty()) {
+    system_->dead_letter(msg, 0, DeadLetterReason::empty_pid);
+    return;
+  }
+  system_->deliver(target.process(), msg);
+}
+
+Pid SpawnNext::operator()() const {
+  if (i_ < chain_->size()) return (*chain_)[i_](*info_, SpawnNext(chain_, i_ + 1, info_, final_, state_));
+  return final_(state_);
+}
+
 bool ActorCell::deliver_lifecycle(Envelope& e) noexcept {
   if (actor_ == nullptr) return true;
   try {

@@ -182,6 +182,15 @@ class ActorCell : public Process, public Context {
   void unbecome() noexcept;
   /// Allocated on first use. Owner only.
   CellExtras& ext();
+
+  // -- middleware (middleware.hpp) ----------------------------------------------------
+  /// True if receiver or sender middleware applies to this actor.
+  bool intercepted() const noexcept { return intercepted_; }
+  /// Decides intercepted() from the system's and the Props' chains. Spawner
+  /// only, before publication.
+  void init_middleware() noexcept;
+  /// Runs `e` (owned) through the sender chain, then delivers it to `to`.
+  void send_through_middleware(const Pid& to, Envelope* e);
   /// Context::set_receive_timeout.
   void set_receive_timeout(std::chrono::nanoseconds d);
   std::chrono::nanoseconds receive_timeout() const noexcept {
@@ -236,6 +245,14 @@ class ActorCell : public Process, public Context {
       reenter(e.get<detail::Reentry>());
       return;
     }
+    if (intercepted_) [[unlikely]] {
+      receive_through_middleware(e);
+      return;
+    }
+    dispatch(e);
+  }
+  /// The actor's behavior, else receive (what the receive chain ends in).
+  void dispatch(Envelope& e) {
     if (behaving_) [[unlikely]] {
       Behavior b = ext_->behaviors.back();  // a copy: the handler may change the stack
       b(*actor_, *this, e);
@@ -247,6 +264,8 @@ class ActorCell : public Process, public Context {
   void invoke(Envelope& e) noexcept;
   /// Runs a reenter_after continuation (or drops it if from an older instance).
   void reenter(detail::Reentry* r);
+  void receive_through_middleware(Envelope& e);
+  friend class ReceiveNext;
   /// Runs a lifecycle message through the actor; true if it did not throw.
   bool deliver_lifecycle(Envelope& e) noexcept;
   void handle_system(Envelope& e) noexcept;
@@ -286,6 +305,7 @@ class ActorCell : public Process, public Context {
   bool behaving_ : 1 = false;      // ext_->behaviors is not empty
   std::uint8_t state_ : 2 = 0;     // a State; see state()
   bool timing_ : 1 = false;        // a receive timeout is set (ext_->receive_timeout)
+  bool intercepted_ : 1 = false;   // middleware applies (set before publication)
   [[no_unique_address]] Mailbox mailbox_;
   std::uint32_t throughput_;
   Envelope term_node_{nullptr, &detail::child_terminated_type};  // queued once, to parent_

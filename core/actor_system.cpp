@@ -79,7 +79,9 @@ void ActorSystem::shutdown() {
 
 // -- spawning ------------------------------------------------------------------------------
 
-Pid ActorSystem::spawn(const Props& props) { return spawn_from(props, nullptr); }
+Pid ActorSystem::spawn(const Props& props) {
+  return spawn_wrapped(nullptr, {}, &props, [&] { return spawn_from(props, nullptr); });
+}
 
 Pid ActorSystem::spawn_from(const Props& props, ActorCell* parent, std::string* name) {
   std::uint32_t throughput = props.throughput() != 0 ? props.throughput() : config_.throughput;
@@ -94,6 +96,7 @@ Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
   // Read before publication: once the cell is in the live table, shutdown
   // may stop it and a worker may be writing its owner-only flags.
   const bool first_run = cell->needs_first_run();
+  cell->init_middleware();
   Pid pid = cell->begin_life();
   // Adopted before it is published: a child stopped (by shutdown) and gone
   // the moment it is live must already be in its parent's list.
@@ -126,7 +129,13 @@ Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
 }
 
 SpawnResult ActorSystem::spawn_named(const Props& props, std::string name) {
-  return spawn_named_impl(props, nullptr, std::move(name));
+  if (config_.spawn_middleware.empty()) return spawn_named_impl(props, nullptr, std::move(name));
+  SpawnResult r{Pid(), SpawnErrc::refused};
+  spawn_wrapped(nullptr, name, &props, [&] {
+    r = spawn_named_impl(props, nullptr, name);
+    return r.pid;
+  });
+  return r;
 }
 
 SpawnResult ActorSystem::spawn_named_child(const Props& props, ActorCell& parent,
@@ -134,7 +143,13 @@ SpawnResult ActorSystem::spawn_named_child(const Props& props, ActorCell& parent
   std::string full = name_of(Pid(&parent));
   if (full.empty()) full.append("$").append(std::to_string(parent.id()));
   full.append("/").append(name);
-  return spawn_named_impl(props, &parent, std::move(full));
+  if (config_.spawn_middleware.empty()) return spawn_named_impl(props, &parent, std::move(full));
+  SpawnResult r{Pid(), SpawnErrc::refused};
+  spawn_wrapped(&parent, name, &props, [&] {
+    r = spawn_named_impl(props, &parent, full);
+    return r.pid;
+  });
+  return r;
 }
 
 SpawnResult ActorSystem::spawn_named_impl(const Props& props, ActorCell* parent, std::string name) {

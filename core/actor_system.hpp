@@ -37,6 +37,7 @@
 #include "core/future.hpp"
 #include "core/handles.hpp"
 #include "core/lifecycle.hpp"
+#include "core/middleware.hpp"
 #include "core/pid.hpp"
 #include "core/props.hpp"
 #include "core/scheduler.hpp"
@@ -67,6 +68,11 @@ struct SystemConfig {
   /// Supervises the actors the system spawns (those without a parent actor);
   /// null = default_strategy() (one-for-one, 10 restarts within 10 s).
   std::shared_ptr<const SupervisorStrategy> guardian{};
+  /// Middleware for every actor (middleware.hpp), outside each actor's own.
+  std::vector<ReceiverMiddleware> receiver_middleware{};
+  std::vector<SenderMiddleware> sender_middleware{};
+  /// Middleware around every spawn.
+  std::vector<SpawnMiddleware> spawn_middleware{};
 };
 
 /// Thrown by spawn after shutdown has begun.
@@ -75,7 +81,12 @@ class SpawnError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class SpawnErrc : std::uint8_t { ok, name_taken, shut_down };
+enum class SpawnErrc : std::uint8_t {
+  ok,
+  name_taken,
+  shut_down,
+  refused,  ///< a spawn middleware returned without spawning
+};
 
 /// Outcome of spawn_named: the Pid, or why there is none.
 struct SpawnResult {
@@ -101,7 +112,8 @@ class ActorSystem {
   /// Spawns `A(args...)` with default options.
   template <class A, class... Args>
   Pid spawn(Args&&... args) {
-    return spawn_inline<A>(nullptr, std::forward<Args>(args)...);
+    return spawn_wrapped(nullptr, {}, nullptr,
+                         [&] { return spawn_inline<A>(nullptr, std::forward<Args>(args)...); });
   }
   /// Spawns under `name`; name_taken if an actor of that name lives.
   SpawnResult spawn_named(const Props& props, std::string name);
@@ -278,6 +290,17 @@ class ActorSystem {
   }
   /// spawn_named for a parent actor: the name becomes "parent/name".
   SpawnResult spawn_named_child(const Props& props, ActorCell& parent, std::string_view name);
+  /// Runs `spawn` (returning the new Pid) through the spawn middleware, if any.
+  template <class F>
+  Pid spawn_wrapped(ActorCell* parent, std::string_view name, const Props* props, F&& spawn) {
+    if (config_.spawn_middleware.empty()) [[likely]]
+      return spawn();
+    SpawnInfo info{*this, Pid(parent), name, props};
+    SpawnNext next(
+        &config_.spawn_middleware, 0, &info,
+        [](void* f) -> Pid { return (*static_cast<std::remove_reference_t<F>*>(f))(); }, &spawn);
+    return next();
+  }
   /// Arms a timer that delivers `e` (owned) to `to` after `delay`, as a user
   /// or a system message; periodic if `clone` is set. Returns a handle only
   /// if `handle` (else an empty one, with no reference counted for it).
@@ -377,6 +400,11 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
 
 template <class T>
 void Context::send(const Pid& to, T&& msg) {
+  auto* cell = static_cast<ActorCell*>(this);
+  if (cell->intercepted()) [[unlikely]] {
+    cell->send_through_middleware(to, make_envelope(std::forward<T>(msg)));
+    return;
+  }
   system_->send(to, std::forward<T>(msg));
 }
 
@@ -425,6 +453,11 @@ void Context::reenter_after(Future<R>& f, F&& cont) {
 
 template <class T>
 void Context::request(const Pid& to, T&& msg) {
+  auto* cell = static_cast<ActorCell*>(this);
+  if (cell->intercepted()) [[unlikely]] {
+    cell->send_through_middleware(to, make_request_envelope(std::forward<T>(msg), self_, 0));
+    return;
+  }
   system_->request(to, std::forward<T>(msg), self_);
 }
 
@@ -435,6 +468,12 @@ void Context::respond(T&& msg) {
   if (h == nullptr || h->sender.empty()) {
     Envelope* answer = make_envelope(std::forward<T>(msg));
     system_->dead_letter(answer, 0, DeadLetterReason::no_sender);
+    return;
+  }
+  auto* cell = static_cast<ActorCell*>(this);
+  if (cell->intercepted()) [[unlikely]] {
+    cell->send_through_middleware(
+        h->sender, make_request_envelope(std::forward<T>(msg), self_, h->request_id));
     return;
   }
   system_->request(h->sender, std::forward<T>(msg), self_, h->request_id);
@@ -453,7 +492,10 @@ TimerHandle Context::send_every(const Pid& to, T&& msg, std::chrono::nanoseconds
 
 template <class A, class... Args>
 Pid Context::spawn(Args&&... args) {
-  return system_->spawn_inline<A>(static_cast<ActorCell*>(this), std::forward<Args>(args)...);
+  auto* parent = static_cast<ActorCell*>(this);
+  return system_->spawn_wrapped(parent, {}, nullptr, [&] {
+    return system_->spawn_inline<A>(parent, std::forward<Args>(args)...);
+  });
 }
 
 }  // namespace shoal

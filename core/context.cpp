@@ -9,7 +9,11 @@ ActorCell& cell(Context* c) noexcept { return *static_cast<ActorCell*>(c); }
 const ActorCell& cell(const Context* c) noexcept { return *static_cast<const ActorCell*>(c); }
 }  // namespace
 
-Pid Context::spawn(const Props& props) { return system_->spawn_from(props, &cell(this)); }
+Pid Context::spawn(const Props& props) {
+  ActorCell* parent = &cell(this);
+  return system_->spawn_wrapped(parent, {}, &props,
+                                [&] { return system_->spawn_from(props, parent); });
+}
 
 SpawnResult Context::spawn_named(const Props& props, std::string_view name) {
   return system_->spawn_named_child(props, cell(this), name);

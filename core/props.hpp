@@ -12,9 +12,11 @@
 #include <memory>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "core/actor.hpp"
 #include "core/mailbox.hpp"
+#include "core/middleware.hpp"
 #include "core/supervision.hpp"
 
 namespace shoal {
@@ -59,6 +61,30 @@ class Props {
     return std::move(with_supervisor(std::move(s)));
   }
 
+  /// Adds receiver middleware around this actor's messages (middleware.hpp);
+  /// the first added is outermost.
+  Props& with_receiver_middleware(ReceiverMiddleware m) & {
+    receiver_middleware_.push_back(std::move(m));
+    return *this;
+  }
+  Props&& with_receiver_middleware(ReceiverMiddleware m) && {
+    return std::move(with_receiver_middleware(std::move(m)));
+  }
+  /// Adds sender middleware around this actor's sends (middleware.hpp).
+  Props& with_sender_middleware(SenderMiddleware m) & {
+    sender_middleware_.push_back(std::move(m));
+    return *this;
+  }
+  Props&& with_sender_middleware(SenderMiddleware m) && {
+    return std::move(with_sender_middleware(std::move(m)));
+  }
+
+  const std::vector<ReceiverMiddleware>& receiver_middleware() const noexcept {
+    return receiver_middleware_;
+  }
+  const std::vector<SenderMiddleware>& sender_middleware() const noexcept {
+    return sender_middleware_;
+  }
   const MailboxConfig& mailbox() const noexcept { return mailbox_; }
   const std::shared_ptr<const SupervisorStrategy>& supervisor() const noexcept {
     return supervisor_;
@@ -74,6 +100,8 @@ class Props {
   MailboxConfig mailbox_{};
   std::uint32_t throughput_ = 0;
   std::shared_ptr<const SupervisorStrategy> supervisor_;
+  std::vector<ReceiverMiddleware> receiver_middleware_;
+  std::vector<SenderMiddleware> sender_middleware_;
 };
 
 }  // namespace shoal
