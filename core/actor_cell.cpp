@@ -37,7 +37,7 @@ using StackEnvelope = TypedEnvelope<T>;
 
 template <class T, class... Args>
 void post_system_to(const Pid& to, Args&&... args) {
-  ActorSystem::post_system(to.process(), emplace_envelope<T>(std::forward<Args>(args)...));
+  ActorSystem::post_system(to, emplace_envelope<T>(std::forward<Args>(args)...));
 }
 
 }  // namespace
@@ -245,7 +245,7 @@ void SendNext::operator()(Context& sender, const Pid& target, Envelope* msg) con
     system_->dead_letter(msg, 0, DeadLetterReason::empty_pid);
     return;
   }
-  system_->deliver(target.process(), msg);
+  system_->deliver(target, msg);
 }
 
 Pid SpawnNext::operator()() const {

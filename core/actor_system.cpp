@@ -251,9 +251,9 @@ TimerHandle ActorSystem::schedule_send(const Pid& to, Envelope* e, std::chrono::
 
 void ActorSystem::deliver_scheduled(const Pid& to, Envelope* e, bool system) noexcept {
   if (system) {
-    post_system(to.process(), e);
+    post_system(to, e);
   } else {
-    deliver(to.process(), e);
+    deliver(to, e);
   }
 }
 
@@ -268,7 +268,7 @@ Future<Terminated> ActorSystem::terminated_future(const Pid& pid, std::chrono::n
   if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
   // The future watches the actor: a system message, handled before the stop
   // flag (and so before a poison pill); a gone actor answers not_found.
-  post_system(pid.process(), emplace_envelope<detail::Watch>(f.pid()));
+  post_system(pid, emplace_envelope<detail::Watch>(f.pid()));
   if (poison) {
     this->poison(pid);
   } else {

@@ -127,40 +127,40 @@ class ActorSystem {
   /// Sends `msg` to `to`. One allocation; never blocks. Thread-safe.
   template <class T>
   void send(const Pid& to, T&& msg) {
-    Process* p = to.process();
-    if (p == nullptr) [[unlikely]] {
+    if (to.empty()) [[unlikely]] {
       report_empty_pid(message_type_of<std::decay_t<T>>);
       return;
     }
-    deliver(p, make_envelope(std::forward<T>(msg)));
+    deliver(to, make_envelope(std::forward<T>(msg)));
   }
   /// Sends `msg` to `to` with `sender` (and `request_id`) attached: the
   /// receiver's respond() answers `sender`. Thread-safe.
   template <class T>
   void request(const Pid& to, T&& msg, const Pid& sender, std::uint64_t request_id = 0) {
     Envelope* e = make_request_envelope(std::forward<T>(msg), sender, request_id);
-    Process* p = to.process();
-    if (p == nullptr) [[unlikely]] {
+    if (to.empty()) [[unlikely]] {
       dead_letter(e, 0, DeadLetterReason::empty_pid);
       return;
     }
-    deliver(p, e);
+    deliver(to, e);
   }
-  /// Sends an already built envelope (ownership taken). Thread-safe.
-  void deliver(Process* to, Envelope* e) noexcept {
-    if (to->is_actor()) [[likely]] {
-      static_cast<ActorCell*>(to)->post_user(e);
+  /// Sends an already built envelope (ownership taken) to a non-empty
+  /// Pid. Thread-safe.
+  void deliver(const Pid& to, Envelope* e) noexcept {
+    if (to.is_actor()) [[likely]] {  // from the Pid's tag: the target is not read
+      static_cast<ActorCell*>(to.process())->post_user(e);
     } else {
-      to->post(e);  // a request future (remote proxies later)
+      to.process()->post(e);  // a request future (remote proxies later)
     }
   }
-  /// Delivers a system message (ownership taken): an actor's system queue,
-  /// or the process itself if it is no actor. Thread-safe.
-  static void post_system(Process* to, Envelope* e) noexcept {
-    if (to->is_actor()) [[likely]] {
-      static_cast<ActorCell*>(to)->post_system(e);
+  /// Delivers a system message (ownership taken) to a non-empty Pid: an
+  /// actor's system queue, or the process itself if it is no actor.
+  /// Thread-safe.
+  static void post_system(const Pid& to, Envelope* e) noexcept {
+    if (to.is_actor()) [[likely]] {
+      static_cast<ActorCell*>(to.process())->post_system(e);
     } else {
-      to->post(e);
+      to.process()->post(e);
     }
   }
 
@@ -433,7 +433,7 @@ void Context::reenter_after(Future<R>& f, F&& cont) {
     }
     void run(detail::FutureCore& core) noexcept override {
       msg->get<detail::Reentry>()->step->core = Pid(&core);
-      sys->deliver(self.process(), std::exchange(msg, nullptr));
+      sys->deliver(self, std::exchange(msg, nullptr));
     }
     ActorSystem* sys;
     Pid self;

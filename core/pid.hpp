@@ -66,44 +66,60 @@ class Process {
 };
 
 /// Address of an actor. Copying costs one atomic increment. Empty by default.
+///
+/// The pointer's low bit marks a process that is not a local actor (a
+/// request future), so a send decides how to deliver from the Pid alone,
+/// without reading the target: for an actor, that line holds its queue's
+/// head, which every sender is about to write (a read first would fetch it
+/// shared, then again exclusive).
 class Pid {
  public:
   Pid() noexcept = default;
   /// Takes a new reference to `p` (which may be null).
-  explicit Pid(Process* p) noexcept : p_(p) {
-    if (p_ != nullptr) p_->add_ref();
+  explicit Pid(Process* p) noexcept : bits_(tagged(p)) {
+    if (p != nullptr) p->add_ref();
   }
   /// Takes over a reference the caller already counted (see Process's
   /// constructor): no atomic operation.
   static Pid adopt(Process* p) noexcept {
     Pid pid;
-    pid.p_ = p;
+    pid.bits_ = tagged(p);
     return pid;
   }
-  Pid(const Pid& o) noexcept : Pid(o.p_) {}
-  Pid(Pid&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Pid(const Pid& o) noexcept : bits_(o.bits_) {
+    if (bits_ != 0) process()->add_ref();
+  }
+  Pid(Pid&& o) noexcept : bits_(std::exchange(o.bits_, 0)) {}
   Pid& operator=(Pid o) noexcept {
-    std::swap(p_, o.p_);
+    std::swap(bits_, o.bits_);
     return *this;
   }
   ~Pid() {
-    if (p_ != nullptr) p_->release();
+    if (bits_ != 0) process()->release();
   }
 
-  bool empty() const noexcept { return p_ == nullptr; }
-  explicit operator bool() const noexcept { return p_ != nullptr; }
+  bool empty() const noexcept { return bits_ == 0; }
+  explicit operator bool() const noexcept { return bits_ != 0; }
   /// 0 for an empty Pid.
-  std::uint64_t id() const noexcept { return p_ != nullptr ? p_->id() : 0; }
+  std::uint64_t id() const noexcept { return bits_ != 0 ? process()->id() : 0; }
   /// Borrowed pointer to the target process (null if empty).
-  Process* process() const noexcept { return p_; }
+  Process* process() const noexcept { return reinterpret_cast<Process*>(bits_ & ~not_actor); }
+  /// True if the target is a local actor (not a future); reads only the Pid.
+  bool is_actor() const noexcept { return bits_ != 0 && (bits_ & not_actor) == 0; }
 
   void reset() noexcept { Pid().swap(*this); }
-  void swap(Pid& o) noexcept { std::swap(p_, o.p_); }
+  void swap(Pid& o) noexcept { std::swap(bits_, o.bits_); }
 
   friend bool operator==(const Pid& a, const Pid& b) noexcept { return a.id() == b.id(); }
 
  private:
-  Process* p_ = nullptr;
+  static constexpr std::uintptr_t not_actor = 1;
+  static std::uintptr_t tagged(Process* p) noexcept {
+    if (p == nullptr) return 0;
+    return reinterpret_cast<std::uintptr_t>(p) | (p->is_actor() ? 0 : not_actor);
+  }
+
+  std::uintptr_t bits_ = 0;  // Process* | not_actor
 };
 
 }  // namespace shoal
