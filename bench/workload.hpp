@@ -3,6 +3,7 @@
 // workloads (explicit, no static registration).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,7 +19,23 @@ struct Timing {
   double peak_rss_bytes = 0;
   double bytes_per_actor = 0;
   double items = 0;  ///< units processed, when a runner used another size than the workload's
+  /// Latency workloads: percentiles of the per-operation samples, in ns.
+  double p50_ns = 0, p99_ns = 0, p999_ns = 0;
 };
+
+/// Fills t's percentiles from latency samples (reordered in place). Exact:
+/// every sample is kept (in an array sized before the run), then ranked.
+inline void set_percentiles(Timing& t, std::vector<std::uint32_t>& ns) {
+  if (ns.empty()) return;
+  auto at = [&](double q) {
+    auto k = static_cast<std::size_t>(q * static_cast<double>(ns.size() - 1));
+    std::nth_element(ns.begin(), ns.begin() + static_cast<long>(k), ns.end());
+    return static_cast<double>(ns[k]);
+  };
+  t.p50_ns = at(0.50);
+  t.p99_ns = at(0.99);
+  t.p999_ns = at(0.999);
+}
 
 /// Knobs every run gets from the command line.
 struct RunConfig {

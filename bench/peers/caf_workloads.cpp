@@ -48,6 +48,8 @@ using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using req_atom = caf::atom_constant<caf::atom("req")>;
+using rep_atom = caf::atom_constant<caf::atom("rep")>;
 
 // -- system, clock and memory helpers ----------------------------------------
 
@@ -318,6 +320,54 @@ class Spawner : public caf::event_based_actor {
 
 }  // namespace
 
+// -- request and reply -------------------------------------------------------
+
+/// Asks `dest` with request(...).then(...), one request in flight, and keeps
+/// each round trip's latency in a sample array sized before the run.
+class Requester : public caf::event_based_actor {
+ public:
+  Requester(caf::actor_config& cfg, caf::actor dest, std::vector<std::uint32_t>* samples,
+            std::latch* done, bool with_timeout)
+      : caf::event_based_actor(cfg),
+        dest_(std::move(dest)),
+        samples_(samples),
+        done_(done),
+        with_timeout_(with_timeout) {}
+
+  caf::behavior make_behavior() override {
+    return {[this](start_atom) { ask(steady::now()); }};
+  }
+
+  void on_exit() override { dest_ = nullptr; }
+
+ private:
+  void ask(steady::time_point now) {
+    t0_ = now;
+    auto then = [this](rep_atom) {
+      auto t = steady::now();
+      (*samples_)[i_++] = static_cast<std::uint32_t>(
+          std::min<std::int64_t>(std::chrono::nanoseconds(t - t0_).count(), UINT32_MAX));
+      if (i_ == samples_->size()) {
+        done_->count_down();
+        return;
+      }
+      ask(t);
+    };
+    if (with_timeout_) {
+      request(dest_, std::chrono::seconds(10), req_atom::value).then(then);
+    } else {
+      request(dest_, caf::infinite, req_atom::value).then(then);
+    }
+  }
+
+  caf::actor dest_;
+  std::vector<std::uint32_t>* samples_;
+  std::latch* done_;
+  bool with_timeout_;
+  steady::time_point t0_;
+  std::size_t i_ = 0;
+};
+
 // -- workloads ---------------------------------------------------------------
 
 Timing ping_pong(unsigned workers, std::uint64_t messages) {
@@ -441,6 +491,26 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
   t.seconds = spawn_seconds + seconds_since(start);
   t.bytes_per_actor = bytes_per_actor;
   if (from_actor) caf::anon_send_exit(spawner, caf::exit_reason::user_shutdown);
+  return t;
+}
+
+Timing request_reply(unsigned workers, std::uint64_t round_trips, bool with_timeout) {
+  std::vector<std::uint32_t> samples(round_trips);
+  std::latch done(1);
+  Timing t;
+  {
+    Runtime rt(workers);
+    auto responder =
+        rt.system().spawn([]() -> caf::behavior { return {[](req_atom) { return rep_atom::value; }}; });
+    auto requester = rt.system().spawn<Requester>(responder, &samples, &done, with_timeout);
+    auto start = steady::now();
+    caf::anon_send(requester, start_atom::value);
+    done.wait();
+    t.seconds = seconds_since(start);
+    caf::anon_send_exit(requester, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(responder, caf::exit_reason::user_shutdown);
+  }
+  set_percentiles(t, samples);
   return t;
 }
 

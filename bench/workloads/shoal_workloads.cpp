@@ -58,8 +58,8 @@ struct Player : Handles<Player, Ball, Partner> {
   Pid partner_;
 };
 
-Timing run_pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) {
-  ActorSystem system(config_for(workers));
+Timing run_pairs(unsigned pairs, std::uint64_t messages_per_pair, SystemConfig config) {
+  ActorSystem system(std::move(config));
   std::latch done(pairs);
   std::vector<Pid> firsts;
   for (unsigned i = 0; i < pairs; ++i) {
@@ -224,12 +224,23 @@ struct Poked : Handles<Poked, Poke> {
 
 void set_throughput(unsigned messages_per_run) { bench_throughput = messages_per_run; }
 
+Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages) {
+  SystemConfig c = config_for(workers);
+  c.receiver_middleware.push_back([](Context& ctx, Envelope& msg, ReceiveNext next) {
+    thread_local std::uint64_t counted = 0;
+    ++counted;
+    __asm__ volatile("" : : "r"(counted));  // a metric someone reads: keep the count
+    next(ctx, msg);
+  });
+  return run_pairs(1, messages, std::move(c));
+}
+
 Timing ping_pong(unsigned workers, std::uint64_t messages) {
-  return run_pairs(workers, 1, messages);
+  return run_pairs(1, messages, config_for(workers));
 }
 
 Timing pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) {
-  return run_pairs(workers, pairs, messages_per_pair);
+  return run_pairs(pairs, messages_per_pair, config_for(workers));
 }
 
 Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sender,
@@ -335,6 +346,174 @@ Timing idle(unsigned workers, unsigned actors, double settle_seconds, double win
   std::this_thread::sleep_for(std::chrono::duration<double>(window_seconds));
   Timing t{process_cpu_seconds() - cpu0};
   t.items = window_seconds;
+  system.shutdown();
+  return t;
+}
+
+namespace {
+
+// -- request and reply -----------------------------------------------------------------
+
+struct Req {};
+struct Rep {};
+struct Kick {
+  Pid target;
+};
+
+struct Responder : Handles<Responder, Req> {
+  void on(Context& ctx, Req&) { ctx.respond(Rep{}); }
+};
+
+/// Asks, records the round trip, asks again, until it has `n` samples.
+struct Requester : Handles<Requester, Kick, Rep> {
+  Requester(std::vector<std::uint32_t>* samples, std::latch* done, bool future)
+      : samples_(samples), done_(done), future_(future) {}
+  void on(Context& ctx, Kick& k) {
+    target_ = k.target;
+    ask(ctx, clock::now());
+  }
+  void on(Context& ctx, Rep&) { answered(ctx); }
+  void answered(Context& ctx) {
+    auto now = clock::now();
+    (*samples_)[i_++] = static_cast<std::uint32_t>(
+        std::min<std::int64_t>(std::chrono::nanoseconds(now - t0_).count(), UINT32_MAX));
+    if (i_ == samples_->size()) {
+      done_->count_down();
+      return;
+    }
+    ask(ctx, now);
+  }
+  void ask(Context& ctx, clock::time_point now) {
+    t0_ = now;
+    if (!future_) {
+      ctx.request(target_, Req{});
+      return;
+    }
+    auto f = ctx.request_future<Rep>(target_, Req{}, std::chrono::seconds(10));
+    ctx.reenter_after(f, [this](Context& c, Result<Rep>& r) {
+      if (!r.ok()) throw std::runtime_error(r.what());
+      answered(c);
+    });
+  }
+  std::vector<std::uint32_t>* samples_;
+  std::latch* done_;
+  bool future_;
+  Pid target_;
+  clock::time_point t0_;
+  std::size_t i_ = 0;
+};
+
+// -- restart storm -------------------------------------------------------------------------
+
+/// Passes the ball on, then fails every `fail_every`-th ball of this
+/// incarnation (so no ball is lost with the failed message).
+struct Fragile : Handles<Fragile, Ball> {
+  Fragile(Pid partner, unsigned fail_every, std::latch* done)
+      : partner_(std::move(partner)), fail_every_(fail_every), done_(done) {}
+  void on(Context& ctx, Ball& b) {
+    if (b.left == 0) {
+      if (done_ != nullptr) done_->count_down();
+      return;
+    }
+    ctx.send(partner_, Ball{b.left - 1});
+    if (++seen_ % fail_every_ == 0) throw std::runtime_error("storm");
+  }
+  Pid partner_;
+  unsigned fail_every_;
+  std::latch* done_;
+  unsigned seen_ = 0;
+};
+
+struct MakeStorm {
+  unsigned pairs;
+  std::uint64_t balls_per_pair;
+  unsigned fail_every;
+  std::latch* ready;
+};
+
+/// The fragile players' parent: restarts them, as often as they fail.
+struct StormParent : Handles<StormParent, MakeStorm>, SupervisorStrategy {
+  explicit StormParent(std::latch* done) : done_(done) {}
+  void on(Context& ctx, MakeStorm& m) {
+    for (unsigned i = 0; i < m.pairs; ++i) {
+      Pid steady = ctx.spawn<Player>(done_);
+      Pid fragile = ctx.spawn<Fragile>(steady, m.fail_every, done_);
+      ctx.send(steady, Partner{fragile});
+      ctx.send(fragile, Ball{m.balls_per_pair - 1});
+    }
+    m.ready->count_down();
+  }
+  const SupervisorStrategy* supervisor_strategy() const noexcept override { return this; }
+  void handle_failure(Supervisor& sup, const Pid& child, RestartStats&,
+                      const std::exception_ptr&) const override {
+    const Pid one[] = {child};
+    sup.restart_children(one);
+  }
+  std::latch* done_;
+};
+
+SystemConfig storm_config(unsigned workers) {
+  SystemConfig c = config_for(workers);
+  c.on_failure = [](const Failure&) {};  // expected by the thousand
+  return c;
+}
+
+}  // namespace
+
+Timing request_reply(unsigned workers, std::uint64_t round_trips, bool with_timeout) {
+  ActorSystem system(config_for(workers));
+  std::vector<std::uint32_t> samples(round_trips);  // sized (and touched) before the run
+  std::latch done(1);
+  Pid responder = system.spawn<Responder>();
+  Pid requester = system.spawn<Requester>(&samples, &done, with_timeout);
+  auto t0 = clock::now();
+  system.send(requester, Kick{responder});
+  done.wait();
+  Timing t{seconds_since(t0)};
+  system.shutdown();
+  set_percentiles(t, samples);
+  return t;
+}
+
+Timing restart_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
+                     unsigned fail_every) {
+  ActorSystem system(storm_config(workers));
+  std::latch done(pairs);
+  std::latch ready(1);
+  Pid parent = system.spawn<StormParent>(&done);
+  auto t0 = clock::now();
+  system.send(parent, MakeStorm{pairs, messages / pairs, fail_every, &ready});
+  ready.wait();
+  done.wait();
+  Timing t{seconds_since(t0)};
+  t.items = static_cast<double>(messages / pairs * pairs);
+  system.shutdown();
+  return t;
+}
+
+Timing pairs_beside_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
+                          unsigned fail_every) {
+  ActorSystem system(storm_config(workers));
+  // The storm: balls that never run out (stopped by shutdown).
+  std::latch storm_ready(1);
+  Pid parent = system.spawn<StormParent>(nullptr);
+  system.send(parent, MakeStorm{pairs, UINT64_MAX / 2, fail_every, &storm_ready});
+  storm_ready.wait();
+  std::latch done(pairs);
+  std::vector<Pid> firsts;
+  const std::uint64_t per = messages / pairs;
+  for (unsigned i = 0; i < pairs; ++i) {
+    Pid a = system.spawn<Player>(&done);
+    Pid b = system.spawn<Player>(&done);
+    system.send(a, Partner{b});
+    system.send(b, Partner{a});
+    firsts.push_back(a);
+  }
+  auto t0 = clock::now();
+  for (const Pid& a : firsts) system.send(a, Ball{per - 1});
+  done.wait();
+  Timing t{seconds_since(t0)};
+  t.items = static_cast<double>(per * pairs);
   system.shutdown();
   return t;
 }

@@ -18,4 +18,21 @@ void set_throughput(unsigned messages_per_run);
 
 #include "bench/workloads/shapes.inc"
 
+// shoal only (CAF 0.17 has no restart): supervision under load.
+
+/// `pairs` ping-pong pairs whose first player fails (throws, after passing
+/// the ball on) every `fail_every`-th ball of each incarnation; a parent
+/// restarts it (one-for-one, no limit). seconds covers `messages` one-way
+/// messages over all pairs; items = messages.
+Timing restart_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
+                     unsigned fail_every);
+/// ping_pong with one receiver middleware on every actor (system-wide): a
+/// metrics-style pass-through that counts messages in a thread-local.
+Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages);
+/// pairs/`pairs` (healthy pairs, `messages` messages in all) timed while a
+/// restart storm of as many pairs runs on the same workers: what the storm
+/// costs its neighbours. Compare with pairs alone: fair is half the rate.
+Timing pairs_beside_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
+                          unsigned fail_every);
+
 }  // namespace shoal::bench::native

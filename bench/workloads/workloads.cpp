@@ -49,6 +49,10 @@ constexpr std::uint64_t spawn_actors = 1'000'000;
 // from inside one actor do not finish in ten minutes; its twin runs this many
 // (which favours CAF: a smaller working set) and the ratio is per actor.
 constexpr std::uint64_t caf_spawn_from_actor = 20'000;
+constexpr std::uint64_t round_trips = 200'000;
+constexpr std::uint64_t storm_messages = 4'000'000;
+constexpr unsigned storm_pairs = 64;
+constexpr unsigned storm_fail_every = 10;
 
 }  // namespace
 
@@ -123,6 +127,66 @@ std::vector<Workload> workloads() {
                     SHOAL_NATIVE(spawn_stop(c.workers, spawn_actors, from_actor)),
                     SHOAL_CAF_SPAWN_STOP(from_actor)});
   }
+  // Request/reply latency: one run gives all three percentiles; each is its
+  // own row (and run), so the table and the baseline JSON compare them alike.
+  for (bool timeout : {false, true}) {
+    const std::string base = timeout ? "request-future" : "request-reply";
+    const std::string what = timeout
+                                 ? "request_future + reenter_after, 10 s timeout (CAF: request "
+                                   "with a 10 s timeout)"
+                                 : "ctx.request + respond (CAF: request(infinite).then)";
+    struct Pct {
+      const char* name;
+      double Timing::*field;
+    };
+    for (Pct p : {Pct{"p50", &Timing::p50_ns}, Pct{"p99", &Timing::p99_ns},
+                  Pct{"p99.9", &Timing::p999_ns}}) {
+      list.push_back({base + "/" + p.name,
+                      std::string(p.name) + " round trip, one request in flight: " + what,
+                      "ns",
+                      false,
+                      {{"round_trips", double(round_trips)}},
+                      [field = p.field](const Timing& t) { return t.*field; },
+                      SHOAL_NATIVE(request_reply(c.workers, round_trips, timeout)),
+                      SHOAL_CAF(request_reply(c.workers, round_trips, timeout))});
+    }
+  }
+
+  list.push_back({"ping-pong+middleware",
+                  "ping-pong with one receiver middleware on every actor (shoal only; compare "
+                  "with ping-pong)",
+                  "msg/s",
+                  true,
+                  {{"messages", double(pair_messages)}},
+                  [](const Timing& t) { return rate(pair_messages, t); },
+                  SHOAL_NATIVE(ping_pong_with_middleware(c.workers, pair_messages)),
+                  nullptr});
+
+  list.push_back({"restart-storm",
+                  "64 pairs; one player of each fails every 10th ball and is restarted "
+                  "(shoal only: CAF 0.17 has no restart)",
+                  "msg/s",
+                  true,
+                  {{"pairs", double(storm_pairs)},
+                   {"messages", double(storm_messages)},
+                   {"fail_every", double(storm_fail_every)}},
+                  [](const Timing& t) { return t.items / t.seconds; },
+                  SHOAL_NATIVE(restart_storm(c.workers, storm_pairs, storm_messages,
+                                             storm_fail_every)),
+                  nullptr});
+  list.push_back({"pairs/64+storm",
+                  "pairs/64 while a restart storm of 64 pairs shares the workers (fair: half of "
+                  "pairs/64)",
+                  "msg/s",
+                  true,
+                  {{"pairs", double(storm_pairs)},
+                   {"messages", double(storm_messages)},
+                   {"fail_every", double(storm_fail_every)}},
+                  [](const Timing& t) { return t.items / t.seconds; },
+                  SHOAL_NATIVE(pairs_beside_storm(c.workers, storm_pairs, storm_messages,
+                                                  storm_fail_every)),
+                  nullptr});
+
   list.push_back({"idle",
                   "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
                   "% core",
