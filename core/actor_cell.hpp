@@ -241,7 +241,7 @@ class ActorCell : public Process, public Context {
   /// Hands `e` to the active behavior, else to receive. May throw.
   void handle(Envelope& e) {
     detail::current_message = &e;  // for sender() and respond()
-    if (e.type == message_type_of<detail::Reentry>) [[unlikely]] {
+    if (e.is<detail::Reentry>()) [[unlikely]] {
       reenter(e.get<detail::Reentry>());
       return;
     }

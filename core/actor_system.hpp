@@ -439,8 +439,15 @@ void Context::reenter_after(Future<R>& f, F&& cont) {
     Pid self;
     Envelope* msg;
   };
-  Envelope* e = emplace_envelope<detail::Reentry>(
-      detail::Reentry{std::make_unique<Step>(std::forward<F>(cont)), incarnation()});
+  // The message being handled travels with the continuation: while it runs,
+  // sender() and respond() refer to that message's sender (so an actor can
+  // ask another before it answers its own requester, as in Proto.Actor).
+  detail::Reentry r{std::make_unique<Step>(std::forward<F>(cont)), incarnation()};
+  const Envelope* current = detail::current_message;
+  const SenderHeader* asked = current != nullptr ? current->sender_header() : nullptr;
+  Envelope* e = asked != nullptr
+                    ? make_request_envelope(std::move(r), asked->sender, asked->request_id)
+                    : emplace_envelope<detail::Reentry>(std::move(r));
   std::unique_ptr<detail::FutureCallback> post;
   try {
     post = std::make_unique<Post>(system_, self_, e);

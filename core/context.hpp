@@ -82,8 +82,10 @@ class Context {
   Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout);
   /// Once `f` completes, runs `cont(Context&, Result<R>&)` as a message of
   /// this actor: after the messages queued before it, one at a time with
-  /// every other message (so `cont` may touch the actor's state). Dropped,
-  /// as a dead letter, if this actor has stopped or been restarted since.
+  /// every other message (so `cont` may touch the actor's state). While it
+  /// runs, sender() and respond() refer to the message that was being
+  /// handled when reenter_after was called. Dropped, as a dead letter, if
+  /// this actor has stopped or been restarted since.
   template <class R, class F>
   void reenter_after(Future<R>& f, F&& cont);
 

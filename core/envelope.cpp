@@ -15,10 +15,9 @@ void Process::post(Envelope* e) noexcept { destroy_envelope(e); }
 namespace detail {
 
 void free_request_node(Envelope* e) noexcept {
-  auto* h = const_cast<SenderHeader*>(e->sender_header());
-  const std::size_t size = e->type->node_size;
-  h->~SenderHeader();
-  ::operator delete(static_cast<void*>(h), size);
+  // The header was destroyed with the payload (destroy_request).
+  void* h = const_cast<SenderHeader*>(e->sender_header());
+  ::operator delete(h, e->type->node_size);
 }
 
 }  // namespace detail

@@ -116,6 +116,14 @@ struct TypedEnvelope final : Envelope {
   }
 
   static void destroy(Envelope* e) noexcept { static_cast<TypedEnvelope*>(e)->value.~T(); }
+  /// A request's payload and its header go together: the sender's Pid is
+  /// let go as soon as the message is handled, not when the queue frees the
+  /// node (an unbounded queue keeps its last node; two actors' last
+  /// requests to each other would keep both alive).
+  static void destroy_request(Envelope* e) noexcept {
+    if constexpr (!std::is_trivially_destructible_v<T>) destroy(e);
+    const_cast<SenderHeader*>(e->sender_header())->~SenderHeader();
+  }
   static const MessageType type_info;
   static const MessageType request_type_info;  // the same, with a SenderHeader before it
 };
@@ -129,7 +137,7 @@ inline const MessageType TypedEnvelope<T>::type_info{
 template <class T>
 inline const MessageType TypedEnvelope<T>::request_type_info{
     detail::type_name<T>(),
-    std::is_trivially_destructible_v<T> ? nullptr : &TypedEnvelope<T>::destroy,
+    &TypedEnvelope<T>::destroy_request,
     sizeof(SenderHeader) + sizeof(TypedEnvelope<T>),
     nullptr,
     std::is_base_of_v<NotInfluenceReceiveTimeout, T>,

@@ -301,6 +301,26 @@ TEST(ReenterAfter, TheContinuationRunsAsAMessageOfTheActor) {
   EXPECT_EQ(total.get().n, 6u);
 }
 
+/// Answers an Ask by asking the doubler first: respond() in the
+/// continuation goes to whoever asked the relay.
+struct Relay : Handles<Relay, Ask> {
+  explicit Relay(Pid doubler) : doubler(std::move(doubler)) {}
+  void on(Context& ctx, Ask& a) {
+    auto f = ctx.request_future<Answer>(doubler, Ask{a.n}, 1h);
+    ctx.reenter_after(f, [](Context& c, Result<Answer>& r) { c.respond(Answer{r.value().n + 1}); });
+  }
+  Pid doubler;
+};
+
+TEST(ReenterAfter, RespondInTheContinuationAnswersTheOriginalRequester) {
+  auto system = deterministic_system();
+  Pid d = system->spawn<Doubler>();
+  Pid relay = system->spawn<Relay>(d);
+  auto f = system->request_future<Answer>(relay, Ask{10}, 1h);
+  system->run_until_idle();
+  EXPECT_EQ(f.get().n, 21u);
+}
+
 struct ReleaseNow {};
 
 /// Keeps the sender of an Ask and answers it only when told.
