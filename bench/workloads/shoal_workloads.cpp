@@ -4,6 +4,7 @@
 #include "bench/workloads/shoal_workloads.hpp"
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <latch>
 #include <stdexcept>
@@ -58,8 +59,12 @@ struct Player : Handles<Player, Ball, Partner> {
   Pid partner_;
 };
 
-Timing run_pairs(unsigned pairs, std::uint64_t messages_per_pair, SystemConfig config) {
+/// `pairs` ping-pong pairs in a system made from `config`; `beside`, if
+/// set, first starts other work in the same system (untimed).
+Timing run_pairs(unsigned pairs, std::uint64_t messages_per_pair, SystemConfig config,
+                 const std::function<void(ActorSystem&)>& beside = {}) {
   ActorSystem system(std::move(config));
+  if (beside) beside(system);
   std::latch done(pairs);
   std::vector<Pid> firsts;
   for (unsigned i = 0; i < pairs; ++i) {
@@ -493,28 +498,15 @@ Timing restart_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
 
 Timing pairs_beside_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
                           unsigned fail_every) {
-  ActorSystem system(storm_config(workers));
-  // The storm: balls that never run out (stopped by shutdown).
-  std::latch storm_ready(1);
-  Pid parent = system.spawn<StormParent>(nullptr);
-  system.send(parent, MakeStorm{pairs, UINT64_MAX / 2, fail_every, &storm_ready});
-  storm_ready.wait();
-  std::latch done(pairs);
-  std::vector<Pid> firsts;
   const std::uint64_t per = messages / pairs;
-  for (unsigned i = 0; i < pairs; ++i) {
-    Pid a = system.spawn<Player>(&done);
-    Pid b = system.spawn<Player>(&done);
-    system.send(a, Partner{b});
-    system.send(b, Partner{a});
-    firsts.push_back(a);
-  }
-  auto t0 = clock::now();
-  for (const Pid& a : firsts) system.send(a, Ball{per - 1});
-  done.wait();
-  Timing t{seconds_since(t0)};
+  Timing t = run_pairs(pairs, per, storm_config(workers), [&](ActorSystem& system) {
+    // The storm: balls that never run out (stopped by shutdown).
+    std::latch storm_ready(1);
+    Pid parent = system.spawn<StormParent>(nullptr);
+    system.send(parent, MakeStorm{pairs, UINT64_MAX / 2, fail_every, &storm_ready});
+    storm_ready.wait();
+  });
   t.items = static_cast<double>(per * pairs);
-  system.shutdown();
   return t;
 }
 

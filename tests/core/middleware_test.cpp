@@ -20,18 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Trail {
-  std::mutex mu;
-  std::vector<std::string> entries;
-  void add(std::string s) {
-    std::lock_guard lock(mu);
-    entries.push_back(std::move(s));
-  }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mu);
-    return entries;
-  }
-};
+using test::Trail;
 
 struct Msg {
   int n = 0;
@@ -142,7 +131,7 @@ TEST(SenderMiddleware, SeesAnActorsSendsRequestsAndAnswersAndMayDropThem) {
   Pid sink = system->spawn<Target>(trail);
   Pid t = system->spawn(Props::of<Target>(trail).with_sender_middleware(spy));
   system->run_until_idle();
-  trail->entries.clear();
+  trail->clear();
   system->send(t, Forward{sink, 5});
   system->send(t, Forward{sink, -1});
   auto answer = system->request_future<A>(t, Q{}, 1h);

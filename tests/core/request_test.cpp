@@ -43,18 +43,7 @@ struct Doubler : Handles<Doubler, Ask, Silent, WrongType, PoisonPill> {
   void on(Context&, PoisonPill&) {}
 };
 
-struct Seen {
-  std::mutex mu;
-  std::vector<std::string> log;
-  void add(std::string s) {
-    std::lock_guard lock(mu);
-    log.push_back(std::move(s));
-  }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mu);
-    return log;
-  }
-};
+using test::Trail;
 
 struct Go {
   Pid target;
@@ -63,7 +52,7 @@ struct Go {
 
 /// Requests from Go; records answers and DeadLetterResponses with who sent them.
 struct Asker : Handles<Asker, Go, Answer, DeadLetterResponse> {
-  explicit Asker(std::shared_ptr<Seen> seen) : seen(std::move(seen)) {}
+  explicit Asker(std::shared_ptr<Trail> seen) : seen(std::move(seen)) {}
   void on(Context& ctx, Go& g) { ctx.request(g.target, Ask{g.n}); }
   void on(Context& ctx, Answer& a) {
     seen->add(test::cat("answer:", a.n, ":from:", ctx.sender().id()));
@@ -71,13 +60,13 @@ struct Asker : Handles<Asker, Go, Answer, DeadLetterResponse> {
   void on(Context&, DeadLetterResponse& d) {
     seen->add(test::cat("dead:", d.target_id, ":", d.type_name, ":", to_string(d.reason)));
   }
-  std::shared_ptr<Seen> seen;
+  std::shared_ptr<Trail> seen;
 };
 
 class RequestTest : public test::RuntimeTest {};
 
 TEST_P(RequestTest, RespondGoesBackToTheRequesterWithTheResponderAsSender) {
-  auto seen = std::make_shared<Seen>();
+  auto seen = std::make_shared<Trail>();
   auto system = make_system();
   Pid d = spawn<Doubler>(*system);
   Pid a = spawn<Asker>(*system, seen);
@@ -87,7 +76,7 @@ TEST_P(RequestTest, RespondGoesBackToTheRequesterWithTheResponderAsSender) {
 }
 
 TEST_P(RequestTest, ARequestThatCannotBeDeliveredComesBackAsDeadLetterResponse) {
-  auto seen = std::make_shared<Seen>();
+  auto seen = std::make_shared<Trail>();
   auto system = make_system();
   Pid d = spawn<Doubler>(*system);
   Pid a = spawn<Asker>(*system, seen);
@@ -264,7 +253,7 @@ struct Crash {};
 /// Asks with a future and handles the answer as its own message; its state
 /// is touched by handlers and continuations alike (turn-based).
 struct Reenterer : Handles<Reenterer, Fetch, Crash, Ask> {
-  explicit Reenterer(std::shared_ptr<Seen> seen) : seen(std::move(seen)) {}
+  explicit Reenterer(std::shared_ptr<Trail> seen) : seen(std::move(seen)) {}
   void on(Context& ctx, Fetch& f) {
     ++pending;
     auto fut = ctx.request_future<Answer>(f.from, Ask{f.n}, 1h);
@@ -277,13 +266,13 @@ struct Reenterer : Handles<Reenterer, Fetch, Crash, Ask> {
   }
   void on(Context&, Crash&) { throw std::runtime_error("crash"); }
   void on(Context& ctx, Ask&) { ctx.respond(Answer{total}); }
-  std::shared_ptr<Seen> seen;
+  std::shared_ptr<Trail> seen;
   int pending = 0;
   std::uint64_t total = 0;
 };
 
 TEST(ReenterAfter, TheContinuationRunsAsAMessageOfTheActor) {
-  auto seen = std::make_shared<Seen>();
+  auto seen = std::make_shared<Trail>();
   auto system = deterministic_system();
   Pid d = system->spawn<Doubler>();
   Pid r = system->spawn<Reenterer>(seen);
@@ -331,7 +320,7 @@ struct Later : Handles<Later, Ask, ReleaseNow> {
 };
 
 TEST(ReenterAfter, AContinuationOfAReplacedInstanceIsDropped) {
-  auto seen = std::make_shared<Seen>();
+  auto seen = std::make_shared<Trail>();
   DeadLetterLog dead;
   auto system = deterministic_system({.on_dead_letter = dead.observer(),
                                       .on_failure = [](const Failure&) {}});
@@ -351,7 +340,7 @@ TEST(ReenterAfter, AContinuationOfAReplacedInstanceIsDropped) {
 }
 
 TEST(ReenterAfter, AContinuationToAStoppedActorIsADeadLetter) {
-  auto seen = std::make_shared<Seen>();
+  auto seen = std::make_shared<Trail>();
   DeadLetterLog dead;
   auto system = deterministic_system({.on_dead_letter = dead.observer()});
   Pid later = system->spawn<Later>();

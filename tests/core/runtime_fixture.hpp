@@ -118,6 +118,27 @@ class Gate {
 
 // -- recorders -------------------------------------------------------------------------------
 
+/// Lines of text that actors append, read back in order (thread-safe).
+class Trail {
+ public:
+  void add(std::string line) {
+    std::lock_guard lock(mu_);
+    lines_.push_back(std::move(line));
+  }
+  std::vector<std::string> all() const {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+  void clear() {
+    std::lock_guard lock(mu_);
+    lines_.clear();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
 struct DeadLetterRecord {
   std::uint64_t target_id;
   std::string type_name;
