@@ -19,7 +19,10 @@
 // timeout (a timer on the requesting worker's wheel, unlinked as soon as the
 // answer comes); the request becoming a dead letter (a stopped or empty
 // target, a full mailbox, an unhandled type — at once, not at the timeout);
-// the system shutting down.
+// the system shutting down (futures with a timeout). A timeout of 0 means
+// none: such a future waits for as long as the target keeps the request
+// unanswered. Like a Pid, a future must not be waited on after its system
+// is destroyed.
 #pragma once
 
 #include <atomic>
@@ -221,8 +224,10 @@ class Future {
   /// The answer, or throws RequestError. Blocks like result().
   R get() { return std::move(result().value()); }
   /// Runs `f(Result<R>)` once completed: on the thread that completes it
-  /// (a worker, or this thread if it is done already). `f` must not block;
-  /// an exception from it is reported as a failure and otherwise ignored.
+  /// (a worker, or this thread if it is done already). `f` must not block
+  /// and must not use an actor's Context (it runs outside that actor's
+  /// turn; inside an actor use Context::reenter_after). An exception from
+  /// it is reported as a failure and otherwise ignored.
   template <class F>
   void then(F&& f) {
     struct Callback final : detail::FutureCallback {
