@@ -63,6 +63,11 @@ struct Asker : Handles<Asker, Go, Answer, DeadLetterResponse> {
   std::shared_ptr<Trail> seen;
 };
 
+/// Terminated reaches watchers just before the actor's mailbox closes; mail
+/// sent in between is "stopped_with_mail". Waiting until it is closed makes
+/// the next send's reason "target_stopped" in every configuration.
+bool closed(const Pid& p) { return static_cast<ActorCell*>(p.process())->is_dead(); }
+
 class RequestTest : public test::RuntimeTest {};
 
 TEST_P(RequestTest, RespondGoesBackToTheRequesterWithTheResponderAsSender) {
@@ -83,6 +88,7 @@ TEST_P(RequestTest, ARequestThatCannotBeDeliveredComesBackAsDeadLetterResponse) 
   auto gone = system->stop_future(d, 90s);
   if (deterministic()) system->run_until_idle();
   ASSERT_EQ(gone.get().why, TerminatedReason::stopped);
+  ASSERT_TRUE(settle(*system, [&] { return closed(d); }, "the doubler's mailbox to close"));
   system->send(a, Go{d, 1});
   ASSERT_TRUE(settle(*system, [&] { return seen->all().size() == 1; }, "the bounce"));
   EXPECT_EQ(seen->all()[0], test::cat("dead:", d.id(), ":", detail::type_name<Ask>(), ":target_stopped"));
@@ -111,6 +117,7 @@ TEST_P(RequestTest, FutureFailsAtOnceWhenTheRequestIsADeadLetter) {
   auto gone = system->stop_future(d, 90s);
   if (deterministic()) system->run_until_idle();
   EXPECT_EQ(gone.get().why, TerminatedReason::stopped);
+  ASSERT_TRUE(settle(*system, [&] { return closed(d); }, "the doubler's mailbox to close"));
   // Stopped target, unhandled type, empty Pid: each fails without waiting
   // for the (long) timeout.
   auto stopped = system->request_future<Answer>(d, Ask{1}, 1h);
