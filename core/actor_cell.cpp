@@ -195,9 +195,14 @@ template <class M>
 const std::vector<M>* or_null(const std::vector<M>& v) noexcept {
   return v.empty() ? nullptr : &v;
 }
+/// Step `i` of a chain made of the system's middleware then the actor's;
+/// null past the end.
 template <class M>
-std::size_t size_of(const std::vector<M>* v) noexcept {
-  return v != nullptr ? v->size() : 0;
+const M* step(const std::vector<M>* outer, const std::vector<M>* inner, std::size_t i) noexcept {
+  const std::size_t n_outer = outer != nullptr ? outer->size() : 0;
+  if (i < n_outer) return &(*outer)[i];
+  if (inner != nullptr && i - n_outer < inner->size()) return &(*inner)[i - n_outer];
+  return nullptr;
 }
 }  // namespace
 
@@ -224,10 +229,8 @@ void ActorCell::send_through_middleware(const Pid& to, Envelope* e) {
 }
 
 void ReceiveNext::operator()(Context& ctx, Envelope& msg) const {
-  const std::size_t n_outer = size_of(outer_);
-  if (i_ < n_outer + size_of(inner_)) {
-    const ReceiverMiddleware& m = i_ < n_outer ? (*outer_)[i_] : (*inner_)[i_ - n_outer];
-    m(ctx, msg, ReceiveNext(cell_, outer_, inner_, i_ + 1));
+  if (const ReceiverMiddleware* m = step(outer_, inner_, i_)) {
+    (*m)(ctx, msg, ReceiveNext(cell_, outer_, inner_, i_ + 1));
     return;
   }
   detail::current_message = &msg;  // a middleware may have passed another message
@@ -235,17 +238,11 @@ void ReceiveNext::operator()(Context& ctx, Envelope& msg) const {
 }
 
 void SendNext::operator()(Context& sender, const Pid& target, Envelope* msg) const {
-  const std::size_t n_outer = size_of(outer_);
-  if (i_ < n_outer + size_of(inner_)) {
-    const SenderMiddleware& m = i_ < n_outer ? (*outer_)[i_] : (*inner_)[i_ - n_outer];
-    m(sender, target, msg, SendNext(system_, outer_, inner_, i_ + 1));
+  if (const SenderMiddleware* m = step(outer_, inner_, i_)) {
+    (*m)(sender, target, msg, SendNext(system_, outer_, inner_, i_ + 1));
     return;
   }
-  if (target.empty()) {
-    system_->dead_letter(msg, 0, DeadLetterReason::empty_pid);
-    return;
-  }
-  system_->deliver(target, msg);
+  system_->post(target, msg);
 }
 
 Pid SpawnNext::operator()() const {

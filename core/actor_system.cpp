@@ -129,10 +129,16 @@ Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
 }
 
 SpawnResult ActorSystem::spawn_named(const Props& props, std::string name) {
-  if (config_.spawn_middleware.empty()) return spawn_named_impl(props, nullptr, std::move(name));
-  SpawnResult r{Pid(), SpawnErrc::refused};
-  spawn_wrapped(nullptr, name, &props, [&] {
-    r = spawn_named_impl(props, nullptr, name);
+  std::string asked = name;
+  return spawn_named_wrapped(props, nullptr, asked, std::move(name));
+}
+
+SpawnResult ActorSystem::spawn_named_wrapped(const Props& props, ActorCell* parent,
+                                             std::string_view asked, std::string full) {
+  if (config_.spawn_middleware.empty()) return spawn_named_impl(props, parent, std::move(full));
+  SpawnResult r{Pid(), SpawnErrc::refused};  // unless a middleware calls next()
+  spawn_wrapped(parent, asked, &props, [&] {
+    r = spawn_named_impl(props, parent, std::move(full));
     return r.pid;
   });
   return r;
@@ -143,13 +149,7 @@ SpawnResult ActorSystem::spawn_named_child(const Props& props, ActorCell& parent
   std::string full = name_of(Pid(&parent));
   if (full.empty()) full.append("$").append(std::to_string(parent.id()));
   full.append("/").append(name);
-  if (config_.spawn_middleware.empty()) return spawn_named_impl(props, &parent, std::move(full));
-  SpawnResult r{Pid(), SpawnErrc::refused};
-  spawn_wrapped(&parent, name, &props, [&] {
-    r = spawn_named_impl(props, &parent, full);
-    return r.pid;
-  });
-  return r;
+  return spawn_named_wrapped(props, &parent, name, std::move(full));
 }
 
 SpawnResult ActorSystem::spawn_named_impl(const Props& props, ActorCell* parent, std::string name) {

@@ -137,7 +137,11 @@ class ActorSystem {
   /// receiver's respond() answers `sender`. Thread-safe.
   template <class T>
   void request(const Pid& to, T&& msg, const Pid& sender, std::uint64_t request_id = 0) {
-    Envelope* e = make_request_envelope(std::forward<T>(msg), sender, request_id);
+    post(to, make_request_envelope(std::forward<T>(msg), sender, request_id));
+  }
+  /// Sends a built envelope (ownership taken); an empty `to` makes it a
+  /// dead letter. Thread-safe.
+  void post(const Pid& to, Envelope* e) noexcept {
     if (to.empty()) [[unlikely]] {
       dead_letter(e, 0, DeadLetterReason::empty_pid);
       return;
@@ -344,6 +348,10 @@ class ActorSystem {
   Pid register_cell(ActorCell* cell, ActorCell* parent);
   /// The spawn behind spawn_named and spawn_named_child.
   SpawnResult spawn_named_impl(const Props& props, ActorCell* parent, std::string name);
+  /// spawn_named_impl through the spawn middleware (which sees `asked`, the
+  /// name as the caller gave it; `full` is what gets registered).
+  SpawnResult spawn_named_wrapped(const Props& props, ActorCell* parent, std::string_view asked,
+                                  std::string full);
   bool link_live(ActorCell* cell);  // false after shutdown began; may throw bad_alloc
   std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's count after
 
@@ -400,12 +408,16 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
 
 template <class T>
 void Context::send(const Pid& to, T&& msg) {
+  send_from_here(to, make_envelope(std::forward<T>(msg)));
+}
+
+inline void Context::send_from_here(const Pid& to, Envelope* e) {
   auto* cell = static_cast<ActorCell*>(this);
   if (cell->intercepted()) [[unlikely]] {
-    cell->send_through_middleware(to, make_envelope(std::forward<T>(msg)));
+    cell->send_through_middleware(to, e);
     return;
   }
-  system_->send(to, std::forward<T>(msg));
+  system_->post(to, e);
 }
 
 template <class R, class T>
@@ -460,12 +472,7 @@ void Context::reenter_after(Future<R>& f, F&& cont) {
 
 template <class T>
 void Context::request(const Pid& to, T&& msg) {
-  auto* cell = static_cast<ActorCell*>(this);
-  if (cell->intercepted()) [[unlikely]] {
-    cell->send_through_middleware(to, make_request_envelope(std::forward<T>(msg), self_, 0));
-    return;
-  }
-  system_->request(to, std::forward<T>(msg), self_);
+  send_from_here(to, make_request_envelope(std::forward<T>(msg), self_, 0));
 }
 
 template <class T>
@@ -477,13 +484,7 @@ void Context::respond(T&& msg) {
     system_->dead_letter(answer, 0, DeadLetterReason::no_sender);
     return;
   }
-  auto* cell = static_cast<ActorCell*>(this);
-  if (cell->intercepted()) [[unlikely]] {
-    cell->send_through_middleware(
-        h->sender, make_request_envelope(std::forward<T>(msg), self_, h->request_id));
-    return;
-  }
-  system_->request(h->sender, std::forward<T>(msg), self_, h->request_id);
+  send_from_here(h->sender, make_request_envelope(std::forward<T>(msg), self_, h->request_id));
 }
 
 template <class T>

@@ -163,6 +163,9 @@ class Context {
   explicit Context(ActorSystem* system) noexcept : system_(system) {}
   /// Which instance of this actor is running (counts restarts).
   std::uint32_t incarnation();
+  /// Where send, request and respond meet: this actor's sender middleware
+  /// if any, then delivery (an empty `to`: a dead letter).
+  void send_from_here(const Pid& to, Envelope* e);
   ~Context() = default;
 
   ActorSystem* const system_;

@@ -11,8 +11,8 @@ EventStream::Token EventStream::add(const MessageType* type, std::function<void(
   Token token = next_token_++;
   next->push_back({token, type, std::move(fn)});
   subs_ = std::move(next);
-  // relaxed: read by publish()'s relaxed load as a hint only; the list it
-  // guards is published by mu_ (deliver() copies subs_ under it).
+  // The list is published by mu_ (deliver() copies subs_ under it); the count is a hint.
+  // relaxed: pairs with the relaxed loads in publish() and active().
   count_.fetch_add(1, std::memory_order_relaxed);
   return token;
 }
@@ -25,7 +25,8 @@ void EventStream::unsubscribe(Token token) {
   if (it == next->end()) return;
   next->erase(it);
   subs_ = std::move(next);
-  count_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see publish()
+  // relaxed: pairs with the relaxed loads in publish() and active() (a hint).
+  count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void EventStream::deliver(const MessageType* type, const void* event) const noexcept {

@@ -58,7 +58,8 @@ class EventStream {
   /// True if anything is subscribed (to any type): lets a publisher skip
   /// building an event nobody will see. Thread-safe.
   bool active() const noexcept {
-    return count_.load(std::memory_order_relaxed) != 0;  // relaxed: see publish()
+    // relaxed: pairs with the relaxed fetch_add/fetch_sub in subscribe/unsubscribe (a hint).
+    return count_.load(std::memory_order_relaxed) != 0;
   }
 
   /// Delivers `e` to the subscribers of E. Thread-safe; never throws (a
@@ -68,6 +69,7 @@ class EventStream {
     // relaxed: pairs with nothing — a hint written by add()/unsubscribe()'s
     // fetch_add/fetch_sub; the list itself is read under mu_ in deliver(),
     // and a subscriber added concurrently may miss this event either way.
+    // relaxed: pairs with the relaxed fetch_add/fetch_sub in subscribe/unsubscribe (a hint).
     if (count_.load(std::memory_order_relaxed) == 0) return;
     deliver(message_type_of<E>, &e);
   }

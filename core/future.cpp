@@ -27,7 +27,8 @@ std::atomic<std::uint64_t> next_future_id{std::uint64_t{1} << 63};
 }  // namespace
 
 FutureCore::FutureCore(ActorSystem& system) noexcept
-    // relaxed: only uniqueness matters. One reference, adopted by the Future.
+    // One reference, adopted by the Future. The id: see next_future_id.
+    // relaxed: pairs with no other access; the RMW alone makes ids unique.
     : Process(next_future_id.fetch_add(1, std::memory_order_relaxed), Kind::future, 1),
       system_(system) {}
 
@@ -84,9 +85,9 @@ void FutureCore::discard() noexcept {
 }
 
 void FutureCore::publish() noexcept {
-  // acq_rel: the release half publishes the result to done() and to the
-  // callback's registrar; the acquire half sees a callback registered first
-  // (pairs with the CAS in on_complete).
+  // The release half publishes the result to done() and to the callback's
+  // registrar; the acquire half sees a callback registered first.
+  // acq_rel: pairs with the CAS in on_complete() and the acquire loads in done()/wait().
   if (state_.exchange(completed, std::memory_order_acq_rel) == has_callback) {
     callback_->run(*this);
   }

@@ -123,6 +123,17 @@ ActorCell* Worker::search() {
   }
 }
 
+namespace {
+/// A timer-mail item: the timer, and whether it is a cancel (the low bit).
+struct TimerMail {
+  Timer* timer;
+  bool cancel;
+};
+TimerMail decode(std::uintptr_t m) noexcept {
+  return {reinterpret_cast<Timer*>(m & ~std::uintptr_t{1}), (m & 1) != 0};
+}
+}  // namespace
+
 void Worker::post_timer(Timer* t, bool cancel) noexcept {
   if (!timer_mail_.enqueue(reinterpret_cast<std::uintptr_t>(t) | (cancel ? 1u : 0u))) {
     std::fprintf(stderr, "shoal: out of memory growing a timer queue\n");
@@ -145,8 +156,8 @@ void Worker::take_timer_mail() {
   }
   std::uintptr_t m;
   while (timer_mail_.try_dequeue(m)) {
-    auto* t = reinterpret_cast<Timer*>(m & ~std::uintptr_t{1});
-    if ((m & 1) != 0) {
+    auto [t, cancel] = decode(m);
+    if (cancel) {
       // A cancel: unlink if it is still here (not yet fired, and its arm
       // already arrived), then give back the cancel's own reference.
       if (t->linked()) {
@@ -165,8 +176,8 @@ void Worker::take_timer_mail() {
 void Worker::discard_timer_mail() noexcept {
   std::uintptr_t m;
   while (timer_mail_.try_dequeue(m)) {
-    auto* t = reinterpret_cast<Timer*>(m & ~std::uintptr_t{1});
-    if ((m & 1) != 0) {
+    auto [t, cancel] = decode(m);
+    if (cancel) {
       t->drop();  // the wheels are discarded: nothing is linked any more
     } else {
       t->discard();

@@ -34,7 +34,7 @@ void Parker::park() noexcept {
 bool Parker::park_for(std::chrono::nanoseconds timeout) noexcept {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + timeout;
-  // acquire: as in park().
+  // acquire: pairs with the release exchange in unpark(), as in park().
   while (token_.exchange(0, std::memory_order_acquire) == 0) {
     const auto left = deadline - clock::now();
     if (left <= std::chrono::nanoseconds::zero()) return false;
