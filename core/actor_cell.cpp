@@ -1,7 +1,11 @@
 #include "core/actor_cell.hpp"
 
 #include <algorithm>
+#include <cxxabi.h>
+
 #include <cstddef>
+#include <cstdlib>
+#include <typeinfo>
 
 #include "core/actor_system.hpp"
 
@@ -28,6 +32,13 @@ ActorCell* ActorCell::of_term_node(Envelope* e) noexcept {
 
 namespace {
 
+std::string demangled(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
+                                           &std::free);
+  return status == 0 && d ? std::string(d.get()) : std::string(mangled);
+}
+
 ActorCell* cell_of(const Pid& pid) noexcept { return static_cast<ActorCell*>(pid.process()); }
 
 // A lifecycle message handed to the actor straight from the stack: no
@@ -46,7 +57,13 @@ ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, std::shared_ptr<cons
                      std::uint32_t throughput, ActorCell* parent)
     : ActorCell(system, id, props->mailbox(), throughput, parent) {
   set_first_actor(props->produce().release());
+  if (props->stats() && !is_instrumented()) instrument();
   ext().props = std::move(props);
+  ext().type_name = demangled(typeid(*actor_).name());
+}
+
+std::string ActorCell::type_name() const {
+  return ext_ && !ext_->type_name.empty() ? ext_->type_name : "actor";
 }
 
 ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig& mailbox,
@@ -55,7 +72,14 @@ ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig&
       Context(system),
       mailbox_(mailbox),
       throughput_(throughput == 0 ? 1 : throughput),
-      parent_(parent) {}
+      parent_(parent) {
+  if (system->config().actor_stats) instrument();
+}
+
+void ActorCell::instrument() {
+  ext().actor_stats = std::make_unique<ActorStats>();
+  set_instrumented();
+}
 
 Actor* ActorCell::make_actor() { return ext().props->produce().release(); }
 
@@ -119,18 +143,21 @@ void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
 
 // -- the run loop ----------------------------------------------------------------------
 
-void ActorCell::run() {
+RunStats ActorCell::run() {
   mailbox_.begin_run();
   if (!started_) [[unlikely]]
     start();
-  std::uint32_t budget = throughput_;
+  RunStats r;
   bool active = false;  // handled a message that resets the receive timeout
+  // Read once: the first line of the cell is the one senders write.
+  const bool instrumented = is_instrumented();
   for (;;) {
     // System messages, then a stop, first, and again before every user
     // message. System messages go before the stop so that a watch or a
     // directive that arrived before it is answered as the actor it was sent
     // to (a watcher then hears `stopped`, not `not_found`).
     if (Envelope* s = mailbox_.pop_system()) {
+      ++r.system;
       handle_system(*s);
       mailbox_.done_with_system(s);  // a child's term_node_ releases the child here
       if (dead_) break;
@@ -141,13 +168,21 @@ void ActorCell::run() {
       if (dead_) break;
       continue;
     }
-    if (budget == 0 || mailbox_.suspended()) break;
+    if (r.user == throughput_ || mailbox_.suspended()) break;
     Envelope* u = mailbox_.pop_user();
     if (u == nullptr) break;
-    --budget;
     if (timing_) [[unlikely]]
       active |= !u->type->keeps_receive_timeout;
-    invoke(*u);
+    // The mark shares the line the pop just read: a flow id or a stamp only
+    // while tracing or for an instrumented actor.
+    const std::uint64_t mark = mark_of(*u);
+    if (r.user == 0) r.first_mark = mark;
+    if ((mark != 0) | instrumented) [[unlikely]] {
+      invoke_observed(*u, mark, r.user);
+    } else {
+      invoke(*u);
+    }
+    ++r.user;
     if (u->is<PoisonPill>()) [[unlikely]]
       request_stop();  // taken at the top of the loop, like any stop
     mailbox_.done_with_user(u);
@@ -155,13 +190,49 @@ void ActorCell::run() {
   }
   if (dead_) {
     finish_death();  // may free this cell
-    return;
+    return r;
   }
   // One clock read per run, and only for an actor with a receive timeout:
   // the timer is not touched (it re-arms itself from this when it goes off).
   if (timing_ && active) [[unlikely]]
     ext_->last_activity = system_->scheduler().now();
   if (mailbox_.finish_run()) system_->scheduler().reschedule(this);
+  return r;
+}
+
+void ActorCell::invoke_observed(Envelope& e, std::uint64_t mark, std::uint32_t index) noexcept {
+  if (index != 0 && mark != 0) {
+    // The run's first message is in its run event; the others get their own.
+    if (detail::WorkerTrace* t = detail::active_trace) {
+      t->ring.push({.ts = t->now(), .kind = TraceKind::flow_in, .a = mark, .b = id()});
+    }
+  }
+  ActorStats* s = actor_stats();
+  if (s == nullptr) {
+    invoke(e);
+    return;
+  }
+  s->note_dequeue();
+  const std::uint64_t begin = detail::ticks();
+  if (detail::is_stamp(mark)) {
+    const std::uint64_t sent = detail::tick_of_stamp(mark);
+    s->queue_wait.record(begin > sent ? begin - sent : 0);
+  }
+  // The oldest message still queued: the next one if it can be seen (an
+  // unbounded queue), else, while others wait, this one (an upper bound).
+  auto next_sent = [&]() -> std::uint64_t {
+    if (const Envelope* n = mailbox_.peek_user()) {
+      const std::uint64_t m = mark_of(const_cast<Envelope&>(*n));
+      return detail::is_stamp(m) ? detail::tick_of_stamp(m) : 0;
+    }
+    if (mailbox_.bounded() && s->enqueued() > s->dequeued() && detail::is_stamp(mark)) {
+      return detail::tick_of_stamp(mark);
+    }
+    return 0;
+  };
+  s->note_oldest(next_sent(), next_sent);
+  invoke(e);
+  s->handler.record(detail::ticks() - begin);
 }
 
 void ActorCell::start() noexcept {

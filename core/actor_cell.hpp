@@ -61,6 +61,7 @@
 #include "core/mailbox.hpp"
 #include "core/pid.hpp"
 #include "core/props.hpp"
+#include "core/stats.hpp"
 #include "core/supervision.hpp"
 
 namespace shoal {
@@ -107,12 +108,23 @@ struct CellExtras {
   RestartStats stats;                  // see ChildFailed
   std::vector<Behavior> behaviors;     // owner only: become / become_stacked, top last
   std::shared_ptr<const Props> props;  // Props-spawned: producer and child strategy
+  std::string type_name;               // Props-spawned: the first instance's type
   // Receive timeout (owner only): the period, the last activity (scheduler
   // time) and the generation of the current timer.
   std::chrono::nanoseconds receive_timeout{0};
   std::chrono::nanoseconds last_activity{0};
   std::uint32_t timeout_generation = 0;
   std::uint32_t incarnation = 0;  // owner only: +1 per restart (reenter_after)
+  // Instrumented actors only (stats.hpp): made before publication, kept
+  // until the cell is freed (senders holding a Pid may still count into it).
+  std::unique_ptr<ActorStats> actor_stats;
+};
+
+/// What one run did: for the worker's counters and the flight recorder.
+struct RunStats {
+  std::uint32_t user = 0;        ///< user messages handled
+  std::uint32_t system = 0;      ///< system messages handled
+  std::uint64_t first_mark = 0;  ///< the first user message's mark (envelope.hpp), 0 if none
 };
 
 class ActorCell : public Process, public Context {
@@ -154,8 +166,9 @@ class ActorCell : public Process, public Context {
     }
   }
 
-  /// Runs one batch. Called by the scheduler on the thread that dequeued it.
-  void run();
+  /// Runs one batch. Called by the scheduler on the thread that dequeued
+  /// it. The cell may be gone when it returns.
+  RunStats run();
 
   /// Stops this actor once the current message is handled. Owner thread
   /// (inside receive) only.
@@ -182,6 +195,13 @@ class ActorCell : public Process, public Context {
   void unbecome() noexcept;
   /// Allocated on first use. Owner only.
   CellExtras& ext();
+  /// The actor's C++ type, for traces. Thread-safe.
+  virtual std::string type_name() const;
+  /// An instrumented actor's statistics (null if not instrumented).
+  /// Thread-safe: fixed before publication.
+  ActorStats* actor_stats() const noexcept {
+    return is_instrumented() ? ext_->actor_stats.get() : nullptr;
+  }
 
   // -- middleware (middleware.hpp) ----------------------------------------------------
   /// True if receiver or sender middleware applies to this actor.
@@ -262,6 +282,11 @@ class ActorCell : public Process, public Context {
   }
   void start() noexcept;
   void invoke(Envelope& e) noexcept;
+  /// invoke() for a message with a mark or to an instrumented actor: records
+  /// its flow (the `index`-th of this run) and its statistics.
+  void invoke_observed(Envelope& e, std::uint64_t mark, std::uint32_t index) noexcept;
+  /// Makes this actor instrumented. Constructor only.
+  void instrument();
   /// Runs a reenter_after continuation (or drops it if from an older instance).
   void reenter(detail::Reentry* r);
   void receive_through_middleware(Envelope& e);
@@ -343,6 +368,7 @@ class InlineActorCell final : public ActorCell {
   // The actor lives in storage_: destroy it while storage_ still exists.
   ~InlineActorCell() override { destroy_actor(); }
   Actor* make_actor() override { return construct(); }
+  std::string type_name() const override { return std::string(detail::type_name<A>()); }
   Actor* construct() {
     return std::apply(
         [this](const Args&... a) { return ::new (static_cast<void*>(storage_)) A(a...); }, args_);

@@ -1,6 +1,10 @@
 #include "core/actor_system.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <unordered_set>
+
+#include "core/detail/stats_snapshot.hpp"
 
 namespace shoal {
 
@@ -219,6 +223,99 @@ std::uint64_t ActorSystem::live_actors() const noexcept {
     n += live_[i].count;
   }
   return n;
+}
+
+// -- statistics and tracing --------------------------------------------------------------
+
+void ActorSystem::deliver_observed(const Pid& to, Envelope* e) noexcept {
+  if (!to.is_actor()) {
+    to.process()->post(e);  // a request future (remote proxies later)
+    return;
+  }
+  auto* cell = static_cast<ActorCell*>(to.process());
+  detail::WorkerTrace* t = detail::active_trace;
+  if (ActorStats* s = to.is_instrumented() ? cell->actor_stats() : nullptr) {
+    // Stamped: the receiver measures the wait; the stamp is the flow id too.
+    const std::uint64_t now = detail::ticks();
+    const std::uint64_t stamp = detail::make_stamp(now, t != nullptr ? t->worker : detail::no_worker);
+    mark_of(*e) = stamp;
+    if (t != nullptr) {
+      t->ring.push({.ts = t->now(), .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
+    }
+    cell->post_user(e);
+    s->note_enqueued(now);  // `to` keeps the cell, and so its statistics, alive
+    return;
+  }
+  if (t != nullptr) mark_of(*e) = t->next_flow();
+  cell->post_user(e);
+}
+
+namespace {
+/// Pids of the live actors `keep` accepts, taken under each shard's lock.
+template <class Shards, class Keep>
+std::vector<Pid> live_pids(Shards& shards, std::size_t n, Keep&& keep) {
+  std::vector<Pid> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::lock_guard lock(shards[i].mu);
+    for (ActorCell* c : shards[i].slots) {
+      if (c != nullptr && keep(*c)) out.emplace_back(c);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+SystemStats ActorSystem::stats() const {
+  SystemStats s;
+  s.workers = scheduler_.worker_stats();
+  s.dead_letters = dead_letters_.total();
+  const std::uint64_t now = detail::ticks();
+  const double npt = detail::ns_per_tick();
+  s.uptime_ns = static_cast<double>(now - start_tick_) * npt;
+  // Snapshots outside the locks: a Pid keeps each cell's statistics alive.
+  for (const Pid& p : live_pids(live_, live_shards_,
+                                [](const ActorCell& c) { return c.is_instrumented(); })) {
+    const auto* cell = static_cast<const ActorCell*>(p.process());
+    s.actors.push_back(detail::snapshot_of(*cell->actor_stats(), p.id(), name_of(p), now, npt));
+  }
+  std::sort(s.actors.begin(), s.actors.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  return s;
+}
+
+Trace ActorSystem::trace() const {
+  Trace t;
+  t.ns_per_tick = detail::ns_per_tick();
+  t.workers = scheduler_.recorder().read();
+  std::unordered_set<std::uint64_t> ids;
+  for (const auto& w : t.workers) {
+    for (const TraceEvent& e : w) {
+      if (e.kind == TraceKind::run || e.kind == TraceKind::scheduled) ids.insert(e.a);
+    }
+  }
+  // Names of the live ones: registered, else type and id; the dead stay "#id".
+  for (const Pid& p : live_pids(live_, live_shards_,
+                                [&](const ActorCell& c) { return ids.contains(c.id()); })) {
+    std::string name = name_of(p);
+    if (name.empty()) {
+      name = static_cast<const ActorCell*>(p.process())->type_name() + " #" + std::to_string(p.id());
+    }
+    t.names.emplace(p.id(), std::move(name));
+  }
+  return t;
+}
+
+void ActorSystem::dump_trace(const std::string& path) const { save_trace(trace(), path); }
+
+void ActorSystem::dump_trace_on_signal(int signo, std::string path) {
+  signal_dump_.reset();
+  signal_dump_ = std::make_unique<detail::SignalDump>(signo, [this, path = std::move(path)] {
+    try {
+      dump_trace(path);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shoal: trace dump failed: %s\n", e.what());
+    }
+  });
 }
 
 // -- stopping and dying ----------------------------------------------------------------------

@@ -31,6 +31,7 @@
 #include "core/context.hpp"
 #include "core/dead_letters.hpp"
 #include "core/detail/config.hpp"
+#include "core/detail/signal_dump.hpp"
 #include "core/detail/spin_lock.hpp"
 #include "core/envelope.hpp"
 #include "core/event_stream.hpp"
@@ -43,6 +44,7 @@
 #include "core/scheduler.hpp"
 #include "core/supervision.hpp"
 #include "core/timers.hpp"
+#include "core/trace_file.hpp"
 
 namespace shoal {
 
@@ -73,6 +75,8 @@ struct SystemConfig {
   std::vector<SenderMiddleware> sender_middleware{};
   /// Middleware around every spawn.
   std::vector<SpawnMiddleware> spawn_middleware{};
+  /// Records every actor's statistics, as Props::with_stats does for one.
+  bool actor_stats = false;
 };
 
 /// Thrown by spawn after shutdown has begun.
@@ -150,11 +154,12 @@ class ActorSystem {
   }
   /// Sends an already built envelope (ownership taken) to a non-empty
   /// Pid. Thread-safe.
-  void deliver(const Pid& to, Envelope* e) noexcept {
-    if (to.is_actor()) [[likely]] {  // from the Pid's tag: the target is not read
+  [[gnu::always_inline]] void deliver(const Pid& to, Envelope* e) noexcept {
+    // From the Pid's tags (the target is not read) and this thread's trace.
+    if (to.is_plain_actor() && detail::active_trace == nullptr) [[likely]] {
       static_cast<ActorCell*>(to.process())->post_user(e);
     } else {
-      to.process()->post(e);  // a request future (remote proxies later)
+      deliver_observed(to, e);
     }
   }
   /// Delivers a system message (ownership taken) to a non-empty Pid: an
@@ -254,6 +259,30 @@ class ActorSystem {
   const DeadLetters& dead_letters() const noexcept { return dead_letters_; }
   /// Actors spawned and not yet fully stopped. Takes each shard's lock.
   std::uint64_t live_actors() const noexcept;
+
+  // -- statistics and tracing (stats.hpp, flight_recorder.hpp) -------------------
+
+  /// Every worker's counters and every instrumented live actor's statistics
+  /// now. Thread-safe; allocates; takes each live shard's lock briefly.
+  SystemStats stats() const;
+  /// Starts the flight recorder: every worker records into its ring from
+  /// its next scheduling round on (the rings are allocated the first time:
+  /// SchedulerConfig::trace_events × 48 bytes per worker). Thread-safe.
+  void start_trace() { scheduler_.recorder().start(); }
+  /// Stops recording; what was recorded stays readable. Thread-safe.
+  void stop_trace() noexcept { scheduler_.recorder().stop(); }
+  bool tracing() const noexcept { return scheduler_.recorder().recording(); }
+  /// What the rings hold (since the last start_trace), with the names of
+  /// the live actors in it. Thread-safe; does not stop the recording.
+  Trace trace() const;
+  /// Writes trace() to `path` (trace_file.hpp). Throws std::runtime_error
+  /// naming the path if it cannot be written.
+  void dump_trace(const std::string& path) const;
+  /// From now on, each `signo` (e.g. SIGUSR2) received by the process
+  /// writes trace() to `path` (on a background thread: the handler only
+  /// wakes it), until the system is destroyed. Errors go to stderr. Throws
+  /// if the signal is already used this way by another system.
+  void dump_trace_on_signal(int signo, std::string path);
   std::uint64_t failures() const noexcept {
     return failures_.load(std::memory_order_relaxed);  // relaxed: a statistic
   }
@@ -305,6 +334,9 @@ class ActorSystem {
         [](void* f) -> Pid { return (*static_cast<std::remove_reference_t<F>*>(f))(); }, &spawn);
     return next();
   }
+  /// deliver() to a request future (remote proxies later), to an
+  /// instrumented actor (stamped), or while this worker traces (a flow id).
+  void deliver_observed(const Pid& to, Envelope* e) noexcept;
   /// Arms a timer that delivers `e` (owned) to `to` after `delay`, as a user
   /// or a system message; periodic if `clone` is set. Returns a handle only
   /// if `handle` (else an empty one, with no reference counted for it).
@@ -383,6 +415,9 @@ class ActorSystem {
   std::mutex shutdown_mu_;
   std::condition_variable shutdown_cv_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
+
+  const std::uint64_t start_tick_ = detail::ticks();
+  std::unique_ptr<detail::SignalDump> signal_dump_;
 
   mutable std::mutex names_mu_;
   std::unordered_map<std::string, Pid> names_;              // guarded by names_mu_

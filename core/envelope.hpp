@@ -106,8 +106,21 @@ struct Envelope {
 };
 
 /// An envelope carrying a `T` by value.
+/// A user message's envelope: every TypedEnvelope is one. `mark` is what
+/// the flight recorder and the statistics of an instrumented receiver
+/// carry from the send to the receive (flight_recorder.hpp): 0, a flow id or
+/// a send stamp. Resident system envelopes and queue stubs have none.
+struct MarkedEnvelope : Envelope {
+  std::uint64_t mark = 0;
+};
+
+/// The mark of a user message (popped from a user queue). O(1).
+inline std::uint64_t& mark_of(Envelope& user_message) noexcept {
+  return static_cast<MarkedEnvelope&>(user_message).mark;
+}
+
 template <class T>
-struct TypedEnvelope final : Envelope {
+struct TypedEnvelope final : MarkedEnvelope {
   T value;
 
   template <class... Args>

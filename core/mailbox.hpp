@@ -192,6 +192,13 @@ class Mailbox {
       return user_.try_pop();
     return bounded_->try_pop();
   }
+  /// The message pop_user would return next, left in place; null if none is
+  /// reachable, or if the mailbox is bounded (a producer dropping the
+  /// oldest may free it meanwhile). Owner only.
+  const Envelope* peek_user() const noexcept {
+    return bounded_ == nullptr ? user_.peek() : nullptr;
+  }
+  bool bounded() const noexcept { return bounded_ != nullptr; }
   /// Destroys a message from pop_user after its handler ran.
   void done_with_user(Envelope* e) noexcept {
     if (bounded_ == nullptr) [[likely]] {

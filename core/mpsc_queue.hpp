@@ -101,6 +101,13 @@ class MpscQueue {
     return next;
   }
 
+  /// The node try_pop would return, left in the queue; null if none is
+  /// reachable yet. Consumer-only.
+  const Envelope* peek() const noexcept {
+    // acquire: pairs with the release store of prev->next in push.
+    return tail_->next.load(std::memory_order_acquire);
+  }
+
   /// True if a node is reachable by try_pop now. Consumer-only.
   bool has_next() const noexcept {
     // acquire: pairs with the release store of prev->next in push.

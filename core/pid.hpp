@@ -31,6 +31,9 @@ class Process {
   std::uint64_t id() const noexcept { return id_; }
   Kind kind() const noexcept { return kind_; }
   bool is_actor() const noexcept { return kind_ == Kind::local_actor; }
+  /// An actor whose statistics are recorded (stats.hpp): senders stamp
+  /// its messages. Fixed before the first Pid to it exists.
+  bool is_instrumented() const noexcept { return instrumented_; }
 
   /// Takes a message (owned), for processes that are not actors (request
   /// futures). Actor cells are reached through their mailbox
@@ -58,19 +61,23 @@ class Process {
   Process(std::uint64_t id, Kind kind, std::uint32_t refs = 0) noexcept
       : id_(id), refs_(refs), kind_(kind) {}
   virtual ~Process() = default;
+  /// Marks an instrumented actor. Before any Pid to this process exists.
+  void set_instrumented() noexcept { instrumented_ = true; }
 
  private:
   std::uint64_t id_;
   std::atomic<std::uint32_t> refs_{0};
   Kind kind_;
+  bool instrumented_ = false;
 };
 
 /// Address of an actor. Copying costs one atomic increment. Empty by default.
 ///
-/// The pointer's low bit marks a process that is not a local actor (a
-/// request future), so a send decides how to deliver from the Pid alone,
-/// without reading the target: for an actor, that line holds its queue's
-/// head, which every sender is about to write (a read first would fetch it
+/// The pointer's low bits mark a process that is not a local actor (a
+/// request future) and an instrumented actor (whose messages the sender
+/// stamps), so a send decides how to deliver from the Pid alone, without
+/// reading the target: for an actor, that line holds its queue's head,
+/// which every sender is about to write (a read first would fetch it
 /// shared, then again exclusive).
 class Pid {
  public:
@@ -103,9 +110,14 @@ class Pid {
   /// 0 for an empty Pid.
   std::uint64_t id() const noexcept { return bits_ != 0 ? process()->id() : 0; }
   /// Borrowed pointer to the target process (null if empty).
-  Process* process() const noexcept { return reinterpret_cast<Process*>(bits_ & ~not_actor); }
+  Process* process() const noexcept { return reinterpret_cast<Process*>(bits_ & ~tag_bits); }
   /// True if the target is a local actor (not a future); reads only the Pid.
   bool is_actor() const noexcept { return bits_ != 0 && (bits_ & not_actor) == 0; }
+  /// True if the target is a local actor that is not instrumented: the
+  /// plain send path. Reads only the Pid; false for an empty Pid.
+  bool is_plain_actor() const noexcept { return bits_ != 0 && (bits_ & tag_bits) == 0; }
+  /// True if the target is an instrumented actor. Reads only the Pid.
+  bool is_instrumented() const noexcept { return (bits_ & instrumented) != 0; }
 
   void reset() noexcept { Pid().swap(*this); }
   void swap(Pid& o) noexcept { std::swap(bits_, o.bits_); }
@@ -114,12 +126,16 @@ class Pid {
 
  private:
   static constexpr std::uintptr_t not_actor = 1;
+  static constexpr std::uintptr_t instrumented = 2;
+  static constexpr std::uintptr_t tag_bits = not_actor | instrumented;
   static std::uintptr_t tagged(Process* p) noexcept {
+    static_assert(alignof(Process) > tag_bits, "the tags live in a Process pointer's low bits");
     if (p == nullptr) return 0;
-    return reinterpret_cast<std::uintptr_t>(p) | (p->is_actor() ? 0 : not_actor);
+    return reinterpret_cast<std::uintptr_t>(p) | (p->is_actor() ? 0 : not_actor) |
+           (p->is_instrumented() ? instrumented : 0);
   }
 
-  std::uintptr_t bits_ = 0;  // Process* | not_actor
+  std::uintptr_t bits_ = 0;  // Process* | not_actor | instrumented
 };
 
 }  // namespace shoal

@@ -8,15 +8,27 @@
 #include <stdexcept>
 
 #include "core/actor_cell.hpp"
+#include "core/detail/stats_snapshot.hpp"
 
 namespace shoal {
 
 // -- lifecycle ---------------------------------------------------------------------
 
-Scheduler::Scheduler(const SchedulerConfig& config) : config_(config), rng_(config.seed) {
-  unsigned n = config_.workers;
+namespace {
+unsigned worker_count_of(const SchedulerConfig& c) {
+  unsigned n = c.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   if (n > 0xffff) throw std::invalid_argument("shoal: at most 65535 workers");
+  return n;
+}
+}  // namespace
+
+Scheduler::Scheduler(const SchedulerConfig& config)
+    : config_(config),
+      recorder_(config.deterministic ? 1 : worker_count_of(config), config.trace_events),
+      rng_(config.seed) {
+  const unsigned n = worker_count_of(config_);
+  det_counters_.start_tick = detail::ticks();
   if (!config_.deterministic) {
     workers_.reserve(n);
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
@@ -137,6 +149,8 @@ std::size_t Scheduler::advance_time(std::chrono::nanoseconds d) {
 // -- making work runnable ----------------------------------------------------------
 
 void Scheduler::schedule_external(ActorCell* cell) noexcept {
+  if (detail::active_trace != nullptr) [[unlikely]]
+    trace_scheduled(cell, ScheduledWhere::global_queue);
   if (config_.deterministic) {
     ready_.push_back(cell);
     return;
@@ -225,6 +239,30 @@ bool Scheduler::has_pending_work() const noexcept {
   return false;
 }
 
+// -- statistics and tracing -----------------------------------------------------------
+
+std::vector<WorkerStats> Scheduler::worker_stats() const {
+  const std::uint64_t now = detail::ticks();
+  const double npt = detail::ns_per_tick();
+  std::vector<WorkerStats> out;
+  if (config_.deterministic) {
+    out.push_back(detail::snapshot_of(det_counters_, 0, now, npt));
+    return out;
+  }
+  for (const auto& w : workers_) out.push_back(detail::snapshot_of(w->counters(), w->index(), now, npt));
+  return out;
+}
+
+void Scheduler::trace_scheduled(ActorCell* cell, ScheduledWhere where) noexcept {
+  detail::WorkerTrace* t = detail::active_trace;
+  if (t == nullptr) return;
+  t->ring.push({.ts = detail::ticks(),
+                .kind = TraceKind::scheduled,
+                .x = static_cast<std::uint32_t>(where),
+                .a = cell->id(),
+                .b = t->actor});
+}
+
 // -- deterministic mode ------------------------------------------------------------
 
 bool Scheduler::run_one() {
@@ -234,7 +272,11 @@ bool Scheduler::run_one() {
   ActorCell* cell = ready_[i];
   ready_[i] = ready_.back();
   ready_.pop_back();
-  cell->run();
+  // The test thread records as worker 0 while it runs a mailbox.
+  detail::WorkerTrace* t = recorder_.trace_for(0);
+  detail::active_trace = t;
+  Worker::run_mailbox(cell, det_counters_, t);
+  detail::active_trace = nullptr;
   return true;
 }
 

@@ -46,6 +46,8 @@
 #include <vector>
 
 #include "core/detail/config.hpp"
+#include "core/flight_recorder.hpp"
+#include "core/stats.hpp"
 #include "core/timer_wheel.hpp"
 #include "core/worker.hpp"
 
@@ -66,6 +68,9 @@ struct SchedulerConfig {
   bool deterministic = false;
   /// Seed of the deterministic mode's choices.
   std::uint64_t seed = 0;
+  /// Events each worker's flight-recorder ring keeps (48 bytes each; made
+  /// the first time tracing starts). The newest are kept.
+  std::size_t trace_events = std::size_t{1} << 16;
 };
 
 class Scheduler {
@@ -92,6 +97,8 @@ class Scheduler {
     Worker* w = Worker::current();
     if (w != nullptr && &w->scheduler() == this) {
       w->schedule_local(cell);
+      if (detail::active_trace != nullptr) [[unlikely]]
+        trace_scheduled(cell, ScheduledWhere::lifo_slot);
     } else {
       schedule_external(cell);
     }
@@ -151,6 +158,18 @@ class Scheduler {
   /// Deterministic mode: timers armed and neither expired nor discarded.
   std::size_t pending_timers() const noexcept { return det_timers_.size(); }
 
+  // -- statistics and tracing ------------------------------------------------------
+
+  /// Every worker's counters now (deterministic mode: the test thread's,
+  /// as worker 0). Thread-safe; allocates the result.
+  std::vector<WorkerStats> worker_stats() const;
+  /// The workers' flight recorder (flight_recorder.hpp).
+  FlightRecorder& recorder() noexcept { return recorder_; }
+  const FlightRecorder& recorder() const noexcept { return recorder_; }
+  /// Records that `cell` was made runnable, by the actor running here.
+  /// While tracing only.
+  void trace_scheduled(ActorCell* cell, ScheduledWhere where) noexcept;
+
   /// Index of the worker running the calling thread, or -1. Thread-safe.
   int current_worker_index() const noexcept {
     Worker* w = Worker::current();
@@ -205,7 +224,10 @@ class Scheduler {
   std::mutex idle_mu_;              // guards sleepers_ (slow path only)
   std::vector<unsigned> sleepers_;  // parked workers, LIFO (warmest cache first)
 
+  FlightRecorder recorder_;
+
   // -- deterministic mode (test thread only) ---------------------------------------
+  WorkerCounters det_counters_;
   std::vector<ActorCell*> ready_;
   std::mt19937_64 rng_;
   std::atomic<std::int64_t> virtual_now_{0};  // nanoseconds

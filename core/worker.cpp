@@ -3,6 +3,8 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
+#include <algorithm>
 
 #include "core/actor_cell.hpp"
 #include "core/scheduler.hpp"
@@ -75,6 +77,7 @@ ActorCell* Worker::pop_global() {
 ActorCell* Worker::next_local() {
   if (--global_countdown_ == 0) {
     global_countdown_ = global_interval;
+    refresh_trace();
     // A busy worker's timers are looked at here too (due sends go to the
     // LIFO slot, behind what the global queue gives now).
     poll_timers();
@@ -99,7 +102,21 @@ ActorCell* Worker::steal() {
   for (unsigned k = 0; k < n; ++k) {
     unsigned v = (start + k) % n;
     if (v == index_) continue;
-    if (ActorCell* c = sched_.worker(v).queue().steal_into(queue_)) return c;
+    counters_.steals_tried.add();
+    ActorCell* c = sched_.worker(v).queue().steal_into(queue_);
+    if (trace_ != nullptr && (c != nullptr || trace_->ring.pushed() == 0 ||
+                              counters_.steals_tried.get() % 64 == 0)) [[unlikely]] {
+      // A won steal always; a failed one now and then (a spinning worker
+      // tries thousands per millisecond, which would flood the ring).
+      trace_->ring.push({.ts = detail::ticks(),
+                         .kind = TraceKind::steal,
+                         .x = c != nullptr ? 1u : 0u,
+                         .a = v});
+    }
+    if (c != nullptr) {
+      counters_.steals_won.add();
+      return c;
+    }
   }
   return nullptr;
 }
@@ -202,6 +219,8 @@ void Worker::park() {
   if (last_searcher && sched_.has_pending_work()) sched_.notify_one();
   if (sched_.stopping()) return;
   parked_.store(true, std::memory_order_seq_cst);  // see post_timer
+  counters_.parks.add();
+  const std::uint64_t asleep = trace_ != nullptr ? detail::ticks() : 0;
   if (!has_timer_mail_.load(std::memory_order_seq_cst)) {
     if (timers_.empty()) {
       parker_.park();
@@ -219,20 +238,84 @@ void Worker::park() {
   // (A wake-up token left over from one of those only makes a later park
   // return early, which comes back here.)
   searching_ = !sched_.cancel_park(index_);
+  if (searching_) counters_.wakeups.add();  // a waker took us off the sleepers
+  if (trace_ != nullptr) {
+    const std::uint64_t now = detail::ticks();
+    trace_->ring.push({.ts = asleep,
+                       .dur = static_cast<std::uint32_t>(std::min<std::uint64_t>(now - asleep, UINT32_MAX)),
+                       .kind = TraceKind::park,
+                       .x = searching_ ? 1u : 0u});
+  }
+  refresh_trace();
+}
+
+ActorCell* Worker::idle() {
+  const std::uint64_t since = detail::ticks();
+  counters_.idle_since.set(since);
+  ActorCell* c = nullptr;
+  while (!sched_.stopping()) {
+    c = search();
+    if (c != nullptr) break;
+    park();
+    c = next_local();
+    if (c == nullptr && poll_timers()) c = next_local();
+    if (c != nullptr) break;
+  }
+  counters_.idle_since.set(0);
+  counters_.idle_ticks.add(detail::ticks() - since);
+  return c;
+}
+
+void Worker::refresh_trace() noexcept {
+  trace_ = sched_.recorder().trace_for(index_);
+  detail::active_trace = trace_;
+}
+
+// -- running a mailbox -------------------------------------------------------------------
+
+void Worker::run_mailbox(ActorCell* cell, WorkerCounters& counters,
+                         detail::WorkerTrace* trace) noexcept {
+  if (trace != nullptr) [[unlikely]] {
+    run_traced(cell, counters, *trace);
+    return;
+  }
+  const RunStats r = cell->run();
+  counters.batch_sizes.record(r.user);
+  counters.system_messages.add(r.system);
+}
+
+void Worker::run_traced(ActorCell* cell, WorkerCounters& counters,
+                        detail::WorkerTrace& t) noexcept {
+  t.actor = cell->id();  // before the run: the cell may be gone after it
+  t.run_ts = detail::ticks();
+  const std::uint64_t flows = t.flow_seq;
+  const RunStats r = cell->run();
+  const std::uint64_t end = detail::ticks();
+  t.ring.push({.ts = t.run_ts,
+               .dur = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - t.run_ts, UINT32_MAX)),
+               .kind = TraceKind::run,
+               .x = static_cast<std::uint32_t>(std::min<std::uint64_t>(t.flow_seq - flows, 0xffffff)),
+               .a = t.actor,
+               .b = std::uint64_t{r.user} | std::uint64_t{r.system} << 32,
+               .c = r.first_mark,
+               .d = (flows + 1) << 9 | t.worker << 1});
+  t.actor = 0;
+  t.run_ts = 0;
+  counters.batch_sizes.record(r.user);
+  counters.system_messages.add(r.system);
 }
 
 // -- the loop ----------------------------------------------------------------------
 
 void Worker::run() {
   current_ = this;
+  counters_.start_tick = detail::ticks();
+  refresh_trace();
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
     if (c == nullptr && poll_timers()) c = next_local();
-    if (c == nullptr) c = search();
-    if (c == nullptr) {
-      park();
-      continue;
-    }
+    if (c == nullptr) c = idle();
+    if (c == nullptr) continue;  // stopping
     if (searching_) [[unlikely]] {
       // A searcher (or a worker just woken, which counts as one) that found
       // work and was the last searcher wakes another, so a burst of work
@@ -240,8 +323,10 @@ void Worker::run() {
       searching_ = false;
       if (sched_.end_search()) sched_.notify_one();
     }
-    c->run();
+    run_mailbox(c, counters_, trace_);
   }
+  trace_ = nullptr;
+  detail::active_trace = nullptr;
   current_ = nullptr;
 }
 

@@ -26,7 +26,9 @@
 
 #include "core/detail/config.hpp"
 #include "core/detail/parker.hpp"
+#include "core/flight_recorder.hpp"
 #include "core/run_queue.hpp"
+#include "core/stats.hpp"
 #include "core/timer_wheel.hpp"
 
 namespace shoal {
@@ -54,6 +56,14 @@ class Worker {
   /// Thread body: runs mailboxes until the scheduler stops.
   void run();
 
+  /// Runs one mailbox, counting it into `counters` and recording it into
+  /// `trace` if not null. On the thread that owns both.
+  static void run_mailbox(ActorCell* cell, WorkerCounters& counters,
+                          detail::WorkerTrace* trace) noexcept;
+
+  /// This worker's counters: written by it, read by anyone (stats.hpp).
+  const WorkerCounters& counters() const noexcept { return counters_; }
+
   // Read by other workers when stealing and by the idle protocol.
   RunQueue<ActorCell>& queue() noexcept { return queue_; }
   const RunQueue<ActorCell>& queue() const noexcept { return queue_; }
@@ -79,8 +89,15 @@ class Worker {
   bool poll_timers();
   /// Links or unlinks what other threads posted (post_timer).
   void take_timer_mail();
+  /// Searches, then parks, until work turns up (returned) or the scheduler
+  /// stops (null); counts the time as idle.
+  ActorCell* idle();
   void park();
   void spill(ActorCell* extra) noexcept;
+  /// Starts or stops recording on this thread, as the recorder says.
+  void refresh_trace() noexcept;
+  static void run_traced(ActorCell* cell, WorkerCounters& counters,
+                         detail::WorkerTrace& trace) noexcept;
 
   static inline thread_local Worker* current_ = nullptr;
 
@@ -97,6 +114,8 @@ class Worker {
   moodycamel::ConsumerToken global_consumer_;
   moodycamel::ProducerToken global_producer_;
   TimerWheel timers_;
+  detail::WorkerTrace* trace_ = nullptr;  // while recording (also in active_trace)
+  WorkerCounters counters_;  // written here only; read by stats()
 
   // -- shared: thieves and wakers -------------------------------------------------
   RunQueue<ActorCell> queue_;

@@ -1,0 +1,192 @@
+// The flight recorder: per-worker rings of fixed-size events, always
+// compiled, switched on and off at run time (ActorSystem::start_trace /
+// stop_trace), read at any moment without stopping the workers.
+//
+// What a worker records (TraceKind): each mailbox run (actor, begin, length,
+// messages), the mailboxes it schedules and for whom, steals, parks, and the
+// two ends of every message sent between actors on workers (flows), so a
+// trace viewer draws an arrow from the sending run to the receiving one.
+//
+// Cost while recording, per mailbox run: two TSC reads and one 48-byte event;
+// per schedule, one TSC read and one event; per send, one counter increment
+// (a run's sends take consecutive flow ids, so the run event names the
+// first and the count; no event per send). Off, a worker pays one
+// thread-local load per send and per run.
+//
+// Flow ids (the `mark` of a user message, envelope.hpp):
+//   0                            none (sent from outside a worker, or not traced)
+//   seq << 9 | worker << 1       the sending worker's seq-th traced send
+//   tick << 9 | worker << 1 | 1  a stamp for an instrumented receiver (stats.hpp),
+//                                tick = TSC at the send − tick_epoch; it is
+//                                its flow id too
+// `worker` is the sender's index modulo 256.
+//
+// The ring (one writer, any readers, never blocks either): the writer claims
+// slot n (claimed_ = n + 1), fences, writes the event's words, then
+// publishes (published_ = n + 1). A reader copies the published events,
+// fences, and re-reads claimed_: an event the writer may have started to
+// overwrite meanwhile (index < claimed − capacity) is dropped, never
+// returned torn. Every word is an atomic, so there is no data race.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/detail/tsc.hpp"
+
+namespace shoal {
+
+enum class TraceKind : std::uint8_t {
+  run = 1,        ///< a = actor, b = user msgs | system msgs << 32, c = first msg's flow,
+                  ///< d = first flow sent, x = flows sent (consecutive ids)
+  flow_in = 2,    ///< a = flow id received by actor b (messages after a run's first)
+  flow_out = 3,   ///< a = flow id sent by actor b (stamped sends, not consecutive)
+  scheduled = 4,  ///< a = actor made runnable by actor b (0: a timer or the worker),
+                  ///< x = where (ScheduledWhere)
+  steal = 5,      ///< a = victim worker, x = 1 if it gave work
+  park = 6,       ///< asleep for `dur`; x = 1 if woken for work, 0 timeout or spurious
+};
+inline constexpr std::uint8_t trace_kind_max = 6;
+
+enum class ScheduledWhere : std::uint8_t { lifo_slot = 0, run_queue = 1, global_queue = 2 };
+
+/// One event, as read out of a ring. Times in ticks.
+struct TraceEvent {
+  std::uint64_t ts = 0;    ///< tick it began
+  std::uint32_t dur = 0;   ///< ticks it lasted (runs, parks), saturating
+  TraceKind kind{};        ///< what it is; says what a..d and x mean
+  std::uint32_t x = 0;     ///< 24 bits, kind-specific
+  std::uint64_t a = 0, b = 0, c = 0, d = 0;
+};
+
+/// One worker's ring. push: owner only; read: any thread. Never blocks.
+class TraceRing {
+ public:
+  /// `capacity` is rounded up to a power of two. Allocates.
+  explicit TraceRing(std::size_t capacity);
+
+  /// Appends `e`, overwriting the oldest event once full. Owner only,
+  /// wait-free, no allocation.
+  void push(const TraceEvent& e) noexcept {
+    const std::uint64_t n = published_.load(std::memory_order_relaxed);  // own store
+    // relaxed + release fence: a reader that sees any word written below
+    // (its acquire fence pairs with this fence) also sees the claim.
+    claimed_.store(n + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    Slot& s = slots_[n & mask_];
+    // relaxed: published by the release store of published_ below.
+    s.w[0].store(e.ts, std::memory_order_relaxed);
+    s.w[1].store(std::uint64_t{e.dur} | std::uint64_t{static_cast<std::uint8_t>(e.kind)} << 32 |
+                     std::uint64_t{e.x & 0xffffff} << 40,
+                 std::memory_order_relaxed);
+    s.w[2].store(e.a, std::memory_order_relaxed);
+    s.w[3].store(e.b, std::memory_order_relaxed);
+    s.w[4].store(e.c, std::memory_order_relaxed);
+    s.w[5].store(e.d, std::memory_order_relaxed);
+    // release: pairs with the acquire load in read().
+    published_.store(n + 1, std::memory_order_release);
+  }
+
+  /// The events still in the ring, oldest first, none torn. Any thread;
+  /// allocates the result; never blocks the writer.
+  std::vector<TraceEvent> read() const;
+  /// Events ever pushed. Any thread.
+  std::uint64_t pushed() const noexcept {
+    // relaxed: a count for statistics.
+    return published_.load(std::memory_order_relaxed);
+  }
+  std::size_t capacity() const noexcept { return mask_ + 1; }
+
+ private:
+  struct Slot {
+    std::atomic<std::uint64_t> w[6];
+  };
+  std::unique_ptr<Slot[]> slots_;
+  std::size_t mask_;
+  alignas(64) std::atomic<std::uint64_t> claimed_{0};
+  std::atomic<std::uint64_t> published_{0};
+};
+
+namespace detail {
+
+/// A worker's recording state while tracing. Owner thread only.
+struct WorkerTrace {
+  WorkerTrace(unsigned worker, std::size_t capacity) : ring(capacity), worker(worker & 0xff) {}
+
+  TraceRing ring;
+  const std::uint64_t worker;
+  std::uint64_t flow_seq = 0;  ///< traced sends so far
+  std::uint64_t actor = 0;     ///< the actor running now (0 between runs)
+  std::uint64_t run_ts = 0;    ///< when its run began
+
+  /// The next consecutive flow id of this worker.
+  std::uint64_t next_flow() noexcept { return ++flow_seq << 9 | worker << 1; }
+  /// A stamp for an instrumented receiver (also its flow id).
+  std::uint64_t stamp(std::uint64_t tick) const noexcept;
+  /// When the events of the current run happen (a run's begin, else now).
+  std::uint64_t now() const noexcept { return run_ts != 0 ? run_ts : ticks(); }
+};
+
+/// The calling worker's trace while it records, else null.
+inline thread_local WorkerTrace* active_trace = nullptr;
+
+/// The worker field of a stamp made off the workers.
+inline constexpr std::uint64_t no_worker = 0xff;
+/// A send stamp taken at `tick` by `worker` (see the flow ids above). The
+/// tick is counted from the process's tick_epoch, so 55 bits last 139 days
+/// of a 3 GHz TSC.
+inline std::uint64_t make_stamp(std::uint64_t tick, std::uint64_t worker) noexcept {
+  return (tick - tick_epoch) << 9 | (worker & 0xff) << 1 | 1;
+}
+/// The tick a stamp was taken at.
+inline std::uint64_t tick_of_stamp(std::uint64_t mark) noexcept { return (mark >> 9) + tick_epoch; }
+inline bool is_stamp(std::uint64_t mark) noexcept { return (mark & 1) != 0; }
+
+inline std::uint64_t WorkerTrace::stamp(std::uint64_t tick) const noexcept {
+  return make_stamp(tick, worker);
+}
+
+}  // namespace detail
+
+/// The per-worker rings of one scheduler, and the switch. Owned by the
+/// Scheduler; rings are made on the first start() and kept until the
+/// scheduler goes (a worker may still be writing just after stop()).
+class FlightRecorder {
+ public:
+  /// `slots` threads record (workers, or the test thread in deterministic
+  /// mode), each into a ring of `capacity` events.
+  FlightRecorder(unsigned slots, std::size_t capacity) : slots_(slots), capacity_(capacity) {}
+
+  /// Starts recording (workers notice within one scheduling round). Events
+  /// older than this are not read out. Thread-safe; allocates the rings
+  /// the first time.
+  void start();
+  /// Stops recording. Thread-safe.
+  void stop() noexcept;
+  bool recording() const noexcept {
+    // acquire: pairs with the release store in start(); the rings are made.
+    return on_.load(std::memory_order_acquire);
+  }
+  /// The ring of thread `i` if recording, else null. For the recording thread.
+  detail::WorkerTrace* trace_for(unsigned i) noexcept {
+    return recording() ? traces_[i].get() : nullptr;
+  }
+  /// Every thread's events since the last start(), oldest first. Any
+  /// thread; does not stop the recording.
+  std::vector<std::vector<TraceEvent>> read() const;
+  std::size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  const unsigned slots_;
+  const std::size_t capacity_;
+  std::atomic<bool> on_{false};
+  std::atomic<std::uint64_t> since_{0};  // tick of the last start()
+  mutable std::mutex mu_;  // serialises making traces_ with readers
+  // Made once, by start(), under mu_; workers read it after seeing on_.
+  std::unique_ptr<std::unique_ptr<detail::WorkerTrace>[]> traces_;
+};
+
+}  // namespace shoal
