@@ -37,10 +37,16 @@ inline void set_percentiles(Timing& t, std::vector<std::uint32_t>& ns) {
   t.p999_ns = at(0.999);
 }
 
-/// Knobs every run gets from the command line.
+/// Knobs every run gets from the command line. The CAF twins use `workers`
+/// only; the rest are shoal's.
 struct RunConfig {
   unsigned workers = 2;
-  unsigned throughput = 0;  ///< shoal's mailbox batch; 0 = its default
+  unsigned throughput = 0;   ///< shoal's mailbox batch; 0 = its default
+  bool pin = false;          ///< pin shoal's workers to cores
+  bool actor_stats = false;  ///< instrument every shoal actor (stats.hpp)
+  bool print_stats = false;  ///< print shoal's statistics at the end of the run
+  std::string trace_path;    ///< record a trace of the run and write it here ("" = none)
+  double scale = 1.0;        ///< size factor of a scalable workload (--duration)
 };
 
 /// One runnable workload with fixed parameters, e.g. "pairs/64".
@@ -54,6 +60,9 @@ struct Workload {
   std::function<double(const Timing&)> value;
   std::function<Timing(const RunConfig&)> run_shoal;
   std::function<Timing(const RunConfig&)> run_caf;  ///< empty when there is no twin
+  /// Its size follows RunConfig::scale (a message or round-trip count);
+  /// false for workloads whose size is their definition (skynet, spawn-stop, idle).
+  bool scalable = false;
 };
 
 /// Every workload, in the order --list prints them.

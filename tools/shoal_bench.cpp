@@ -31,6 +31,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -66,7 +67,9 @@ using Json = nlohmann::ordered_json;  // keeps keys in the documented order
 
 constexpr std::string_view usage_text =
     R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
-                   [--json FILE] [--no-caf] [--no-fork]
+                   [--pin] [--stats] [--actor-stats] [--trace FILE]
+                   [--duration SECONDS] [--json FILE] [--baseline FILE] [--noise PCT]
+                   [--no-caf] [--no-fork]
        shoal-bench --list [WORKLOAD...]
        shoal-bench --help
 
@@ -78,8 +81,24 @@ the medians.
                "pairs" selects pairs/1, pairs/64, ...  Default: all.
   --workers N  scheduler threads for both systems (default: hardware threads)
   --reps N     repetitions per workload and system (default: 5)
+  --duration SECONDS  size each workload so that one shoal run takes about
+               this long (a calibration run at the default size first; CAF
+               does the same work); skynet, spawn-stop and idle keep their
+               size, which defines them
   --throughput N  shoal's messages per mailbox run (default: the system's, 64)
+  --pin        pin shoal's workers to cores (CAF 0.17 has no such option)
+  --stats      print shoal's counters (per worker; per actor with
+               --actor-stats) at the end of each workload's last repetition
+  --actor-stats  instrument every shoal actor: queue wait, handler time,
+               mailbox depth (costs two clock reads per message)
+  --trace FILE record every shoal run with the flight recorder and write the
+               last repetition's trace to FILE (with several workloads, one
+               file each: FILE's name with the workload inserted); see
+               shoal-trace to turn it into Perfetto JSON or an HTML report
   --json FILE  also write every repetition's figures to FILE as JSON
+  --baseline FILE  compare the medians with a JSON file an earlier run wrote
+               and mark each change beyond the noise as a regression
+  --noise PCT  the change --baseline tolerates, in percent (default: 10)
   --no-caf     run shoal only
   --no-fork    run every repetition in this process (for a debugger)
   --list       print the selected workloads (name, unit, description)
@@ -99,6 +118,13 @@ struct Options {
   unsigned reps = 5;
   unsigned throughput = 0;  // 0 = shoal's default
   std::string json_path;    // empty = no JSON
+  std::string trace_path;   // empty = no trace
+  std::string baseline_path;  // empty = no comparison
+  double noise_percent = 10;
+  double duration = 0;        // seconds; 0 = each workload's default size
+  bool pin = false;
+  bool stats = false;
+  bool actor_stats = false;
   bool run_caf = true;
   bool fork_runs = true;
   bool list = false;
@@ -118,6 +144,38 @@ unsigned parse_count(std::string_view option, std::string_view text) {
   if (text.empty() || ec != std::errc{} || ptr != end || value == 0) {
     throw UsageError(std::string(option) + " needs a positive integer, got '" + std::string(text) +
                      "'");
+  }
+  return value;
+}
+
+// "--json --reps 3" means a forgotten file name, not a file called "--reps".
+std::string file_name(std::string_view option, std::string_view text) {
+  if (text.empty() || text.starts_with('-')) {
+    throw UsageError(std::string(option) + " needs a file name");
+  }
+  return std::string(text);
+}
+
+// A percentage in (0, 1000].
+double parse_percent(std::string_view option, std::string_view text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || !(value > 0 && value <= 1000)) {
+    throw UsageError(std::string(option) + " needs a percentage above 0, got '" +
+                     std::string(text) + "'");
+  }
+  return value;
+}
+
+// A duration in seconds in (0, 3600].
+double parse_seconds(std::string_view option, std::string_view text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || !(value > 0 && value <= 3600)) {
+    throw UsageError(std::string(option) + " needs seconds above 0 (at most 3600), got '" +
+                     std::string(text) + "'");
   }
   return value;
 }
@@ -152,11 +210,24 @@ Options parse_args(const std::vector<std::string_view>& args) {
     } else if (arg == "--throughput") {
       opts.throughput = parse_count(arg, value());
     } else if (arg == "--json") {
-      opts.json_path = value();
-      // "--json --reps 3" means a forgotten file name, not a file called "--reps".
-      if (opts.json_path.empty() || opts.json_path.starts_with('-')) {
-        throw UsageError("--json needs a file name");
-      }
+      opts.json_path = file_name(name, value());
+    } else if (arg == "--trace") {
+      opts.trace_path = file_name(name, value());
+    } else if (arg == "--baseline") {
+      opts.baseline_path = file_name(name, value());
+    } else if (arg == "--noise") {
+      opts.noise_percent = parse_percent(name, value());
+    } else if (arg == "--duration") {
+      opts.duration = parse_seconds(name, value());
+    } else if (arg == "--pin") {
+      no_value();
+      opts.pin = true;
+    } else if (arg == "--stats") {
+      no_value();
+      opts.stats = true;
+    } else if (arg == "--actor-stats") {
+      no_value();
+      opts.actor_stats = true;
     } else if (arg == "--no-caf") {
       no_value();
       opts.run_caf = false;
@@ -330,6 +401,7 @@ struct Result {
   const Workload* workload;  // borrowed from the selected list, which outlives the results
   Series shoal;
   std::optional<Series> caf;  // nullopt: no CAF twin, or --no-caf
+  double scale = 1.0;         // the size factor --duration chose
 };
 
 struct Progress {
@@ -421,27 +493,110 @@ void run_once(const Workload& w, std::string_view system,
   out.errors.push_back("rep " + std::to_string(rep) + ": " + error);
 }
 
+// Where workload `name`'s trace goes: `path` itself for a single workload,
+// else `path` with the workload inserted before the extension
+// ("run.trace" → "run.pairs-64.trace").
+std::string trace_path_for(const std::string& path, const std::string& name, std::size_t count) {
+  if (path.empty() || count == 1) return path;
+  std::string tag = name;
+  std::replace(tag.begin(), tag.end(), '/', '-');
+  const std::size_t slash = path.rfind('/');
+  const std::size_t dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
+    return path + "." + tag;
+  }
+  return path.substr(0, dot) + "." + tag + path.substr(dot);
+}
+
+// --duration: one shoal run at the default size, timed; the factor that
+// makes a run last opts.duration (clamped to [1/1000, 1000]). 1 if the
+// calibration run fails (the runs that follow report the failure).
+double calibrate(const Workload& w, const RunConfig& config, const Options& opts) {
+  std::cerr << "[calibrate] " << w.name << " shoal at the default size ... " << std::flush;
+  try {
+    const Timing t = opts.fork_runs ? run_in_child(w.run_shoal, config) : w.run_shoal(config);
+    const double scale = std::clamp(opts.duration / t.seconds, 1e-3, 1e3);
+    std::cerr << three_digits(t.seconds) << " s, scale " << three_digits(scale) << '\n';
+    return scale;
+  } catch (const std::exception& e) {
+    std::cerr << "FAILED: " << e.what() << '\n';
+    return 1.0;
+  }
+}
+
 // Alternates shoal and CAF within each repetition; see the top of the file.
 std::vector<Result> run_all(const std::vector<Workload>& selected, const Options& opts) {
   Progress progress;
   for (const Workload& w : selected)
     progress.total += static_cast<std::size_t>(opts.reps) * (runs_caf(w, opts) ? 2 : 1);
 
-  const RunConfig config{opts.workers, opts.throughput};
+  RunConfig config;
+  config.workers = opts.workers;
+  config.throughput = opts.throughput;
+  config.pin = opts.pin;
+  config.actor_stats = opts.actor_stats;
   std::vector<Result> results;
   for (const Workload& w : selected) {
     Result& result = results.emplace_back(Result{&w, {}, std::nullopt});
     if (runs_caf(w, opts)) result.caf.emplace();
+    if (opts.duration > 0 && w.scalable) result.scale = calibrate(w, config, opts);
+    RunConfig sized = config;
+    sized.scale = result.scale;
+    RunConfig shoal_config = sized;
+    shoal_config.trace_path = trace_path_for(opts.trace_path, w.name, selected.size());
     for (unsigned rep = 1; rep <= opts.reps; ++rep) {
-      run_once(w, "shoal", w.run_shoal, config, rep, opts.reps, opts.fork_runs, progress,
+      shoal_config.print_stats = opts.stats && rep == opts.reps;
+      run_once(w, "shoal", w.run_shoal, shoal_config, rep, opts.reps, opts.fork_runs, progress,
                result.shoal);
       if (result.caf) {
-        run_once(w, "caf", w.run_caf, config, rep, opts.reps, opts.fork_runs, progress,
+        run_once(w, "caf", w.run_caf, sized, rep, opts.reps, opts.fork_runs, progress,
                  *result.caf);
       }
     }
+    if (!shoal_config.trace_path.empty()) {
+      std::cerr << "trace of " << w.name << "'s last run: " << shoal_config.trace_path << '\n';
+    }
   }
   return results;
+}
+
+// -- baseline --
+
+/// The medians of an earlier run's JSON, by (workload, system).
+using Baseline = std::map<std::pair<std::string, std::string>, double>;
+
+Baseline load_baseline(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("cannot read the baseline " + path);
+  Json j;
+  try {
+    j = Json::parse(in);
+  } catch (const std::exception& e) {
+    throw UsageError("the baseline " + path + " is not JSON: " + e.what());
+  }
+  if (!j.is_object() || !j.contains("results") || !j["results"].is_array()) {
+    throw UsageError("the baseline " + path + " has no \"results\" array (not shoal-bench --json?)");
+  }
+  Baseline b;
+  for (const Json& r : j["results"]) {
+    if (!r.is_object() || !r.contains("workload") || !r.contains("system") || !r["workload"].is_string() ||
+        !r["system"].is_string()) {
+      throw UsageError("the baseline " + path + " has a record without workload and system");
+    }
+    if (r.contains("median") && r["median"].is_number()) {
+      b[{r["workload"].get<std::string>(), r["system"].get<std::string>()}] =
+          r["median"].get<double>();
+    }
+  }
+  return b;
+}
+
+/// The change from `before` to `now` in percent, oriented so that > 0 is
+/// better; nullopt if either is missing or not positive.
+std::optional<double> change_percent(const Workload& w, std::optional<double> now,
+                                     std::optional<double> before) {
+  if (!now || !before || *now <= 0 || *before <= 0) return std::nullopt;
+  return 100.0 * (w.higher_is_better ? *now / *before - 1 : *before / *now - 1);
 }
 
 // -- table --
@@ -453,10 +608,13 @@ struct RunInfo {
   std::string build;
   unsigned workers = 0;
   unsigned reps = 0;
+  std::string baseline_path;          // empty: no comparison
+  const Baseline* baseline = nullptr;
+  double noise_percent = 10;
+  std::string observed;               // "trace on, actor statistics on", or ""
 };
 
-constexpr std::size_t column_count = 6;
-using Row = std::array<std::string, column_count>;
+using Row = std::vector<std::string>;
 
 // "shoal x" relative to CAF, > 1 = shoal better.
 std::string ratio_cell(const Workload& w, std::optional<double> shoal, std::optional<double> caf) {
@@ -486,15 +644,42 @@ std::string extra_cell(const Result& r) {
                  caf ? nonzero_median(caf->bytes_per_actor) : std::nullopt, format_bytes_per_actor);
   std::string cell = rss.empty() ? "" : "peak RSS " + rss;
   if (!per_actor.empty()) cell += (cell.empty() ? "" : "; ") + per_actor;
+  if (r.scale != 1.0) cell += (cell.empty() ? "" : "; ") + ("size x" + three_digits(r.scale));
   return cell;
 }
 
-Row table_row(const Result& r) {
+std::optional<double> baseline_of(const RunInfo& info, const Workload& w, const char* system) {
+  if (info.baseline == nullptr) return std::nullopt;
+  auto it = info.baseline->find({w.name, system});
+  if (it == info.baseline->end()) return std::nullopt;
+  return it->second;
+}
+
+/// True if shoal's median moved the wrong way by more than the noise.
+bool regressed(const RunInfo& info, const Result& r) {
+  const auto c = change_percent(*r.workload, median(r.shoal.values),
+                                baseline_of(info, *r.workload, "shoal"));
+  return c && *c < -info.noise_percent;
+}
+
+// "+3.1%", "-14.2% REGRESSION", "-" when not in the baseline.
+std::string baseline_cell(const RunInfo& info, const Result& r) {
+  const auto c = change_percent(*r.workload, median(r.shoal.values),
+                                baseline_of(info, *r.workload, "shoal"));
+  if (!c) return "-";
+  std::array<char, 48> buf{};
+  std::snprintf(buf.data(), buf.size(), "%+.1f%%%s", *c, regressed(info, r) ? " REGRESSION" : "");
+  return buf.data();
+}
+
+Row table_row(const RunInfo& info, const Result& r) {
   const Workload& w = *r.workload;
   const std::optional<double> shoal = median(r.shoal.values);
   const std::optional<double> caf = r.caf ? median(r.caf->values) : std::nullopt;
   auto cell = [&](std::optional<double> v) { return v ? format_value(*v, w.unit) : "-"; };
-  return {w.name, w.unit, cell(shoal), cell(caf), ratio_cell(w, shoal, caf), extra_cell(r)};
+  Row row{w.name, w.unit, cell(shoal), cell(caf), ratio_cell(w, shoal, caf), extra_cell(r)};
+  if (info.baseline != nullptr) row.insert(row.begin() + 5, baseline_cell(info, r));
+  return row;
 }
 
 // A '|' inside a cell would end it early.
@@ -509,10 +694,11 @@ std::string escape_cell(std::string_view text) {
 
 // Pads the columns so the table also reads well in a terminal; the markdown
 // is valid either way.
-void print_table(std::ostream& out, const std::vector<Row>& rows) {
-  const Row header{"workload", "unit", "shoal", "CAF", "shoal vs CAF", "extra"};
-  const std::array<bool, column_count> right_aligned{false, false, true, true, true, false};
-  std::array<std::size_t, column_count> width{};
+void print_table(std::ostream& out, const Row& header, const std::vector<Row>& rows) {
+  const std::size_t column_count = header.size();
+  std::vector<bool> right_aligned(column_count, true);
+  right_aligned[0] = right_aligned[1] = right_aligned[column_count - 1] = false;
+  std::vector<std::size_t> width(column_count);
   for (std::size_t c = 0; c < column_count; ++c) {
     width[c] = std::max<std::size_t>(header[c].size(), 3);
     for (const Row& row : rows) width[c] = std::max(width[c], row[c].size());
@@ -540,15 +726,30 @@ void print_report(std::ostream& out, const RunInfo& info, const std::vector<Resu
       << "- command: `" << info.command << "`\n"
       << "- workers: " << info.workers << ", reps: " << info.reps << " (median shown)\n"
       << "- build: " << info.build << '\n'
-      << "- shoal vs CAF: > 1 means shoal is better (faster, or less memory)\n\n";
+      << "- shoal vs CAF: > 1 means shoal is better (faster, or less memory)\n";
+  if (!info.observed.empty()) out << "- observed: " << info.observed << " (shoal runs)\n";
+  if (info.baseline != nullptr) {
+    out << "- vs baseline: shoal's median against " << info.baseline_path
+        << " (> 0 is better; a REGRESSION is worse by more than " << info.noise_percent
+        << " %)\n";
+  }
+  out << '\n';
 
+  Row header{"workload", "unit", "shoal", "CAF", "shoal vs CAF", "extra"};
+  if (info.baseline != nullptr) header.insert(header.begin() + 5, "vs baseline");
   std::vector<Row> rows;
+  std::size_t regressions = 0;
   for (const Result& r : results) {
-    Row row = table_row(r);
+    Row row = table_row(info, r);
     for (std::string& cell : row) cell = escape_cell(cell);
     rows.push_back(std::move(row));
+    regressions += regressed(info, r) ? 1 : 0;
   }
-  print_table(out, rows);
+  print_table(out, header, rows);
+  if (info.baseline != nullptr) {
+    out << '\n' << regressions << " regression(s) beyond " << info.noise_percent
+        << " % against the baseline\n";
+  }
 
   bool first = true;
   auto print_errors = [&](const Result& r, std::string_view system, const Series& s) {
@@ -578,10 +779,13 @@ bool any_nonzero(const std::vector<double>& values) {
   return std::any_of(values.begin(), values.end(), [](double v) { return v != 0; });
 }
 
-Json series_json(const Workload& w, std::string_view system, const Series& s, unsigned workers) {
+Json series_json(const RunInfo& info, const Result& r, const char* system, const Series& s,
+                 unsigned workers) {
+  const Workload& w = *r.workload;
   Json params = Json::object();
   for (const auto& [key, value] : w.params) params[key] = json_number(value);
   params["workers"] = workers;
+  if (r.scale != 1.0) params["scale"] = r.scale;  // sizes above are before scaling
 
   Json record;
   record["workload"] = w.name;
@@ -596,14 +800,19 @@ Json series_json(const Workload& w, std::string_view system, const Series& s, un
   if (any_nonzero(s.peak_rss)) record["peak_rss_bytes"] = s.peak_rss;
   if (any_nonzero(s.bytes_per_actor)) record["bytes_per_actor"] = s.bytes_per_actor;
   if (!s.errors.empty()) record["errors"] = s.errors;
+  if (const auto before = baseline_of(info, w, system)) {
+    record["baseline_median"] = *before;
+    const auto c = change_percent(w, m, before);
+    record["change_percent"] = c ? Json(*c) : Json(nullptr);
+  }
   return record;
 }
 
 Json report_json(const RunInfo& info, const std::vector<Result>& results) {
   Json records = Json::array();
   for (const Result& r : results) {
-    records.push_back(series_json(*r.workload, "shoal", r.shoal, info.workers));
-    if (r.caf) records.push_back(series_json(*r.workload, "caf", *r.caf, info.workers));
+    records.push_back(series_json(info, r, "shoal", r.shoal, info.workers));
+    if (r.caf) records.push_back(series_json(info, r, "caf", *r.caf, info.workers));
   }
   Json report;
   report["date"] = info.date;
@@ -611,6 +820,11 @@ Json report_json(const RunInfo& info, const std::vector<Result>& results) {
   report["workers"] = info.workers;
   report["reps"] = info.reps;
   report["build"] = info.build;
+  if (!info.observed.empty()) report["observed"] = info.observed;
+  if (info.baseline != nullptr) {
+    report["baseline"] = info.baseline_path;
+    report["noise_percent"] = info.noise_percent;
+  }
   report["results"] = std::move(records);
   return report;
 }
@@ -630,6 +844,7 @@ std::size_t failure_count(const std::vector<Result>& results) {
 int main(int argc, char** argv) {
   Options opts;
   std::vector<Workload> selected;
+  Baseline baseline;
   try {
     opts = parse_args(std::vector<std::string_view>(argv + 1, argv + argc));
     if (opts.help) {
@@ -637,6 +852,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     selected = select_workloads(shoal::bench::workloads(), opts.selectors);
+    // Read before the runs, so a bad file fails in a second, not after an hour.
+    if (!opts.baseline_path.empty()) baseline = load_baseline(opts.baseline_path);
   } catch (const UsageError& e) {
     std::cerr << "shoal-bench: " << e.what() << "\n\n" << usage_text;
     return 2;
@@ -656,8 +873,19 @@ int main(int argc, char** argv) {
     }
   }
 
-  const RunInfo info{utc_now_iso8601(), command_line(argc, argv), build_description(), opts.workers,
-                     opts.reps};
+  RunInfo info;
+  info.date = utc_now_iso8601();
+  info.command = command_line(argc, argv);
+  info.build = build_description();
+  info.workers = opts.workers;
+  info.reps = opts.reps;
+  if (!opts.baseline_path.empty()) {
+    info.baseline_path = opts.baseline_path;
+    info.baseline = &baseline;
+    info.noise_percent = opts.noise_percent;
+  }
+  if (!opts.trace_path.empty()) info.observed = "flight recorder on";
+  if (opts.actor_stats) info.observed += std::string(info.observed.empty() ? "" : ", ") + "every actor instrumented";
   const std::vector<Result> results = run_all(selected, opts);
   print_report(std::cout, info, results);
 

@@ -20,14 +20,39 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 // The knobs shoal-bench passes besides the worker count (set per run).
-thread_local unsigned bench_throughput = 0;
+thread_local RunConfig bench_options;
 
 SystemConfig config_for(unsigned workers) {
   SystemConfig c;
   c.scheduler.workers = workers;
-  if (bench_throughput != 0) c.throughput = bench_throughput;
+  c.scheduler.pin_workers = bench_options.pin;
+  if (bench_options.throughput != 0) c.throughput = bench_options.throughput;
+  c.actor_stats = bench_options.actor_stats;
   return c;
 }
+
+/// The ActorSystem of one run, observed as shoal-bench asks: the flight
+/// recorder on from the start; at the end, before the system goes (and
+/// after the timed part), the trace written and the statistics printed.
+class BenchSystem : public ActorSystem {
+ public:
+  explicit BenchSystem(SystemConfig c) : ActorSystem(std::move(c)) {
+    if (!bench_options.trace_path.empty()) start_trace();
+  }
+  BenchSystem(const BenchSystem&) = delete;
+  BenchSystem& operator=(const BenchSystem&) = delete;
+  ~BenchSystem() {
+    try {
+      if (bench_options.print_stats) std::fprintf(stderr, "\n%s", stats().to_text().c_str());
+      if (!bench_options.trace_path.empty()) {
+        stop_trace();
+        dump_trace(bench_options.trace_path);
+      }
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shoal-bench: %s\n", e.what());
+    }
+  }
+};
 
 double seconds_since(clock::time_point t0) {
   return std::chrono::duration<double>(clock::now() - t0).count();
@@ -63,7 +88,7 @@ struct Player : Handles<Player, Ball, Partner> {
 /// set, first starts other work in the same system (untimed).
 Timing run_pairs(unsigned pairs, std::uint64_t messages_per_pair, SystemConfig config,
                  const std::function<void(ActorSystem&)>& beside = {}) {
-  ActorSystem system(std::move(config));
+  BenchSystem system(std::move(config));
   if (beside) beside(system);
   std::latch done(pairs);
   std::vector<Pid> firsts;
@@ -227,7 +252,7 @@ struct Poked : Handles<Poked, Poke> {
 // -- the workloads
 // ---------------------------------------------------------------------------------
 
-void set_throughput(unsigned messages_per_run) { bench_throughput = messages_per_run; }
+void set_options(const RunConfig& config) { bench_options = config; }
 
 Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages) {
   SystemConfig c = config_for(workers);
@@ -250,7 +275,7 @@ Timing pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) 
 
 Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sender,
               unsigned window) {
-  ActorSystem system(config_for(workers));
+  BenchSystem system(config_for(workers));
   std::latch done(1);
   Pid receiver = system.spawn<FanReceiver>(senders * messages_per_sender, window, &done);
   Senders list;
@@ -268,7 +293,7 @@ Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sen
 }
 
 Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
-  ActorSystem system(config_for(workers));
+  BenchSystem system(config_for(workers));
   std::latch done(1);
   std::vector<Pid> nodes;
   for (unsigned i = 0; i < actors; ++i) nodes.push_back(system.spawn<Player>(&done));
@@ -282,7 +307,7 @@ Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
 }
 
 Timing skynet(unsigned workers, std::uint64_t leaves) {
-  ActorSystem system(config_for(workers));
+  BenchSystem system(config_for(workers));
   std::uint64_t sum = 0;
   std::latch done(1);
   Pid root = system.spawn<SkynetRoot>(&sum, &done);
@@ -301,7 +326,7 @@ Timing skynet(unsigned workers, std::uint64_t leaves) {
 }
 
 Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
-  ActorSystem system(config_for(workers));
+  BenchSystem system(config_for(workers));
   std::latch gone(static_cast<std::ptrdiff_t>(actors));
   idle_gone = &gone;
   Timing t;
@@ -339,7 +364,7 @@ Timing spawn_stop(unsigned workers, std::uint64_t actors, bool from_actor) {
 }
 
 Timing idle(unsigned workers, unsigned actors, double settle_seconds, double window_seconds) {
-  ActorSystem system(config_for(workers));
+  BenchSystem system(config_for(workers));
   std::latch done(actors);
   std::vector<Pid> pids;
   for (unsigned i = 0; i < actors; ++i) pids.push_back(system.spawn<Poked>());
@@ -466,7 +491,7 @@ SystemConfig storm_config(unsigned workers) {
 }  // namespace
 
 Timing request_reply(unsigned workers, std::uint64_t round_trips, bool with_timeout) {
-  ActorSystem system(config_for(workers));
+  BenchSystem system(config_for(workers));
   std::vector<std::uint32_t> samples(round_trips);  // sized (and touched) before the run
   std::latch done(1);
   Pid responder = system.spawn<Responder>();
@@ -482,7 +507,7 @@ Timing request_reply(unsigned workers, std::uint64_t round_trips, bool with_time
 
 Timing restart_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
                      unsigned fail_every) {
-  ActorSystem system(storm_config(workers));
+  BenchSystem system(storm_config(workers));
   std::latch done(pairs);
   std::latch ready(1);
   Pid parent = system.spawn<StormParent>(&done);

@@ -12,9 +12,9 @@
 
 namespace shoal::bench::native {
 
-/// Mailbox batch size for the systems the next runs on this thread build
-/// (0 = shoal's default). Set from RunConfig by workloads().
-void set_throughput(unsigned messages_per_run);
+/// The knobs (all of RunConfig but the workers) for the systems the next
+/// runs on this thread build. Set from RunConfig by workloads().
+void set_options(const RunConfig& config);
 
 #include "bench/workloads/shapes.inc"
 

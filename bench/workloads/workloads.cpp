@@ -2,6 +2,8 @@
 // its unit, and its shoal and CAF runners. Sizes are chosen so one CAF run
 // takes about a second here; the messages-per-second figures do not depend
 // on them once runs last more than a few hundred milliseconds.
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "bench/workload.hpp"
@@ -14,16 +16,40 @@ namespace shoal::bench {
 
 namespace {
 
-// Each shoal run first applies the knobs only shoal has (RunConfig::throughput).
-#define SHOAL_NATIVE(expr)                \
-  [=](const RunConfig& c) {               \
-    native::set_throughput(c.throughput); \
-    return native::expr;                  \
+// Each shoal run first applies the knobs only shoal has (throughput,
+// pinning, statistics, trace).
+#define SHOAL_NATIVE(expr)  \
+  [=](const RunConfig& c) { \
+    native::set_options(c); \
+    return native::expr;    \
+  }
+
+// A workload's size times --duration's scale (RunConfig::scale), at least 1.
+std::uint64_t sized(std::uint64_t n, const RunConfig& c) {
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(double(n) * c.scale)));
+}
+
+// A scalable run: `n` is `base` scaled, and the run reports n × `factor`
+// items (what its rate counts).
+#define SHOAL_NATIVE_SIZED(base, factor, expr) \
+  [=](const RunConfig& c) {                    \
+    native::set_options(c);                    \
+    const std::uint64_t n = sized(base, c);    \
+    Timing t = native::expr;                   \
+    t.items = double(n) * double(factor);      \
+    return t;                                  \
   }
 
 #if SHOAL_BENCH_HAVE_CAF
 namespace peer = caf_peer;
 #define SHOAL_CAF(expr) [=](const RunConfig& c) { return peer::expr; }
+#define SHOAL_CAF_SIZED(base, factor, expr) \
+  [=](const RunConfig& c) {                 \
+    const std::uint64_t n = sized(base, c); \
+    Timing t = peer::expr;                  \
+    t.items = double(n) * double(factor);   \
+    return t;                               \
+  }
 #define SHOAL_CAF_SPAWN_STOP(from_actor)                                \
   [=](const RunConfig& c) {                                             \
     std::uint64_t n = from_actor ? caf_spawn_from_actor : spawn_actors; \
@@ -33,10 +59,12 @@ namespace peer = caf_peer;
   }
 #else
 #define SHOAL_CAF(expr) nullptr
+#define SHOAL_CAF_SIZED(base, factor, expr) nullptr
 #define SHOAL_CAF_SPAWN_STOP(from_actor) nullptr
 #endif
 
-double rate(double count, const Timing& t) { return count / t.seconds; }
+// The rate of a scalable run: it reports how many items it did.
+double per_second(const Timing& t) { return t.items / t.seconds; }
 
 constexpr std::uint64_t pair_messages = 4'000'000;    // one-way messages over all pairs
 constexpr std::uint64_t fan_in_messages = 4'000'000;  // over all senders
@@ -64,9 +92,10 @@ std::vector<Workload> workloads() {
                   "msg/s",
                   true,
                   {{"messages", double(pair_messages)}},
-                  [](const Timing& t) { return rate(pair_messages, t); },
-                  SHOAL_NATIVE(ping_pong(c.workers, pair_messages)),
-                  SHOAL_CAF(ping_pong(c.workers, pair_messages))});
+                  per_second,
+                  SHOAL_NATIVE_SIZED(pair_messages, 1, ping_pong(c.workers, n)),
+                  SHOAL_CAF_SIZED(pair_messages, 1, ping_pong(c.workers, n))});
+  list.back().scalable = true;
 
   for (unsigned p : {1u, 2u, 64u, 1000u}) {
     std::uint64_t per = pair_messages / p;
@@ -75,9 +104,10 @@ std::vector<Workload> workloads() {
                     "msg/s",
                     true,
                     {{"pairs", double(p)}, {"messages_per_pair", double(per)}},
-                    [=](const Timing& t) { return rate(double(per) * p, t); },
-                    SHOAL_NATIVE(pairs(c.workers, p, per)),
-                    SHOAL_CAF(pairs(c.workers, p, per))});
+                    per_second,
+                    SHOAL_NATIVE_SIZED(per, p, pairs(c.workers, p, n)),
+                    SHOAL_CAF_SIZED(per, p, pairs(c.workers, p, n))});
+    list.back().scalable = true;
   }
 
   for (unsigned s : {2u, 16u, 256u}) {
@@ -90,9 +120,10 @@ std::vector<Workload> workloads() {
          {{"senders", double(s)},
           {"messages_per_sender", double(per)},
           {"window", double(fan_in_window)}},
-         [=](const Timing& t) { return rate(double(per) * s, t); },
-         SHOAL_NATIVE(fan_in(c.workers, s, per, fan_in_window)),
-         SHOAL_CAF(fan_in(c.workers, s, per, fan_in_window))});
+         per_second,
+         SHOAL_NATIVE_SIZED(per, s, fan_in(c.workers, s, n, fan_in_window)),
+         SHOAL_CAF_SIZED(per, s, fan_in(c.workers, s, n, fan_in_window))});
+    list.back().scalable = true;
   }
 
   list.push_back({"ring",
@@ -100,9 +131,10 @@ std::vector<Workload> workloads() {
                   "hops/s",
                   true,
                   {{"actors", double(ring_actors)}, {"hops", double(ring_hops)}},
-                  [](const Timing& t) { return rate(ring_hops, t); },
-                  SHOAL_NATIVE(ring(c.workers, ring_actors, ring_hops)),
-                  SHOAL_CAF(ring(c.workers, ring_actors, ring_hops))});
+                  per_second,
+                  SHOAL_NATIVE_SIZED(ring_hops, 1, ring(c.workers, ring_actors, n)),
+                  SHOAL_CAF_SIZED(ring_hops, 1, ring(c.workers, ring_actors, n))});
+  list.back().scalable = true;
 
   list.push_back({"skynet",
                   "1,111,111 real actors, sum of 1 M leaves",
@@ -147,8 +179,9 @@ std::vector<Workload> workloads() {
                       false,
                       {{"round_trips", double(round_trips)}},
                       [field = p.field](const Timing& t) { return t.*field; },
-                      SHOAL_NATIVE(request_reply(c.workers, round_trips, timeout)),
-                      SHOAL_CAF(request_reply(c.workers, round_trips, timeout))});
+                      SHOAL_NATIVE(request_reply(c.workers, sized(round_trips, c), timeout)),
+                      SHOAL_CAF(request_reply(c.workers, sized(round_trips, c), timeout))});
+      list.back().scalable = true;
     }
   }
 
@@ -158,9 +191,10 @@ std::vector<Workload> workloads() {
                   "msg/s",
                   true,
                   {{"messages", double(pair_messages)}},
-                  [](const Timing& t) { return rate(pair_messages, t); },
-                  SHOAL_NATIVE(ping_pong_with_middleware(c.workers, pair_messages)),
+                  per_second,
+                  SHOAL_NATIVE_SIZED(pair_messages, 1, ping_pong_with_middleware(c.workers, n)),
                   nullptr});
+  list.back().scalable = true;
 
   list.push_back({"restart-storm",
                   "64 pairs; one player of each fails every 10th ball and is restarted "
@@ -171,9 +205,10 @@ std::vector<Workload> workloads() {
                    {"messages", double(storm_messages)},
                    {"fail_every", double(storm_fail_every)}},
                   [](const Timing& t) { return t.items / t.seconds; },
-                  SHOAL_NATIVE(restart_storm(c.workers, storm_pairs, storm_messages,
+                  SHOAL_NATIVE(restart_storm(c.workers, storm_pairs, sized(storm_messages, c),
                                              storm_fail_every)),
                   nullptr});
+  list.back().scalable = true;
   list.push_back({"pairs/64+storm",
                   "pairs/64 while a restart storm of 64 pairs shares the workers (fair: half of "
                   "pairs/64)",
@@ -183,9 +218,10 @@ std::vector<Workload> workloads() {
                    {"messages", double(storm_messages)},
                    {"fail_every", double(storm_fail_every)}},
                   [](const Timing& t) { return t.items / t.seconds; },
-                  SHOAL_NATIVE(pairs_beside_storm(c.workers, storm_pairs, storm_messages,
+                  SHOAL_NATIVE(pairs_beside_storm(c.workers, storm_pairs, sized(storm_messages, c),
                                                   storm_fail_every)),
                   nullptr});
+  list.back().scalable = true;
 
   list.push_back({"idle",
                   "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
