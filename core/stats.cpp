@@ -93,9 +93,8 @@ nlohmann::json summary_json(const HistogramSummary& h) {
 std::string SystemStats::to_text() const {
   std::string out = format("uptime %s, %" PRIu64 " messages, %" PRIu64 " dead letters\n",
                            duration(uptime_ns).c_str(), messages(), dead_letters);
-  out += format("%-6s %12s %10s %8s %8s %10s %8s %8s %6s %7s %7s\n", "worker", "messages",
-                "runs", "batch50", "batch99", "steals", "parks", "wakeups", "busy%", "sys",
-                "");
+  out += format("%-6s %12s %10s %8s %8s %10s %8s %8s %6s %7s\n", "worker", "messages", "runs",
+                "batch50", "batch99", "steals", "parks", "wakeups", "busy%", "system");
   for (const auto& w : workers) {
     const double total = w.busy_ns + w.idle_ns;
     out += format("%-6u %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %4" PRIu64
