@@ -80,7 +80,7 @@ struct WorkerCounters {
   detail::Counter wakeups;          ///< ... and was woken for work (not a timeout)
   detail::Counter idle_ticks;       ///< time searching or asleep, finished periods
   detail::Counter idle_since;       ///< tick the current idle period began; 0 if busy
-  std::uint64_t start_tick = 0;     ///< when the worker started (set before it runs)
+  std::uint64_t start_tick = 0;     ///< when the worker was made (set before any reader exists)
 };
 
 /// An instrumented actor's live statistics (see the file comment). The

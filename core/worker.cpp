@@ -37,7 +37,10 @@ Worker::Worker(Scheduler& sched, unsigned index)
       index_(index),
       rng_(0x9E3779B97F4A7C15ULL * (index + 1)),
       global_consumer_(sched.global_queue()),
-      global_producer_(sched.global_queue()) {}
+      global_producer_(sched.global_queue()) {
+  // Here, not in run(): stats() may read it as soon as the scheduler exists.
+  counters_.start_tick = detail::ticks();
+}
 
 // -- queueing ------------------------------------------------------------------------
 
@@ -309,7 +312,6 @@ void Worker::run_traced(ActorCell* cell, WorkerCounters& counters,
 
 void Worker::run() {
   current_ = this;
-  counters_.start_tick = detail::ticks();
   refresh_trace();
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
