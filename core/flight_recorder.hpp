@@ -3,15 +3,18 @@
 // stop_trace), read at any moment without stopping the workers.
 //
 // What a worker records (TraceKind): each mailbox run (actor, begin, length,
-// messages), the mailboxes it schedules and for whom, steals, parks, and the
-// two ends of every message sent between actors on workers (flows), so a
-// trace viewer draws an arrow from the sending run to the receiving one.
+// messages), steals, parks, the two ends of every message sent between
+// actors on workers (flows), so a trace viewer draws an arrow from the
+// sending run to the receiving one, and the mailboxes made runnable other
+// than by such a message (from outside a run: a timer, the global queue),
+// with who did it. A mailbox a traced send made runnable needs no event of
+// its own: the message's arrow starts in the run that sent it.
 //
-// Cost while recording, per mailbox run: two TSC reads and one 48-byte event;
-// per schedule, one TSC read and one event; per send, one counter increment
-// (a run's sends take consecutive flow ids, so the run event names the
-// first and the count; no event per send). Off, a worker pays one
-// thread-local load per send and per run.
+// Cost while recording, per mailbox run: two TSC reads and one 48-byte
+// event; per send, one counter increment (a run's sends take consecutive
+// flow ids, so the run event names the first and the count; no event per
+// send). Off, a worker pays one thread-local load per send and per
+// schedule.
 //
 // Flow ids (the `mark` of a user message, envelope.hpp):
 //   0                            none (sent from outside a worker, or not traced)

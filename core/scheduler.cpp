@@ -149,7 +149,8 @@ std::size_t Scheduler::advance_time(std::chrono::nanoseconds d) {
 // -- making work runnable ----------------------------------------------------------
 
 void Scheduler::schedule_external(ActorCell* cell) noexcept {
-  if (detail::active_trace != nullptr) [[unlikely]]
+  // As in schedule(): a send inside a traced run shows as its flow.
+  if (detail::WorkerTrace* t = detail::active_trace; t != nullptr && t->actor == 0) [[unlikely]]
     trace_scheduled(cell, ScheduledWhere::global_queue);
   if (config_.deterministic) {
     ready_.push_back(cell);

@@ -97,7 +97,10 @@ class Scheduler {
     Worker* w = Worker::current();
     if (w != nullptr && &w->scheduler() == this) {
       w->schedule_local(cell);
-      if (detail::active_trace != nullptr) [[unlikely]]
+      // Inside a traced run the sent message's flow arrow already says who
+      // made the mailbox runnable; a schedule outside a run (a timer) is
+      // recorded on its own.
+      if (detail::WorkerTrace* t = detail::active_trace; t != nullptr && t->actor == 0) [[unlikely]]
         trace_scheduled(cell, ScheduledWhere::lifo_slot);
     } else {
       schedule_external(cell);
