@@ -174,10 +174,11 @@ RunStats ActorCell::run() {
     if (timing_) [[unlikely]]
       active |= !u->type->keeps_receive_timeout;
     // The mark shares the line the pop just read: a flow id or a stamp only
-    // while tracing or for an instrumented actor.
+    // while tracing or for an instrumented actor. The run's first message's
+    // flow goes into the run event; later ones need an event of their own.
     const std::uint64_t mark = mark_of(*u);
     if (r.user == 0) r.first_mark = mark;
-    if ((mark != 0) | instrumented) [[unlikely]] {
+    if (instrumented | ((mark != 0) & (r.user != 0))) [[unlikely]] {
       invoke_observed(*u, mark, r.user);
     } else {
       invoke(*u);
