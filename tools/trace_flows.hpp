@@ -1,0 +1,34 @@
+// Message flows of a recorded trace: each message whose sending and receiving
+// ends are both in it, as the pair of runs it joins.
+//
+// A flow id (flight_recorder.hpp) is either a stamp, recorded one by one in a
+// flow_out event, or the seq-th consecutive send of a worker, recorded as a
+// range (first id, count) in the sending run's event. A receiving end is a
+// run's first message (run.c) or a flow_in event. Ends lost to a ring's wrap,
+// or sent from outside a traced run, have no partner and are left out. This
+// is the matching core/trace_file.cpp uses for its Chrome flows, kept beside
+// the tools that need the pairs themselves (latencies, arrows).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/trace_file.hpp"
+
+namespace shoal::tools {
+
+/// One message: the run that sent it and the run that received it.
+struct MatchedFlow {
+  unsigned from_worker;
+  std::uint64_t from_ts;  ///< tick the sending run began
+  std::uint64_t from_actor;
+  unsigned to_worker;
+  std::uint64_t to_ts;  ///< tick the receiving run began
+  std::uint64_t to_actor;
+};
+
+/// Every flow of `t` with both ends, in the order the receiving ends were
+/// recorded (worker by worker). Allocates; never throws on odd input.
+std::vector<MatchedFlow> match_flows(const Trace& t);
+
+}  // namespace shoal::tools
