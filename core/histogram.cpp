@@ -49,6 +49,22 @@ void Histogram::reset() noexcept {
 
 HistogramSnapshot::HistogramSnapshot() : buckets_(Histogram::bucket_count, 0) {}
 
+HistogramSnapshot HistogramSnapshot::from_buckets(std::vector<std::uint64_t> buckets,
+                                                  std::uint64_t sum) {
+  HistogramSnapshot s;
+  s.buckets_ = std::move(buckets);
+  s.buckets_.resize(Histogram::bucket_count, 0);
+  for (std::size_t i = 0; i < Histogram::bucket_count; ++i) {
+    if (s.buckets_[i] == 0) continue;
+    if (s.count_ == 0) s.min_ = Histogram::lowest_of(i);
+    s.max_ = Histogram::highest_of(i) == UINT64_MAX ? Histogram::lowest_of(i)
+                                                    : Histogram::highest_of(i);
+    s.count_ += s.buckets_[i];
+  }
+  s.sum_ = sum;
+  return s;
+}
+
 double HistogramSnapshot::mean() const noexcept {
   if (count_ == 0) return 0;
   return static_cast<double>(sum_) / static_cast<double>(count_);

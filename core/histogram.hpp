@@ -144,6 +144,12 @@ class HistogramSnapshot {
   /// by `scale` (e.g. ns per TSC tick). Does not allocate.
   HistogramSummary summary(double scale = 1.0) const noexcept;
 
+  /// A snapshot of counts kept without min, max and sum (a writer that
+  /// only counts): min and max are the first and last non-empty buckets'
+  /// bounds (exact below 64, where each value has its own bucket); `sum`
+  /// as given. `buckets` must have Histogram::bucket_count entries.
+  static HistogramSnapshot from_buckets(std::vector<std::uint64_t> buckets, std::uint64_t sum);
+
   /// Per-bucket counts, Histogram::bucket_count of them (for rendering);
   /// bucket i holds [Histogram::lowest_of(i), Histogram::highest_of(i)].
   const std::vector<std::uint64_t>& buckets() const noexcept { return buckets_; }

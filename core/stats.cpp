@@ -11,6 +11,17 @@ namespace shoal {
 
 // -- taking snapshots ------------------------------------------------------------------
 
+HistogramSnapshot BatchSizes::snapshot() const {
+  std::vector<std::uint64_t> counts(Histogram::bucket_count);
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < Histogram::bucket_count; ++i) {
+    // relaxed: a statistic; see record().
+    counts[i] = counts_[i].load(std::memory_order_relaxed);
+    if (i < exact_below) sum += i * counts[i];
+  }
+  return HistogramSnapshot::from_buckets(std::move(counts), sum + large_sum_.get());
+}
+
 WorkerStats detail::snapshot_of(const WorkerCounters& c, unsigned index, std::uint64_t now,
                                 double ns_per_tick) {
   WorkerStats s;

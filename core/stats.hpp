@@ -67,12 +67,35 @@ class Counter {
 
 }  // namespace detail
 
+/// Messages per mailbox run, counted on the worker's hot path with one
+/// plain increment: below 64 every size has its own bucket, so the sum of
+/// messages is exact without adding it up per run (runs of 64 or more add
+/// theirs to a counter). Writer: the worker; snapshot(): any thread.
+class BatchSizes {
+ public:
+  void record(std::uint32_t n) noexcept {
+    std::atomic<std::uint64_t>& c = counts_[Histogram::bucket_of(n)];
+    // relaxed: one writer; a statistic (see detail::Counter).
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (n >= exact_below) [[unlikely]]
+      large_sum_.add(n);
+  }
+  /// Runs, messages (the sum), percentiles. Any thread; allocates.
+  HistogramSnapshot snapshot() const;
+
+ private:
+  static constexpr std::uint32_t exact_below = 64;
+  static_assert(Histogram::bucket_of(exact_below - 1) == exact_below - 1);
+  std::atomic<std::uint64_t> counts_[Histogram::bucket_count] = {};
+  detail::Counter large_sum_;
+};
+
 // -- live counters -----------------------------------------------------------------
 
 /// One worker's counters. Written by that worker only; read by snapshots.
 struct WorkerCounters {
   /// User messages per run: its count is the runs, its sum the messages.
-  Histogram batch_sizes;
+  BatchSizes batch_sizes;
   detail::Counter system_messages;  ///< system messages handled
   detail::Counter steals_tried;     ///< run queues of other workers looked into
   detail::Counter steals_won;       ///< ... that gave work (half their queue)

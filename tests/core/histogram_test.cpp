@@ -307,3 +307,27 @@ TEST(Histogram, SnapshotsWhileOneWriterRecords) {
 
 }  // namespace
 }  // namespace shoal
+
+namespace shoal {
+namespace {
+
+TEST(HistogramSnapshotFromBuckets, CountsAndExactBoundsBelow64) {
+  std::vector<std::uint64_t> b(Histogram::bucket_count, 0);
+  b[Histogram::bucket_of(1)] = 10;
+  b[Histogram::bucket_of(7)] = 3;
+  b[Histogram::bucket_of(40)] = 1;
+  const HistogramSnapshot s = HistogramSnapshot::from_buckets(b, 10 * 1 + 3 * 7 + 40);
+  EXPECT_EQ(s.count(), 14u);
+  EXPECT_EQ(s.min(), 1u);
+  EXPECT_EQ(s.max(), 40u);
+  EXPECT_EQ(s.sum(), 71u);
+  EXPECT_EQ(s.value_at_percentile(50), 1u);
+  EXPECT_EQ(s.value_at_percentile(100), 40u);
+  const HistogramSnapshot empty =
+      HistogramSnapshot::from_buckets(std::vector<std::uint64_t>(Histogram::bucket_count, 0), 0);
+  EXPECT_EQ(empty.count(), 0u);
+  EXPECT_EQ(empty.max(), 0u);
+}
+
+}  // namespace
+}  // namespace shoal
