@@ -47,7 +47,11 @@ struct RunConfig {
   bool print_stats = false;  ///< print shoal's statistics at the end of the run
   std::string trace_path;    ///< record a trace of the run and write it here ("" = none)
   double scale = 1.0;        ///< size factor of a scalable workload (--duration)
+  unsigned message_bytes = 0;  ///< payload of ping-pong, pairs and ring (one of message_sizes)
 };
+
+/// The payload sizes --message-size accepts (each is its own message type).
+inline constexpr unsigned message_sizes[] = {0, 64, 256, 1024, 4096};
 
 /// One runnable workload with fixed parameters, e.g. "pairs/64".
 struct Workload {
@@ -63,6 +67,8 @@ struct Workload {
   /// Its size follows RunConfig::scale (a message or round-trip count);
   /// false for workloads whose size is their definition (skynet, spawn-stop, idle).
   bool scalable = false;
+  /// Its messages carry RunConfig::message_bytes of payload.
+  bool sized_messages = false;
 };
 
 /// Every workload, in the order --list prints them.

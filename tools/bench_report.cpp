@@ -156,6 +156,7 @@ Json series_json(const RunInfo& info, const Result& r, const char* system, const
   for (const auto& [key, value] : w.params) params[key] = json_number(value);
   params["workers"] = workers;
   if (r.scale != 1.0) params["scale"] = r.scale;  // sizes above are before scaling
+  if (w.sized_messages) params["message_bytes"] = info.message_bytes;
 
   Json record;
   record["workload"] = w.name;
@@ -263,6 +264,10 @@ void print_report(std::ostream& out, const RunInfo& info, const std::vector<Resu
       << "- build: " << info.build << '\n'
       << "- shoal vs CAF: > 1 means shoal is better (faster, or less memory)\n";
   if (!info.observed.empty()) out << "- observed: " << info.observed << " (shoal runs)\n";
+  if (info.message_bytes != 0) {
+    out << "- message payload: " << info.message_bytes
+        << " bytes, forwarded with every hop (ping-pong, pairs, ring)\n";
+  }
   if (info.baseline != nullptr) {
     out << "- vs baseline: shoal's median against " << info.baseline_path
         << " (> 0 is better; a REGRESSION is worse by more than " << info.noise_percent << " %)\n";

@@ -52,6 +52,7 @@ struct RunInfo {
   const Baseline* baseline = nullptr;
   double noise_percent = 10;
   std::string observed;  // "trace on, actor statistics on", or ""
+  unsigned message_bytes = 0;  // --message-size (ping-pong, pairs, ring)
 };
 
 /// For an even count, the mean of the two middle values; nullopt when empty.

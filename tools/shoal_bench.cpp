@@ -74,7 +74,8 @@ using shoal::bench::three_digits;
 constexpr std::string_view usage_text =
     R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
                    [--pin] [--stats] [--actor-stats] [--trace FILE]
-                   [--duration SECONDS] [--json FILE] [--baseline FILE] [--noise PCT]
+                   [--duration SECONDS] [--message-size BYTES]
+                   [--json FILE] [--baseline FILE] [--noise PCT]
                    [--no-caf] [--no-fork]
        shoal-bench --list [WORKLOAD...]
        shoal-bench --help
@@ -92,6 +93,9 @@ the medians.
                does the same work); skynet, spawn-stop and idle keep their
                size, which defines them
   --throughput N  shoal's messages per mailbox run (default: the system's, 64)
+  --message-size BYTES  payload carried (and forwarded) by every message of
+               ping-pong, pairs and ring, in both systems: 0 (default), 64,
+               256, 1024 or 4096
   --pin        pin shoal's workers to cores (CAF 0.17 has no such option)
   --stats      print shoal's counters (per worker; per actor with
                --actor-stats) at the end of each workload's last repetition
@@ -128,6 +132,7 @@ struct Options {
   std::string baseline_path;  // empty = no comparison
   double noise_percent = 10;
   double duration = 0;        // seconds; 0 = each workload's default size
+  unsigned message_bytes = 0;
   bool pin = false;
   bool stats = false;
   bool actor_stats = false;
@@ -169,6 +174,21 @@ double parse_percent(std::string_view option, std::string_view text) {
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc{} || ptr != end || !(value > 0 && value <= 1000)) {
     throw UsageError(std::string(option) + " needs a percentage above 0, got '" +
+                     std::string(text) + "'");
+  }
+  return value;
+}
+
+// One of the payload sizes the workloads have a message type for.
+unsigned parse_message_size(std::string_view option, std::string_view text) {
+  unsigned value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  const bool known = std::find(std::begin(shoal::bench::message_sizes),
+                               std::end(shoal::bench::message_sizes),
+                               value) != std::end(shoal::bench::message_sizes);
+  if (text.empty() || ec != std::errc{} || ptr != end || !known) {
+    throw UsageError(std::string(option) + " must be 0, 64, 256, 1024 or 4096, got '" +
                      std::string(text) + "'");
   }
   return value;
@@ -223,6 +243,8 @@ Options parse_args(const std::vector<std::string_view>& args) {
       opts.baseline_path = file_name(name, value());
     } else if (arg == "--noise") {
       opts.noise_percent = parse_percent(name, value());
+    } else if (arg == "--message-size") {
+      opts.message_bytes = parse_message_size(name, value());
     } else if (arg == "--duration") {
       opts.duration = parse_seconds(name, value());
     } else if (arg == "--pin") {
@@ -478,6 +500,7 @@ std::vector<Result> run_all(const std::vector<Workload>& selected, const Options
   config.throughput = opts.throughput;
   config.pin = opts.pin;
   config.actor_stats = opts.actor_stats;
+  config.message_bytes = opts.message_bytes;
   std::vector<Result> results;
   for (const Workload& w : selected) {
     Result& result = results.emplace_back(Result{&w, {}, std::nullopt});
@@ -556,6 +579,7 @@ int main(int argc, char** argv) {
     info.baseline = &baseline;
     info.noise_percent = opts.noise_percent;
   }
+  info.message_bytes = opts.message_bytes;
   if (!opts.trace_path.empty()) info.observed = "flight recorder on";
   if (opts.actor_stats) info.observed += std::string(info.observed.empty() ? "" : ", ") + "every actor instrumented";
   const std::vector<Result> results = run_all(selected, opts);

@@ -104,6 +104,13 @@ class Relay : public caf::event_based_actor {
           else
             send(next_, token_atom::value, hops_left - 1);
         },
+        // With a payload (--message-size): forwarded with every hop.
+        [this](token_atom, std::uint64_t hops_left, const std::string& payload) {
+          if (hops_left == 0)
+            done_->count_down();
+          else
+            send(next_, token_atom::value, hops_left - 1, payload);
+        },
     };
   }
 
@@ -370,12 +377,29 @@ class Requester : public caf::event_based_actor {
 
 // -- workloads ---------------------------------------------------------------
 
+namespace {
+
+thread_local unsigned message_bytes = 0;  // set_message_bytes
+
+/// Sends the token that starts a relay run, with the payload if one is set.
+void kick_off(const caf::actor& first, std::uint64_t hops) {
+  if (message_bytes == 0) {
+    caf::anon_send(first, token_atom::value, hops);
+  } else {
+    caf::anon_send(first, token_atom::value, hops, std::string(message_bytes, 'x'));
+  }
+}
+
+}  // namespace
+
+void set_message_bytes(unsigned bytes) { message_bytes = bytes; }
+
 Timing ping_pong(unsigned workers, std::uint64_t messages) {
   std::latch done(1);
   Runtime rt(workers);
   auto ring = spawn_ring(rt.system(), 2, &done);
   auto start = steady::now();
-  caf::anon_send(ring.front(), token_atom::value, messages);
+  kick_off(ring.front(), messages);
   done.wait();
   Timing t;
   t.seconds = seconds_since(start);
@@ -394,7 +418,7 @@ Timing pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) 
     actors.insert(actors.end(), pair.begin(), pair.end());
   }
   auto start = steady::now();
-  for (auto& first : firsts) caf::anon_send(first, token_atom::value, messages_per_pair);
+  for (auto& first : firsts) kick_off(first, messages_per_pair);
   done.wait();
   Timing t;
   t.seconds = seconds_since(start);
@@ -431,7 +455,7 @@ Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
   Runtime rt(workers);
   auto nodes = spawn_ring(rt.system(), actors, &done);
   auto start = steady::now();
-  caf::anon_send(nodes.front(), token_atom::value, hops);
+  kick_off(nodes.front(), hops);
   done.wait();
   Timing t;
   t.seconds = seconds_since(start);

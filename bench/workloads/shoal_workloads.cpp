@@ -3,11 +3,15 @@
 // against the runtime's internals.
 #include "bench/workloads/shoal_workloads.hpp"
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <cstdio>
 #include <latch>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <thread>
 #include <vector>
 
@@ -63,31 +67,63 @@ double seconds_since(clock::time_point t0) {
 // two players partnered with each other, a ring is N players each partnered
 // with the next.
 
-struct Ball {
+/// The ball with `N` bytes of payload, forwarded with every hop.
+template <std::size_t N>
+struct BallOf {
+  std::uint64_t left;
+  std::array<std::byte, N> payload{};
+};
+template <>
+struct BallOf<0> {
   std::uint64_t left;
 };
+using Ball = BallOf<0>;
 struct Partner {
   Pid pid;
 };
 
-struct Player : Handles<Player, Ball, Partner> {
-  explicit Player(std::latch* done) : done_(done) {}
+template <std::size_t N>
+struct PlayerOf : Handles<PlayerOf<N>, BallOf<N>, Partner> {
+  explicit PlayerOf(std::latch* done) : done_(done) {}
   void on(Context&, Partner& p) { partner_ = std::move(p.pid); }
-  void on(Context& ctx, Ball& b) {
+  void on(Context& ctx, BallOf<N>& b) {
     if (b.left == 0) {
       done_->count_down();
       return;
     }
-    ctx.send(partner_, Ball{b.left - 1});
+    if constexpr (N == 0) {
+      ctx.send(partner_, BallOf<0>{b.left - 1});
+    } else {
+      ctx.send(partner_, BallOf<N>{b.left - 1, b.payload});
+    }
   }
   std::latch* done_;
   Pid partner_;
 };
+using Player = PlayerOf<0>;
+
+/// Calls f(std::integral_constant<std::size_t, N>{}) for the payload size
+/// shoal-bench asked for.
+template <class F>
+Timing with_payload(F&& f) {
+  switch (bench_options.message_bytes) {
+    case 0: return f(std::integral_constant<std::size_t, 0>{});
+    case 64: return f(std::integral_constant<std::size_t, 64>{});
+    case 256: return f(std::integral_constant<std::size_t, 256>{});
+    case 1024: return f(std::integral_constant<std::size_t, 1024>{});
+    case 4096: return f(std::integral_constant<std::size_t, 4096>{});
+  }
+  throw std::invalid_argument("no message type with a payload of " +
+                              std::to_string(bench_options.message_bytes) + " bytes");
+}
 
 /// `pairs` ping-pong pairs in a system made from `config`; `beside`, if
 /// set, first starts other work in the same system (untimed).
+template <std::size_t N = 0>
 Timing run_pairs(unsigned pairs, std::uint64_t messages_per_pair, SystemConfig config,
                  const std::function<void(ActorSystem&)>& beside = {}) {
+  using Player = PlayerOf<N>;
+  using Ball = BallOf<N>;
   BenchSystem system(std::move(config));
   if (beside) beside(system);
   std::latch done(pairs);
@@ -265,12 +301,15 @@ Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages) {
   return run_pairs(1, messages, std::move(c));
 }
 
+void set_message_bytes(unsigned bytes) { bench_options.message_bytes = bytes; }
+
 Timing ping_pong(unsigned workers, std::uint64_t messages) {
-  return run_pairs(1, messages, config_for(workers));
+  return with_payload([&](auto n) { return run_pairs<n()>(1, messages, config_for(workers)); });
 }
 
 Timing pairs(unsigned workers, unsigned pairs, std::uint64_t messages_per_pair) {
-  return run_pairs(pairs, messages_per_pair, config_for(workers));
+  return with_payload(
+      [&](auto n) { return run_pairs<n()>(pairs, messages_per_pair, config_for(workers)); });
 }
 
 Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sender,
@@ -292,18 +331,23 @@ Timing fan_in(unsigned workers, unsigned senders, std::uint64_t messages_per_sen
   return t;
 }
 
-Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
+template <std::size_t N>
+Timing run_ring(unsigned workers, unsigned actors, std::uint64_t hops) {
   BenchSystem system(config_for(workers));
   std::latch done(1);
   std::vector<Pid> nodes;
-  for (unsigned i = 0; i < actors; ++i) nodes.push_back(system.spawn<Player>(&done));
+  for (unsigned i = 0; i < actors; ++i) nodes.push_back(system.spawn<PlayerOf<N>>(&done));
   for (unsigned i = 0; i < actors; ++i) system.send(nodes[i], Partner{nodes[(i + 1) % actors]});
   auto t0 = clock::now();
-  system.send(nodes[0], Ball{hops});
+  system.send(nodes[0], BallOf<N>{hops});
   done.wait();
   Timing t{seconds_since(t0)};
   system.shutdown();
   return t;
+}
+
+Timing ring(unsigned workers, unsigned actors, std::uint64_t hops) {
+  return with_payload([&](auto n) { return run_ring<n()>(workers, actors, hops); });
 }
 
 Timing skynet(unsigned workers, std::uint64_t leaves) {

@@ -45,6 +45,7 @@ namespace peer = caf_peer;
 #define SHOAL_CAF(expr) [=](const RunConfig& c) { return peer::expr; }
 #define SHOAL_CAF_SIZED(base, factor, expr) \
   [=](const RunConfig& c) {                 \
+    peer::set_message_bytes(c.message_bytes); \
     const std::uint64_t n = sized(base, c); \
     Timing t = peer::expr;                  \
     t.items = double(n) * double(factor);   \
@@ -95,7 +96,7 @@ std::vector<Workload> workloads() {
                   per_second,
                   SHOAL_NATIVE_SIZED(pair_messages, 1, ping_pong(c.workers, n)),
                   SHOAL_CAF_SIZED(pair_messages, 1, ping_pong(c.workers, n))});
-  list.back().scalable = true;
+  list.back().scalable = list.back().sized_messages = true;
 
   for (unsigned p : {1u, 2u, 64u, 1000u}) {
     std::uint64_t per = pair_messages / p;
@@ -107,7 +108,7 @@ std::vector<Workload> workloads() {
                     per_second,
                     SHOAL_NATIVE_SIZED(per, p, pairs(c.workers, p, n)),
                     SHOAL_CAF_SIZED(per, p, pairs(c.workers, p, n))});
-    list.back().scalable = true;
+    list.back().scalable = list.back().sized_messages = true;
   }
 
   for (unsigned s : {2u, 16u, 256u}) {
@@ -134,7 +135,7 @@ std::vector<Workload> workloads() {
                   per_second,
                   SHOAL_NATIVE_SIZED(ring_hops, 1, ring(c.workers, ring_actors, n)),
                   SHOAL_CAF_SIZED(ring_hops, 1, ring(c.workers, ring_actors, n))});
-  list.back().scalable = true;
+  list.back().scalable = list.back().sized_messages = true;
 
   list.push_back({"skynet",
                   "1,111,111 real actors, sum of 1 M leaves",

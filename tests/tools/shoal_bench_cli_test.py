@@ -34,7 +34,8 @@ with open(junk, "w") as f:
 for args in (["--workers", "0"], ["--bogus"], ["--reps", "-1"], ["--reps", "x"],
              ["--noise", "0"], ["--duration", "0"], ["--duration", "-2"], ["no-such-workload"],
              ["--json"], ["--trace", "--stats"], ["--baseline", "/nonexistent/base.json"],
-             ["--baseline", junk], ["--stats=yes"], ["--throughput", "0"]):
+             ["--baseline", junk], ["--stats=yes"], ["--throughput", "0"],
+             ["--message-size", "100"], ["--message-size", "-64"]):
     r = run("ping-pong", *args)
     check(r.returncode == 2, f"{args}: exit {r.returncode}, want 2")
     check("usage:" in r.stderr, f"{args}: no usage text on stderr")
@@ -65,6 +66,16 @@ check(os.path.getsize(out_trace) > 32, "the trace file was written")
 t = subprocess.run([trace_tool, out_trace, "--summary"], capture_output=True, text=True,
                    timeout=120)
 check(t.returncode == 0, f"shoal-trace reads the trace: exit {t.returncode}\n{t.stderr}")
+
+# -- a payload ---------------------------------------------------------------------------------
+out_json2 = os.path.join(tmp, "payload.json")
+r = run("ping-pong", "ring", "--no-caf", "--reps", "1", "--workers", "2", "--duration", "0.05",
+        "--message-size", "256", "--json", out_json2)
+check(r.returncode == 0, f"payload run: exit {r.returncode}\n{r.stderr}")
+check("message payload: 256 bytes" in r.stdout, "the report names the payload")
+with open(out_json2) as f:
+    for rec in json.load(f)["results"]:
+        check(rec["params"].get("message_bytes") == 256, f"{rec['workload']}: message_bytes")
 
 # -- baselines -------------------------------------------------------------------------------
 def baseline(median):
