@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "core/detail/stats_snapshot.hpp"
@@ -302,6 +303,14 @@ Trace ActorSystem::trace() const {
     }
     t.names.emplace(p.id(), std::move(name));
   }
+  // A trace without its statistics beats none: to_json throws on a name
+  // that is not UTF-8, and a file holds at most max_trace_stats_bytes.
+  try {
+    t.stats_json = stats().to_json();
+  } catch (const nlohmann::json::exception&) {
+    t.stats_json.clear();
+  }
+  if (t.stats_json.size() > max_trace_stats_bytes) t.stats_json.clear();
   return t;
 }
 

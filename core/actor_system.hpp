@@ -273,7 +273,8 @@ class ActorSystem {
   void stop_trace() noexcept { scheduler_.recorder().stop(); }
   bool tracing() const noexcept { return scheduler_.recorder().recording(); }
   /// What the rings hold (since the last start_trace), with the names of
-  /// the live actors in it. Thread-safe; does not stop the recording.
+  /// the live actors in it and the system's statistics (stats(), as JSON).
+  /// Thread-safe; does not stop the recording.
   Trace trace() const;
   /// Writes trace() to `path` (trace_file.hpp). Throws std::runtime_error
   /// naming the path if it cannot be written.

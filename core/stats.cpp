@@ -159,7 +159,8 @@ std::string SystemStats::to_json() const {
                            {"queue_wait_ns", summary_json(a.queue_wait_ns)},
                            {"handler_ns", summary_json(a.handler_ns)}});
   }
-  return j.dump(2);
+  // An actor name that is not valid UTF-8 becomes U+FFFD, not an exception.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace shoal

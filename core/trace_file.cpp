@@ -9,18 +9,21 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 
 namespace shoal {
 
 namespace {
 
 constexpr char magic[8] = {'S', 'H', 'O', 'A', 'L', 'T', 'R', 'C'};
-constexpr std::uint32_t version = 1;
+constexpr std::uint32_t version = 2;           // what encode_trace writes
+constexpr std::uint32_t version_no_stats = 1;  // still read: no statistics section
 constexpr std::uint32_t max_threads = 4096;
 constexpr std::uint64_t max_names = 1u << 24;
 constexpr std::uint32_t max_name_length = 4096;
 constexpr std::uint64_t max_events = 1u << 28;
 constexpr std::size_t event_size = 48;
+constexpr int max_stats_depth = 64;  // SystemStats::to_json() nests 4 deep
 
 // -- encoding ----------------------------------------------------------------------------
 
@@ -31,6 +34,8 @@ void put(std::string& out, T v) {
   std::memcpy(b, &v, sizeof(T));
   out.append(b, sizeof(T));
 }
+
+// -- decoding ----------------------------------------------------------------------------
 
 /// Reads the file front to back; every read names its offset on failure.
 class Reader {
@@ -68,6 +73,36 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+/// The statistics section: its length, then a JSON object. Every error
+/// names the section's offset (where its length is).
+std::string read_stats(Reader& r) {
+  const std::size_t at = r.pos();
+  const auto n = r.get<std::uint64_t>("the statistics length");
+  if (n > max_trace_stats_bytes) {
+    r.fail(at, "statistics length " + std::to_string(n) + " > 64 MiB");
+  }
+  if (n > r.left()) {
+    r.fail(at, "statistics length " + std::to_string(n) + " exceeds the " +
+                   std::to_string(r.left()) + " bytes left");
+  }
+  std::string s(r.bytes(n, "the statistics"));
+  if (s.empty()) return s;
+  // The parser keeps its own stack, but dumping (the report does) recurses:
+  // the depth limit keeps a hostile file from overflowing the stack there.
+  const auto depth_limit = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth > max_stats_depth) r.fail(at, "statistics nested deeper than 64");
+    return true;
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(s, depth_limit);
+  } catch (const nlohmann::json::parse_error& e) {
+    r.fail(at, "statistics are not JSON (at their byte " + std::to_string(e.byte) + ")");
+  }
+  if (!j.is_object()) r.fail(at, "statistics are not a JSON object");
+  return s;
+}
+
 }  // namespace
 
 TraceFileError::TraceFileError(std::uint64_t offset, const std::string& what)
@@ -88,6 +123,10 @@ std::string Trace::actor_name(std::uint64_t id) const {
 }
 
 std::string encode_trace(const Trace& t) {
+  if (t.stats_json.size() > max_trace_stats_bytes) {
+    throw std::length_error("trace statistics of " + std::to_string(t.stats_json.size()) +
+                            " bytes > 64 MiB");
+  }
   std::string out;
   out.append(magic, sizeof magic);
   put<std::uint32_t>(out, version);
@@ -113,6 +152,8 @@ std::string encode_trace(const Trace& t) {
       put<std::uint64_t>(out, e.d);
     }
   }
+  put<std::uint64_t>(out, t.stats_json.size());
+  out += t.stats_json;
   return out;
 }
 
@@ -123,7 +164,9 @@ Trace decode_trace(std::string_view bytes) {
     r.fail(0, "not a shoal trace (no SHOALTRC magic)");
   }
   const auto v = r.get<std::uint32_t>("the version");
-  if (v != version) r.fail(8, "unsupported version " + std::to_string(v));
+  if (v != version && v != version_no_stats) {
+    r.fail(8, "unsupported version " + std::to_string(v) + " (this reads 1 and 2)");
+  }
   const auto threads = r.get<std::uint32_t>("the thread count");
   if (threads > max_threads) r.fail(12, "thread count " + std::to_string(threads) + " > 4096");
   t.ns_per_tick = r.get<double>("ns per tick");
@@ -168,7 +211,8 @@ Trace decode_trace(std::string_view bytes) {
       w.push_back(e);
     }
   }
-  if (r.left() != 0) r.fail(r.pos(), std::to_string(r.left()) + " stray bytes after the events");
+  if (v != version_no_stats) t.stats_json = read_stats(r);
+  if (r.left() != 0) r.fail(r.pos(), std::to_string(r.left()) + " stray bytes after the end");
   return t;
 }
 

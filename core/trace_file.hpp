@@ -5,17 +5,22 @@
 //
 //   offset  size  field
 //   0       8     magic "SHOALTRC"
-//   8       4     version (1)
+//   8       4     version (2; version 1 files, without the statistics, still read)
 //   12      4     thread count T (workers; ≤ 4096)
 //   16      8     ns per tick (IEEE double)
 //   24      8     name count N (≤ 2^24)
 //   32      …     N × { u64 actor id, u32 length L (≤ 4096), L bytes of UTF-8 }
 //   …       …     T × { u64 event count E (≤ 2^28), E × 48-byte events }
+//   …       8     statistics length S (≤ 64 MiB; 0: none)          version 2 only
+//   …       S     SystemStats::to_json() at dump time: a JSON object  version 2 only
+//   end           (nothing may follow)
 //
 // An event is six u64 words: ts, (dur | kind << 32 | x << 40), a, b, c, d
 // (flight_recorder.hpp says what each kind's fields mean). Reading checks
-// every length against what is left and every kind against the known ones,
-// and names the byte offset of the first thing that is wrong.
+// every length against what is left, every kind against the known ones and
+// that the statistics are a JSON object nested at most 64 deep, and names
+// the byte offset of the first thing that is wrong (for the statistics, the
+// offset of their length).
 #pragma once
 
 #include <cstdint>
@@ -29,11 +34,17 @@
 
 namespace shoal {
 
-/// What a dump holds: every worker's events and the names to show.
+/// The most bytes of statistics a trace file may hold.
+constexpr std::uint64_t max_trace_stats_bytes = std::uint64_t{64} << 20;
+
+/// What a dump holds: every worker's events, the names to show and the
+/// system's statistics at the time.
 struct Trace {
   double ns_per_tick = 1.0;
   std::vector<std::vector<TraceEvent>> workers;         ///< events per worker, oldest first
   std::unordered_map<std::uint64_t, std::string> names;  ///< actor id → name or type
+  /// SystemStats::to_json() (a JSON object, ≤ max_trace_stats_bytes); empty: none.
+  std::string stats_json;
 
   /// The earliest event's tick (0 if none).
   std::uint64_t first_tick() const noexcept;
@@ -51,7 +62,8 @@ class TraceFileError : public std::runtime_error {
   std::uint64_t offset_;
 };
 
-/// The file bytes of `t`.
+/// The file bytes of `t` (the current version). Throws std::length_error if
+/// `t.stats_json` is over max_trace_stats_bytes (the file would not read back).
 std::string encode_trace(const Trace& t);
 /// Parses file bytes. Throws TraceFileError (never crashes) on bad input.
 Trace decode_trace(std::string_view bytes);

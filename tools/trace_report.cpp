@@ -88,6 +88,15 @@ json lane_json(const Trace& t, const std::vector<TraceEvent>& events,
           {"steals", {{"t", st}, {"v", sv}, {"ok", sok}}}};
 }
 
+/// The trace's statistics (SystemStats::to_json, times in ns) as they are, or
+/// null if it has none or they are not a JSON object (a decoded trace's are
+/// always one; a Trace built in memory may hold anything).
+json stats_of(const Trace& t) {
+  if (t.stats_json.empty()) return nullptr;
+  json s = json::parse(t.stats_json, nullptr, /*allow_exceptions=*/false);
+  return s.is_object() ? s : json(nullptr);
+}
+
 json report_json(const Trace& t, std::string_view title) {
   const TraceStats s = analyze(t);
   const double us_per_tick = t.ns_per_tick / 1e3;
@@ -144,6 +153,7 @@ json report_json(const Trace& t, std::string_view title) {
   }
   j["batches"] = std::move(batches);
   j["steal_matrix"] = s.steal_matrix;
+  j["stats"] = stats_of(t);
   return j;
 }
 
@@ -239,13 +249,27 @@ constexpr std::string_view page_sections = R"html(</h1>
 </div>
 <section class="panel">
   <div class="panel-head">
-    <h2>Actors</h2>
+    <h2>Actors (from the trace)</h2>
     <input id="filter" type="search" placeholder="Filter by name" aria-label="filter by name">
   </div>
-  <p class="hint">Click a header to sort. Latency: from the start of the sending run to the start of
-    the run that received the message.</p>
+  <p class="hint">Click a header to sort. Derived from the traced runs, so approximate: handler
+    time is a run&rsquo;s duration over its messages; latency is from the start of the sending run
+    to the start of the run that received the message.</p>
   <div class="table-wrap"><table id="actors" class="data"></table></div>
   <p class="hint" id="actors-note"></p>
+</section>
+<section class="panel" id="measured" hidden>
+  <h2>Measured per actor</h2>
+  <p class="hint">Exact: what each instrumented actor (<code>Props::with_stats</code>) recorded
+    over its life until the trace was dumped, not only in the traced window. Queue wait: from a
+    message&rsquo;s enqueue to its dequeue; handler time: per user message; oldest: the age of the
+    oldest message still queued. Click a header to sort.</p>
+  <div class="table-wrap" id="measured-wrap"></div>
+</section>
+<section class="panel" id="counters" hidden>
+  <h2>Workers (counters)</h2>
+  <p class="hint" id="counters-hint"></p>
+  <div class="table-wrap" id="counters-wrap"></div>
 </section>
 <section class="panel">
   <h2>Steals</h2>
@@ -301,7 +325,7 @@ std::string render_html_report(const Trace& t, std::string_view title) {
   for (std::string_view part :
        {page_head, a::style, page_body, std::string_view(heading), page_sections,
         std::string_view(data), page_script, a::script_common, a::script_timeline,
-        a::script_timeline_input, a::script_panels, page_end}) {
+        a::script_timeline_input, a::script_panels, a::script_tables, page_end}) {
     out += part;
   }
   return out;

@@ -2,7 +2,9 @@
 // that shows a recorded trace to a person: a zoomable timeline with a lane
 // per worker, the batch-size histogram, a sortable per-actor table with
 // handler-time and message-latency percentiles, the busiest actors and the
-// steal matrix (trace_stats.hpp defines every figure).
+// steal matrix (trace_stats.hpp defines every figure, all derived from the
+// events). When the trace carries the system's statistics, also the workers'
+// counters and the instrumented actors' exact measurements (core/stats.hpp).
 //
 // Page layout: the numbers are computed here and embedded as JSON in one
 // <script type="application/json" id="data"> (every `<`, `>` and `&` in it
@@ -22,10 +24,14 @@
 //   flows {fw, ft, tw, tt}          from worker and run start, to worker and run start
 //   batches [{lo, hi, runs}]        user messages per run, log2 buckets
 //   steal_matrix [thief][victim]
+//   stats                           the trace's SystemStats::to_json() object as
+//                                   is (times in ns, since the system started), or null
 //
 // When the page has rendered, document.title is "shoal trace report: ok (N
 // lanes)"; an uncaught error sets it to "shoal trace report: error: …" (the
-// browser test reads it), and #lanes carries data-lanes="N".
+// browser test reads it), and #lanes carries data-lanes="N". With statistics,
+// table#worker-counters and (for instrumented actors) table#measured-actors
+// carry data-rows="N".
 #pragma once
 
 #include <string>

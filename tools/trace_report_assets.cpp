@@ -209,6 +209,17 @@ function swatch(color, parent) {
   s.style.background = color;
   return s;
 }
+// Compares indices by v(index) for sorting: nulls (no samples) last either
+// way, ties in index order.
+function compareBy(v, text, dir) {
+  return (x, y) => {
+    const a = v(x), b = v(y);
+    if (a === b) return x - y;
+    if (a === null) return 1;
+    if (b === null) return -1;
+    return (text ? String(a).localeCompare(String(b)) : a - b) * dir;
+  };
+}
 function lowerBound(arr, x) {
   let lo = 0, hi = arr.length;
   while (lo < hi) {
@@ -390,8 +401,8 @@ function installActors() {
     {l: 'Share', v: (a) => (S.busy_us > 0 ? a.busy_us / S.busy_us : 0), f: fmtPct},
   ];
   const groups = [
-    ['handler_us', 'Handler time per message'],
-    ['latency_us', 'Message latency (send run \u2192 receive run)']
+    ['handler_us', 'Handler time per message (run \u00f7 messages, from the trace)'],
+    ['latency_us', 'Latency: send\u2192receive run start, from the trace']
   ];
   for (const [key] of groups) {
     ['p50', 'p90', 'p99', 'max'].forEach(
@@ -431,13 +442,7 @@ function installActors() {
     const rows =
         actors.map((a, i) => i)
             .filter((i) => !state.filter || actors[i].name.toLowerCase().includes(state.filter));
-    rows.sort((x, y) => {
-      const a = c.v(actors[x]), b = c.v(actors[y]);
-      if (a === b) return x - y;
-      if (a === null) return 1;  // no samples: last either way
-      if (b === null) return -1;
-      return (c.text ? String(a).localeCompare(String(b)) : a - b) * state.dir;
-    });
+    rows.sort(compareBy((i) => c.v(actors[i]), c.text, state.dir));
     tbody.textContent = '';
     for (const i of rows.slice(0, ROW_LIMIT)) {
       const a = actors[i];
@@ -465,7 +470,15 @@ function installActors() {
   render();
 }
 
-// -- the steal matrix -------------------------------------------------------------
+// -- the system's statistics: exact, when the trace carries them ------------------
+const ST = D.stats && typeof D.stats === 'object' ? D.stats : {};
+const num = (x) => (typeof x === 'number' && isFinite(x) ? x : null);
+const nsDur = (ns) => fmtDur(ns / 1e3);
+const objects = (a) => (Array.isArray(a) ? a.filter((x) => x && typeof x === 'object') : []);
+
+// A sortable table#id in `wrap`, data-rows = its rows. cols: {l, v(row) → value or null, f
+// (format), text, first (a group's first), cell(td, row)}; the first `plain` columns span both
+// header rows, `groups` [[title, n]] head the others.
 function installSteals() {
   const box = $('steals');
   const M = D.steal_matrix;
@@ -512,6 +525,8 @@ installLegend();
 installBatches();
 installTop();
 installActors();
+installMeasured();
+installCounters();
 installSteals();
 document.title = 'shoal trace report: ok (' + lanes.length + ' lanes)';
 )js";

@@ -6,8 +6,9 @@
 //   script_timeline        the canvas timeline and its overview (trace_report_timeline.cpp)
 //   script_timeline_input  hover, pin, zoom, pan (trace_report_timeline_input.cpp)
 //   script_panels          summary, legend, histogram, tables; sets document.title
+//   script_tables          the measured per-actor and worker tables (trace_report_tables.cpp)
 // The script is Google JavaScript style at 100 columns (clang-format can
-// keep it so). To check its syntax: join the four raw strings in order, wrap
+// keep it so). To check its syntax: join the five raw strings in order, wrap
 // them in `(function () { … })();` and run `node --check`.
 #pragma once
 
@@ -20,5 +21,6 @@ extern const std::string_view script_common;
 extern const std::string_view script_timeline;
 extern const std::string_view script_timeline_input;
 extern const std::string_view script_panels;
+extern const std::string_view script_tables;
 
 }  // namespace shoal::tools::report_assets

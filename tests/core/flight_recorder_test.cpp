@@ -2,8 +2,8 @@
 // returns a torn one while its writer laps it (run under TSan); a traced
 // system records runs, schedules and flows; its Chrome JSON parses, has the
 // fields the trace-event format requires, and every flow has both ends,
-// also when the rings wrap under load; dumps go to a file on request and
-// on a signal; stopping stops.
+// also when the rings wrap under load; dumps (with the system's statistics)
+// go to a file on request and on a signal; stopping stops.
 #include "core/flight_recorder.hpp"
 
 #include <gtest/gtest.h>
@@ -322,6 +322,10 @@ TEST(FlightRecorder, DumpsToAFileThatLoadsBack) {
     EXPECT_EQ(back.workers[0][i].a, now.workers[0][i].a);
   }
   EXPECT_EQ(back.names, now.names);
+  // The statistics ride along; they change between the two calls, so only
+  // their presence is compared.
+  EXPECT_FALSE(back.stats_json.empty());
+  EXPECT_FALSE(now.stats_json.empty());
   std::filesystem::remove(path);
   EXPECT_THROW(sys.dump_trace("/nonexistent-dir/x.trace"), std::runtime_error);
 }

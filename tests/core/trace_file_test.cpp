@@ -1,5 +1,7 @@
-// Trace files: a trace survives encode → decode; every truncation, a bad
-// magic, version, kind or count, stray bytes and random corruption give a
+// Trace files: a trace and its statistics survive encode → decode; a
+// version 1 file (no statistics) still reads; every truncation, a bad magic,
+// version, kind or count, a statistics section that is cut, too long, not
+// JSON or not an object, stray bytes and random corruption give a
 // TraceFileError naming the offset — never a crash or a huge allocation;
 // the Chrome export leaves out flows with a lost end.
 #include "core/trace_file.hpp"
@@ -10,7 +12,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace shoal {
 namespace {
@@ -32,12 +36,37 @@ Trace sample() {
   t.workers[1].push_back({.ts = 1300, .kind = TraceKind::steal, .x = 1, .a = 0});
   t.workers[1].push_back({.ts = 1400, .dur = 10, .kind = TraceKind::run, .a = 9, .b = 1,
                           .c = std::uint64_t{77} << 9 | 3 << 1});  // its sender's run was lost
+  t.stats_json = R"({"uptime_ns": 5000.5, "workers": [{"index": 0, "messages": 3}], "actors": []})";
   return t;
+}
+
+/// Appends `v`'s bytes (the format is little-endian, as is every host shoal runs on).
+template <class T>
+void append(std::string& out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out.append(b, sizeof(T));
+}
+
+std::string with(std::string bytes, std::size_t at, const void* v, std::size_t n) {
+  std::memcpy(bytes.data() + at, v, n);
+  return bytes;
+}
+
+std::uint64_t offset_of_error(const std::string& bytes) {
+  try {
+    decode_trace(bytes);
+  } catch (const TraceFileError& e) {
+    return e.offset();
+  }
+  ADD_FAILURE() << "decoded";
+  return ~0ull;
 }
 
 void expect_same(const Trace& a, const Trace& b) {
   EXPECT_EQ(a.ns_per_tick, b.ns_per_tick);
   EXPECT_EQ(a.names, b.names);
+  EXPECT_EQ(a.stats_json, b.stats_json);
   ASSERT_EQ(a.workers.size(), b.workers.size());
   for (std::size_t w = 0; w < a.workers.size(); ++w) {
     ASSERT_EQ(a.workers[w].size(), b.workers[w].size());
@@ -56,11 +85,43 @@ void expect_same(const Trace& a, const Trace& b) {
   }
 }
 
-TEST(TraceFile, RoundTrips) {
-  const Trace t = sample();
+TEST(TraceFile, RoundTripsWithAndWithoutStatistics) {
+  Trace t = sample();
+  ASSERT_FALSE(t.stats_json.empty());
+  expect_same(decode_trace(encode_trace(t)), t);
+  t.stats_json.clear();
   expect_same(decode_trace(encode_trace(t)), t);
   Trace empty;
   expect_same(decode_trace(encode_trace(empty)), empty);
+}
+
+TEST(TraceFile, AVersionOneFileWithoutStatisticsStillDecodes) {
+  std::string v1("SHOALTRC", 8);
+  append<std::uint32_t>(v1, 1);  // version
+  append<std::uint32_t>(v1, 1);  // one worker
+  append<double>(v1, 0.5);       // ns per tick
+  append<std::uint64_t>(v1, 1);  // one name: actor 7, "alice"
+  append<std::uint64_t>(v1, 7);
+  append<std::uint32_t>(v1, 5);
+  v1 += "alice";
+  append<std::uint64_t>(v1, 1);  // one event: alice runs 3 messages for 40 ticks
+  append<std::uint64_t>(v1, 1000);
+  append<std::uint64_t>(v1, 40 | std::uint64_t{1} << 32);
+  for (std::uint64_t word : {7, 3, 0, 0}) append<std::uint64_t>(v1, word);
+
+  const Trace t = decode_trace(v1);
+  EXPECT_EQ(t.ns_per_tick, 0.5);
+  EXPECT_EQ(t.actor_name(7), "alice");
+  ASSERT_EQ(t.workers.size(), 1u);
+  ASSERT_EQ(t.workers[0].size(), 1u);
+  EXPECT_EQ(t.workers[0][0].kind, TraceKind::run);
+  EXPECT_EQ(t.workers[0][0].dur, 40u);
+  EXPECT_EQ(t.workers[0][0].b, 3u);
+  EXPECT_TRUE(t.stats_json.empty()) << "version 1 has no statistics";
+  // A statistics section is not part of version 1: it is stray bytes.
+  std::string with_section = v1;
+  append<std::uint64_t>(with_section, 0);
+  EXPECT_EQ(offset_of_error(with_section), v1.size());
 }
 
 TEST(TraceFile, EveryTruncationIsAnErrorNamingAnOffsetInside) {
@@ -76,26 +137,10 @@ TEST(TraceFile, EveryTruncationIsAnErrorNamingAnOffsetInside) {
   }
 }
 
-std::string with(std::string bytes, std::size_t at, const void* v, std::size_t n) {
-  std::memcpy(bytes.data() + at, v, n);
-  return bytes;
-}
-
-std::uint64_t offset_of_error(const std::string& bytes) {
-  try {
-    decode_trace(bytes);
-  } catch (const TraceFileError& e) {
-    return e.offset();
-  }
-  ADD_FAILURE() << "decoded";
-  return ~0ull;
-}
-
 TEST(TraceFile, CorruptHeadersNameWhereTheyGoWrong) {
   const std::string good = encode_trace(sample());
   EXPECT_EQ(offset_of_error(with(good, 0, "NOTATRACE", 8)), 0u);
-  const std::uint32_t v2 = 2;
-  EXPECT_EQ(offset_of_error(with(good, 8, &v2, 4)), 8u);
+  for (const std::uint32_t v : {0u, 3u}) EXPECT_EQ(offset_of_error(with(good, 8, &v, 4)), 8u);
   const std::uint32_t threads = 1u << 20;
   EXPECT_EQ(offset_of_error(with(good, 12, &threads, 4)), 12u);
   const double nan_rate = -1;
@@ -103,6 +148,52 @@ TEST(TraceFile, CorruptHeadersNameWhereTheyGoWrong) {
   const std::uint64_t names = ~0ull;
   EXPECT_EQ(offset_of_error(with(good, 24, &names, 8)), 24u);
   EXPECT_GT(offset_of_error(good + "x"), 0u);  // stray byte at the end
+}
+
+/// `stats` as a trace's statistics section, and the section's offset.
+std::pair<std::string, std::size_t> with_stats(const std::string& stats) {
+  Trace t = sample();
+  t.stats_json = stats;
+  std::string bytes = encode_trace(t);
+  return {bytes, bytes.size() - stats.size() - 8};
+}
+
+/// The error `bytes` give: the offset must be `at`, the message mention `what`.
+void expect_error(const std::string& bytes, std::size_t at, const std::string& what) {
+  try {
+    decode_trace(bytes);
+    ADD_FAILURE() << "decoded; expected: " << what;
+  } catch (const TraceFileError& e) {
+    EXPECT_EQ(e.offset(), at) << e.what();
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
+}
+
+TEST(TraceFile, ABadStatisticsSectionNamesItsOffset) {
+  const auto [good, at] = with_stats(R"({"workers": []})");
+  const std::uint64_t longer = 16, huge = (std::uint64_t{64} << 20) + 1;
+  expect_error(with(good, at, &longer, 8), at, "exceeds the 15 bytes left");
+  expect_error(with(good, at, &huge, 8), at, "> 64 MiB");
+  const auto [cut, cut_at] = with_stats(R"({"workers": [)");
+  expect_error(cut, cut_at, "not JSON");
+  const auto [junk, junk_at] = with_stats("\x01\xff not json");
+  expect_error(junk, junk_at, "not JSON");
+  const auto [array, array_at] = with_stats("[1, 2]");
+  expect_error(array, array_at, "not a JSON object");
+  const auto [deep, deep_at] =
+      with_stats(R"({"a":)" + std::string(100, '[') + std::string(100, ']') + "}");
+  expect_error(deep, deep_at, "nested deeper");
+  const auto [two, two_at] = with_stats(R"({} {})");
+  expect_error(two, two_at, "not JSON");
+  // Version 2 requires the section: a file that ends after the events is cut.
+  const std::string none = encode_trace(Trace{});
+  expect_error(none.substr(0, none.size() - 8), none.size() - 8, "statistics length");
+}
+
+TEST(TraceFile, StatisticsOverTheLimitAreNotWritten) {
+  Trace t = sample();
+  t.stats_json.assign((std::uint64_t{64} << 20) + 1, ' ');
+  EXPECT_THROW(encode_trace(t), std::length_error);
 }
 
 TEST(TraceFile, AnUnknownEventKindOrAHugeCountIsAnError) {

@@ -2,9 +2,12 @@
 # The HTML report in a real browser. Makes a sample trace (2 workers), renders
 # it with shoal-trace, loads the page in headless Chromium and checks that it
 # rendered without a script error (its title says so), that it has one lane
-# per worker, and that a screenshot of it is not blank. Then the same with a
-# trace whose actor is named with markup (the page must still say ok and hold
-# no element made from the name), and with a trace that recorded nothing.
+# per worker, that the trace's statistics made the "Measured per actor" table
+# (table#measured-actors, data-rows ≥ 1: the sample's sink is instrumented),
+# and that a screenshot of it is not blank. Then the same with a trace whose
+# actor is named with markup (the page must still say ok and hold no element
+# made from the name), and with a trace that recorded nothing and has no
+# statistics (no measured table).
 #
 # usage: report_in_chromium.sh MAKE_SAMPLE_TRACE SHOAL_TRACE BUILD_DIR
 # Writes BUILD_DIR/report_in_chromium/{sample.trace,report.html,report.png,…}.
@@ -39,6 +42,12 @@ browser() {
     2>>"$out/chromium.log"
 }
 
+# measured_rows NAME: data-rows of NAME.dom's table#measured-actors ("" if none)
+measured_rows() {
+  { grep -o '<table[^>]*id="measured-actors"[^>]*>' "$out/$1.dom" || true; } | head -1 |
+    sed -n 's/.*data-rows="\([0-9]*\)".*/\1/p'
+}
+
 # render NAME [make-sample-trace flags]: sample trace → NAME.html → NAME.dom
 render() {
   local name=$1
@@ -50,14 +59,21 @@ render() {
     fail "chromium --dump-dom (status $?)"
   title=$(sed -n 's/.*<title>\([^<]*\)<\/title>.*/\1/p' "$out/$name.dom" | head -1)
   lanes=$(sed -n 's/.*data-lanes="\([0-9]*\)".*/\1/p' "$out/$name.dom" | head -1)
-  echo "$name: title \"$title\", data-lanes \"$lanes\""
+  measured=$(measured_rows "$name")
+  echo "$name: title \"$title\", data-lanes \"$lanes\", measured rows \"$measured\""
   [ "$title" = "shoal trace report: ok (2 lanes)" ] || fail "$name: the page did not render cleanly"
   [ "$lanes" = 2 ] || fail "$name: data-lanes is not 2"
   [ "$(grep -o 'class="lane"' "$out/$name.dom" | wc -l)" -eq 2 ] ||
     fail "$name: not two lane elements"
 }
 
+# has_measured NAME: the measured table is there with at least one row
+has_measured() {
+  [ -n "$measured" ] && [ "$measured" -ge 1 ] || fail "$1: no measured-actors table with rows"
+}
+
 render report
+has_measured report
 cat "$out/report.summary"
 
 rm -f "$out/report.png"
@@ -69,7 +85,9 @@ echo "screenshot: $out/report.png ($size bytes)"
 [ "$size" -gt 20000 ] || fail "the screenshot is only $size bytes: a blank page?"
 
 render hostile --hostile-names
+has_measured hostile
 if grep -q '<img' "$out/hostile.dom"; then fail "a name became an element"; fi
 render empty --empty
+[ -z "$measured" ] || fail "empty: a measured table without statistics"
 
 echo "PASS in $((SECONDS - start)) s"

@@ -4,10 +4,12 @@
 //
 // Two workers run four ping-pong pairs and, at the same time, a fan-in of
 // sixteen senders to one sink, sized by message counts, never by time; the
-// main thread waits on a latch for the last message, then dumps the trace. With --hostile-names the
-// sink is named with markup that would run script if the report let a name
-// out of its JSON or put it into the page as HTML. With --empty it writes a
-// trace of two workers that recorded nothing.
+// main thread waits on a latch for the last message, then dumps the trace.
+// The sink is instrumented (Props::with_stats), so the trace's statistics
+// hold one actor's measurements. With --hostile-names the sink is named with
+// markup that would run script if the report let a name out of its JSON or
+// put it into the page as HTML. With --empty it writes a trace of two
+// workers that recorded nothing (and no statistics).
 //
 // Exit status: 0 written, 1 it could not be, 2 bad command line.
 #include <cstdint>
@@ -121,9 +123,9 @@ int main(int argc, char** argv) {
       keep.push_back(a);
       keep.push_back(b);
     }
-    Pid sink =
-        sys.spawn_named(shoal::Props::of<Sink>(&done), hostile ? std::string(hostile_name) : "sink")
-            .pid;
+    Pid sink = sys.spawn_named(shoal::Props::of<Sink>(&done).with_stats(),
+                               hostile ? std::string(hostile_name) : "sink")
+                   .pid;
     keep.push_back(sink);
     for (int i = 0; i < senders; ++i) {
       // Throughput 1: each Go is a run of its own, so the senders interleave.

@@ -1,7 +1,8 @@
 // The trace report and shoal-trace: a hand-built trace's numbers reach the
 // page's embedded JSON exactly (lanes, runs, messages, flows, steals,
-// percentiles, times in microseconds from the first event); names that are
-// markup stay text; empty and odd traces render; the CLI's exit codes say
+// percentiles, times in microseconds from the first event), and the
+// trace's statistics as they are (or null); names that are markup stay
+// text, in the statistics too; empty and odd traces render; the CLI's exit codes say
 // what went wrong (2 bad usage, 1 an unreadable or corrupt file, naming the
 // offset, 0 done). The browser side is report_in_chromium.sh.
 #include "tools/trace_report.hpp"
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/stats.hpp"
 #include "core/trace_file.hpp"
 #include "tools/trace_stats.hpp"
 
@@ -140,6 +142,61 @@ TEST(TraceReport, EmbedsTheNumbersOfAHandBuiltTrace) {
   EXPECT_NE(html.find("document.title = 'shoal trace report: ok ("), std::string::npos);
 }
 
+/// hand_built()'s statistics: two workers, bob instrumented (named `bob`).
+std::string hand_built_stats(const std::string& bob = "bob") {
+  SystemStats s;
+  s.uptime_ns = 2e6;
+  s.dead_letters = 4;
+  s.workers.resize(2);
+  s.workers[0].messages = 4;
+  s.workers[0].runs = 2;
+  s.workers[0].busy_ns = 3e5;
+  s.workers[0].idle_ns = 1.7e6;
+  s.workers[1].index = 1;
+  s.workers[1].messages = 2;
+  s.workers[1].runs = 1;
+  s.workers[1].steals_tried = 2;
+  s.workers[1].steals_won = 1;
+  s.actors.push_back({.id = 3,
+                      .name = bob,
+                      .messages = 2,
+                      .depth = 1,
+                      .depth_high_water = 2,
+                      .oldest_message_age_ns = 1500,
+                      .queue_wait_ns = {.count = 2, .p50 = 700, .p999 = 1200, .max = 1200},
+                      .handler_ns = {.count = 2, .p50 = 90, .max = 110}});
+  return s.to_json();
+}
+
+TEST(TraceReport, EmbedsTheTracesStatistics) {
+  Trace t = hand_built();
+  t.stats_json = hand_built_stats();
+  const json d = embedded_data(render_html_report(t, "with stats"));
+  const json& s = d.at("stats");
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(s, json::parse(t.stats_json)) << "as the trace holds them, times in ns";
+  ASSERT_EQ(s.at("workers").size(), 2u);
+  EXPECT_EQ(s.at("workers")[1].at("steals_won"), 1);
+  ASSERT_EQ(s.at("actors").size(), 1u);
+  EXPECT_EQ(s.at("actors")[0].at("name"), "bob");
+  EXPECT_DOUBLE_EQ(s.at("actors")[0].at("queue_wait_ns").at("p999").get<double>(), 1200);
+  EXPECT_EQ(d.at("summary").at("runs"), 3) << "the trace's own figures are unchanged";
+}
+
+TEST(TraceReport, ATraceWithoutStatisticsHasNone) {
+  const std::string html = render_html_report(hand_built(), "no stats");
+  EXPECT_TRUE(embedded_data(html).at("stats").is_null());
+  // The measured tables are made by the script, only from statistics.
+  EXPECT_EQ(html.find(R"(id="measured-actors")"), std::string::npos);
+  // Statistics that are not a JSON object (only possible in memory: decoding
+  // refuses them) count as none.
+  for (const char* bad : {"[1, 2]", "{\"cut\":", "\xff"}) {
+    Trace t = hand_built();
+    t.stats_json = bad;
+    EXPECT_TRUE(embedded_data(render_html_report(t, "bad")).at("stats").is_null()) << bad;
+  }
+}
+
 TEST(TraceReport, FindsTheSameFlowsAsTheChromeExport) {
   const Trace t = hand_built();
   const json chrome = json::parse(to_chrome_json(t));
@@ -152,6 +209,7 @@ TEST(TraceReport, NamesThatAreMarkupCannotEndTheScript) {
   Trace t = hand_built();
   const std::string evil = "</script><script>alert(1)</script><!--";
   t.names[1] = evil;
+  t.stats_json = hand_built_stats(evil);
   const std::string html = render_html_report(t, "<b>title</b></script>");
   EXPECT_EQ(html.find("</script><script>alert"), std::string::npos);
   EXPECT_EQ(html.find("<!--"), std::string::npos);
@@ -159,6 +217,7 @@ TEST(TraceReport, NamesThatAreMarkupCannotEndTheScript) {
   EXPECT_EQ(count(html, "</script>"), 3u) << "onerror, data and the script, nothing more";
   const json d = embedded_data(html);
   EXPECT_EQ(d.at("actors")[0].at("name"), evil) << "the escapes decode to the same name";
+  EXPECT_EQ(d.at("stats").at("actors")[0].at("name"), evil);
   EXPECT_EQ(d.at("title"), "<b>title</b></script>");
 }
 
