@@ -1,11 +1,13 @@
 #include "core/trace_file.hpp"
 
+#include "core/trace_flows.hpp"
+
 #include <algorithm>
 #include <bit>
-#include <iterator>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -65,8 +67,8 @@ class Reader {
  private:
   void need(std::size_t n, const char* what) const {
     if (left() < n) {
-      fail(pos_, std::string("truncated: ") + what + " needs " + std::to_string(n) +
-                     " bytes, " + std::to_string(left()) + " left");
+      fail(pos_, std::string("truncated: ") + what + " needs " + std::to_string(n) + " bytes, " +
+                     std::to_string(left()) + " left");
     }
   }
   std::string_view b_;
@@ -235,56 +237,6 @@ Trace load_trace(const std::string& path) {
 
 namespace {
 
-/// Where one end of a flow is: the worker and the tick of its run's begin.
-struct FlowEnd {
-  unsigned worker;
-  std::uint64_t ts;
-};
-
-/// The flows a run sent: consecutive sequence numbers of one sender.
-struct SentRange {
-  std::uint64_t first_seq;
-  std::uint64_t count;
-  FlowEnd end;
-};
-
-/// Every sending end in a trace, found by flow id (flight_recorder.hpp):
-/// stamps one by one, consecutive ids as ranges per sending worker.
-class FlowOuts {
- public:
-  void add_stamp(std::uint64_t id, FlowEnd e) { stamps_.emplace(id, e); }
-  void add_range(std::uint64_t first_id, std::uint64_t count, FlowEnd e) {
-    if (count == 0) return;
-    ranges_[(first_id >> 1) & 0xff].push_back({first_id >> 9, count, e});
-  }
-  void sort() {
-    for (auto& [w, r] : ranges_) {
-      std::sort(r.begin(), r.end(),
-                [](const SentRange& a, const SentRange& b) { return a.first_seq < b.first_seq; });
-    }
-  }
-  const FlowEnd* find(std::uint64_t id) const {
-    if ((id & 1) != 0) {
-      auto it = stamps_.find(id);
-      return it == stamps_.end() ? nullptr : &it->second;
-    }
-    auto it = ranges_.find((id >> 1) & 0xff);
-    if (it == ranges_.end()) return nullptr;
-    const std::uint64_t seq = id >> 9;
-    const auto& r = it->second;
-    auto after = std::upper_bound(r.begin(), r.end(), seq, [](std::uint64_t s, const SentRange& x) {
-      return s < x.first_seq;
-    });
-    if (after == r.begin()) return nullptr;
-    const SentRange& x = *std::prev(after);
-    return seq - x.first_seq < x.count ? &x.end : nullptr;
-  }
-
- private:
-  std::unordered_map<std::uint64_t, FlowEnd> stamps_;
-  std::unordered_map<std::uint64_t, std::vector<SentRange>> ranges_;
-};
-
 class ChromeWriter {
  public:
   explicit ChromeWriter(const Trace& t) : t_(t), t0_(t.first_tick()) {}
@@ -299,16 +251,14 @@ class ChromeWriter {
     for (unsigned w = 0; w < t_.workers.size(); ++w) {
       for (const TraceEvent& e : t_.workers[w]) event(w, e);
     }
-    outs_.sort();
     std::uint64_t next_id = 1;
-    for (const auto& [flow, in] : ins_) {
-      const FlowEnd* out = outs_.find(flow);
-      if (out == nullptr) continue;  // its sender's run was overwritten or untraced
+    for (const MatchedFlow& f : match_flows(t_)) {
       const std::string id = std::to_string(next_id++);
       item("{\"ph\":\"s\",\"cat\":\"message\",\"name\":\"message\",\"id\":" + id +
-           ",\"pid\":1,\"tid\":" + std::to_string(out->worker) + ",\"ts\":" + us(out->ts) + "}");
-      item("{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"message\",\"name\":\"message\",\"id\":" +
-           id + ",\"pid\":1,\"tid\":" + std::to_string(in.worker) + ",\"ts\":" + us(in.ts) + "}");
+           ",\"pid\":1,\"tid\":" + std::to_string(f.from_worker) + ",\"ts\":" + us(f.from_ts) +
+           "}");
+      item("{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"message\",\"name\":\"message\",\"id\":" + id +
+           ",\"pid\":1,\"tid\":" + std::to_string(f.to_worker) + ",\"ts\":" + us(f.to_ts) + "}");
     }
     out_ += "\n]}\n";
     return std::move(out_);
@@ -324,16 +274,11 @@ class ChromeWriter {
              ",\"args\":{\"actor\":" + std::to_string(e.a) +
              ",\"messages\":" + std::to_string(e.b & 0xffffffff) +
              ",\"system_messages\":" + std::to_string(e.b >> 32) + "}}");
-        if (e.c != 0) ins_.emplace_back(e.c, FlowEnd{w, e.ts});
-        outs_.add_range(e.d, e.x, FlowEnd{w, e.ts});
         break;
       }
       case TraceKind::flow_in:
-        ins_.emplace_back(e.a, FlowEnd{w, e.ts});
-        break;
       case TraceKind::flow_out:
-        outs_.add_stamp(e.a, FlowEnd{w, e.ts});
-        break;
+        break;  // drawn as arrows, from match_flows
       case TraceKind::scheduled:
         item("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"schedule\",\"name\":" +
              quote("scheduled " + t_.actor_name(e.a)) + ",\"pid\":1,\"tid\":" + tid +
@@ -344,14 +289,13 @@ class ChromeWriter {
         item("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"steal\",\"name\":" +
              quote(std::string(e.x != 0 ? "stole from worker " : "found nothing at worker ") +
                    std::to_string(e.a)) +
-             ",\"pid\":1,\"tid\":" + tid + ",\"ts\":" + us(e.ts) +
-             ",\"args\":{\"victim\":" + std::to_string(e.a) + ",\"won\":" +
-             (e.x != 0 ? "true" : "false") + "}}");
+             ",\"pid\":1,\"tid\":" + tid + ",\"ts\":" + us(e.ts) + ",\"args\":{\"victim\":" +
+             std::to_string(e.a) + ",\"won\":" + (e.x != 0 ? "true" : "false") + "}}");
         break;
       case TraceKind::park:
         item("{\"ph\":\"X\",\"cat\":\"park\",\"name\":\"parked\",\"pid\":1,\"tid\":" + tid +
-             ",\"ts\":" + us(e.ts) + ",\"dur\":" + dur(e.dur) + ",\"args\":{\"woken_for_work\":" +
-             (e.x != 0 ? "true" : "false") + "}}");
+             ",\"ts\":" + us(e.ts) + ",\"dur\":" + dur(e.dur) +
+             ",\"args\":{\"woken_for_work\":" + (e.x != 0 ? "true" : "false") + "}}");
         break;
     }
   }
@@ -383,8 +327,6 @@ class ChromeWriter {
 
   const Trace& t_;
   const std::uint64_t t0_;
-  FlowOuts outs_;
-  std::vector<std::pair<std::uint64_t, FlowEnd>> ins_;
   std::string out_;
   bool first_ = true;
 };

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tools/trace_flows.hpp"
+#include "core/trace_flows.hpp"
 #include "tools/trace_report_assets.hpp"
 #include "tools/trace_stats.hpp"
 

@@ -7,7 +7,7 @@
 #include <limits>
 #include <unordered_map>
 
-#include "tools/trace_flows.hpp"
+#include "core/trace_flows.hpp"
 
 namespace shoal::tools {
 

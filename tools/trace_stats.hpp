@@ -8,7 +8,7 @@
 //   handler time    a run's duration / its user messages (runs with none are
 //                   left out), one sample per run
 //   message latency from the start of the sending run to the start of the
-//                   receiving run, one sample per matched flow (trace_flows.hpp)
+//                   receiving run, one sample per matched flow (core/trace_flows.hpp)
 //   batch size      user messages per run (b & 0xffffffff); bucket 0 holds
 //                   runs with only system messages, bucket k ≥ 1 holds
 //                   [2^(k-1), 2^k)

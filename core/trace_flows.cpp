@@ -1,10 +1,10 @@
-#include "tools/trace_flows.hpp"
+#include "core/trace_flows.hpp"
 
 #include <algorithm>
 #include <iterator>
 #include <unordered_map>
 
-namespace shoal::tools {
+namespace shoal {
 
 namespace {
 
@@ -23,7 +23,7 @@ struct SentRange {
 };
 
 /// Every sending end in a trace, found by flow id: stamps one by one,
-/// consecutive ids as ranges per sending worker (as core/trace_file.cpp).
+/// consecutive ids as ranges per sending worker.
 class FlowOuts {
  public:
   void add_stamp(std::uint64_t id, SendEnd e) { stamps_.emplace(id, e); }
@@ -101,4 +101,4 @@ std::vector<MatchedFlow> match_flows(const Trace& t) {
   return flows;
 }
 
-}  // namespace shoal::tools
+}  // namespace shoal

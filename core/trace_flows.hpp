@@ -5,9 +5,8 @@
 // flow_out event, or the seq-th consecutive send of a worker, recorded as a
 // range (first id, count) in the sending run's event. A receiving end is a
 // run's first message (run.c) or a flow_in event. Ends lost to a ring's wrap,
-// or sent from outside a traced run, have no partner and are left out. This
-// is the matching core/trace_file.cpp uses for its Chrome flows, kept beside
-// the tools that need the pairs themselves (latencies, arrows).
+// or sent from outside a traced run, have no partner and are left out. The
+// Chrome export (trace_file.hpp) draws these; the trace tools measure them.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +14,7 @@
 
 #include "core/trace_file.hpp"
 
-namespace shoal::tools {
+namespace shoal {
 
 /// One message: the run that sent it and the run that received it.
 struct MatchedFlow {
@@ -31,4 +30,4 @@ struct MatchedFlow {
 /// recorded (worker by worker). Allocates; never throws on odd input.
 std::vector<MatchedFlow> match_flows(const Trace& t);
 
-}  // namespace shoal::tools
+}  // namespace shoal
