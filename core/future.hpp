@@ -104,7 +104,7 @@ class FutureCore final : public Process, public Timer {
   // -- reading (after done()) -----------------------------------------------
   bool done() const noexcept {
     // acquire: pairs with the exchange in publish(); the result is visible.
-    return state_.load(std::memory_order_acquire) == completed;
+    return (state_.load(std::memory_order_acquire) & completed) != 0;
   }
   /// Blocks the calling thread until done().
   void wait() const noexcept;
@@ -120,7 +120,10 @@ class FutureCore final : public Process, public Timer {
 
  private:
   ~FutureCore() override;
-  enum : std::uint32_t { pending, has_callback, completed };
+  // state_ bits. pending (0) → completed, set once by publish(); meanwhile
+  // on_complete may add has_callback and wait() may add waited. publish()
+  // exchanges in `completed` alone and acts on the bits it took out.
+  enum : std::uint32_t { pending = 0, has_callback = 1, completed = 2, waited = 4 };
   /// The one completion: true for the first caller.
   bool claim() noexcept {
     // acq_rel: orders the winner's result writes after every loser's view.
@@ -133,7 +136,7 @@ class FutureCore final : public Process, public Timer {
 
   ActorSystem& system_;
   std::atomic<bool> claimed_{false};
-  std::atomic<std::uint32_t> state_{pending};
+  mutable std::atomic<std::uint32_t> state_{pending};  // mutable: wait() marks itself
   bool armed_ = false;  // written before publication (arm), read by the completer
   RequestErrc error_ = RequestErrc::timeout;
   DeadLetterReason reason_ = DeadLetterReason::target_stopped;
