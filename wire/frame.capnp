@@ -1,0 +1,100 @@
+# shoal's wire format: what two nodes say to each other over one TCP
+# connection. Each frame is one Cap'n Proto message in the standard stream
+# framing (segment table, then segments; see frame_codec.hpp), so
+# `capnp decode wire/frame.capnp Frame < frame.bin` prints any frame.
+#
+# Design:
+# - A `Batch` carries many envelopes. Type names, targets and senders repeat
+#   across a batch, so each appears once in a table and envelopes refer to
+#   it by index (Proto.Actor's MessageBatch does the same with its type-name
+#   and target tables).
+# - A payload is the message's own Cap'n Proto struct, embedded through an
+#   AnyPointer, not nested bytes: the receiver reads it in place, no second
+#   parse, no copy.
+# - Sequence numbers count envelopes per direction of an association (a
+#   sending incarnation to a receiving one), across reconnects. The sender
+#   numbers every message it accepted for the peer, including the ones it
+#   later dropped (queue full, connection lost, payload that failed to
+#   encode), so the receiver can count the loss it sees as gaps. Numbers
+#   within a batch increase but need not be consecutive.
+# - Control frames (handshake, heartbeat, watch, unwatch, terminated,
+#   disconnect) travel in the same stream, in order with the batches.
+#
+# Compatibility: fields are only ever added (Cap'n Proto's evolution rules);
+# a breaking change bumps `protocolVersion`, which the handshake checks.
+@0x996d4f984e14057e;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("shoal::wire::schema");
+
+const protocolVersion :UInt32 = 1;
+
+struct Frame {
+  union {
+    batch @0 :Batch;
+    handshake @1 :Handshake;
+    heartbeat @2 :Heartbeat;
+    watch @3 :Watch;
+    unwatch @4 :Watch;
+    terminated @5 :Terminated;
+    disconnect @6 :Disconnect;
+  }
+}
+
+# An actor as named on the wire.
+struct ActorRef {
+  id @0 :UInt64;       # the actor's id on its node; 0 when named
+  name @1 :Text;       # its registered name (spawn_named), when addressed so
+  address @2 :Text;    # its node ("host:port"); empty = the frame's sender
+}
+
+struct Batch {
+  firstSequence @0 :UInt64;    # sequence of the first envelope
+  typeNames @1 :List(Text);    # stable names from the type registry
+  targets @2 :List(ActorRef);  # actors on the receiving node
+  senders @3 :List(ActorRef);
+  envelopes @4 :List(Envelope);
+}
+
+struct Envelope {
+  type @0 :UInt32;        # index into typeNames
+  target @1 :UInt32;      # index into targets
+  sender @2 :UInt32;      # 1 + index into senders; 0 = no sender
+  requestId @3 :UInt64;   # 0 unless the sender waits on a request future
+  payload @4 :AnyPointer; # the message's struct, as its codec wrote it
+  sequenceOffset @5 :UInt32;  # sequence - batch.firstSequence; increasing
+  # (@5 fills the 32-bit hole before requestId: 3 data words, 1 pointer.)
+}
+
+# First frame each way on a new connection.
+struct Handshake {
+  version @0 :UInt32;      # protocolVersion of the sender
+  address @1 :Text;        # the sender's advertised node address
+  incarnation @2 :UInt64;  # random per ActorSystem start, never 0
+}
+
+struct Heartbeat {
+  nonce @0 :UInt64;
+  reply @1 :Bool;          # false: please answer; true: the answer
+}
+
+struct Watch {
+  watcher @0 :ActorRef;    # on the sending node
+  watchee @1 :ActorRef;    # on the receiving node
+}
+
+enum TerminatedReason {
+  stopped @0;
+  addressTerminated @1;
+  notFound @2;
+}
+
+struct Terminated {
+  who @0 :ActorRef;        # on the sending node
+  watcher @1 :ActorRef;    # on the receiving node
+  reason @2 :TerminatedReason;
+}
+
+struct Disconnect {
+  reason @0 :Text;         # said before closing, for the peer's log
+}

@@ -1,0 +1,28 @@
+#include "wire/type_registry.hpp"
+
+#include <stdexcept>
+
+namespace shoal::wire {
+
+void TypeRegistry::insert(std::unique_ptr<TypeCodec> codec) {
+  std::string_view name = codec->name();
+  if (name.empty() || name.size() > max_name_bytes) {
+    throw std::invalid_argument("shoal: a wire type name must have 1 to " +
+                                std::to_string(max_name_bytes) + " bytes, got " +
+                                std::to_string(name.size()));
+  }
+  if (by_name_.count(name) != 0) {
+    throw std::invalid_argument("shoal: wire type name '" + std::string(name) +
+                                "' is registered already");
+  }
+  if (by_type_.count(codec->type()) != 0) {
+    throw std::invalid_argument("shoal: " + std::string(codec->type()->name) +
+                                " is registered already, as '" +
+                                std::string(by_type_.at(codec->type())->name()) + "'");
+  }
+  const TypeCodec* raw = codec.get();
+  by_name_.emplace(std::string(name), std::move(codec));
+  by_type_.emplace(raw->type(), raw);
+}
+
+}  // namespace shoal::wire
