@@ -124,7 +124,7 @@ struct TypedEnvelope final : MarkedEnvelope {
   T value;
 
   template <class... Args>
-  explicit TypedEnvelope(Args&&... args) : value(std::forward<Args>(args)...) {
+  explicit TypedEnvelope(Args&&... args) : value(construct(std::forward<Args>(args)...)) {
     type = &type_info;
   }
 
@@ -139,6 +139,19 @@ struct TypedEnvelope final : MarkedEnvelope {
   }
   static const MessageType type_info;
   static const MessageType request_type_info;  // the same, with a SenderHeader before it
+
+ private:
+  // Parentheses where they construct, braces for an aggregate otherwise:
+  // C++20 lets g++ paren-initialise aggregates, clang before 16 does not
+  // (the fuzz build uses clang). The prvalue is elided into `value`.
+  template <class... Args>
+  static T construct(Args&&... args) {
+    if constexpr (std::is_constructible_v<T, Args&&...>) {
+      return T(std::forward<Args>(args)...);
+    } else {
+      return T{std::forward<Args>(args)...};
+    }
+  }
 };
 
 template <class T>
