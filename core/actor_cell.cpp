@@ -435,8 +435,9 @@ void ActorCell::unbecome() noexcept {
 
 void ActorCell::watch(const Pid& target) {
   if (target.empty()) return;
-  if (!target.process()->is_actor()) {
-    // A request future is no actor: there is none to watch.
+  if (target.process()->kind() == Process::Kind::future) {
+    // A request future is no actor: there is none to watch. (A remote
+    // actor's proxy takes the Watch to the actor's node: io/.)
     post_system_to<Terminated>(self_, target, TerminatedReason::not_found);
     return;
   }

@@ -22,6 +22,16 @@ std::string_view to_string(DeadLetterReason r) noexcept {
       return "no_sender";
     case DeadLetterReason::late_response:
       return "late_response";
+    case DeadLetterReason::not_serializable:
+      return "not_serializable";
+    case DeadLetterReason::outbound_full:
+      return "outbound_full";
+    case DeadLetterReason::connection_lost:
+      return "connection_lost";
+    case DeadLetterReason::unknown_type:
+      return "unknown_type";
+    case DeadLetterReason::malformed:
+      return "malformed";
   }
   return "unknown";
 }

@@ -27,8 +27,14 @@ enum class DeadLetterReason : std::uint8_t {
   stopped_with_mail,  ///< still queued when its actor stopped
   no_sender,          ///< respond() to a message that carried no sender
   late_response,      ///< a response to a request future already completed (timed out)
+  // Remote delivery (io/):
+  not_serializable,   ///< to a remote actor, of a type the node's TypeRegistry lacks
+  outbound_full,      ///< the connection's outbound queue was full (its byte bound)
+  connection_lost,    ///< queued for a node whose connection dropped or never came up
+  unknown_type,       ///< arrived from a node with a type name this node does not know
+  malformed,          ///< arrived from a node but did not decode
 };
-inline constexpr std::size_t dead_letter_reason_count = 8;
+inline constexpr std::size_t dead_letter_reason_count = 13;
 
 /// A readable name for a reason ("target_stopped", ...).
 std::string_view to_string(DeadLetterReason r) noexcept;

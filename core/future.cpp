@@ -14,6 +14,8 @@ std::string_view to_string(RequestErrc e) noexcept {
       return "unexpected_type";
     case RequestErrc::shut_down:
       return "shut_down";
+    case RequestErrc::delivery_failed:
+      return "delivery_failed";
   }
   return "unknown";
 }

@@ -49,6 +49,7 @@ enum class RequestErrc : std::uint8_t {
   dead_letter,      ///< the request became a dead letter (see reason())
   unexpected_type,  ///< the answer was not of the type the future expects
   shut_down,        ///< the system shut down first
+  delivery_failed,  ///< the connection to the target's node was lost (io/)
 };
 
 std::string_view to_string(RequestErrc e) noexcept;

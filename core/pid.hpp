@@ -1,7 +1,7 @@
 // Pid and Process: the address of an actor and the thing it points at.
 //
-// A Process is whatever can receive envelopes: a local actor cell, or a
-// request future (future.hpp); a remote proxy later. It is reference counted
+// A Process is whatever can receive envelopes: a local actor cell, a
+// request future (future.hpp), or a remote actor's proxy (io/remote_process.hpp). It is reference counted
 // intrusively; a Pid is a counted pointer to one, so a local send is a
 // pointer chase (no registry lookup) and a Pid keeps its target's memory alive
 // — never the actor itself: a stopped actor's Pid is stale and sends through
@@ -23,7 +23,7 @@ struct Envelope;
 
 class Process {
  public:
-  enum class Kind : std::uint8_t { local_actor, future };
+  enum class Kind : std::uint8_t { local_actor, future, remote };
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -41,6 +41,11 @@ class Process {
   /// default frees the message.
   virtual void post(Envelope* e) noexcept;
 
+  /// References now: exact only when the caller knows no other thread
+  /// copies or drops one (io/ uses it to sweep proxies only it can copy).
+  std::uint32_t use_count() const noexcept {
+    return refs_.load(std::memory_order_acquire);  // acquire: pairs with release()'s release half
+  }
   /// Thread-safe, wait-free.
   void add_ref() noexcept {
     // relaxed: a new reference is made from an existing one, which already
@@ -122,7 +127,11 @@ class Pid {
   void reset() noexcept { Pid().swap(*this); }
   void swap(Pid& o) noexcept { std::swap(bits_, o.bits_); }
 
-  friend bool operator==(const Pid& a, const Pid& b) noexcept { return a.id() == b.id(); }
+  /// The same process. A local actor has one process for its life; a
+  /// remote actor has one proxy per node and reference (io/ interns them).
+  friend bool operator==(const Pid& a, const Pid& b) noexcept {
+    return a.process() == b.process();
+  }
 
  private:
   static constexpr std::uintptr_t not_actor = 1;

@@ -23,6 +23,9 @@ constexpr DeadLetterReason all_reasons[] = {
     DeadLetterReason::unhandled,      DeadLetterReason::mailbox_full,
     DeadLetterReason::dropped_oldest, DeadLetterReason::stopped_with_mail,
     DeadLetterReason::no_sender,      DeadLetterReason::late_response,
+    DeadLetterReason::not_serializable, DeadLetterReason::outbound_full,
+    DeadLetterReason::connection_lost,  DeadLetterReason::unknown_type,
+    DeadLetterReason::malformed,
 };
 static_assert(std::size(all_reasons) == dead_letter_reason_count);
 
