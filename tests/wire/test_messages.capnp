@@ -18,3 +18,9 @@ struct Chain {
   depth @0 :UInt32;
   next @1 :Chain;
 }
+
+# From one of many senders, numbered per sender (io ordering tests).
+struct Tagged {
+  from @0 :UInt32;
+  seq @1 :UInt64;
+}

@@ -1,0 +1,94 @@
+#include "io/connection.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+
+namespace shoal::io {
+
+Connection::Connection(std::uint64_t serial_, int fd_, bool dialed_)
+    : serial(serial_), fd(fd_), dialed(dialed_),
+      state(dialed_ ? State::connecting : State::handshaking) {}
+
+Connection::~Connection() {
+  if (fd >= 0) ::close(fd);
+}
+
+// -- inbound --
+
+bool Connection::feed(std::span<const std::byte> data, const wire::FrameLimits& limits,
+                      const std::function<void(std::span<const std::byte>)>& on_frame,
+                      wire::FrameError& error) {
+  while (!data.empty()) {
+    bool aligned = reinterpret_cast<std::uintptr_t>(data.data()) % 8 == 0;
+    if (pending_bytes_ == 0 && aligned) {
+      wire::FrameHeader h;
+      auto status = wire::parse_frame_header(data, limits, h, error);
+      if (status == wire::HeaderStatus::invalid) return false;
+      if (status == wire::HeaderStatus::ok && h.frame_bytes <= data.size()) {
+        on_frame(data.first(h.frame_bytes));  // in place
+        data = data.subspan(h.frame_bytes);
+        continue;
+      }
+    }
+    // Straddles the buffer's end (or is misaligned): copy, then cut whole
+    // frames out of the reassembly buffer.
+    std::size_t need_words = (pending_bytes_ + data.size() + 7) / 8;
+    if (pending_.size() < need_words) pending_.resize(need_words);
+    std::memcpy(reinterpret_cast<std::byte*>(pending_.data()) + pending_bytes_, data.data(),
+                data.size());
+    pending_bytes_ += data.size();
+    return drain_pending(limits, on_frame, error);
+  }
+  return true;
+}
+
+bool Connection::drain_pending(const wire::FrameLimits& limits,
+                               const std::function<void(std::span<const std::byte>)>& on_frame,
+                               wire::FrameError& error) {
+  auto* base = reinterpret_cast<std::byte*>(pending_.data());
+  std::size_t at = 0;
+  while (at < pending_bytes_) {
+    std::span<const std::byte> rest(base + at, pending_bytes_ - at);
+    wire::FrameHeader h;
+    auto status = wire::parse_frame_header(rest, limits, h, error);
+    if (status == wire::HeaderStatus::invalid) return false;
+    if (status == wire::HeaderStatus::incomplete || h.frame_bytes > rest.size()) break;
+    on_frame(rest.first(h.frame_bytes));  // frames are multiples of 8: `at` stays aligned
+    at += h.frame_bytes;
+  }
+  if (at > 0) {
+    std::memmove(base, base + at, pending_bytes_ - at);
+    pending_bytes_ -= at;
+  }
+  return true;
+}
+
+// -- outbound --
+
+std::span<const std::byte> Connection::next_send() noexcept {
+  if (sending || out.empty()) return {};
+  flight_.swap(out);
+  out.clear();
+  flight_done_ = 0;
+  flight_messages = out_messages;
+  out_messages = 0;
+  sending = true;
+  return {flight_.data(), flight_.size()};
+}
+
+bool Connection::sent(std::size_t n) noexcept {
+  flight_done_ += n;
+  if (flight_done_ < flight_.size()) return false;
+  sending = false;
+  flight_.clear();
+  flight_done_ = 0;
+  flight_messages = 0;
+  return true;
+}
+
+std::span<const std::byte> Connection::rest_of_flight() const noexcept {
+  return {flight_.data() + flight_done_, flight_.size() - flight_done_};
+}
+
+}  // namespace shoal::io

@@ -1,0 +1,98 @@
+// Connection: one TCP connection's bytes, on the io thread.
+//
+// Inbound: receive completions lend buffers of arbitrary length; `feed`
+// cuts them into frames. A frame that lies whole and 8-byte aligned in the
+// lent buffer is read in place; what straddles buffers is copied into an
+// aligned reassembly buffer first. The header is checked against the
+// limits before anything is buffered, so an oversized frame is refused
+// from its first bytes.
+//
+// Outbound: frames are appended to `out`; one send is in flight at a time
+// (from `flight`), so bytes leave in order and a partial send just sends
+// the rest. While a send is in flight, new frames gather in `out`: the
+// next send carries all of them (coalescing by "queue drained", never by
+// a timer).
+//
+// io thread only; no synchronisation.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "wire/frame_codec.hpp"
+
+namespace shoal::io {
+
+class Endpoint;
+
+class Connection {
+ public:
+  enum class State : std::uint8_t {
+    connecting,   ///< dialed, connect not complete
+    handshaking,  ///< connected; no handshake from the peer yet
+    open,         ///< handshake done: user frames flow
+    closing,      ///< shut down; waiting for outstanding operations to end
+  };
+
+  Connection(std::uint64_t serial, int fd, bool dialed);
+  ~Connection();  // closes the fd
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Cuts `data` into frames, calling `on_frame` with each whole frame
+  /// (aligned, valid only during the call). False on a framing error
+  /// (`error` says which); the connection must then be closed.
+  bool feed(std::span<const std::byte> data, const wire::FrameLimits& limits,
+            const std::function<void(std::span<const std::byte>)>& on_frame,
+            wire::FrameError& error);
+  /// Bytes held for an incomplete frame.
+  std::size_t buffered() const noexcept { return pending_bytes_; }
+
+  /// Moves `out` into flight if nothing is in flight and there is
+  /// something to send; returns the bytes to send now (empty: nothing).
+  std::span<const std::byte> next_send() noexcept;
+  /// A send of `n` bytes completed; returns true if the flight is done.
+  bool sent(std::size_t n) noexcept;
+  /// What a send in flight still has to send.
+  std::span<const std::byte> rest_of_flight() const noexcept;
+
+  const std::uint64_t serial;
+  const int fd;
+  const bool dialed;
+  State state;
+  std::shared_ptr<Endpoint> endpoint;  ///< dialed: from the start; accepted: after the handshake
+  std::string peer;                    ///< the peer's address, for messages
+
+  std::vector<std::byte> out;          ///< frames not yet in flight
+  std::uint64_t out_messages = 0;      ///< user messages in `out`
+  std::uint64_t flight_messages = 0;   ///< user messages in the flight
+  bool sending = false;                ///< a send is in flight
+  bool receiving = false;              ///< a multishot receive is armed
+  bool connect_pending = false;        ///< a connect is in flight
+  bool rejected_duplicate = false;     ///< the peer kept its own dial instead
+  bool close_when_sent = false;        ///< refused: close once `out` is sent
+
+  std::chrono::steady_clock::time_point deadline{};   ///< connect + handshake
+  std::chrono::steady_clock::time_point last_heard{};
+  std::chrono::steady_clock::time_point last_sent{};
+  bool heartbeat_outstanding = false;
+
+ private:
+  bool drain_pending(const wire::FrameLimits& limits,
+                     const std::function<void(std::span<const std::byte>)>& on_frame,
+                     wire::FrameError& error);
+
+  std::vector<std::byte> flight_;
+  std::size_t flight_done_ = 0;
+  // Reassembly: words, so frames in it are aligned.
+  std::vector<std::uint64_t> pending_;
+  std::size_t pending_bytes_ = 0;
+};
+
+}  // namespace shoal::io

@@ -1,0 +1,160 @@
+// NodeImpl: the io thread's world. Node (node.hpp) is its public face.
+//
+// One io thread runs loop(): take the endpoints producers marked ready,
+// encode their queues into frames, start sends; reap completions (accepts,
+// connects, receives, sends) from the EventPort; run the timers (connect
+// and handshake deadlines, backoff, heartbeats). With nothing to do it
+// spins for NodeConfig::spin, then sleeps in the port until a completion,
+// the next timer, or a producer's wake.
+//
+// The sleep protocol (no lost wake-up): the io thread stores sleeping_ =
+// true, then looks at the ready list once more before waiting; a producer
+// pushes onto the ready list, then reads sleeping_ and, if set, clears it
+// and wakes the port. Both sides order store-then-load with seq_cst, so at
+// least one of them sees the other.
+//
+// Files: node.cpp (life, loop, timers), node_inbound.cpp (frames in,
+// handshake), node_outbound.cpp (queues → frames, connection loss).
+#pragma once
+
+#include <atomic>
+#include <future>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/actor_system.hpp"
+#include "io/connection.hpp"
+#include "io/endpoint.hpp"
+#include "io/event_port.hpp"
+#include "io/node.hpp"
+#include "io/remote_process.hpp"
+#include "io/socket.hpp"
+#include "wire/batch_codec.hpp"
+#include "wire/frame_codec.hpp"
+
+namespace shoal::io::detail {
+
+class NodeImpl final : public wire::BatchSink {
+ public:
+  NodeImpl(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config);
+  ~NodeImpl();
+
+  // -- any thread --
+  const std::string& address() const noexcept { return address_; }
+  std::uint64_t incarnation() const noexcept { return incarnation_; }
+  Pid pid(std::string_view address, std::string_view name);
+  NodeStats stats() const noexcept;
+  /// Puts `e` on the ready list and wakes the io thread if it sleeps.
+  void schedule(Endpoint& e) noexcept;
+  void note_outbound_full() noexcept { bump(stats_.dropped_outbound_full); }
+
+  // -- BatchSink (io thread, while a batch decodes) --
+  Pid resolve_target(const wire::InboundRef& target) override;
+  Pid resolve_sender(const wire::InboundRef& sender) override;
+  void deliver(const Pid& target, Envelope* e, std::uint64_t sequence) override;
+  void reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,
+              std::string_view detail) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum Op : std::uint64_t { op_accept = 0, op_receive = 1, op_send = 2, op_connect = 3 };
+  static std::uint64_t token(std::uint64_t serial, Op op) noexcept { return serial << 2 | op; }
+
+  // node.cpp
+  void loop(std::promise<void>* started);
+  bool take_ready();
+  void on_completion(const Completion& c);
+  void run_timers(Clock::time_point now);
+  std::chrono::nanoseconds next_timer(Clock::time_point now) const;
+  std::shared_ptr<Endpoint> endpoint_for(std::string_view address);
+  Connection* adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint);
+  void close_connection(Connection& c, std::string_view why, bool protocol_error);
+  /// Says why in a Disconnect frame, then closes once it is sent.
+  void refuse(Connection& c, std::string_view why);
+  void maybe_free(Connection& c);
+  void report(std::string_view what);
+  void shutdown_io();
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+    counter.fetch_add(by, std::memory_order_relaxed);  // relaxed: a statistic
+  }
+
+  // node_outbound.cpp
+  void start_connect(Endpoint& e);
+  void flush(Endpoint& e);
+  void encode_queue(Endpoint& e, Connection& c);
+  void finish_batch(Connection& c);
+  void write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target);
+  void start_send(Connection& c);
+  void drop_queued(Endpoint& e);
+  void drop_one(Envelope& env, RemoteProcess& target);
+  void association_lost(Endpoint& e, std::string_view why);
+  void connect_failed(Endpoint& e);
+  void connected(Endpoint& e, Connection& c);
+  wire::OutboundRef export_ref(const Pid& local);
+
+  // node_inbound.cpp
+  void on_receive(Connection& c, const Completion& comp);
+  void on_frame(Connection& c, std::span<const std::byte> bytes);
+  void on_handshake(Connection& c, wire::schema::Handshake::Reader h);
+  void on_control(Connection& c, wire::schema::Frame::Reader f);
+  Pid local_target(const wire::InboundRef& ref);
+
+  ActorSystem& system_;
+  const wire::TypeRegistry& types_;
+  const NodeConfig config_;
+  std::string address_;
+  const std::uint64_t incarnation_;
+  int listen_fd_ = -1;
+
+  // Endpoints by address (pid() from any thread; the io thread on accept).
+  mutable std::mutex endpoints_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Endpoint>> endpoints_;
+
+  // Ready list: an intrusive Treiber stack of endpoints (Endpoint::ready_next).
+  // Producers push (each endpoint at most once: the queue's empty mark);
+  // the io thread takes the whole stack with one exchange, so ABA cannot
+  // bite. Order among endpoints does not matter.
+  alignas(shoal::detail::cache_line_size) std::atomic<Endpoint*> ready_{nullptr};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stopping_{false};
+
+  // -- io thread only --
+  std::unique_ptr<EventPort> port_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
+  std::uint64_t next_serial_ = 1;
+  // Local Pids peers may address by id, with the name each had when first
+  // exported: a remote proxy is interned by name when there is one, so
+  // the name must travel with every ref to a named actor (even after it
+  // stopped and gave the name up: its Terminated still names it).
+  struct Export {
+    Pid pid;
+    std::string name;
+  };
+  std::unordered_map<std::uint64_t, Export> exports_;
+  std::size_t exports_sweep_at_ = 1024;
+  wire::BatchWriter writer_;
+  wire::BatchDecoder decoder_;
+  wire::ControlWriter control_;
+  Connection* decoding_ = nullptr;  // the connection whose batch decodes now
+  std::vector<std::unique_ptr<Connection>> graveyard_;
+  std::vector<std::shared_ptr<Endpoint>> active_;  // endpoints with io state (timers)
+  std::vector<Pid> holds_;  // targets and remote senders of the batch being built
+  std::thread thread_;
+
+  struct Counters {
+    std::atomic<std::uint64_t> messages_sent{0}, messages_received{0}, frames_sent{0},
+        frames_received{0}, bytes_sent{0}, bytes_received{0}, dropped_outbound_full{0},
+        dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
+        sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
+        protocol_errors{0}, heartbeats_sent{0}, futures_failed{0};
+  };
+  mutable Counters stats_;
+};
+
+}  // namespace shoal::io::detail

@@ -1,0 +1,105 @@
+#include "io/endpoint.hpp"
+
+#include "core/actor_system.hpp"
+#include "io/detail/node_impl.hpp"
+#include "io/remote_process.hpp"
+
+namespace shoal::io {
+
+void RemoteProcess::post(Envelope* e) noexcept {
+  // The target travels in the envelope's mark (unused on this path: marks
+  // matter to local receivers only), with a reference the io thread drops
+  // once the message is encoded (or dropped): the proxy must outlive its
+  // queued messages even if every sender lets go of its Pid.
+  add_ref();
+  mark_of(*e) = reinterpret_cast<std::uintptr_t>(this);
+  endpoint_->enqueue(e);
+}
+
+RemoteProcess& target_of(Envelope& queued) noexcept {
+  return *reinterpret_cast<RemoteProcess*>(mark_of(queued));
+}
+
+Endpoint::Endpoint(detail::NodeImpl& node, ActorSystem& system, std::string address,
+                   std::size_t max_queued_bytes)
+    : node_(node), system_(system), address_(std::move(address)),
+      max_queued_bytes_(max_queued_bytes) {
+  // Born marked empty: the first producer learns it made the queue
+  // non-empty and schedules the endpoint.
+  queue_.try_mark_empty();
+}
+
+Endpoint::~Endpoint() = default;  // the queue frees what is left in it
+
+void Endpoint::enqueue(Envelope* e) noexcept {
+  // seq_cst (the RMW and the load): with close()'s store of closed_ and
+  // its load of inside_, a Dekker pair — either close() sees this producer
+  // inside and waits for it, or this producer sees closed_.
+  inside_.fetch_add(1, std::memory_order_seq_cst);
+  // The target's reference (taken in RemoteProcess::post) goes last on
+  // the refusal paths: it may be the endpoint's last owner.
+  if (closed_.load(std::memory_order_seq_cst)) {
+    inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
+    Pid target = Pid::adopt(&target_of(*e));
+    system_.dead_letter(e, target.id(), DeadLetterReason::connection_lost);
+    return;
+  }
+  std::size_t size = e->type->node_size;
+  // relaxed: the bound is approximate under concurrency (each producer
+  // checks its own sum); the envelope itself is published by the queue.
+  std::size_t before = queued_bytes_.fetch_add(size, std::memory_order_relaxed);
+  if (before + size > max_queued_bytes_) [[unlikely]] {
+    queued_bytes_.fetch_sub(size, std::memory_order_relaxed);  // relaxed: as above
+    refused_.fetch_add(1, std::memory_order_relaxed);  // relaxed: folded into sequences later
+    node_.note_outbound_full();
+    inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
+    Pid target = Pid::adopt(&target_of(*e));
+    system_.dead_letter(e, target.id(), DeadLetterReason::outbound_full);
+    return;
+  }
+  if (queue_.push(e)) node_.schedule(*this);
+  inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
+}
+
+void Endpoint::close() noexcept {
+  closed_.store(true, std::memory_order_seq_cst);  // seq_cst: see enqueue()
+  // acquire: pairs with the producers' release decrement; after it, no
+  // producer touches the queue or the node again.
+  while (inside_.load(std::memory_order_acquire) != 0) {
+    __builtin_ia32_pause();
+  }
+  std::unordered_map<std::uint64_t, Pid> ids;
+  std::unordered_map<std::string, Pid> names;
+  {
+    std::lock_guard lock(proxies_mu_);
+    ids.swap(by_id_);
+    names.swap(by_name_);
+  }
+  // The Pids drop here, outside the lock: a proxy's destructor releases
+  // its shared_ptr to this endpoint.
+}
+
+Pid Endpoint::proxy(std::uint64_t id, std::string_view name) {
+  std::lock_guard lock(proxies_mu_);
+  if (by_id_.size() + by_name_.size() >= sweep_at_) {
+    // Forget proxies nobody else holds (use_count 1: ours; no other
+    // thread can copy one without this lock). Amortised O(1) per proxy.
+    std::erase_if(by_id_, [](const auto& kv) { return kv.second.process()->use_count() == 1; });
+    std::erase_if(by_name_, [](const auto& kv) { return kv.second.process()->use_count() == 1; });
+    sweep_at_ = std::max<std::size_t>(64, 2 * (by_id_.size() + by_name_.size()));
+  }
+  if (!name.empty()) {
+    auto it = by_name_.find(std::string(name));
+    if (it != by_name_.end()) return it->second;
+    Pid p(new RemoteProcess(shared_from_this(), 0, std::string(name)));
+    by_name_.emplace(std::string(name), p);
+    return p;
+  }
+  auto it = by_id_.find(id);
+  if (it != by_id_.end()) return it->second;
+  Pid p(new RemoteProcess(shared_from_this(), id, {}));
+  by_id_.emplace(id, p);
+  return p;
+}
+
+}  // namespace shoal::io

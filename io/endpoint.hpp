@@ -1,0 +1,132 @@
+// Endpoint: everything this node knows about one peer node, by address.
+//
+// Producer side (any thread): the outbound queue. One intrusive MPSC queue
+// (core/mpsc_queue.hpp: FIFO across all producers, which moodycamel's
+// queue is not) holds the envelopes for the peer in send order, whatever
+// worker each sender runs on. Its size is bounded in bytes (the envelopes'
+// node sizes): past the bound a send is refused as a dead letter
+// (outbound_full) and the refusal is counted so the sequence numbers show
+// it. The queue's empty mark tells exactly one producer that it made the
+// queue non-empty; that producer puts the endpoint on its node's ready
+// list (Node wakes the io thread if it sleeps). Nothing else is shared.
+//
+// io side (the node's io thread only): the connection, the state machine,
+// the sequence numbers, the futures and watches that depend on the peer.
+//
+//   idle ──(messages queued)──▶ connecting ──(handshake)──▶ connected
+//     ▲                            │  ▲                        │
+//     │               (failed) ────┘  └──(backoff over)──┐     │ (lost)
+//     │                  ▼                               │     │
+//     └──(max_attempts: drop queue)── backing_off ───────┘     │
+//     └─────────────────────(drop queue, fail futures, Terminated)┘
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/detail/config.hpp"
+#include "core/mpsc_queue.hpp"
+#include "core/pid.hpp"
+
+namespace shoal {
+class ActorSystem;
+}
+
+namespace shoal::io {
+
+class Connection;
+class RemoteProcess;
+namespace detail {
+class NodeImpl;
+}
+
+class Endpoint : public std::enable_shared_from_this<Endpoint> {
+ public:
+  enum class State : std::uint8_t { idle, connecting, connected, backing_off };
+
+  Endpoint(detail::NodeImpl& node, ActorSystem& system, std::string address,
+           std::size_t max_queued_bytes);
+  ~Endpoint();
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  const std::string& address() const noexcept { return address_; }
+
+  // -- producers (any thread) -------------------------------------------------
+
+  /// Queues `e` (owned) for the peer. Never blocks, does not allocate.
+  void enqueue(Envelope* e) noexcept;
+  /// The interned proxy for the peer's actor `id` or `name`. Thread-safe;
+  /// allocates the first time.
+  Pid proxy(std::uint64_t id, std::string_view name);
+
+  // -- the node (io thread, or shutdown) ---------------------------------------
+
+  /// From now on sends are dead letters; waits out producers inside
+  /// enqueue(). Drops the proxies' table (it would keep this alive).
+  void close() noexcept;
+  /// Pops the oldest queued envelope (the queue keeps its node: destroy
+  /// the payload only). io thread only.
+  Envelope* try_pop() noexcept { return queue_.try_pop(); }
+  /// After popping `bytes` worth: gives them back to the bound.
+  void popped(std::size_t bytes) noexcept {
+    // relaxed: a bound, not a synchronisation; the envelopes travel
+    // through the queue's own acquire/release.
+    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  /// Marks the queue empty if it is (the next producer re-schedules);
+  /// false: more arrived, keep draining. io thread only.
+  bool try_mark_empty() noexcept { return queue_.try_mark_empty(); }
+  /// Refusals since the last call (outbound_full): sequence numbers to skip.
+  std::uint64_t take_refused() noexcept {
+    // relaxed: a count folded into the sequence; no data depends on it.
+    return refused_.exchange(0, std::memory_order_relaxed);
+  }
+  /// Intrusive link for the node's ready list. io thread and the producer
+  /// that scheduled it (see Node::schedule).
+  std::atomic<Endpoint*> ready_next{nullptr};
+
+  // io-thread state (NodeImpl reads and writes these directly)
+  State state = State::idle;
+  Connection* connection = nullptr;       ///< the open (or dialing) one
+  unsigned failures = 0;                  ///< failed connects in a row
+  std::chrono::steady_clock::time_point next_attempt{};
+  std::chrono::steady_clock::time_point waiting_until{};  ///< for the peer's dial
+  std::uint64_t next_sequence = 1;        ///< outbound numbering
+  std::uint64_t peer_incarnation = 0;     ///< 0: never connected
+  std::uint64_t inbound_expected = 0;     ///< next sequence expected; 0: none yet
+  std::vector<Pid> pending_futures;       ///< request futures sent to the peer
+  /// Local watchers of the peer's actors (watcher, watchee proxy).
+  std::vector<std::pair<Pid, Pid>> watches;
+  bool active = false;                    ///< in the node's list of endpoints with io state
+
+ private:
+  detail::NodeImpl& node_;
+  ActorSystem& system_;
+  const std::string address_;
+  const std::size_t max_queued_bytes_;
+
+  // Written by every producer: the queue head, the byte count and the
+  // producers-inside count share one line, which each producer's exchange
+  // brings in exclusive anyway.
+  alignas(shoal::detail::cache_line_size) MpscQueue queue_;
+  std::atomic<std::size_t> queued_bytes_{0};
+  std::atomic<std::uint32_t> inside_{0};  // producers in enqueue()
+  std::atomic<bool> closed_{false};
+  alignas(shoal::detail::cache_line_size) std::atomic<std::uint64_t> refused_{0};
+
+  std::mutex proxies_mu_;
+  std::unordered_map<std::uint64_t, Pid> by_id_;    // guarded by proxies_mu_
+  std::unordered_map<std::string, Pid> by_name_;    // guarded by proxies_mu_
+  std::size_t sweep_at_ = 64;                       // guarded by proxies_mu_
+};
+
+}  // namespace shoal::io

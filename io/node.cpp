@@ -1,0 +1,434 @@
+#include "io/node.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <random>
+
+#include "io/detail/node_impl.hpp"
+
+namespace shoal::io {
+
+// -- Node --
+
+Node::Node(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config)
+    : impl_(std::make_unique<detail::NodeImpl>(system, types, std::move(config))) {}
+Node::~Node() = default;
+const std::string& Node::address() const noexcept { return impl_->address(); }
+std::uint64_t Node::incarnation() const noexcept { return impl_->incarnation(); }
+Pid Node::pid(std::string_view address, std::string_view name) { return impl_->pid(address, name); }
+NodeStats Node::stats() const noexcept { return impl_->stats(); }
+
+namespace detail {
+
+namespace {
+
+std::uint64_t random_incarnation() {
+  std::random_device rd;
+  std::uint64_t v = 0;
+  while (v == 0) v = (std::uint64_t{rd()} << 32) ^ rd();
+  return v;
+}
+
+}  // namespace
+
+// -- life --
+
+NodeImpl::NodeImpl(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config)
+    : system_(system), types_(types), config_(std::move(config)),
+      incarnation_(random_incarnation()), writer_(config_.limits),
+      decoder_(types, config_.limits) {
+  SocketAddress bound;
+  listen_fd_ = listen_on(resolve(config_.listen), 128, bound);
+  address_ = config_.advertise.empty() ? bound.text : config_.advertise;
+  std::promise<void> started;
+  auto ready = started.get_future();
+  thread_ = std::thread([this, &started] { loop(&started); });
+  try {
+    ready.get();  // rethrows the io thread's start-up error (no io_uring, ...)
+  } catch (...) {
+    thread_.join();
+    ::close(listen_fd_);
+    throw;
+  }
+}
+
+NodeImpl::~NodeImpl() {
+  stopping_.store(true, std::memory_order_seq_cst);
+  port_->wake();  // port_ lives until the io thread ends
+  thread_.join();
+}
+
+Pid NodeImpl::pid(std::string_view address, std::string_view name) {
+  if (address == address_) return system_.lookup(name);
+  return endpoint_for(address)->proxy(0, name);
+}
+
+std::shared_ptr<Endpoint> NodeImpl::endpoint_for(std::string_view address) {
+  std::lock_guard lock(endpoints_mu_);
+  auto it = endpoints_.find(std::string(address));
+  if (it != endpoints_.end()) return it->second;
+  auto e = std::make_shared<Endpoint>(*this, system_, std::string(address),
+                                      config_.outbound_queue_bytes);
+  endpoints_.emplace(std::string(address), e);
+  return e;
+}
+
+NodeStats NodeImpl::stats() const noexcept {
+  auto get = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);  // relaxed: statistics
+  };
+  NodeStats s;
+  s.messages_sent = get(stats_.messages_sent);
+  s.messages_received = get(stats_.messages_received);
+  s.frames_sent = get(stats_.frames_sent);
+  s.frames_received = get(stats_.frames_received);
+  s.bytes_sent = get(stats_.bytes_sent);
+  s.bytes_received = get(stats_.bytes_received);
+  s.dropped_outbound_full = get(stats_.dropped_outbound_full);
+  s.dropped_connection_lost = get(stats_.dropped_connection_lost);
+  s.dropped_not_serializable = get(stats_.dropped_not_serializable);
+  s.rejected_inbound = get(stats_.rejected_inbound);
+  s.sequence_gaps = get(stats_.sequence_gaps);
+  s.duplicates_dropped = get(stats_.duplicates_dropped);
+  s.connections_opened = get(stats_.connections_opened);
+  s.connections_closed = get(stats_.connections_closed);
+  s.protocol_errors = get(stats_.protocol_errors);
+  s.heartbeats_sent = get(stats_.heartbeats_sent);
+  s.futures_failed = get(stats_.futures_failed);
+  return s;
+}
+
+void NodeImpl::schedule(Endpoint& e) noexcept {
+  Endpoint* head = ready_.load(std::memory_order_relaxed);  // relaxed: the CAS validates it
+  do {
+    e.ready_next.store(head, std::memory_order_relaxed);  // relaxed: published by the CAS
+    // release: pairs with the acquire exchange in take_ready (ready_next
+    // and the endpoint's queue state become visible to the io thread).
+  } while (!ready_.compare_exchange_weak(head, &e, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  // seq_cst fence: the push above before the read of sleeping_ (the
+  // sleep protocol's store→load pair; the io thread's side is in loop()).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed load: the fence orders it; acq_rel exchange: one producer wins.
+  if (sleeping_.load(std::memory_order_relaxed) &&
+      sleeping_.exchange(false, std::memory_order_acq_rel)) {
+    port_->wake();
+  }
+}
+
+void NodeImpl::report(std::string_view what) {
+  std::string line = "shoal node " + address_ + ": " + std::string(what);
+  if (config_.on_error) {
+    config_.on_error(line);
+  } else {
+    std::cerr << line << '\n';
+  }
+}
+
+// -- the loop --
+
+void NodeImpl::loop(std::promise<void>* started) {
+  try {
+    port_ = make_uring_port(PortConfig{256, config_.receive_buffers,
+                                       config_.receive_buffer_bytes});
+  } catch (...) {
+    started->set_exception(std::current_exception());
+    return;
+  }
+  port_->accept(listen_fd_, token(0, op_accept));
+  started->set_value();
+
+  const std::function<void(const Completion&)> handler = [this](const Completion& c) {
+    on_completion(c);
+  };
+  Clock::time_point idle_since = Clock::now();
+  while (!stopping_.load(std::memory_order_acquire)) {  // acquire: pairs with ~NodeImpl's store
+    graveyard_.clear();
+    bool busy = take_ready();
+    busy |= port_->run(std::chrono::nanoseconds::zero(), handler) > 0;
+    Clock::time_point now = Clock::now();
+    run_timers(now);
+    if (busy) {
+      idle_since = now;
+      continue;
+    }
+    if (now - idle_since < config_.spin) {
+      __builtin_ia32_pause();
+      continue;
+    }
+    // Sleep. seq_cst store, then the fence's load of ready_: the io
+    // thread's side of the store→load pair in schedule().
+    sleeping_.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready_.load(std::memory_order_relaxed) == nullptr &&  // relaxed: the fence orders it
+        !stopping_.load(std::memory_order_acquire)) {         // acquire: as above
+      port_->run(next_timer(now), handler);
+    }
+    sleeping_.store(false, std::memory_order_relaxed);  // relaxed: only an optimisation for producers
+    idle_since = Clock::now();
+  }
+  shutdown_io();
+}
+
+bool NodeImpl::take_ready() {
+  // acquire: pairs with the release CAS in schedule().
+  Endpoint* e = ready_.exchange(nullptr, std::memory_order_acquire);
+  if (e == nullptr) return false;
+  while (e != nullptr) {
+    // Read the link first: once flush() marks the queue empty, a producer
+    // may push the endpoint again and overwrite it.
+    Endpoint* next = e->ready_next.load(std::memory_order_relaxed);  // relaxed: after the acquire
+    flush(*e);
+    e = next;
+  }
+  return true;
+}
+
+void NodeImpl::on_completion(const Completion& c) {
+  std::uint64_t serial = c.token >> 2;
+  auto op = static_cast<Op>(c.token & 3);
+  if (op == op_accept) {
+    if (c.result >= 0) {
+      if (!set_nodelay(c.result)) report("TCP_NODELAY on an accepted socket failed");
+      Connection* conn = adopt(c.result, false, nullptr);
+      conn->deadline = Clock::now() + config_.connect_timeout;
+      conn->receiving = true;
+      port_->receive(conn->fd, token(conn->serial, op_receive));
+    } else if (c.result != -ECANCELED) {
+      report(std::string("accept: ") + std::strerror(-c.result));
+    }
+    if (!c.more && !stopping_.load(std::memory_order_relaxed)) {  // relaxed: re-checked by the loop
+      port_->accept(listen_fd_, token(0, op_accept));
+    }
+    return;
+  }
+  auto it = connections_.find(serial);
+  if (it == connections_.end()) {
+    port_->release(c.buffer);
+    return;
+  }
+  Connection& conn = *it->second;
+  switch (op) {
+    case op_receive:
+      on_receive(conn, c);
+      break;
+    case op_send:
+      if (c.result < 0) {
+        conn.sending = false;
+        close_connection(conn, std::string("send: ") + std::strerror(-c.result), false);
+        maybe_free(conn);
+        break;
+      }
+      bump(stats_.bytes_sent, static_cast<std::uint64_t>(c.result));
+      if (!conn.sent(static_cast<std::size_t>(c.result))) {
+        port_->send(conn.fd, conn.rest_of_flight(), token(conn.serial, op_send));
+        break;
+      }
+      if (conn.close_when_sent && conn.out.empty()) {
+        conn.close_when_sent = false;
+        ::shutdown(conn.fd, SHUT_RDWR);
+      }
+      if (conn.state == Connection::State::closing) {
+        maybe_free(conn);
+      } else {
+        start_send(conn);
+      }
+      break;
+    case op_connect:
+      conn.connect_pending = false;
+      if (conn.state == Connection::State::closing) {
+        maybe_free(conn);
+      } else if (c.result < 0) {
+        close_connection(conn, std::string("connect to ") + conn.peer + ": " +
+                                   std::strerror(-c.result), false);
+        maybe_free(conn);
+      } else {
+        conn.state = Connection::State::handshaking;
+        conn.last_heard = Clock::now();
+        conn.receiving = true;
+        port_->receive(conn.fd, token(conn.serial, op_receive));
+        control_.handshake(address_, incarnation_, conn.out);
+        start_send(conn);
+      }
+      break;
+    case op_accept:
+      break;
+  }
+}
+
+Connection* NodeImpl::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint) {
+  std::uint64_t serial = next_serial_++;
+  auto c = std::make_unique<Connection>(serial, fd, dialed);
+  c->endpoint = std::move(endpoint);
+  c->peer = c->endpoint ? c->endpoint->address() : "(accepted)";
+  c->last_heard = c->last_sent = Clock::now();
+  Connection* raw = c.get();
+  connections_.emplace(serial, std::move(c));
+  return raw;
+}
+
+void NodeImpl::close_connection(Connection& c, std::string_view why, bool protocol_error) {
+  if (c.state == Connection::State::closing) return;
+  bool was_open = c.state == Connection::State::open;
+  c.state = Connection::State::closing;
+  bump(stats_.connections_closed);
+  if (protocol_error) bump(stats_.protocol_errors);
+  if (protocol_error || (was_open && !stopping_.load(std::memory_order_relaxed))) {
+    report("connection to " + c.peer + " closed: " + std::string(why));
+  }
+  // Ends the receive (EOF) and a send in flight; cancel ends a connect.
+  // A refusal's Disconnect frame is still going out: only the receive
+  // ends now; the send's completion shuts the rest.
+  ::shutdown(c.fd, c.close_when_sent ? SHUT_RD : SHUT_RDWR);
+  if (c.connect_pending) port_->cancel(token(c.serial, op_connect));
+  // User messages encoded but not handed to the kernel are lost; the
+  // receiver's sequence numbers will show them too.
+  std::uint64_t lost = c.out_messages + (c.sending ? c.flight_messages : 0);
+  c.out_messages = c.flight_messages = 0;
+  if (lost > 0) {
+    bump(stats_.dropped_connection_lost, lost);
+    DeadLetter d{0, "(encoded, unsent)", DeadLetterReason::connection_lost};
+    for (std::uint64_t i = 0; i < lost; ++i) {
+      system_.dead_letters().publish(d);
+      system_.events().publish(d);
+    }
+  }
+  std::shared_ptr<Endpoint> ep = c.endpoint;
+  if (ep && ep->connection == &c) {
+    ep->connection = nullptr;
+    if (was_open) {
+      association_lost(*ep, why);
+    } else if (c.rejected_duplicate) {
+      // The peer keeps its own dial to us: wait for it to arrive.
+      ep->state = Endpoint::State::connecting;
+      ep->waiting_until = Clock::now() + config_.connect_timeout;
+    } else {
+      connect_failed(*ep);
+    }
+  }
+}
+
+void NodeImpl::refuse(Connection& c, std::string_view why) {
+  control_.disconnect(why, c.out);
+  c.close_when_sent = true;
+  start_send(c);
+  // Counted and reported as closed now; the socket goes once the frame
+  // is out (on_completion) or the send fails.
+  std::string reason(why);
+  close_connection(c, reason, true);
+}
+
+void NodeImpl::maybe_free(Connection& c) {
+  if (c.state != Connection::State::closing || c.sending || c.receiving || c.connect_pending) {
+    return;
+  }
+  auto it = connections_.find(c.serial);
+  if (it == connections_.end()) return;
+  graveyard_.push_back(std::move(it->second));  // freed at the top of the next round
+  connections_.erase(it);
+}
+
+// -- timers --
+
+void NodeImpl::run_timers(Clock::time_point now) {
+  for (auto& ep : active_) {
+    if (ep->state == Endpoint::State::backing_off && now >= ep->next_attempt) {
+      start_connect(*ep);
+    } else if (ep->state == Endpoint::State::connecting && ep->connection == nullptr &&
+               now >= ep->waiting_until) {
+      connect_failed(*ep);  // the peer's dial never came
+    }
+  }
+  for (auto& [serial, cp] : connections_) {
+    Connection& c = *cp;
+    switch (c.state) {
+      case Connection::State::connecting:
+      case Connection::State::handshaking:
+        if (now >= c.deadline) close_connection(c, "no handshake in time", false);
+        break;
+      case Connection::State::open:
+        if (now - c.last_heard >= config_.heartbeat_timeout) {
+          close_connection(c, "peer silent (no frame for the heartbeat timeout)", false);
+        } else if (now - c.last_sent >= config_.heartbeat_interval && !c.sending) {
+          control_.heartbeat(++next_serial_, false, c.out);
+          bump(stats_.heartbeats_sent);
+          start_send(c);
+        }
+        break;
+      case Connection::State::closing:
+        break;
+    }
+  }
+}
+
+std::chrono::nanoseconds NodeImpl::next_timer(Clock::time_point now) const {
+  Clock::time_point next = now + std::chrono::milliseconds(100);
+  for (const auto& ep : active_) {
+    if (ep->state == Endpoint::State::backing_off) next = std::min(next, ep->next_attempt);
+  }
+  for (const auto& [serial, c] : connections_) {
+    if (c->state == Connection::State::open) {
+      next = std::min(next, c->last_sent + config_.heartbeat_interval);
+    } else if (c->state != Connection::State::closing) {
+      next = std::min(next, c->deadline);
+    }
+  }
+  return std::max<std::chrono::nanoseconds>(next - now, std::chrono::microseconds(50));
+}
+
+// -- shutdown (io thread) --
+
+void NodeImpl::shutdown_io() {
+  std::vector<std::shared_ptr<Endpoint>> all;
+  {
+    std::lock_guard lock(endpoints_mu_);
+    for (auto& [address, ep] : endpoints_) all.push_back(ep);
+  }
+  for (auto& ep : all) ep->close();  // no producer inside enqueue() from here on
+  // Say goodbye on every open connection and give the frames a moment.
+  for (auto& [serial, c] : connections_) {
+    if (c->state == Connection::State::open) {
+      control_.disconnect("node shutting down", c->out);
+      start_send(*c);
+    }
+  }
+  const std::function<void(const Completion&)> handler = [this](const Completion& c) {
+    on_completion(c);
+  };
+  auto until = Clock::now() + std::chrono::milliseconds(200);
+  auto sending = [&] {
+    for (auto& [serial, c] : connections_) {
+      if (c->sending) return true;
+    }
+    return false;
+  };
+  while (sending() && Clock::now() < until) port_->run(std::chrono::milliseconds(10), handler);
+  for (auto& [serial, c] : connections_) close_connection(*c, "node shutting down", false);
+  for (auto& ep : all) {
+    if (ep->state != Endpoint::State::idle || ep->connection != nullptr) {
+      association_lost(*ep, "node shutting down");
+    }
+    drop_queued(*ep);
+  }
+  holds_.clear();
+  exports_.clear();
+  ::close(listen_fd_);
+  // Let the closed connections' operations end, then free them.
+  until = Clock::now() + std::chrono::milliseconds(200);
+  while (!connections_.empty() && Clock::now() < until) {
+    port_->run(std::chrono::milliseconds(10), handler);
+    graveyard_.clear();
+  }
+  graveyard_.clear();
+  connections_.clear();
+  active_.clear();  // port_ stays: ~NodeImpl may still wake it; it goes after the join
+  std::lock_guard lock(endpoints_mu_);
+  endpoints_.clear();
+}
+
+}  // namespace detail
+}  // namespace shoal::io

@@ -1,0 +1,133 @@
+// Node: makes an ActorSystem reachable over TCP and lets its actors reach
+// other nodes' actors with the same `send`.
+//
+//   wire::TypeRegistry types;              // the messages that may cross
+//   types.add<Ping, schema::Ping>("app.Ping", encode, decode);
+//   shoal::io::Node node(system, types, {.listen = "127.0.0.1:7000"});
+//   Pid pong = node.pid("127.0.0.1:7001", "pong");   // a named remote actor
+//   system.send(pong, Ping{1});            // as for a local actor
+//
+// What a user can rely on:
+// - Per-sender order: messages from one sender to one remote actor arrive
+//   in send order (one connection per pair of nodes, one FIFO outbound
+//   queue per peer across all senders, in order on the wire).
+// - At most once: nothing is retried. What was queued when a connection
+//   dropped, or refused because the outbound queue was full (a byte bound),
+//   becomes a counted dead letter; request futures waiting on that node
+//   fail at once (RequestErrc::delivery_failed); watchers of its actors get
+//   Terminated{why = address_terminated}. The receiver counts the loss it
+//   can prove from sequence numbers (NodeStats::sequence_gaps) and drops
+//   anything numbered twice.
+// - Incarnations: a restarted peer is a new incarnation; messages for the
+//   old one are never delivered to it.
+// - Bad input from a peer (garbage, oversized or truncated frames, wrong
+//   protocol version) closes that connection with a logged reason; an
+//   unknown message type or a payload that does not decode is a dead letter
+//   for that message only.
+//
+// One io thread per Node runs the event loop (io/event_port.hpp, io_uring).
+// The Node must be destroyed before its ActorSystem.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/actor_system.hpp"
+#include "core/pid.hpp"
+#include "wire/frame_codec.hpp"
+#include "wire/type_registry.hpp"
+
+namespace shoal::io {
+
+namespace detail {
+class NodeImpl;
+}
+
+struct NodeConfig {
+  /// Where to listen, "host:port"; port 0 picks a free one (see address()).
+  std::string listen = "127.0.0.1:0";
+  /// The address peers know this node by; empty: the bound listen address.
+  std::string advertise{};
+  /// What this node accepts from a peer (frame size, tables, nesting).
+  wire::FrameLimits limits{};
+  /// Bound on what may wait for one peer (encoded size estimate: the
+  /// messages' node sizes); beyond it, sends are dead letters (outbound_full).
+  std::size_t outbound_queue_bytes = 64u << 20;
+  /// A batch frame is closed at this size, or when the queue is drained.
+  std::size_t batch_bytes = 64u << 10;
+  /// Spin (busy-poll) this long with nothing to do before the io thread
+  /// sleeps. Longer: lower latency, more CPU when idle.
+  std::chrono::microseconds spin{50};
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Reconnect backoff: doubles from min to max between failed attempts;
+  /// after max_attempts failures in a row, what is queued is dropped.
+  std::chrono::milliseconds backoff_min{10};
+  std::chrono::milliseconds backoff_max{1000};
+  unsigned max_attempts = 5;
+  /// A heartbeat goes out when a connection has been quiet this long; a
+  /// peer silent for heartbeat_timeout is taken for dead.
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds heartbeat_timeout{5000};
+  /// Receive buffers of the io thread's port (a power of two) and their size.
+  unsigned receive_buffers = 64;
+  std::size_t receive_buffer_bytes = 64u << 10;
+  /// Connection-level errors (protocol violations, peer lost), for the log;
+  /// empty: printed to stderr. Called on the io thread.
+  std::function<void(std::string_view)> on_error{};
+};
+
+/// Counters since the node started. Read from any thread.
+struct NodeStats {
+  std::uint64_t messages_sent = 0;      ///< encoded into frames
+  std::uint64_t messages_received = 0;  ///< decoded and delivered
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t dropped_outbound_full = 0;
+  std::uint64_t dropped_connection_lost = 0;  ///< queued or unsent when a connection ended
+  std::uint64_t dropped_not_serializable = 0;
+  std::uint64_t rejected_inbound = 0;    ///< unknown type/target, malformed payload
+  std::uint64_t sequence_gaps = 0;       ///< messages the receiver proved lost
+  std::uint64_t duplicates_dropped = 0;  ///< numbered twice: dropped, never delivered
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_closed = 0;
+  std::uint64_t protocol_errors = 0;     ///< connections closed for bad input
+  std::uint64_t heartbeats_sent = 0;
+  std::uint64_t futures_failed = 0;      ///< request futures failed by a lost connection
+};
+
+class Node {
+ public:
+  /// Binds, listens and starts the io thread. Throws std::system_error or
+  /// std::runtime_error with a clear message (address in use, io_uring
+  /// unavailable: see uring_unavailable_reason()).
+  Node(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config = {});
+  /// Says goodbye to every peer (a Disconnect frame), drops what is still
+  /// queued (counted), joins the io thread.
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  /// The address peers reach this node at ("127.0.0.1:41234").
+  const std::string& address() const noexcept;
+  /// This start's incarnation id (random, never 0).
+  std::uint64_t incarnation() const noexcept;
+
+  /// A Pid for the actor spawned as `name` (spawn_named) on the node at
+  /// `address`. Sending to it connects on first use. For this node's own
+  /// address: the local actor (empty if none). Thread-safe.
+  Pid pid(std::string_view address, std::string_view name);
+
+  NodeStats stats() const noexcept;
+
+ private:
+  std::unique_ptr<detail::NodeImpl> impl_;
+};
+
+}  // namespace shoal::io

@@ -1,0 +1,282 @@
+// NodeImpl, inbound: bytes → frames → handshake, batches, control frames.
+#include <cerrno>
+#include <cstring>
+
+#include "core/actor_cell.hpp"
+#include "io/detail/node_impl.hpp"
+
+namespace shoal::io::detail {
+
+void NodeImpl::on_receive(Connection& c, const Completion& comp) {
+  if (comp.result > 0) {
+    bump(stats_.bytes_received, static_cast<std::uint64_t>(comp.result));
+    if (c.state != Connection::State::closing) {
+      c.last_heard = Clock::now();
+      wire::FrameError error = wire::FrameError::none;
+      bool ok = c.feed(
+          comp.data, config_.limits,
+          [&](std::span<const std::byte> frame) {
+            if (c.state != Connection::State::closing) on_frame(c, frame);
+          },
+          error);
+      if (!ok && c.state != Connection::State::closing) {
+        refuse(c, "bad frame header (" + std::string(wire::to_string(error)) + ")");
+      }
+    }
+  }
+  port_->release(comp.buffer);
+  if (comp.more) return;
+  c.receiving = false;
+  if (c.state != Connection::State::closing) {
+    if (comp.result == -ENOBUFS) {  // every buffer was lent out: receive again
+      c.receiving = true;
+      port_->receive(c.fd, token(c.serial, op_receive));
+      return;
+    }
+    if (comp.result == 0) {
+      close_connection(c, c.buffered() != 0 ? "peer closed mid-frame" : "peer closed", false);
+    } else if (comp.result < 0) {
+      close_connection(c, std::string("receive: ") + std::strerror(-comp.result), false);
+    }
+  }
+  maybe_free(c);
+}
+
+void NodeImpl::on_frame(Connection& c, std::span<const std::byte> bytes) {
+  bump(stats_.frames_received);
+  wire::FrameReader reader(bytes, config_.limits);
+  if (reader.error() != wire::FrameError::none) {
+    refuse(c, "malformed frame: " + reader.message());
+    return;
+  }
+  try {
+    auto f = reader.frame();
+    if (f.isHandshake()) {
+      on_handshake(c, f.getHandshake());
+      return;
+    }
+    if (f.isDisconnect()) {
+      auto reason = f.getDisconnect().getReason();
+      std::string_view why(reason.cStr(), std::min<std::size_t>(reason.size(), 256));
+      if (why == "duplicate connection") c.rejected_duplicate = true;
+      close_connection(c, "peer said: " + std::string(why), false);
+      return;
+    }
+    if (c.state != Connection::State::open) {
+      refuse(c, "a frame before the handshake");
+      return;
+    }
+    if (f.isBatch()) {
+      decoding_ = &c;
+      std::string error;
+      wire::FrameError fe = decoder_.decode(f.getBatch(), *this, error);
+      decoding_ = nullptr;
+      if (fe != wire::FrameError::none) refuse(c, "bad batch: " + error);
+      return;
+    }
+    if (f.isHeartbeat()) {
+      if (!f.getHeartbeat().getReply()) {
+        control_.heartbeat(f.getHeartbeat().getNonce(), true, c.out);
+        start_send(c);
+      }
+      return;
+    }
+    on_control(c, f);
+  } catch (const kj::Exception& e) {
+    refuse(c, std::string("malformed frame: ") + e.getDescription().cStr());
+  }
+}
+
+void NodeImpl::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
+  if (c.state != Connection::State::handshaking) {
+    refuse(c, "a second handshake");
+    return;
+  }
+  if (h.getVersion() != wire::schema::PROTOCOL_VERSION) {
+    refuse(c, "protocol version " + std::to_string(h.getVersion()) + " is not " +
+                  std::to_string(wire::schema::PROTOCOL_VERSION));
+    return;
+  }
+  auto address_text = h.getAddress();
+  std::uint64_t incarnation = h.getIncarnation();
+  if (address_text.size() == 0 || address_text.size() > wire::max_name_bytes || incarnation == 0) {
+    refuse(c, "a handshake without a valid address and incarnation");
+    return;
+  }
+  std::string peer(address_text.cStr(), address_text.size());
+  c.peer = peer;
+  std::shared_ptr<Endpoint> ep = c.dialed ? c.endpoint : endpoint_for(peer);
+  if (!c.dialed) {
+    Connection* other = ep->connection;
+    if (other != nullptr && other != &c) {
+      if (other->state == Connection::State::open) {
+        // The peer dialed again: it lost the old connection (or restarted).
+        close_connection(*other, "the peer connected anew", false);
+      } else if (address_ < peer) {
+        // Both dialed at once: the dial from the lower address wins.
+        refuse(c, "duplicate connection");
+        return;
+      } else {
+        // Ours loses: close it without counting a failure.
+        other->endpoint.reset();
+        ep->connection = nullptr;
+        close_connection(*other, "the peer's dial won", false);
+      }
+    }
+    c.endpoint = ep;
+    ep->connection = &c;
+    if (!ep->active) {
+      ep->active = true;
+      active_.push_back(ep);
+    }
+    control_.handshake(address_, incarnation_, c.out);
+  }
+  if (ep->peer_incarnation != incarnation) {
+    // A new incarnation: nothing numbered by the old one counts, and
+    // nothing from it may reach the new one (the old association's queue,
+    // futures and watches went when its connection did).
+    if (ep->peer_incarnation != 0 && ep->state == Endpoint::State::connected) {
+      association_lost(*ep, "peer restarted");
+      ep->connection = &c;
+    }
+    ep->peer_incarnation = incarnation;
+    ep->inbound_expected = 0;
+  }
+  connected(*ep, c);
+}
+
+void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
+  Endpoint& ep = *c.endpoint;
+  wire::InboundRef a, b;
+  switch (f.which()) {
+    case wire::schema::Frame::WATCH:
+    case wire::schema::Frame::UNWATCH: {
+      bool watch = f.isWatch();
+      auto w = watch ? f.getWatch() : f.getUnwatch();
+      if (!wire::read_ref(w.getWatcher(), a) || !wire::read_ref(w.getWatchee(), b)) {
+        refuse(c, "a name over the limit in a watch");
+        return;
+      }
+      Pid watcher = ep.proxy(a.id, a.name);
+      Pid watchee = local_target(b);
+      if (watchee.empty()) {
+        if (watch) {
+          control_.terminated(wire::OutboundRef{b.id, b.name, {}},
+                              wire::OutboundRef{a.id, a.name, {}},
+                              wire::schema::TerminatedReason::NOT_FOUND, c.out);
+          start_send(c);
+        }
+        return;
+      }
+      if (watch) {
+        // Its Terminated must name it as the watcher's proxy does.
+        auto ex = exports_.try_emplace(watchee.id(), Export{watchee, std::string(b.name)});
+        if (!b.name.empty()) ex.first->second.name = std::string(b.name);
+        ActorSystem::post_system(watchee, emplace_envelope<shoal::detail::Watch>(watcher));
+      } else {
+        ActorSystem::post_system(watchee, emplace_envelope<shoal::detail::Unwatch>(watcher));
+      }
+      return;
+    }
+    case wire::schema::Frame::TERMINATED: {
+      auto t = f.getTerminated();
+      if (!wire::read_ref(t.getWho(), a) || !wire::read_ref(t.getWatcher(), b)) {
+        refuse(c, "a name over the limit in a terminated");
+        return;
+      }
+      Pid watcher = local_target(b);
+      if (watcher.empty()) return;
+      TerminatedReason why = t.getReason() == wire::schema::TerminatedReason::NOT_FOUND
+                                 ? TerminatedReason::not_found
+                             : t.getReason() == wire::schema::TerminatedReason::ADDRESS_TERMINATED
+                                 ? TerminatedReason::address_terminated
+                                 : TerminatedReason::stopped;
+      // Deliver it under the proxy the watcher watched (by id or by name).
+      bool matched = false;
+      std::erase_if(ep.watches, [&](const auto& w) {
+        if (w.first != watcher) return false;
+        auto& proxy = static_cast<RemoteProcess&>(*w.second.process());
+        bool same = (a.id != 0 && proxy.remote_id() == a.id) ||
+                    (!a.name.empty() && proxy.name() == a.name);
+        if (!same) return false;
+        ActorSystem::post_system(watcher, emplace_envelope<Terminated>(w.second, why));
+        matched = true;
+        return true;
+      });
+      if (!matched) {
+        ActorSystem::post_system(watcher,
+                                 emplace_envelope<Terminated>(ep.proxy(a.id, a.name), why));
+      }
+      return;
+    }
+    default:
+      refuse(c, "an unknown frame kind");
+      return;
+  }
+}
+
+Pid NodeImpl::local_target(const wire::InboundRef& ref) {
+  if (!ref.address.empty() && ref.address != address_) return {};
+  if (!ref.name.empty()) return system_.lookup(ref.name);
+  auto it = exports_.find(ref.id);
+  return it == exports_.end() ? Pid() : it->second.pid;
+}
+
+// -- BatchSink --
+
+Pid NodeImpl::resolve_target(const wire::InboundRef& target) { return local_target(target); }
+
+Pid NodeImpl::resolve_sender(const wire::InboundRef& sender) {
+  if (sender.address.empty()) return decoding_->endpoint->proxy(sender.id, sender.name);
+  if (sender.address == address_) return local_target(sender);
+  return endpoint_for(sender.address)->proxy(sender.id, sender.name);
+}
+
+namespace {
+
+/// Counts a sequence number in; false: seen before (a duplicate).
+bool admit(Endpoint& ep, std::uint64_t sequence, std::uint64_t& gaps) {
+  if (ep.inbound_expected != 0) {
+    if (sequence < ep.inbound_expected) return false;
+    gaps = sequence - ep.inbound_expected;
+  }
+  ep.inbound_expected = sequence + 1;
+  return true;
+}
+
+}  // namespace
+
+void NodeImpl::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
+  std::uint64_t gaps = 0;
+  if (!admit(*decoding_->endpoint, sequence, gaps)) {
+    bump(stats_.duplicates_dropped);
+    destroy_envelope(e);
+    return;
+  }
+  if (gaps != 0) bump(stats_.sequence_gaps, gaps);
+  bump(stats_.messages_received);
+  system_.post(target, e);
+}
+
+void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,
+                      std::string_view detail) {
+  std::uint64_t gaps = 0;
+  if (!admit(*decoding_->endpoint, sequence, gaps)) {
+    bump(stats_.duplicates_dropped);
+    return;
+  }
+  if (gaps != 0) bump(stats_.sequence_gaps, gaps);
+  bump(stats_.rejected_inbound);
+  DeadLetterReason reason = why == wire::Rejection::unknown_type     ? DeadLetterReason::unknown_type
+                            : why == wire::Rejection::unknown_target ? DeadLetterReason::target_stopped
+                                                                     : DeadLetterReason::malformed;
+  if (reason == DeadLetterReason::malformed) {
+    report("a " + std::string(type_name) + " from " + decoding_->peer +
+           " did not decode: " + std::string(detail));
+  }
+  DeadLetter d{0, type_name, reason};
+  system_.dead_letters().publish(d);
+  system_.events().publish(d);
+}
+
+}  // namespace shoal::io::detail

@@ -1,0 +1,265 @@
+// NodeImpl, outbound: queued envelopes → frames → sends; connecting; what
+// happens to queued messages, futures and watches when a peer is lost.
+#include <cerrno>
+#include <cstring>
+
+#include "core/actor_cell.hpp"
+#include "core/future.hpp"
+#include "io/detail/node_impl.hpp"
+
+namespace shoal::io::detail {
+
+namespace {
+
+bool is_future(const Pid& p) { return p.process()->kind() == Process::Kind::future; }
+
+}  // namespace
+
+// -- connecting --
+
+void NodeImpl::start_connect(Endpoint& e) {
+  SocketAddress to;
+  int fd;
+  try {
+    to = resolve(e.address());
+    fd = tcp_socket(to.storage.ss_family);
+  } catch (const std::exception& ex) {
+    report(std::string("cannot connect to ") + e.address() + ": " + ex.what());
+    connect_failed(e);
+    return;
+  }
+  Connection* c = adopt(fd, true, e.shared_from_this());
+  c->deadline = Clock::now() + config_.connect_timeout;
+  c->connect_pending = true;
+  e.connection = c;
+  e.state = Endpoint::State::connecting;
+  port_->connect(fd, to.storage, to.length, token(c->serial, op_connect));
+}
+
+void NodeImpl::connect_failed(Endpoint& e) {
+  e.connection = nullptr;
+  ++e.failures;
+  if (e.failures >= config_.max_attempts) {
+    report("giving up on " + e.address() + " after " + std::to_string(e.failures) +
+           " failed attempts; dropping what was queued for it");
+    e.failures = 0;
+    association_lost(e, "unreachable");
+    return;
+  }
+  auto backoff = config_.backoff_min * (1u << std::min(e.failures - 1, 16u));
+  e.next_attempt = Clock::now() + std::min<std::chrono::nanoseconds>(backoff, config_.backoff_max);
+  e.state = Endpoint::State::backing_off;
+}
+
+void NodeImpl::connected(Endpoint& e, Connection& c) {
+  c.state = Connection::State::open;
+  c.deadline = {};
+  e.connection = &c;
+  e.state = Endpoint::State::connected;
+  e.failures = 0;
+  bump(stats_.connections_opened);
+  flush(e);
+  start_send(c);
+}
+
+// -- queues to frames --
+
+void NodeImpl::flush(Endpoint& e) {
+  if (!e.active) {
+    e.active = true;
+    active_.push_back(e.shared_from_this());
+  }
+  switch (e.state) {
+    case Endpoint::State::idle:
+      start_connect(e);
+      return;
+    case Endpoint::State::connecting:
+    case Endpoint::State::backing_off:
+      return;  // the queue stays unmarked; connected() flushes it
+    case Endpoint::State::connected:
+      encode_queue(e, *e.connection);
+      start_send(*e.connection);
+      return;
+  }
+}
+
+wire::OutboundRef NodeImpl::export_ref(const Pid& p) {
+  if (p.process()->kind() == Process::Kind::remote) {
+    auto& r = static_cast<RemoteProcess&>(*p.process());
+    holds_.push_back(p);  // the views below live in it until the batch is written
+    return {r.remote_id(), r.name(), r.endpoint().address()};
+  }
+  auto it = exports_.find(p.id());
+  if (it == exports_.end()) {
+    if (exports_.size() >= exports_sweep_at_) {
+      // Forget stopped actors and completed futures: nothing can answer them.
+      std::erase_if(exports_, [](const auto& kv) {
+        Process* proc = kv.second.pid.process();
+        if (proc->is_actor()) return static_cast<ActorCell*>(proc)->is_dead();
+        return static_cast<shoal::detail::FutureCore*>(proc)->done();
+      });
+      exports_sweep_at_ = std::max<std::size_t>(1024, 2 * exports_.size());
+    }
+    std::string name = p.is_actor() ? system_.name_of(p) : std::string();
+    it = exports_.emplace(p.id(), Export{p, std::move(name)}).first;
+  }
+  return {p.id(), it->second.name, {}};
+}
+
+void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
+  e.next_sequence += e.take_refused();
+  std::size_t bytes = 0;
+  for (;;) {
+    while (Envelope* env = e.try_pop()) {
+      bytes += env->type->node_size;
+      RemoteProcess& target = target_of(*env);
+      holds_.push_back(Pid::adopt(&target));  // post()'s reference, dropped after the batch
+      const MessageType* t = env->type->base();
+      if (t == message_type_of<shoal::detail::Watch> ||
+          t == message_type_of<shoal::detail::Unwatch> || t == message_type_of<Terminated>) {
+        finish_batch(c);  // control frames keep their place in the stream
+        write_control(e, c, *env, target);
+        env->destroy_payload();
+        continue;
+      }
+      const wire::TypeCodec* codec = types_.find(env->type);
+      if (codec == nullptr) {
+        bump(stats_.dropped_not_serializable);
+        system_.report_dead_letter(*env, target.id(), DeadLetterReason::not_serializable);
+        env->destroy_payload();
+        continue;
+      }
+      wire::OutboundMessage m;
+      m.envelope = env;
+      m.codec = codec;
+      m.target = target.ref();
+      m.sequence = e.next_sequence++;
+      if (const SenderHeader* h = env->sender_header(); h != nullptr && !h->sender.empty()) {
+        m.sender = export_ref(h->sender);
+        m.request_id = h->request_id;
+        if (is_future(h->sender)) {
+          if (e.pending_futures.size() >= 64 &&
+              e.pending_futures.size() == e.pending_futures.capacity()) {
+            std::erase_if(e.pending_futures, [](const Pid& f) {
+              return static_cast<shoal::detail::FutureCore*>(f.process())->done();
+            });
+          }
+          e.pending_futures.push_back(h->sender);
+        }
+      }
+      auto r = writer_.add(m);
+      if (r == wire::BatchWriter::Add::full) {
+        finish_batch(c);
+        r = writer_.add(m);
+      }
+      if (r == wire::BatchWriter::Add::encode_failed || r == wire::BatchWriter::Add::too_large) {
+        bump(stats_.dropped_not_serializable);
+        report(std::string("cannot send a ") + std::string(codec->name()) + " to " + e.address() +
+               ": " + writer_.error());
+        system_.report_dead_letter(*env, target.id(), DeadLetterReason::not_serializable);
+      }
+      env->destroy_payload();
+      if (writer_.bytes() >= config_.batch_bytes) finish_batch(c);
+    }
+    if (e.try_mark_empty()) break;  // else a producer is mid-push: keep draining
+  }
+  finish_batch(c);
+  e.popped(bytes);
+}
+
+void NodeImpl::finish_batch(Connection& c) {
+  std::size_t n = writer_.size();
+  if (n != 0) {
+    writer_.finish(c.out);
+    c.out_messages += n;
+    bump(stats_.frames_sent);
+    bump(stats_.messages_sent, n);
+  }
+  holds_.clear();
+}
+
+void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target) {
+  if (auto* w = env.get<shoal::detail::Watch>()) {
+    control_.watch(export_ref(w->watcher), target.ref(), true, c.out);
+    e.watches.emplace_back(w->watcher, Pid(&target));
+  } else if (auto* u = env.get<shoal::detail::Unwatch>()) {
+    control_.watch(export_ref(u->watcher), target.ref(), false, c.out);
+    std::erase_if(e.watches, [&](const auto& wp) {
+      return wp.first == u->watcher && wp.second.process() == &target;
+    });
+  } else if (auto* t = env.get<Terminated>()) {
+    wire::OutboundRef who = export_ref(t->who);
+    auto reason = t->why == TerminatedReason::not_found ? wire::schema::TerminatedReason::NOT_FOUND
+                  : t->why == TerminatedReason::address_terminated
+                      ? wire::schema::TerminatedReason::ADDRESS_TERMINATED
+                      : wire::schema::TerminatedReason::STOPPED;
+    control_.terminated(who, target.ref(), reason, c.out);
+  }
+  holds_.clear();
+}
+
+void NodeImpl::start_send(Connection& c) {
+  if (c.state == Connection::State::closing && !c.close_when_sent) return;
+  auto bytes = c.next_send();
+  if (bytes.empty()) return;
+  c.last_sent = Clock::now();
+  port_->send(c.fd, bytes, token(c.serial, op_send));
+}
+
+// -- loss --
+
+void NodeImpl::drop_one(Envelope& env, RemoteProcess& target) {
+  const MessageType* t = env.type->base();
+  if (auto* w = env.get<shoal::detail::Watch>()) {
+    // The watch never reached the peer: the watcher hears the address died.
+    ActorSystem::post_system(w->watcher, emplace_envelope<Terminated>(
+                                             Pid(&target), TerminatedReason::address_terminated));
+  } else if (t != message_type_of<shoal::detail::Unwatch> && t != message_type_of<Terminated>) {
+    if (const SenderHeader* h = env.sender_header(); h != nullptr && !h->sender.empty() &&
+                                                     is_future(h->sender)) {
+      if (static_cast<shoal::detail::FutureCore*>(h->sender.process())
+              ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {
+        bump(stats_.futures_failed);
+      }
+    }
+    bump(stats_.dropped_connection_lost);
+    system_.report_dead_letter(env, target.id(), DeadLetterReason::connection_lost);
+  }
+  env.destroy_payload();
+}
+
+void NodeImpl::drop_queued(Endpoint& e) {
+  std::size_t bytes = 0;
+  for (;;) {
+    while (Envelope* env = e.try_pop()) {
+      bytes += env->type->node_size;
+      Pid target = Pid::adopt(&target_of(*env));
+      ++e.next_sequence;  // numbered, never sent: the peer will see the gap
+      drop_one(*env, static_cast<RemoteProcess&>(*target.process()));
+    }
+    if (e.try_mark_empty()) break;
+  }
+  e.popped(bytes);
+  e.next_sequence += e.take_refused();
+}
+
+void NodeImpl::association_lost(Endpoint& e, std::string_view why) {
+  (void)why;
+  for (Pid& f : e.pending_futures) {
+    if (static_cast<shoal::detail::FutureCore*>(f.process())
+            ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {
+      bump(stats_.futures_failed);
+    }
+  }
+  e.pending_futures.clear();
+  for (auto& [watcher, watchee] : e.watches) {
+    ActorSystem::post_system(watcher, emplace_envelope<Terminated>(
+                                          watchee, TerminatedReason::address_terminated));
+  }
+  e.watches.clear();
+  e.connection = nullptr;
+  e.state = Endpoint::State::idle;
+  drop_queued(e);
+}
+
+}  // namespace shoal::io::detail

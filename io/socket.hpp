@@ -1,0 +1,40 @@
+// Sockets: addresses and the plain syscalls around a TCP connection
+// (socket, bind, listen, options). The asynchronous part — accept,
+// connect, send, receive — goes through the EventPort.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <string>
+#include <string_view>
+
+namespace shoal::io {
+
+/// A resolved TCP address and how it was written.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  std::string text;  ///< "host:port" as given (or as bound, for a listener)
+};
+
+/// Resolves "host:port" ("127.0.0.1:7000", "localhost:7000", "[::1]:7000").
+/// Throws std::invalid_argument naming the address when it cannot.
+SocketAddress resolve(std::string_view host_port);
+
+/// A non-blocking, close-on-exec TCP socket listening on `at` (port 0:
+/// any free port); `bound` receives the address it got. Throws
+/// std::system_error naming the address.
+int listen_on(const SocketAddress& at, int backlog, SocketAddress& bound);
+
+/// A non-blocking, close-on-exec TCP socket for `family`, TCP_NODELAY set.
+/// Throws std::system_error.
+int tcp_socket(int family);
+
+/// Sets TCP_NODELAY (frames are already coalesced; Nagle would only add
+/// latency). Returns false (errno set) on failure.
+bool set_nodelay(int fd) noexcept;
+
+/// "host:port" of a socket address.
+std::string to_text(const sockaddr_storage& addr);
+
+}  // namespace shoal::io

@@ -1,0 +1,166 @@
+// What the io tests share: the wire test types plus Tagged, actors that
+// echo, collect and watch, a waiting helper with a generous deadline, and
+// a raw TCP client for feeding a node bytes no shoal node would send.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/actor_system.hpp"
+#include "io/event_port.hpp"
+#include "io/node.hpp"
+#include "io/socket.hpp"
+#include "tests/wire/wire_kit.hpp"
+
+namespace shoal::io::test {
+
+using namespace std::chrono_literals;
+using wire::test::Note;
+using wire::test::Ping;
+
+struct Tagged {
+  std::uint32_t from = 0;
+  std::uint64_t seq = 0;
+};
+
+inline void register_io_types(wire::TypeRegistry& types) {
+  wire::test::register_test_types(types);
+  types.add<Tagged, wire::test::msg::Tagged>(
+      "test.Tagged",
+      [](const Tagged& t, wire::test::msg::Tagged::Builder b) {
+        b.setFrom(t.from);
+        b.setSeq(t.seq);
+      },
+      [](wire::test::msg::Tagged::Reader r) { return Tagged{r.getFrom(), r.getSeq()}; });
+}
+
+/// Skips the test when this machine has no usable io_uring.
+#define SHOAL_IO_REQUIRE_URING()                                                     \
+  do {                                                                               \
+    if (std::string why = ::shoal::io::uring_unavailable_reason(); !why.empty()) { \
+      GTEST_SKIP() << "io_uring unavailable: " << why;                               \
+    }                                                                                \
+  } while (0)
+
+/// Waits until `done()` holds; fails loudly after `deadline`. Polls with a
+/// short sleep: this waits on another process or a socket, not on shoal's
+/// own synchronisation (which the assertions check).
+inline bool eventually(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+/// A count and a condition to wait on, shared with actors.
+struct Counter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::uint64_t n = 0;
+  std::vector<std::string> errors;
+  void add(std::uint64_t k = 1) {
+    std::lock_guard lock(mu);
+    n += k;
+    cv.notify_all();
+  }
+  void error(std::string e) {
+    std::lock_guard lock(mu);
+    errors.push_back(std::move(e));
+    cv.notify_all();
+  }
+  bool wait_for(std::uint64_t want, std::chrono::seconds deadline = 30s) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, deadline, [&] { return n >= want; });
+  }
+  std::uint64_t get() {
+    std::lock_guard lock(mu);
+    return n;
+  }
+};
+
+/// Answers Ping{n} with Ping{n + 1}; counts what it got.
+struct Echo : Handles<Echo, Ping> {
+  explicit Echo(std::shared_ptr<Counter> seen) : seen(std::move(seen)) {}
+  void on(Context& ctx, Ping& p) {
+    seen->add();
+    if (ctx.sender()) ctx.respond(Ping{p.count + 1});
+  }
+  std::shared_ptr<Counter> seen;
+};
+
+/// Checks per-sender order of Tagged messages and counts them.
+struct Collector : Handles<Collector, Tagged> {
+  explicit Collector(std::shared_ptr<Counter> seen) : seen(std::move(seen)) {}
+  void on(Context&, Tagged& t) {
+    std::uint64_t& last = next[t.from];
+    if (t.seq != last) {
+      seen->error("sender " + std::to_string(t.from) + ": got " + std::to_string(t.seq) +
+                  ", expected " + std::to_string(last));
+    }
+    last = t.seq + 1;
+    seen->add();
+  }
+  std::map<std::uint32_t, std::uint64_t> next;
+  std::shared_ptr<Counter> seen;
+};
+
+/// A raw TCP client, blocking with timeouts.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& address) {
+    SocketAddress a = resolve(address);
+    fd_ = ::socket(a.storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<const sockaddr*>(&a.storage), a.length) != 0) {
+      ADD_FAILURE() << "cannot connect to " << address;
+    }
+  }
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void write(const std::vector<std::byte>& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the node may have closed on us: that is what some tests want
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  /// Reads until EOF or `deadline`; returns what arrived and whether EOF came.
+  std::pair<std::vector<std::byte>, bool> read_to_eof(std::chrono::seconds deadline = 30s) {
+    std::vector<std::byte> got;
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      std::byte buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return {got, true};
+      got.insert(got.end(), buf, buf + n);
+    }
+    return {got, false};
+  }
+  void close_write() { ::shutdown(fd_, SHUT_WR); }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace shoal::io::test

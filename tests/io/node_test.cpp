@@ -1,0 +1,357 @@
+// Two nodes in one process on 127.0.0.1: send, request, watch across
+// nodes; per-sender order with many migrating senders; exact counts; and
+// the faults a peer can cause (garbage, wrong version, oversized and
+// truncated frames, unknown types, a node that goes away).
+#include "io/node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/io/io_kit.hpp"
+
+namespace shoal::io::test {
+namespace {
+
+class TwoNodes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SHOAL_IO_REQUIRE_URING();
+    register_io_types(types);
+    a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+    b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+    NodeConfig quiet;
+    quiet.on_error = [this](std::string_view e) {
+      std::lock_guard lock(log_mu);
+      log.emplace_back(e);
+    };
+    a.emplace(*a_sys, types, quiet);
+    b.emplace(*b_sys, types, quiet);
+  }
+  void TearDown() override {
+    a.reset();
+    b.reset();
+    a_sys.reset();
+    b_sys.reset();
+  }
+  bool logged(std::string_view part) {
+    std::lock_guard lock(log_mu);
+    for (auto& l : log) {
+      if (l.find(part) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  wire::TypeRegistry types;
+  std::optional<ActorSystem> a_sys, b_sys;
+  std::optional<Node> a, b;
+  std::mutex log_mu;
+  std::vector<std::string> log;
+};
+
+TEST_F(TwoNodes, AMessageReachesANamedActorOnTheOtherNode) {
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  Pid echo = a->pid(b->address(), "echo");
+  ASSERT_FALSE(echo.empty());
+  EXPECT_EQ(echo, a->pid(b->address(), "echo")) << "one proxy per remote actor";
+  for (int i = 0; i < 1000; ++i) a_sys->send(echo, Ping{std::uint64_t(i)});
+  ASSERT_TRUE(seen->wait_for(1000)) << "got " << seen->get() << " of 1000";
+  EXPECT_TRUE(eventually([&] { return b->stats().messages_received == 1000; }));
+  EXPECT_EQ(a->stats().messages_sent, 1000u);
+  EXPECT_EQ(b->stats().sequence_gaps, 0u);
+  EXPECT_EQ(b->stats().duplicates_dropped, 0u);
+  EXPECT_EQ(a->stats().connections_opened, 1u);
+  EXPECT_EQ(b->stats().connections_opened, 1u) << "one connection per pair of nodes";
+}
+
+TEST_F(TwoNodes, ARequestFutureGetsItsAnswerFromTheOtherNode) {
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  Pid echo = a->pid(b->address(), "echo");
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    auto f = a_sys->request_future<Ping>(echo, Ping{i}, 30s);
+    auto r = f.result();
+    ASSERT_TRUE(r.ok()) << r.what();
+    EXPECT_EQ(r.value().count, i + 1);
+  }
+}
+
+TEST_F(TwoNodes, ManyMigratingSendersKeepTheirOrderAndNothingIsLostOrDoubled) {
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Collector>(seen), "collector"));
+  Pid collector = a->pid(b->address(), "collector");
+  constexpr std::uint32_t senders = 16;
+  constexpr std::uint64_t each = 5000;
+  struct Burst {
+    std::uint64_t from_seq;
+  };
+  // Each sender sends its messages in bursts, one burst per message it
+  // handles, so it runs many times and may run on either worker.
+  struct Sender : Handles<Sender, Burst> {
+    Sender(std::uint32_t id, Pid to) : id(id), to(std::move(to)) {}
+    void on(Context& ctx, Burst& b) {
+      for (std::uint64_t s = b.from_seq; s < b.from_seq + 100; ++s) ctx.send(to, Tagged{id, s});
+    }
+    std::uint32_t id;
+    Pid to;
+  };
+  std::vector<Pid> pids;
+  for (std::uint32_t i = 0; i < senders; ++i) pids.push_back(a_sys->spawn<Sender>(i, collector));
+  for (std::uint64_t s = 0; s < each; s += 100) {
+    for (auto& p : pids) a_sys->send(p, Burst{s});
+  }
+  ASSERT_TRUE(seen->wait_for(senders * each, 60s))
+      << "got " << seen->get() << " of " << senders * each;
+  std::lock_guard lock(seen->mu);
+  EXPECT_TRUE(seen->errors.empty()) << seen->errors.front();
+  EXPECT_EQ(seen->n, senders * each);
+  EXPECT_TRUE(eventually([&] { return b->stats().messages_received == senders * each; }));
+  EXPECT_EQ(b->stats().duplicates_dropped, 0u);
+  EXPECT_EQ(b->stats().sequence_gaps, 0u);
+}
+
+/// Requests through an actor: the answer comes back to the asking actor.
+struct Asker : Handles<Asker, Ping, Note> {
+  Asker(Pid target, std::shared_ptr<Counter> answers)
+      : target(std::move(target)), answers(std::move(answers)) {}
+  void on(Context& ctx, Note&) { ctx.request(target, Ping{41}); }
+  void on(Context& ctx, Ping& p) {
+    if (p.count == 42 && ctx.sender() == target) {
+      answers->add();
+    } else {
+      answers->error("answer " + std::to_string(p.count));
+    }
+  }
+  Pid target;
+  std::shared_ptr<Counter> answers;
+};
+
+TEST_F(TwoNodes, AnActorsRequestIsAnsweredToThatActorAcrossNodes) {
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  auto answers = std::make_shared<Counter>();
+  Pid asker = a_sys->spawn<Asker>(a->pid(b->address(), "echo"), answers);
+  for (int i = 0; i < 10; ++i) a_sys->send(asker, Note{});
+  ASSERT_TRUE(answers->wait_for(10)) << answers->get();
+  std::lock_guard lock(answers->mu);
+  EXPECT_TRUE(answers->errors.empty());
+}
+
+struct WatchIt {
+  Pid who;
+};
+/// Watches on request; records each Terminated's reason (and that `who`
+/// is the Pid it watched).
+struct Watcher : Handles<Watcher, WatchIt, Terminated> {
+  explicit Watcher(std::shared_ptr<Counter> seen) : seen(std::move(seen)) {}
+  void on(Context& ctx, WatchIt& w) {
+    watched = w.who;
+    ctx.watch(w.who);
+    seen->add(0);
+  }
+  void on(Context&, Terminated& t) {
+    if (!(t.who == watched)) seen->error("Terminated for another Pid");
+    reasons.push_back(t.why);
+    last = t.why;
+    seen->add();
+  }
+  Pid watched;
+  std::vector<TerminatedReason> reasons;
+  std::atomic<TerminatedReason> last{TerminatedReason::stopped};
+  std::shared_ptr<Counter> seen;
+};
+
+TEST_F(TwoNodes, AWatcherHearsThatARemoteActorStopped) {
+  auto echo_seen = std::make_shared<Counter>();
+  auto r = b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo");
+  ASSERT_TRUE(r);
+  auto seen = std::make_shared<Counter>();
+  Pid remote = a->pid(b->address(), "echo");
+  Pid watcher = a_sys->spawn<Watcher>(seen);
+  a_sys->send(watcher, WatchIt{remote});
+  // Make sure the watch arrived before the stop: a request after it on the
+  // same connection is answered after the watch was handled.
+  ASSERT_TRUE(a_sys->request_future<Ping>(remote, Ping{1}, 30s).result().ok());
+  b_sys->stop(r.pid);
+  ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
+  std::lock_guard lock(seen->mu);
+  EXPECT_TRUE(seen->errors.empty()) << seen->errors.front();
+}
+
+TEST_F(TwoNodes, WatchingAnActorThatDoesNotExistSaysNotFound) {
+  auto seen = std::make_shared<Counter>();
+  Pid watcher = a_sys->spawn<Watcher>(seen);
+  a_sys->send(watcher, WatchIt{a->pid(b->address(), "nobody")});
+  ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
+  std::lock_guard lock(seen->mu);
+  EXPECT_TRUE(seen->errors.empty()) << seen->errors.front();
+}
+
+TEST_F(TwoNodes, WhenThePeerGoesAwayWatchersFuturesAndQueuedMessagesAreToldAndCounted) {
+  struct Sink : Handles<Sink, Note> {
+    void on(Context&, Note&) {}  // never answers
+  };
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Sink>(), "sink"));
+  auto seen = std::make_shared<Counter>();
+  Pid remote = a->pid(b->address(), "sink");
+  Pid watcher = a_sys->spawn<Watcher>(seen);
+  a_sys->send(watcher, WatchIt{remote});
+  auto pending = a_sys->request_future<Ping>(remote, Note{}, 60s);
+  ASSERT_TRUE(eventually([&] { return b->stats().messages_received >= 1; }));
+  b.reset();  // the peer node goes away (a Disconnect, then the socket closes)
+  auto r = pending.result();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), RequestErrc::delivery_failed) << r.what();
+  ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
+  {
+    std::lock_guard lock(seen->mu);
+    EXPECT_TRUE(seen->errors.empty());
+  }
+  EXPECT_GE(a->stats().futures_failed, 1u);
+}
+
+TEST_F(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers) {
+  // Node c knows one more type than b.
+  wire::TypeRegistry more;
+  register_io_types(more);
+  struct Extra {
+    std::uint64_t x;
+  };
+  more.add<Extra, wire::test::msg::Ping>(
+      "test.Extra", [](const Extra& e, wire::test::msg::Ping::Builder b) { b.setCount(e.x); },
+      [](wire::test::msg::Ping::Reader r) { return Extra{r.getCount()}; });
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node c(c_sys, more);
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  Pid echo = c.pid(b->address(), "echo");
+  c_sys.send(echo, Ping{1});
+  c_sys.send(echo, Extra{2});
+  c_sys.send(echo, Ping{3});
+  ASSERT_TRUE(seen->wait_for(2));
+  EXPECT_TRUE(eventually(
+      [&] { return b_sys->dead_letters().count(DeadLetterReason::unknown_type) == 1; }));
+  EXPECT_EQ(b->stats().rejected_inbound, 1u);
+  EXPECT_EQ(b->stats().protocol_errors, 0u) << "an unknown type is not the connection's fault";
+  // A type the sender itself cannot encode never leaves it.
+  struct Local {};
+  c_sys.send(echo, Local{});
+  EXPECT_TRUE(eventually(
+      [&] { return c_sys.dead_letters().count(DeadLetterReason::not_serializable) == 1; }));
+}
+
+// -- a peer that sends what no shoal node would --
+
+TEST_F(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
+  {
+    RawClient raw(b->address());
+    std::vector<std::byte> junk(64, std::byte{0x5a});
+    raw.write(junk);
+    auto [got, eof] = raw.read_to_eof();
+    EXPECT_TRUE(eof) << "the node kept a connection that sent garbage";
+  }
+  EXPECT_TRUE(eventually([&] { return b->stats().protocol_errors >= 1; }));
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  a_sys->send(a->pid(b->address(), "echo"), Ping{1});
+  ASSERT_TRUE(seen->wait_for(1));
+}
+
+/// Decodes the first frame of `bytes` (a Disconnect, say); empty if none.
+std::string disconnect_reason(const std::vector<std::byte>& bytes) {
+  wire::FrameHeader h;
+  wire::FrameError err = wire::FrameError::none;
+  if (wire::parse_frame_header(bytes, {}, h, err) != wire::HeaderStatus::ok ||
+      h.frame_bytes > bytes.size()) {
+    return {};
+  }
+  auto storage = wire::test::aligned(bytes);
+  wire::FrameReader r(wire::test::as_bytes(storage, h.frame_bytes), {});
+  if (r.error() != wire::FrameError::none || !r.frame().isDisconnect()) return {};
+  return r.frame().getDisconnect().getReason().cStr();
+}
+
+TEST_F(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
+  capnp::MallocMessageBuilder m;
+  auto h = m.initRoot<wire::schema::Frame>().initHandshake();
+  h.setVersion(99);
+  h.setAddress("127.0.0.1:1");
+  h.setIncarnation(7);
+  std::vector<std::byte> frame;
+  wire::detail::append_frame(m, frame);
+  RawClient raw(b->address());
+  raw.write(frame);
+  auto [got, eof] = raw.read_to_eof();
+  EXPECT_TRUE(eof);
+  std::string reason = disconnect_reason(got);
+  EXPECT_NE(reason.find("protocol version 99"), std::string::npos) << "reason: " << reason;
+  EXPECT_TRUE(eventually([&] { return b->stats().protocol_errors >= 1; }));
+}
+
+TEST_F(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
+  RawClient raw(b->address());
+  std::uint32_t header[2] = {0, 0x10000000};  // one segment of 2 GiB
+  std::vector<std::byte> bytes(sizeof header);
+  std::memcpy(bytes.data(), header, sizeof header);
+  raw.write(bytes);
+  auto [got, eof] = raw.read_to_eof();
+  EXPECT_TRUE(eof);
+  EXPECT_NE(disconnect_reason(got).find("too_large"), std::string::npos);
+}
+
+TEST_F(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
+  wire::ControlWriter w;
+  std::vector<std::byte> frame;
+  w.handshake("127.0.0.1:2", 9, frame);
+  frame.resize(frame.size() - 5);
+  {
+    RawClient raw(b->address());
+    raw.write(frame);
+    raw.close_write();
+    auto [got, eof] = raw.read_to_eof();
+    EXPECT_TRUE(eof);
+  }
+  EXPECT_TRUE(eventually([&] { return b->stats().connections_closed >= 1; }));
+  EXPECT_EQ(b->stats().messages_received, 0u);
+}
+
+TEST_F(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
+  wire::ControlWriter w;
+  std::vector<std::byte> frame;
+  w.heartbeat(1, false, frame);
+  RawClient raw(b->address());
+  raw.write(frame);
+  auto [got, eof] = raw.read_to_eof();
+  EXPECT_TRUE(eof);
+  EXPECT_NE(disconnect_reason(got).find("before the handshake"), std::string::npos);
+}
+
+TEST_F(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
+  // A port nobody listens on: bind one, then close it.
+  SocketAddress bound;
+  int fd = listen_on(resolve("127.0.0.1:0"), 1, bound);
+  ::close(fd);
+  NodeConfig fast;
+  fast.backoff_min = 1ms;
+  fast.backoff_max = 5ms;
+  fast.max_attempts = 3;
+  fast.on_error = [](std::string_view) {};
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node c(c_sys, types, fast);
+  Pid nowhere = c.pid(bound.text, "x");
+  auto f = c_sys.request_future<Ping>(nowhere, Ping{1}, 60s);
+  for (int i = 0; i < 9; ++i) c_sys.send(nowhere, Ping{2});
+  auto r = f.result();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), RequestErrc::delivery_failed) << r.what();
+  EXPECT_TRUE(eventually([&] { return c.stats().dropped_connection_lost == 10; }))
+      << c.stats().dropped_connection_lost;
+  EXPECT_EQ(c_sys.dead_letters().count(DeadLetterReason::connection_lost), 10u);
+}
+
+}  // namespace
+}  // namespace shoal::io::test
