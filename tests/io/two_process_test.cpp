@@ -1,0 +1,226 @@
+// Two processes on 127.0.0.1: this test's node and a shoal-node process
+// (tools/node/). Send, request, stream in order, watch; then the peer is
+// killed (SIGKILL: no goodbye) and restarted on the same address as a new
+// incarnation.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <string>
+
+#include "tests/io/io_kit.hpp"
+#include "tools/node/node_actors.hpp"
+
+extern char** environ;
+
+namespace shoal::io::test {
+namespace {
+
+using node::Ack;
+using node::Item;
+using node::Probe;
+
+/// A shoal-node child process.
+class NodeProcess {
+ public:
+  explicit NodeProcess(const std::string& listen) {
+    const char* exe = std::getenv("SHOAL_NODE");
+    if (exe == nullptr) {
+      ADD_FAILURE() << "SHOAL_NODE is not set (meson sets it)";
+      return;
+    }
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe";
+      return;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+    std::string l = listen;
+    char* args[] = {const_cast<char*>(exe), const_cast<char*>("--listen"), l.data(),
+                    const_cast<char*>("--workers"), const_cast<char*>("1"), nullptr};
+    int rc = posix_spawn(&pid_, exe, &fa, nullptr, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in[0]);
+    ::close(out[1]);
+    stdin_ = in[1];
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot start " << exe << ": " << std::strerror(rc);
+      ::close(out[0]);
+      pid_ = -1;
+      return;
+    }
+    FILE* f = ::fdopen(out[0], "r");
+    char line[256] = {};
+    if (std::fgets(line, sizeof line, f) == nullptr) {
+      ADD_FAILURE() << "shoal-node said nothing";
+    } else {
+      char addr[128] = {};
+      unsigned long long inc = 0;
+      if (std::sscanf(line, "listening %127s incarnation %llx", addr, &inc) == 2) {
+        address_ = addr;
+        incarnation_ = inc;
+      } else {
+        ADD_FAILURE() << "unexpected first line: " << line;
+      }
+    }
+    std::fclose(f);
+  }
+  ~NodeProcess() { stop(); }
+
+  const std::string& address() const { return address_; }
+  std::uint64_t incarnation() const { return incarnation_; }
+  void kill_hard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      reap();
+    }
+  }
+  void stop() {
+    if (stdin_ >= 0) ::close(stdin_);
+    stdin_ = -1;
+    reap();
+  }
+
+ private:
+  void reap() {
+    if (pid_ <= 0) return;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (stdin_ >= 0) ::close(stdin_);
+    stdin_ = -1;
+  }
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  std::string address_;
+  std::uint64_t incarnation_ = 0;
+};
+
+/// Streams `total` items to the sink with a window, then reports the last Ack.
+struct Streamer : Handles<Streamer, Ack, Probe> {
+  Streamer(Pid sink, std::uint64_t total, std::promise<Ack>* done)
+      : sink(std::move(sink)), total(total), done(done) {}
+  void on(Context& ctx, Probe&) { pump(ctx); }  // start
+  void on(Context& ctx, Ack& a) {
+    acked = a.count;
+    if (a.count == total) {
+      done->set_value(a);
+      return;
+    }
+    pump(ctx);
+  }
+  void pump(Context& ctx) {
+    while (sent < total && sent - acked < 20 * node::ack_every) ctx.request(sink, Item{0, sent++});
+  }
+  Pid sink;
+  std::uint64_t total, sent = 0, acked = 0;
+  std::promise<Ack>* done;
+};
+
+class TwoProcesses : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SHOAL_IO_REQUIRE_URING();
+    node::register_node_types(types);
+    sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+    NodeConfig cfg;
+    cfg.on_error = [](std::string_view) {};
+    cfg.backoff_min = 5ms;
+    cfg.backoff_max = 50ms;
+    cfg.max_attempts = 200;  // the restarted peer must be found again
+    here.emplace(*sys, types, cfg);
+  }
+  void TearDown() override {
+    here.reset();
+    sys.reset();
+  }
+  wire::TypeRegistry types;
+  std::optional<ActorSystem> sys;
+  std::optional<Node> here;
+};
+
+TEST_F(TwoProcesses, RequestAndAnInOrderStreamAcrossProcesses) {
+  NodeProcess peer("127.0.0.1:0");
+  ASSERT_FALSE(peer.address().empty());
+  Pid echo = here->pid(peer.address(), "echo");
+  auto r = sys->request_future<Probe>(echo, Probe{7}, 30s).result();
+  ASSERT_TRUE(r.ok()) << r.what();
+  EXPECT_EQ(r.value().value, 7u);
+
+  std::promise<Ack> done;
+  auto acked = done.get_future();
+  constexpr std::uint64_t total = 200'000;
+  Pid streamer = sys->spawn<Streamer>(here->pid(peer.address(), "sink"), total, &done);
+  sys->send(streamer, Probe{});
+  ASSERT_EQ(acked.wait_for(60s), std::future_status::ready) << "the stream did not finish";
+  Ack last = acked.get();
+  EXPECT_EQ(last.count, total);
+  EXPECT_EQ(last.out_of_order, 0u);
+  EXPECT_EQ(here->stats().messages_sent, total + 1);
+  EXPECT_EQ(here->stats().sequence_gaps, 0u);
+  EXPECT_EQ(here->stats().duplicates_dropped, 0u);
+}
+
+struct WatchIt {
+  Pid who;
+};
+struct Watcher : Handles<Watcher, WatchIt, Terminated> {
+  explicit Watcher(std::promise<TerminatedReason>* heard) : heard(heard) {}
+  void on(Context& ctx, WatchIt& w) {
+    watched = w.who;
+    ctx.watch(w.who);
+  }
+  void on(Context&, Terminated& t) {
+    if (t.who == watched) heard->set_value(t.why);
+  }
+  Pid watched;
+  std::promise<TerminatedReason>* heard;
+};
+
+TEST_F(TwoProcesses, AKilledPeerIsNoticedAndItsRestartIsANewIncarnation) {
+  std::string address;
+  std::uint64_t first_incarnation;
+  {
+    NodeProcess peer("127.0.0.1:0");
+    ASSERT_FALSE(peer.address().empty());
+    address = peer.address();
+    first_incarnation = peer.incarnation();
+    Pid echo = here->pid(address, "echo");
+    std::promise<TerminatedReason> heard;
+    Pid watcher = sys->spawn<Watcher>(&heard);
+    sys->send(watcher, WatchIt{echo});
+    ASSERT_TRUE(sys->request_future<Probe>(echo, Probe{1}, 30s).result().ok());
+    // A request the sink never answers (it acks every 1000 items).
+    auto pending = sys->request_future<Ack>(here->pid(address, "sink"), Item{5, 0}, 60s);
+    ASSERT_TRUE(eventually([&] { return here->stats().messages_sent >= 2; }));
+    peer.kill_hard();
+    auto r = pending.result();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), RequestErrc::delivery_failed) << r.what();
+    auto why = heard.get_future();
+    ASSERT_EQ(why.wait_for(30s), std::future_status::ready) << "the watcher heard nothing";
+    EXPECT_EQ(why.get(), TerminatedReason::address_terminated);
+  }
+  // The same address, a new process: a new incarnation, found again.
+  NodeProcess again(address);
+  ASSERT_EQ(again.address(), address);
+  EXPECT_NE(again.incarnation(), first_incarnation);
+  auto r = sys->request_future<Probe>(here->pid(address, "echo"), Probe{9}, 30s).result();
+  ASSERT_TRUE(r.ok()) << r.what();
+  EXPECT_EQ(r.value().value, 9u);
+  EXPECT_EQ(here->stats().duplicates_dropped, 0u);
+  EXPECT_GE(here->stats().connections_opened, 2u);
+}
+
+}  // namespace
+}  // namespace shoal::io::test

@@ -1,0 +1,86 @@
+// shoal-node: one shoal node in its own process, running the actors of
+// node_actors.hpp ("echo", "sink"), for the remote benchmarks and the
+// two-process tests.
+//
+//   shoal-node [--listen HOST:PORT] [--workers N]
+//
+// Prints "listening ADDRESS incarnation HEX" on stdout once it accepts
+// connections, then runs until its stdin closes or it gets SIGTERM/SIGINT.
+// On exit it prints its node statistics on stderr.
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "core/actor_system.hpp"
+#include "io/node.hpp"
+#include "tools/node/node_actors.hpp"
+
+namespace {
+
+volatile sig_atomic_t stop_requested = 0;
+void on_signal(int) { stop_requested = 1; }
+
+int usage() {
+  std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:0";
+  unsigned workers = 2;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--listen" && i + 1 < argc) {
+      listen = argv[++i];
+    } else if (a == "--workers" && i + 1 < argc) {
+      workers = static_cast<unsigned>(std::stoul(argv[++i]));
+      if (workers == 0) return usage();
+    } else {
+      return usage();
+    }
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    shoal::wire::TypeRegistry types;
+    shoal::node::register_node_types(types);
+    shoal::ActorSystem system(shoal::SystemConfig{.scheduler = {.workers = workers}});
+    shoal::node::spawn_node_actors(system);
+    shoal::io::Node node(system, types, shoal::io::NodeConfig{.listen = listen});
+    std::printf("listening %s incarnation %llx\n", node.address().c_str(),
+                static_cast<unsigned long long>(node.incarnation()));
+    std::fflush(stdout);
+    while (!stop_requested) {
+      pollfd p{STDIN_FILENO, POLLIN, 0};
+      int rc = ::poll(&p, 1, 200);
+      if (rc > 0) {
+        char buf[256];
+        if (::read(STDIN_FILENO, buf, sizeof buf) <= 0) break;  // stdin closed
+      }
+    }
+    auto s = node.stats();
+    std::fprintf(stderr,
+                 "shoal-node %s: received %llu, sent %llu, gaps %llu, duplicates %llu, "
+                 "protocol errors %llu\n",
+                 node.address().c_str(), static_cast<unsigned long long>(s.messages_received),
+                 static_cast<unsigned long long>(s.messages_sent),
+                 static_cast<unsigned long long>(s.sequence_gaps),
+                 static_cast<unsigned long long>(s.duplicates_dropped),
+                 static_cast<unsigned long long>(s.protocol_errors));
+  } catch (const std::exception& e) {
+    std::cerr << "shoal-node: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
