@@ -79,6 +79,12 @@ constexpr std::uint64_t spawn_actors = 1'000'000;
 // (which favours CAF: a smaller working set) and the ratio is per actor.
 constexpr std::uint64_t caf_spawn_from_actor = 20'000;
 constexpr std::uint64_t round_trips = 200'000;
+// Remote: CAF 0.17 streams ≈ 0.3 M msg/s and round-trips in ≈ 140 µs here,
+// so each takes about a second for CAF. Items split evenly over 1 or 16
+// senders in multiples of the sink's ack interval (1,000).
+constexpr std::uint64_t remote_items = 320'000;
+constexpr std::uint64_t remote_window = 20'000;
+constexpr std::uint64_t remote_round_trips = 10'000;
 constexpr std::uint64_t storm_messages = 4'000'000;
 constexpr unsigned storm_pairs = 64;
 constexpr unsigned storm_fail_every = 10;
@@ -223,6 +229,44 @@ std::vector<Workload> workloads() {
                                                   storm_fail_every)),
                   nullptr});
   list.back().scalable = true;
+
+  // Remote: two processes on loopback (a server child process per run).
+  for (unsigned senders : {1u, 16u}) {
+    list.push_back({"remote-stream/" + std::to_string(senders),
+                    std::to_string(senders) + (senders == 1 ? " sender streams" : " senders stream") +
+                        " small messages to an actor in another process over one connection, "
+                        "window 20,000 each (acks every 1,000)",
+                    "msg/s",
+                    true,
+                    {{"senders", double(senders)},
+                     {"items", double(remote_items)},
+                     {"window", double(remote_window)}},
+                    [](const Timing& t) { return t.items / t.seconds; },
+                    SHOAL_NATIVE(remote_stream(c.workers, senders, sized(remote_items, c),
+                                               remote_window)),
+                    SHOAL_CAF(remote_stream(c.workers, senders, sized(remote_items, c),
+                                            remote_window))});
+    list.back().scalable = true;
+  }
+  {
+    struct Pct {
+      const char* name;
+      double Timing::*field;
+    };
+    for (Pct p : {Pct{"p50", &Timing::p50_ns}, Pct{"p99", &Timing::p99_ns},
+                  Pct{"p99.9", &Timing::p999_ns}}) {
+      list.push_back({std::string("remote-rtt/") + p.name,
+                      std::string(p.name) +
+                          " round trip to an actor in another process, one request in flight",
+                      "ns",
+                      false,
+                      {{"round_trips", double(remote_round_trips)}},
+                      [field = p.field](const Timing& t) { return t.*field; },
+                      SHOAL_NATIVE(remote_rtt(c.workers, sized(remote_round_trips, c))),
+                      SHOAL_CAF(remote_rtt(c.workers, sized(remote_round_trips, c)))});
+      list.back().scalable = true;
+    }
+  }
 
   list.push_back({"idle",
                   "CPU used by a system with 1,000 idle actors, 100 ms after its last message",

@@ -1,0 +1,179 @@
+// uring-loopback: the raw io_uring limit on loopback TCP that shoal's
+// remote numbers are compared with (bench/RESULTS.md). No actors, no
+// frames: bytes only, between two processes (fork), with the ring set up
+// as shoal's port sets it up (SINGLE_ISSUER | DEFER_TASKRUN).
+//
+//   uring-loopback throughput [SECONDS]   64-byte messages in 64 KiB sends
+//   uring-loopback rtt [ROUND_TRIPS]       64-byte ping-pong, both busy-polling
+//
+// Prints one line per figure: "throughput 12.3 M msg/s" or
+// "rtt p50 7.9 us p99 10.1 us p99.9 15.0 us".
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t message = 64;
+
+[[noreturn]] void die(const char* what, int err) {
+  std::fprintf(stderr, "uring-loopback: %s: %s\n", what, std::strerror(err));
+  std::exit(1);
+}
+
+void ring_init(io_uring& ring) {
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  int rc = io_uring_queue_init_params(64, &ring, &p);
+  if (rc < 0) die("io_uring_queue_init", -rc);
+}
+
+/// Sends `len` bytes from `buf` through the ring, busy-polling.
+void ring_send_all(io_uring& ring, int fd, const char* buf, std::size_t len) {
+  while (len > 0) {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    io_uring_prep_send(s, fd, buf, len, MSG_NOSIGNAL);
+    io_uring_cqe* cqe = nullptr;
+    do {
+      io_uring_submit_and_get_events(&ring);
+    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
+    int n = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    if (n <= 0) die("send", n < 0 ? -n : EPIPE);
+    buf += n;
+    len -= static_cast<std::size_t>(n);
+  }
+}
+
+/// Receives exactly `len` bytes, busy-polling; false at EOF.
+bool ring_recv_all(io_uring& ring, int fd, char* buf, std::size_t len) {
+  while (len > 0) {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    io_uring_prep_recv(s, fd, buf, len, 0);
+    io_uring_cqe* cqe = nullptr;
+    do {
+      io_uring_submit_and_get_events(&ring);
+    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
+    int n = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    if (n == 0) return false;
+    if (n < 0) die("recv", -n);
+    buf += n;
+    len -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+/// A connected pair of sockets across a fork: returns the fd for this
+/// side; `child` tells which side this is.
+int connected_pair(bool& child) {
+  int ls = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("bind", errno);
+  if (::listen(ls, 1) != 0) die("listen", errno);
+  ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &alen);
+  pid_t pid = ::fork();
+  if (pid < 0) die("fork", errno);
+  int one = 1;
+  if (pid == 0) {
+    child = true;
+    ::close(ls);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("connect", errno);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+  }
+  child = false;
+  int fd = ::accept(ls, nullptr, nullptr);
+  ::close(ls);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+int throughput(double seconds) {
+  bool child = false;
+  int fd = connected_pair(child);
+  io_uring ring;
+  ring_init(ring);
+  std::vector<char> buf(64 << 10, 'x');
+  if (child) {  // the sender
+    auto until = Clock::now() + std::chrono::duration<double>(seconds);
+    while (Clock::now() < until) ring_send_all(ring, fd, buf.data(), buf.size());
+    ::shutdown(fd, SHUT_WR);
+    char c;
+    (void)::read(fd, &c, 1);  // until the receiver closes
+    std::exit(0);
+  }
+  std::size_t total = 0;
+  auto t0 = Clock::now();
+  for (;;) {
+    io_uring_sqe* s = io_uring_get_sqe(&ring);
+    io_uring_prep_recv(s, fd, buf.data(), buf.size(), 0);
+    io_uring_cqe* cqe = nullptr;
+    do {
+      io_uring_submit_and_get_events(&ring);
+    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
+    int n = cqe->res;
+    io_uring_cqe_seen(&ring, cqe);
+    if (n <= 0) break;
+    total += static_cast<std::size_t>(n);
+  }
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  ::close(fd);
+  ::wait(nullptr);
+  std::printf("throughput %.1f M msg/s (%zu-byte messages, %.2f GB/s)\n",
+              double(total / message) / s / 1e6, message, double(total) / s / 1e9);
+  return 0;
+}
+
+int rtt(std::size_t round_trips) {
+  bool child = false;
+  int fd = connected_pair(child);
+  io_uring ring;
+  ring_init(ring);
+  char buf[message] = {};
+  if (child) {  // the echo
+    while (ring_recv_all(ring, fd, buf, message)) ring_send_all(ring, fd, buf, message);
+    std::exit(0);
+  }
+  std::vector<double> us;
+  us.reserve(round_trips);
+  for (std::size_t i = 0; i < round_trips + 1000; ++i) {
+    auto t0 = Clock::now();
+    ring_send_all(ring, fd, buf, message);
+    if (!ring_recv_all(ring, fd, buf, message)) die("echo closed", EPIPE);
+    if (i >= 1000) us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  ::close(fd);
+  ::wait(nullptr);
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[static_cast<std::size_t>(q * double(us.size() - 1))]; };
+  std::printf("rtt p50 %.1f us p99 %.1f us p99.9 %.1f us (%zu round trips, busy-polling)\n",
+              at(0.5), at(0.99), at(0.999), us.size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string what = argc > 1 ? argv[1] : "";
+  if (what == "throughput") return throughput(argc > 2 ? std::atof(argv[2]) : 3.0);
+  if (what == "rtt") return rtt(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 20000);
+  std::fprintf(stderr, "usage: uring-loopback throughput [SECONDS] | rtt [ROUND_TRIPS]\n");
+  return 2;
+}

@@ -1,0 +1,145 @@
+// shoal's remote workloads: this process is the client node, a shoal-node
+// child process the server (tools/node/: "sink" and "echo"). Both run
+// `workers` workers and one io thread.
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <latch>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "bench/child_process.hpp"
+#include "bench/workloads/shoal_workloads.hpp"
+#include "core/actor_system.hpp"
+#include "io/node.hpp"
+#include "tools/node/node_actors.hpp"
+
+namespace shoal::bench::native {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using node::Ack;
+using node::Item;
+using node::Probe;
+
+/// The server process and this process's node, connected.
+struct Client {
+  explicit Client(unsigned workers)
+      : server({sibling_program("SHOAL_NODE", "node/shoal-node"), "--workers",
+                std::to_string(workers)}),
+        system(SystemConfig{.scheduler = {.workers = workers}}) {
+    node::register_node_types(types);
+    std::string line = server.read_line();  // "listening ADDRESS incarnation X"
+    auto sp = line.find(' '), sp2 = line.find(' ', sp + 1);
+    if (line.rfind("listening ", 0) != 0 || sp2 == std::string::npos) {
+      throw std::runtime_error("shoal-node: unexpected first line: " + line);
+    }
+    address = line.substr(sp + 1, sp2 - sp - 1);
+    here = std::make_unique<io::Node>(system, types);
+    // Connect (and warm up) before anything is measured.
+    auto r = system.request_future<Probe>(here->pid(address, "echo"), Probe{0},
+                                          std::chrono::seconds(30)).result();
+    if (!r.ok()) throw std::runtime_error("shoal-node did not answer: " + r.what());
+  }
+  ~Client() {
+    here.reset();
+    system.shutdown();
+    server.stop();
+  }
+  ChildProcess server;
+  wire::TypeRegistry types;
+  ActorSystem system;
+  std::string address;
+  std::unique_ptr<io::Node> here;
+};
+
+struct Start {};
+
+/// Streams `total` items to the sink, at most `window` unacknowledged.
+struct Streamer : Handles<Streamer, Start, Ack> {
+  Streamer(Pid sink, std::uint32_t id, std::uint64_t total, std::uint64_t window, std::latch* done)
+      : sink(std::move(sink)), id(id), total(total), window(window), done(done) {}
+  void on(Context& ctx, Start&) { pump(ctx); }
+  void on(Context& ctx, Ack& a) {
+    acked = a.count;
+    if (acked == total) {
+      done->count_down();
+      return;
+    }
+    pump(ctx);
+  }
+  void pump(Context& ctx) {
+    while (sent < total && sent - acked < window) ctx.request(sink, Item{id, sent++});
+  }
+  Pid sink;
+  std::uint32_t id;
+  std::uint64_t total, window, sent = 0, acked = 0;
+  std::latch* done;
+};
+
+struct Go {};
+/// One request in flight; records each round trip.
+struct Pinger : Handles<Pinger, Go, Probe> {
+  Pinger(Pid echo, std::vector<std::uint32_t>* ns, std::promise<void>* done)
+      : echo(std::move(echo)), ns(ns), done(done) {}
+  void on(Context& ctx, Go&) { next(ctx); }
+  void on(Context& ctx, Probe&) {
+    ns->push_back(static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - sent_at).count()));
+    if (ns->size() == ns->capacity()) {
+      done->set_value();
+      return;
+    }
+    next(ctx);
+  }
+  void next(Context& ctx) {
+    sent_at = Clock::now();
+    ctx.request(echo, Probe{ns->size()});
+  }
+  Pid echo;
+  std::vector<std::uint32_t>* ns;
+  std::promise<void>* done;
+  Clock::time_point sent_at;
+};
+
+}  // namespace
+
+Timing remote_stream(unsigned workers, unsigned senders, std::uint64_t items,
+                     std::uint64_t window) {
+  Client c(workers);
+  Pid sink = c.here->pid(c.address, "sink");
+  std::uint64_t each = items / senders / node::ack_every * node::ack_every;
+  std::latch done(senders);
+  std::vector<Pid> streamers;
+  for (unsigned i = 0; i < senders; ++i) {
+    streamers.push_back(c.system.spawn<Streamer>(sink, i, each, window, &done));
+  }
+  auto t0 = Clock::now();
+  for (auto& s : streamers) c.system.send(s, Start{});
+  done.wait();
+  Timing t;
+  t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  t.items = double(each) * senders;
+  return t;
+}
+
+Timing remote_rtt(unsigned workers, std::uint64_t round_trips) {
+  Client c(workers);
+  std::vector<std::uint32_t> ns;
+  ns.reserve(round_trips);
+  std::promise<void> done;
+  auto finished = done.get_future();
+  Pid p = c.system.spawn<Pinger>(c.here->pid(c.address, "echo"), &ns, &done);
+  auto t0 = Clock::now();
+  c.system.send(p, Go{});
+  finished.wait();
+  Timing t;
+  t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  t.items = double(round_trips);
+  set_percentiles(t, ns);
+  return t;
+}
+
+}  // namespace shoal::bench::native
