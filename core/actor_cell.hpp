@@ -152,6 +152,11 @@ class ActorCell : public Process, public Context {
 
   /// Delivers a user message (ownership taken). Thread-safe, never blocks.
   inline void post_user(Envelope* e) noexcept;
+  /// Delivers user messages `first` … `last` (linked through `next`, oldest
+  /// first) with one queue exchange and at most one schedule. Only when
+  /// takes_chains(). Thread-safe, never blocks.
+  inline void post_user_chain(Envelope* first, Envelope* last) noexcept;
+  bool takes_chains() const noexcept { return mailbox_.takes_chains(); }
   /// Delivers a system message (ownership taken). Thread-safe, never blocks.
   void post_system(Envelope* e) noexcept;
   /// Asks the actor to stop after its current message, before anything

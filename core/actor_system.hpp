@@ -162,6 +162,25 @@ class ActorSystem {
       deliver_observed(to, e);
     }
   }
+  /// Delivers the user messages `first` … `last` (owned; linked through
+  /// `next` with relaxed stores, oldest first) to a non-empty Pid: one queue
+  /// exchange for all of them where the target allows it (a plain actor
+  /// with an unbounded mailbox, no trace), else one deliver() each.
+  /// Thread-safe.
+  void deliver_chain(const Pid& to, Envelope* first, Envelope* last) noexcept {
+    if (to.is_plain_actor() && detail::active_trace == nullptr &&
+        static_cast<ActorCell*>(to.process())->takes_chains()) [[likely]] {
+      static_cast<ActorCell*>(to.process())->post_user_chain(first, last);
+      return;
+    }
+    for (Envelope* e = first;;) {
+      // relaxed: the chain was built by this thread.
+      Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
+      deliver(to, e);
+      if (next == nullptr) break;
+      e = next;
+    }
+  }
   /// Delivers a system message (ownership taken) to a non-empty Pid: an
   /// actor's system queue, or the process itself if it is no actor.
   /// Thread-safe.
@@ -435,6 +454,15 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
     system_->dead_letter(
         lost, id(), is_new ? DeadLetterReason::mailbox_full : DeadLetterReason::dropped_oldest);
   });
+  if (c == Claim::schedule) {
+    system_->scheduler().schedule(this);
+  } else if (c == Claim::drain) [[unlikely]] {
+    drain_dead();
+  }
+}
+
+inline void ActorCell::post_user_chain(Envelope* first, Envelope* last) noexcept {
+  Claim c = mailbox_.push_user_chain(first, last);
   if (c == Claim::schedule) {
     system_->scheduler().schedule(this);
   } else if (c == Claim::drain) [[unlikely]] {

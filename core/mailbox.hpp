@@ -145,6 +145,20 @@ class Mailbox {
     return notify();
   }
 
+  /// True if push_user_chain may be used (an unbounded mailbox). Fixed at
+  /// construction; thread-safe.
+  bool takes_chains() const noexcept { return bounded_ == nullptr; }
+  /// Queues the user messages `first` … `last` (linked through `next`,
+  /// oldest first) with one exchange: what a sender with many messages for
+  /// one actor (a remote batch) uses. Unbounded mailboxes only
+  /// (takes_chains). Thread-safe, lock-free.
+  Claim push_user_chain(Envelope* first, Envelope* last) noexcept {
+    MpscQueue::Entered in = user_.enter_chain(first, last);
+    Claim c = in.was_marked ? notify() : Claim::none;
+    user_.link(in, first);
+    return c;
+  }
+
   /// True once the actor has stopped. Thread-safe; may be stale by the time
   /// the caller acts (the notification protocol covers that race).
   bool is_dead() const noexcept {

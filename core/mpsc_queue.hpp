@@ -81,6 +81,17 @@ class MpscQueue {
     auto prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n), std::memory_order_acq_rel);
     return {reinterpret_cast<Envelope*>(prev & ~mark_bit), (prev & mark_bit) != 0};
   }
+  /// enter() for a chain `first` … `last` already linked through `next`
+  /// (by the caller, with relaxed stores: link() publishes them). One
+  /// exchange for the whole chain; FIFO within it.
+  Entered enter_chain(Envelope* first, Envelope* last) noexcept {
+    (void)first;
+    // relaxed: published by the release store into prev->next in link().
+    last->next.store(nullptr, std::memory_order_relaxed);
+    // acq_rel: as in enter().
+    auto prev = head_.exchange(reinterpret_cast<std::uintptr_t>(last), std::memory_order_acq_rel);
+    return {reinterpret_cast<Envelope*>(prev & ~mark_bit), (prev & mark_bit) != 0};
+  }
   void link(Entered in, Envelope* n) noexcept {
     // release: pairs with the acquire load of `next` in try_pop.
     in.prev->next.store(n, std::memory_order_release);

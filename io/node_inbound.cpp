@@ -70,6 +70,7 @@ void NodeImpl::on_frame(Connection& c, std::span<const std::byte> bytes) {
       decoding_ = &c;
       std::string error;
       wire::FrameError fe = decoder_.decode(f.getBatch(), *this, error);
+      flush_chains();
       decoding_ = nullptr;
       if (fe != wire::FrameError::none) refuse(c, "bad batch: " + error);
       return;
@@ -255,7 +256,36 @@ void NodeImpl::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
   }
   if (gaps != 0) bump(stats_.sequence_gaps, gaps);
   bump(stats_.messages_received);
-  system_.post(target, e);
+  // Appended to its target's chain; flush_chains() delivers after the batch.
+  Process* key = target.process();
+  std::size_t i = chains_.size();
+  if (!chains_.empty() && chains_.back().target.process() == key) {
+    i = chains_.size() - 1;  // the common case: the same target as the last one
+  } else if (chains_.size() < 8) {
+    for (std::size_t k = 0; k < chains_.size(); ++k) {
+      if (chains_[k].target.process() == key) i = k;
+    }
+  } else {
+    if (chain_index_.empty()) {
+      for (std::size_t k = 0; k < chains_.size(); ++k) chain_index_[chains_[k].target.process()] = k;
+    }
+    auto it = chain_index_.find(key);
+    if (it != chain_index_.end()) i = it->second;
+  }
+  if (i == chains_.size()) {
+    chains_.push_back(Chain{target, e, e});
+    if (!chain_index_.empty()) chain_index_[key] = i;
+    return;
+  }
+  // relaxed: the chain is this thread's until deliver_chain publishes it.
+  chains_[i].last->next.store(e, std::memory_order_relaxed);
+  chains_[i].last = e;
+}
+
+void NodeImpl::flush_chains() {
+  for (Chain& ch : chains_) system_.deliver_chain(ch.target, ch.first, ch.last);
+  chains_.clear();
+  chain_index_.clear();
 }
 
 void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,

@@ -104,6 +104,9 @@ class NodeImpl final : public wire::BatchSink {
   void on_handshake(Connection& c, wire::schema::Handshake::Reader h);
   void on_control(Connection& c, wire::schema::Frame::Reader f);
   Pid local_target(const wire::InboundRef& ref);
+  /// Hands each target its messages of the batch just decoded, one queue
+  /// exchange per target (ActorSystem::deliver_chain).
+  void flush_chains();
 
   ActorSystem& system_;
   const wire::TypeRegistry& types_;
@@ -142,6 +145,14 @@ class NodeImpl final : public wire::BatchSink {
   wire::BatchDecoder decoder_;
   wire::ControlWriter control_;
   Connection* decoding_ = nullptr;  // the connection whose batch decodes now
+  // A decoded batch's messages per target, in order, linked through `next`.
+  struct Chain {
+    Pid target;
+    Envelope* first;
+    Envelope* last;
+  };
+  std::vector<Chain> chains_;
+  std::unordered_map<Process*, std::size_t> chain_index_;  // when there are many
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::vector<std::shared_ptr<Endpoint>> active_;  // endpoints with io state (timers)
   std::vector<Pid> holds_;  // targets and remote senders of the batch being built

@@ -96,6 +96,30 @@ TEST_P(ActorSystemTest, MessagesSentFromOutsideReachTheActor) {
   EXPECT_EQ(system->dead_letters().total(), 0u);
 }
 
+TEST_P(ActorSystemTest, DeliverChainHandsAnActorAWholeChainInOrder) {
+  // What io/ does with a decoded batch: one exchange for many messages (a
+  // bounded mailbox takes them one at a time instead).
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid a = spawn<Counter>(*system, probe);
+  std::vector<Envelope*> chain;
+  for (int round = 0; round < 20; ++round) {
+    chain.push_back(make_envelope(Tagged<1>{}));
+    chain.push_back(make_envelope(Tagged<2>{}));
+    chain.push_back(make_envelope(Tagged<3>{}));
+  }
+  for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
+    chain[i]->next.store(chain[i + 1], std::memory_order_relaxed);
+  }
+  system->deliver_chain(a, chain.front(), chain.back());
+  auto answer = ping(*system, a);
+  ASSERT_TRUE(arrive(*system, answer, "the actor's answer"));
+  std::vector<std::uint64_t> want;
+  for (int round = 0; round < 20; ++round) want.insert(want.end(), {1, 2, 3});
+  EXPECT_EQ(probe->seen(), want);
+  EXPECT_EQ(system->dead_letters().total(), 0u);
+}
+
 TEST_P(ActorSystemTest, AnActorCanSpawnAChildAndSendToIt) {
   auto probe = std::make_shared<Probe>();
   auto child_probe = std::make_shared<Probe>();

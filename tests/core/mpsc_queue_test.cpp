@@ -239,5 +239,79 @@ TEST_P(MpscQueueStress, ManyProducersOneConsumerLoseDuplicateAndReorderNothing) 
 INSTANTIATE_TEST_SUITE_P(Producers, MpscQueueStress, ::testing::Values(1u, 2u, 4u, 8u),
                          [](const auto& info) { return test::cat("p", info.param); });
 
+// -- chains (enter_chain: a batch of messages with one exchange) ---------------------------
+
+/// Links `n` envelopes of producer `p` from seq `from` into a chain.
+std::pair<Envelope*, Envelope*> chain_of(unsigned p, std::uint64_t from, std::uint64_t n) {
+  Envelope* first = make_envelope(Item{p, from});
+  Envelope* last = first;
+  for (std::uint64_t i = 1; i < n; ++i) {
+    Envelope* e = make_envelope(Item{p, from + i});
+    last->next.store(e, std::memory_order_relaxed);
+    last = e;
+  }
+  return {first, last};
+}
+
+TEST(MpscQueue, AChainEntersWithOneExchangeInOrderAndReportsTheEmptyMarkOnce) {
+  MpscQueue q;
+  ASSERT_TRUE(q.try_mark_empty());
+  auto [first, last] = chain_of(0, 0, 10);
+  MpscQueue::Entered in = q.enter_chain(first, last);
+  EXPECT_TRUE(in.was_marked);
+  q.link(in, first);
+  auto [f2, l2] = chain_of(0, 10, 5);
+  in = q.enter_chain(f2, l2);
+  EXPECT_FALSE(in.was_marked);
+  q.link(in, f2);
+  q.push(make_envelope(Item{0, 15}));
+  for (std::uint64_t i = 0; i < 16; ++i) {
+    Envelope* e = q.try_pop();
+    ASSERT_NE(e, nullptr) << "at " << i;
+    EXPECT_EQ(seq_of(e), i);
+    e->destroy_payload();
+  }
+  EXPECT_EQ(q.try_pop(), nullptr);
+}
+
+TEST(MpscQueue, ChainsFromManyProducersKeepEachProducersOrder) {
+  constexpr unsigned producers = 4;
+  const std::uint64_t chains = scaled(20'000, 2'000);
+  constexpr std::uint64_t chain_length = 7;
+  MpscQueue q;
+  std::latch start(producers + 1);
+  std::vector<std::thread> threads;
+  for (unsigned p = 0; p < producers; ++p) {
+    threads.emplace_back([&, p] {
+      start.arrive_and_wait();
+      for (std::uint64_t c = 0; c < chains; ++c) {
+        auto [first, last] = chain_of(p, c * chain_length, chain_length);
+        q.link(q.enter_chain(first, last), first);
+      }
+    });
+  }
+  std::vector<std::uint64_t> next(producers, 0);
+  std::uint64_t received = 0, errors = 0;
+  const std::uint64_t total = producers * chains * chain_length;
+  start.arrive_and_wait();
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (received < total && std::chrono::steady_clock::now() < end) {
+    Envelope* e = q.try_pop();
+    if (e == nullptr) {
+      std::this_thread::yield();
+      continue;
+    }
+    const Item& it = *e->get<Item>();
+    if (it.seq != next[it.producer]) ++errors;
+    next[it.producer] = it.seq + 1;
+    ++received;
+    e->destroy_payload();
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(received, total) << "before the deadline";
+  EXPECT_EQ(errors, 0u);
+  EXPECT_EQ(q.try_pop(), nullptr);
+}
+
 }  // namespace
 }  // namespace shoal

@@ -330,6 +330,33 @@ TEST_F(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
   EXPECT_NE(disconnect_reason(got).find("before the handshake"), std::string::npos);
 }
 
+TEST_F(TwoNodes, AFrozenPeerIsTakenForDeadByItsSilence) {
+  NodeConfig fast;
+  fast.heartbeat_interval = 20ms;
+  fast.heartbeat_timeout = 200ms;
+  std::mutex mu;
+  std::vector<std::string> errors;
+  fast.on_error = [&](std::string_view e) {
+    std::lock_guard lock(mu);
+    errors.emplace_back(e);
+  };
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node c(c_sys, types, fast);
+  // A peer that shakes hands, then never says another word.
+  wire::ControlWriter w;
+  std::vector<std::byte> hello;
+  w.handshake("127.0.0.1:1", 5, hello);
+  RawClient raw(c.address());
+  raw.write(hello);
+  auto [got, eof] = raw.read_to_eof();
+  EXPECT_TRUE(eof) << "the node kept a silent peer";
+  EXPECT_TRUE(eventually([&] { return c.stats().heartbeats_sent >= 1; }));
+  std::lock_guard lock(mu);
+  bool said = false;
+  for (auto& e : errors) said = said || e.find("peer silent") != std::string::npos;
+  EXPECT_TRUE(said) << "no 'peer silent' in the node's errors";
+}
+
 TEST_F(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
   // A port nobody listens on: bind one, then close it.
   SocketAddress bound;
