@@ -1,5 +1,6 @@
 #include "io/node.hpp"
 
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -157,7 +158,10 @@ void NodeImpl::loop(std::promise<void>* started) {
       continue;
     }
     if (now - idle_since < config_.spin) {
-      __builtin_ia32_pause();
+      // Yield, not pause: the thread this one waits for (a worker about to
+      // send, on a machine with more busy threads than cores) may need this
+      // core; with nothing else runnable it returns at once.
+      sched_yield();
       continue;
     }
     // Sleep. seq_cst store, then the fence's load of ready_: the io
@@ -354,7 +358,7 @@ void NodeImpl::run_timers(Clock::time_point now) {
         if (now - c.last_heard >= config_.heartbeat_timeout) {
           close_connection(c, "peer silent (no frame for the heartbeat timeout)", false);
         } else if (now - c.last_sent >= config_.heartbeat_interval && !c.sending) {
-          control_.heartbeat(++next_serial_, false, c.out);
+          control_.heartbeat(++heartbeat_nonce_, false, c.out);
           bump(stats_.heartbeats_sent);
           start_send(c);
         }

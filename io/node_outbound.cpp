@@ -85,21 +85,12 @@ void NodeImpl::flush(Endpoint& e) {
 
 wire::OutboundRef NodeImpl::export_ref(const Pid& p) {
   if (p.process()->kind() == Process::Kind::remote) {
+    // Views into the proxy: the caller keeps `p` alive while they are used.
     auto& r = static_cast<RemoteProcess&>(*p.process());
-    holds_.push_back(p);  // the views below live in it until the batch is written
     return {r.remote_id(), r.name(), r.endpoint().address()};
   }
   auto it = exports_.find(p.id());
   if (it == exports_.end()) {
-    if (exports_.size() >= exports_sweep_at_) {
-      // Forget stopped actors and completed futures: nothing can answer them.
-      std::erase_if(exports_, [](const auto& kv) {
-        Process* proc = kv.second.pid.process();
-        if (proc->is_actor()) return static_cast<ActorCell*>(proc)->is_dead();
-        return static_cast<shoal::detail::FutureCore*>(proc)->done();
-      });
-      exports_sweep_at_ = std::max<std::size_t>(1024, 2 * exports_.size());
-    }
     std::string name = p.is_actor() ? system_.name_of(p) : std::string();
     it = exports_.emplace(p.id(), Export{p, std::move(name)}).first;
   }
@@ -113,7 +104,7 @@ void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
     while (Envelope* env = e.try_pop()) {
       bytes += env->type->node_size;
       RemoteProcess& target = target_of(*env);
-      holds_.push_back(Pid::adopt(&target));  // post()'s reference, dropped after the batch
+      Pid target_hold = Pid::adopt(&target);  // post()'s reference
       const MessageType* t = env->type->base();
       if (t == message_type_of<shoal::detail::Watch> ||
           t == message_type_of<shoal::detail::Unwatch> || t == message_type_of<Terminated>) {
@@ -149,10 +140,16 @@ void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
       }
       auto r = writer_.add(m);
       if (r == wire::BatchWriter::Add::full) {
-        finish_batch(c);
+        finish_batch(c);  // may sweep exports_: take the sender's ref afresh
+        if (m.sender) m.sender = export_ref(env->sender_header()->sender);
         r = writer_.add(m);
       }
-      if (r == wire::BatchWriter::Add::encode_failed || r == wire::BatchWriter::Add::too_large) {
+      if (r == wire::BatchWriter::Add::added) {
+        // The batch keeps views into the target's proxy (its name) and a
+        // remote sender's (name, address) until it is written.
+        holds_.push_back(std::move(target_hold));
+        if (m.sender && !m.sender->address.empty()) holds_.push_back(env->sender_header()->sender);
+      } else {
         bump(stats_.dropped_not_serializable);
         report(std::string("cannot send a ") + std::string(codec->name()) + " to " + e.address() +
                ": " + writer_.error());
@@ -176,6 +173,16 @@ void NodeImpl::finish_batch(Connection& c) {
     bump(stats_.messages_sent, n);
   }
   holds_.clear();
+  // No batch refers to an export's name now: forget stopped actors and
+  // completed futures (nothing can answer them). Amortised O(1) per export.
+  if (exports_.size() >= exports_sweep_at_) {
+    std::erase_if(exports_, [](const auto& kv) {
+      Process* proc = kv.second.pid.process();
+      if (proc->is_actor()) return static_cast<ActorCell*>(proc)->is_dead();
+      return static_cast<shoal::detail::FutureCore*>(proc)->done();
+    });
+    exports_sweep_at_ = std::max<std::size_t>(1024, 2 * exports_.size());
+  }
 }
 
 void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target) {
@@ -195,7 +202,6 @@ void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemotePr
                       : wire::schema::TerminatedReason::STOPPED;
     control_.terminated(who, target.ref(), reason, c.out);
   }
-  holds_.clear();
 }
 
 void NodeImpl::start_send(Connection& c) {
