@@ -42,6 +42,7 @@ inline void set_percentiles(Timing& t, std::vector<std::uint32_t>& ns) {
 struct RunConfig {
   unsigned workers = 2;
   unsigned throughput = 0;   ///< shoal's mailbox batch; 0 = its default
+  unsigned spin_us = 0;      ///< shoal's spin before sleeping (workers, io thread), µs; 0 = defaults
   bool pin = false;          ///< pin shoal's workers to cores
   bool actor_stats = false;  ///< instrument every shoal actor (stats.hpp)
   bool print_stats = false;  ///< print shoal's statistics at the end of the run

@@ -73,7 +73,7 @@ using shoal::bench::three_digits;
 
 constexpr std::string_view usage_text =
     R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
-                   [--pin] [--stats] [--actor-stats] [--trace FILE]
+                   [--spin US] [--pin] [--stats] [--actor-stats] [--trace FILE]
                    [--duration SECONDS] [--message-size BYTES]
                    [--json FILE] [--baseline FILE] [--noise PCT]
                    [--no-caf] [--no-fork]
@@ -96,6 +96,8 @@ the medians.
   --message-size BYTES  payload carried (and forwarded) by every message of
                ping-pong, pairs and ring, in both systems: 0 (default), 64,
                256, 1024 or 4096
+  --spin US    how long shoal's idle workers (and a node's io thread) spin
+               before they sleep, in microseconds (default: 50 each)
   --pin        pin shoal's workers to cores (CAF 0.17 has no such option)
   --stats      print shoal's counters (per worker; per actor with
                --actor-stats) at the end of each workload's last repetition
@@ -127,6 +129,7 @@ struct Options {
   unsigned workers = 1;
   unsigned reps = 5;
   unsigned throughput = 0;  // 0 = shoal's default
+  unsigned spin_us = 0;     // 0 = shoal's defaults
   std::string json_path;    // empty = no JSON
   std::string trace_path;   // empty = no trace
   std::string baseline_path;  // empty = no comparison
@@ -235,6 +238,8 @@ Options parse_args(const std::vector<std::string_view>& args) {
       opts.reps = parse_count(arg, value());
     } else if (arg == "--throughput") {
       opts.throughput = parse_count(arg, value());
+    } else if (arg == "--spin") {
+      opts.spin_us = parse_count(arg, value());
     } else if (arg == "--json") {
       opts.json_path = file_name(name, value());
     } else if (arg == "--trace") {
@@ -498,6 +503,7 @@ std::vector<Result> run_all(const std::vector<Workload>& selected, const Options
   RunConfig config;
   config.workers = opts.workers;
   config.throughput = opts.throughput;
+  config.spin_us = opts.spin_us;
   config.pin = opts.pin;
   config.actor_stats = opts.actor_stats;
   config.message_bytes = opts.message_bytes;

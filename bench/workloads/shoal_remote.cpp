@@ -24,12 +24,20 @@ using node::Ack;
 using node::Item;
 using node::Probe;
 
+std::vector<std::string> server_command(unsigned workers) {
+  std::vector<std::string> cmd{sibling_program("SHOAL_NODE", "node/shoal-node"), "--workers",
+                               std::to_string(workers)};
+  if (options().spin_us != 0) {
+    cmd.push_back("--spin");
+    cmd.push_back(std::to_string(options().spin_us));
+  }
+  return cmd;
+}
+
 /// The server process and this process's node, connected.
 struct Client {
   explicit Client(unsigned workers)
-      : server({sibling_program("SHOAL_NODE", "node/shoal-node"), "--workers",
-                std::to_string(workers)}),
-        system(SystemConfig{.scheduler = {.workers = workers}}) {
+      : server(server_command(workers)), system(system_config(workers)) {
     node::register_node_types(types);
     std::string line = server.read_line();  // "listening ADDRESS incarnation X"
     auto sp = line.find(' '), sp2 = line.find(' ', sp + 1);
@@ -37,7 +45,9 @@ struct Client {
       throw std::runtime_error("shoal-node: unexpected first line: " + line);
     }
     address = line.substr(sp + 1, sp2 - sp - 1);
-    here = std::make_unique<io::Node>(system, types);
+    io::NodeConfig nc;
+    if (options().spin_us != 0) nc.spin = std::chrono::microseconds(options().spin_us);
+    here = std::make_unique<io::Node>(system, types, nc);
     // Connect (and warm up) before anything is measured.
     auto r = system.request_future<Probe>(here->pid(address, "echo"), Probe{0},
                                           std::chrono::seconds(30)).result();

@@ -31,6 +31,9 @@ SystemConfig config_for(unsigned workers) {
   c.scheduler.workers = workers;
   c.scheduler.pin_workers = bench_options.pin;
   if (bench_options.throughput != 0) c.throughput = bench_options.throughput;
+  if (bench_options.spin_us != 0) {
+    c.scheduler.spin_before_park = std::chrono::microseconds(bench_options.spin_us);
+  }
   c.actor_stats = bench_options.actor_stats;
   return c;
 }
@@ -289,6 +292,8 @@ struct Poked : Handles<Poked, Poke> {
 // ---------------------------------------------------------------------------------
 
 void set_options(const RunConfig& config) { bench_options = config; }
+const RunConfig& options() { return bench_options; }
+SystemConfig system_config(unsigned workers) { return config_for(workers); }
 
 Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages) {
   SystemConfig c = config_for(workers);

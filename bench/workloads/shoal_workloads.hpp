@@ -10,11 +10,19 @@
 
 #include "bench/workload.hpp"
 
+namespace shoal {
+struct SystemConfig;
+}
+
 namespace shoal::bench::native {
 
 /// The knobs (all of RunConfig but the workers) for the systems the next
 /// runs on this thread build. Set from RunConfig by workloads().
 void set_options(const RunConfig& config);
+/// The knobs set_options last set.
+const RunConfig& options();
+/// The configuration of a system with `workers` workers and those knobs.
+SystemConfig system_config(unsigned workers);
 
 #include "bench/workloads/shapes.inc"
 

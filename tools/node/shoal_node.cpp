@@ -2,7 +2,10 @@
 // node_actors.hpp ("echo", "sink"), for the remote benchmarks and the
 // two-process tests.
 //
-//   shoal-node [--listen HOST:PORT] [--workers N]
+//   shoal-node [--listen HOST:PORT] [--workers N] [--spin US]
+//
+// --spin: how long idle workers and the io thread spin before they sleep
+// (default: the system's and the node's, 50 µs each).
 //
 // Prints "listening ADDRESS incarnation HEX" on stdout once it accepts
 // connections, then runs until its stdin closes or it gets SIGTERM/SIGINT.
@@ -26,7 +29,7 @@ volatile sig_atomic_t stop_requested = 0;
 void on_signal(int) { stop_requested = 1; }
 
 int usage() {
-  std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N]\n";
+  std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--spin US]\n";
   return 2;
 }
 
@@ -35,6 +38,7 @@ int usage() {
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   unsigned workers = 2;
+  unsigned spin_us = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -42,6 +46,8 @@ int main(int argc, char** argv) {
     } else if (a == "--workers" && i + 1 < argc) {
       workers = static_cast<unsigned>(std::stoul(argv[++i]));
       if (workers == 0) return usage();
+    } else if (a == "--spin" && i + 1 < argc) {
+      spin_us = static_cast<unsigned>(std::stoul(argv[++i]));
     } else {
       return usage();
     }
@@ -55,9 +61,15 @@ int main(int argc, char** argv) {
   try {
     shoal::wire::TypeRegistry types;
     shoal::node::register_node_types(types);
-    shoal::ActorSystem system(shoal::SystemConfig{.scheduler = {.workers = workers}});
+    shoal::SystemConfig sc{.scheduler = {.workers = workers}};
+    shoal::io::NodeConfig nc{.listen = listen};
+    if (spin_us != 0) {
+      sc.scheduler.spin_before_park = std::chrono::microseconds(spin_us);
+      nc.spin = std::chrono::microseconds(spin_us);
+    }
+    shoal::ActorSystem system(sc);
     shoal::node::spawn_node_actors(system);
-    shoal::io::Node node(system, types, shoal::io::NodeConfig{.listen = listen});
+    shoal::io::Node node(system, types, nc);
     std::printf("listening %s incarnation %llx\n", node.address().c_str(),
                 static_cast<unsigned long long>(node.incarnation()));
     std::fflush(stdout);
