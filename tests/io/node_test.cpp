@@ -307,10 +307,13 @@ TEST_F(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.handshake("127.0.0.1:2", 9, frame);
-  frame.resize(frame.size() - 5);
+  ASSERT_GT(frame.size(), 8u);
+  // A copy without the last 5 bytes (not resize: g++ 12 under ASan warns
+  // it cannot see the size stays positive).
+  std::vector<std::byte> cut(frame.begin(), frame.end() - 5);
   {
     RawClient raw(b->address());
-    raw.write(frame);
+    raw.write(cut);
     raw.close_write();
     auto [got, eof] = raw.read_to_eof();
     EXPECT_TRUE(eof);
