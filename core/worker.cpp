@@ -1,5 +1,7 @@
 #include "core/worker.hpp"
 
+#include <sched.h>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -138,6 +140,11 @@ ActorCell* Worker::search() {
         if (ActorCell* t = next_local()) return t;
       }
       if (clock::now() >= deadline) return nullptr;
+      // Let another runnable thread on this core go first (it returns at
+      // once when there is none): with more busy threads than cores — an
+      // io thread, a second process — a worker that only pauses holds the
+      // core the thread it waits for needs, for a whole time slice.
+      sched_yield();
     }
     for (int k = 0; k < 16; ++k) detail::cpu_relax();
   }
