@@ -281,6 +281,7 @@ void NodeImpl::close_connection(Connection& c, std::string_view why, bool protoc
   c.state = Connection::State::closing;
   bump(stats_.connections_closed);
   if (protocol_error) bump(stats_.protocol_errors);
+  // relaxed: only decides whether a closed connection is worth a log line.
   if (protocol_error || (was_open && !stopping_.load(std::memory_order_relaxed))) {
     report("connection to " + c.peer + " closed: " + std::string(why));
   }

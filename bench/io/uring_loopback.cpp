@@ -40,17 +40,23 @@ void ring_init(io_uring& ring) {
   if (rc < 0) die("io_uring_queue_init", -rc);
 }
 
+/// Submits the one queued entry and busy-polls for its completion's result.
+int complete_one(io_uring& ring) {
+  io_uring_cqe* cqe = nullptr;
+  do {
+    io_uring_submit_and_get_events(&ring);
+  } while (io_uring_peek_cqe(&ring, &cqe) != 0);
+  int n = cqe->res;
+  io_uring_cqe_seen(&ring, cqe);
+  return n;
+}
+
 /// Sends `len` bytes from `buf` through the ring, busy-polling.
 void ring_send_all(io_uring& ring, int fd, const char* buf, std::size_t len) {
   while (len > 0) {
     io_uring_sqe* s = io_uring_get_sqe(&ring);
     io_uring_prep_send(s, fd, buf, len, MSG_NOSIGNAL);
-    io_uring_cqe* cqe = nullptr;
-    do {
-      io_uring_submit_and_get_events(&ring);
-    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
-    int n = cqe->res;
-    io_uring_cqe_seen(&ring, cqe);
+    int n = complete_one(ring);
     if (n <= 0) die("send", n < 0 ? -n : EPIPE);
     buf += n;
     len -= static_cast<std::size_t>(n);
@@ -62,12 +68,7 @@ bool ring_recv_all(io_uring& ring, int fd, char* buf, std::size_t len) {
   while (len > 0) {
     io_uring_sqe* s = io_uring_get_sqe(&ring);
     io_uring_prep_recv(s, fd, buf, len, 0);
-    io_uring_cqe* cqe = nullptr;
-    do {
-      io_uring_submit_and_get_events(&ring);
-    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
-    int n = cqe->res;
-    io_uring_cqe_seen(&ring, cqe);
+    int n = complete_one(ring);
     if (n == 0) return false;
     if (n < 0) die("recv", -n);
     buf += n;
@@ -124,12 +125,7 @@ int throughput(double seconds) {
   for (;;) {
     io_uring_sqe* s = io_uring_get_sqe(&ring);
     io_uring_prep_recv(s, fd, buf.data(), buf.size(), 0);
-    io_uring_cqe* cqe = nullptr;
-    do {
-      io_uring_submit_and_get_events(&ring);
-    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
-    int n = cqe->res;
-    io_uring_cqe_seen(&ring, cqe);
+    int n = complete_one(ring);
     if (n <= 0) break;
     total += static_cast<std::size_t>(n);
   }
