@@ -84,6 +84,9 @@ struct Watch {
 struct Unwatch {
   Pid watcher;
 };
+/// ActorSystem::stop on a Pid that is not a local actor (a remote proxy):
+/// the proxy carries the stop to the actor's node.
+struct StopRequest {};
 struct ChildFailed {
   Pid child;
   std::exception_ptr error;

@@ -330,7 +330,12 @@ void ActorSystem::dump_trace_on_signal(int signo, std::string path) {
 // -- stopping and dying ----------------------------------------------------------------------
 
 void ActorSystem::stop(const Pid& pid) {
-  if (pid.empty() || !pid.process()->is_actor()) return;
+  if (pid.empty()) return;
+  if (pid.process()->kind() == Process::Kind::remote) {
+    pid.process()->post(emplace_envelope<detail::StopRequest>());
+    return;
+  }
+  if (!pid.process()->is_actor()) return;
   static_cast<ActorCell*>(pid.process())->request_stop();
 }
 

@@ -27,6 +27,16 @@ namespace detail {
 
 namespace {
 
+bool connected_to_itself(int fd) {
+  sockaddr_storage here{}, there{};
+  socklen_t hl = sizeof here, tl = sizeof there;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&here), &hl) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&there), &tl) != 0) {
+    return false;
+  }
+  return hl == tl && std::memcmp(&here, &there, hl) == 0;
+}
+
 std::uint64_t random_incarnation() {
   std::random_device rd;
   std::uint64_t v = 0;
@@ -249,6 +259,11 @@ void NodeImpl::on_completion(const Completion& c) {
       } else if (c.result < 0) {
         close_connection(conn, std::string("connect to ") + conn.peer + ": " +
                                    std::strerror(-c.result), false);
+        maybe_free(conn);
+      } else if (connected_to_itself(conn.fd)) {
+        // TCP self-connect: dialing a port in the ephemeral range with no
+        // listener can bind the same port as the source.
+        close_connection(conn, "connect to " + conn.peer + ": connected to itself", false);
         maybe_free(conn);
       } else {
         conn.state = Connection::State::handshaking;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/actor_cell.hpp"
+#include "core/future.hpp"
 #include "io/detail/node_impl.hpp"
 
 namespace shoal::io::detail {
@@ -72,7 +73,11 @@ void NodeImpl::on_frame(Connection& c, std::span<const std::byte> bytes) {
       wire::FrameError fe = decoder_.decode(f.getBatch(), *this, error);
       flush_chains();
       decoding_ = nullptr;
-      if (fe != wire::FrameError::none) refuse(c, "bad batch: " + error);
+      if (fe != wire::FrameError::none) {
+        refuse(c, "bad batch: " + error);
+      } else {
+        start_send(c);  // Undeliverable answers to rejected requests, if any
+      }
       return;
     }
     if (f.isHeartbeat()) {
@@ -210,6 +215,42 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
       }
       return;
     }
+    case wire::schema::Frame::UNDELIVERABLE: {
+      auto u = f.getUndeliverable();
+      if (!wire::read_ref(u.getSender(), a) || !wire::read_ref(u.getTarget(), b)) {
+        refuse(c, "a name over the limit in an undeliverable");
+        return;
+      }
+      Pid asker = local_target(a);
+      if (asker.empty()) return;
+      auto why = u.getReason();
+      DeadLetterReason reason = why == wire::schema::UndeliverableReason::UNKNOWN_TARGET
+                                    ? DeadLetterReason::target_stopped
+                                : why == wire::schema::UndeliverableReason::UNKNOWN_TYPE
+                                    ? DeadLetterReason::unknown_type
+                                    : DeadLetterReason::malformed;
+      if (asker.process()->kind() == Process::Kind::future) {
+        static_cast<shoal::detail::FutureCore*>(asker.process())
+            ->fail(RequestErrc::dead_letter, reason);
+      } else {
+        // DeadLetterResponse keeps a type name view: this node's own name
+        // for the type when it knows it, else a fixed one.
+        auto tn = u.getTypeName();
+        const wire::TypeCodec* codec = types_.find(std::string_view(tn.cStr(), tn.size()));
+        std::string_view name = codec != nullptr ? codec->type()->name : "(remote type)";
+        system_.send(asker, DeadLetterResponse{b.id, name, reason});
+      }
+      return;
+    }
+    case wire::schema::Frame::STOP: {
+      if (!wire::read_ref(f.getStop().getTarget(), a)) {
+        refuse(c, "a name over the limit in a stop");
+        return;
+      }
+      Pid target = local_target(a);
+      if (!target.empty()) system_.stop(target);
+      return;
+    }
     default:
       refuse(c, "an unknown frame kind");
       return;
@@ -289,7 +330,7 @@ void NodeImpl::flush_chains() {
 }
 
 void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,
-                      std::string_view detail) {
+                      std::string_view detail, const wire::RejectedRequest* request) {
   std::uint64_t gaps = 0;
   if (!admit(*decoding_->endpoint, sequence, gaps)) {
     bump(stats_.duplicates_dropped);
@@ -307,6 +348,16 @@ void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_v
   DeadLetter d{0, type_name, reason};
   system_.dead_letters().publish(d);
   system_.events().publish(d);
+  // Whoever asked (on the peer) hears it now rather than at a timeout.
+  if (request != nullptr && request->sender.address.empty() &&
+      why != wire::Rejection::malformed_envelope) {
+    auto r = why == wire::Rejection::unknown_type     ? wire::schema::UndeliverableReason::UNKNOWN_TYPE
+             : why == wire::Rejection::unknown_target ? wire::schema::UndeliverableReason::UNKNOWN_TARGET
+                                                      : wire::schema::UndeliverableReason::MALFORMED;
+    control_.undeliverable({request->sender.id, request->sender.name, {}}, request->request_id, r,
+                           {request->target.id, request->target.name, {}}, type_name,
+                           decoding_->out);
+  }
 }
 
 }  // namespace shoal::io::detail

@@ -107,7 +107,8 @@ void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
       Pid target_hold = Pid::adopt(&target);  // post()'s reference
       const MessageType* t = env->type->base();
       if (t == message_type_of<shoal::detail::Watch> ||
-          t == message_type_of<shoal::detail::Unwatch> || t == message_type_of<Terminated>) {
+          t == message_type_of<shoal::detail::Unwatch> || t == message_type_of<Terminated> ||
+          t == message_type_of<shoal::detail::StopRequest>) {
         finish_batch(c);  // control frames keep their place in the stream
         write_control(e, c, *env, target);
         env->destroy_payload();
@@ -194,6 +195,8 @@ void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemotePr
     std::erase_if(e.watches, [&](const auto& wp) {
       return wp.first == u->watcher && wp.second.process() == &target;
     });
+  } else if (env.is<shoal::detail::StopRequest>()) {
+    control_.stop(target.ref(), c.out);
   } else if (auto* t = env.get<Terminated>()) {
     wire::OutboundRef who = export_ref(t->who);
     auto reason = t->why == TerminatedReason::not_found ? wire::schema::TerminatedReason::NOT_FOUND
@@ -220,7 +223,8 @@ void NodeImpl::drop_one(Envelope& env, RemoteProcess& target) {
     // The watch never reached the peer: the watcher hears the address died.
     ActorSystem::post_system(w->watcher, emplace_envelope<Terminated>(
                                              Pid(&target), TerminatedReason::address_terminated));
-  } else if (t != message_type_of<shoal::detail::Unwatch> && t != message_type_of<Terminated>) {
+  } else if (t != message_type_of<shoal::detail::Unwatch> && t != message_type_of<Terminated> &&
+             t != message_type_of<shoal::detail::StopRequest>) {
     if (const SenderHeader* h = env.sender_header(); h != nullptr && !h->sender.empty() &&
                                                      is_future(h->sender)) {
       if (static_cast<shoal::detail::FutureCore*>(h->sender.process())

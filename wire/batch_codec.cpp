@@ -213,13 +213,26 @@ FrameError BatchDecoder::decode_envelopes(schema::Batch::Reader batch, BatchSink
     return true;
   };
 
+  // The sender of a rejected message, if it named one: it may be waiting.
+  RejectedRequest rejected;
+  auto request_of = [&](std::uint32_t target, std::uint32_t sender,
+                        std::uint64_t request_id) -> const RejectedRequest* {
+    if (sender == 0 || !read_ref(senders[sender - 1], rejected.sender) ||
+        !read_ref(targets[target], rejected.target)) {
+      return nullptr;
+    }
+    rejected.request_id = request_id;
+    return &rejected;
+  };
+
   std::uint64_t first = batch.getFirstSequence();
   for (auto env : envelopes) {
     std::uint64_t sequence = first + env.getSequenceOffset();
     std::uint32_t type = env.getType(), target = env.getTarget(), sender = env.getSender();
     if (type >= codecs_.size()) {
       sink.reject(sequence, Rejection::malformed_envelope, {},
-                  "type index " + std::to_string(type) + " of " + std::to_string(codecs_.size()));
+                  "type index " + std::to_string(type) + " of " + std::to_string(codecs_.size()),
+                  nullptr);
       continue;
     }
     std::string_view name = names_[type];
@@ -227,12 +240,14 @@ FrameError BatchDecoder::decode_envelopes(schema::Batch::Reader batch, BatchSink
       sink.reject(sequence, Rejection::malformed_envelope, name,
                   "target index " + std::to_string(target) + " of " +
                       std::to_string(targets_.size()) + ", sender " + std::to_string(sender) +
-                      " of " + std::to_string(senders_.size()));
+                      " of " + std::to_string(senders_.size()),
+                  nullptr);
       continue;
     }
     const TypeCodec* codec = codecs_[type];
     if (codec == nullptr) {
-      sink.reject(sequence, Rejection::unknown_type, name, "not in this node's type registry");
+      sink.reject(sequence, Rejection::unknown_type, name, "not in this node's type registry",
+                  request_of(target, sender, env.getRequestId()));
       continue;
     }
     if (!resolve(targets, targets_, target, true) ||
@@ -242,7 +257,8 @@ FrameError BatchDecoder::decode_envelopes(schema::Batch::Reader batch, BatchSink
     }
     const Pid& to = targets_[target].pid;
     if (to.empty()) {
-      sink.reject(sequence, Rejection::unknown_target, name, "no such actor");
+      sink.reject(sequence, Rejection::unknown_target, name, "no such actor",
+                  request_of(target, sender, env.getRequestId()));
       continue;
     }
     Envelope* e = nullptr;
@@ -250,10 +266,12 @@ FrameError BatchDecoder::decode_envelopes(schema::Batch::Reader batch, BatchSink
       e = codec->decode(env.getPayload(), sender != 0 ? senders_[sender - 1].pid : Pid(),
                         env.getRequestId());
     } catch (const kj::Exception& ex) {
-      sink.reject(sequence, Rejection::malformed_payload, name, describe(ex));
+      sink.reject(sequence, Rejection::malformed_payload, name, describe(ex),
+                  request_of(target, sender, env.getRequestId()));
       continue;
     } catch (const std::exception& ex) {
-      sink.reject(sequence, Rejection::malformed_payload, name, ex.what());
+      sink.reject(sequence, Rejection::malformed_payload, name, ex.what(),
+                  request_of(target, sender, env.getRequestId()));
       continue;
     }
     sink.deliver(to, e, sequence);

@@ -102,6 +102,14 @@ enum class Rejection : std::uint8_t {
 };
 std::string_view to_string(Rejection r) noexcept;
 
+/// Who sent a rejected message that carried its sender, and for whom it
+/// was; views into the frame.
+struct RejectedRequest {
+  InboundRef sender;
+  InboundRef target;
+  std::uint64_t request_id = 0;
+};
+
 /// Where a decoded batch goes. Called on the decoding thread.
 class BatchSink {
  public:
@@ -113,8 +121,10 @@ class BatchSink {
   virtual void deliver(const Pid& target, Envelope* e, std::uint64_t sequence) = 0;
   /// One message that will not be delivered, and why. `type_name` is the
   /// wire name (empty if unreadable); `detail` says more for the log.
+  /// `request` is set when the message named its sender (who may be
+  /// waiting for an answer) and the refs could be read.
   virtual void reject(std::uint64_t sequence, Rejection why, std::string_view type_name,
-                      std::string_view detail) = 0;
+                      std::string_view detail, const RejectedRequest* request) = 0;
 
  protected:
   ~BatchSink() = default;

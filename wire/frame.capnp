@@ -38,6 +38,8 @@ struct Frame {
     unwatch @4 :Watch;
     terminated @5 :Terminated;
     disconnect @6 :Disconnect;
+    undeliverable @7 :Undeliverable;
+    stop @8 :Stop;
   }
 }
 
@@ -93,6 +95,27 @@ struct Terminated {
   who @0 :ActorRef;        # on the sending node
   watcher @1 :ActorRef;    # on the receiving node
   reason @2 :TerminatedReason;
+}
+
+enum UndeliverableReason {
+  unknownTarget @0;
+  unknownType @1;
+  malformed @2;
+}
+
+# A request from the peer could not be delivered here: whoever asked
+# (a request future, an actor) hears it at once instead of at a timeout.
+struct Undeliverable {
+  sender @0 :ActorRef;     # who asked, on the receiving node
+  requestId @1 :UInt64;
+  reason @2 :UndeliverableReason;
+  target @3 :ActorRef;     # whom it was for, on the sending node
+  typeName @4 :Text;       # the request's wire type name
+}
+
+# Stop this actor (ActorSystem::stop on a remote Pid).
+struct Stop {
+  target @0 :ActorRef;     # on the receiving node
 }
 
 struct Disconnect {

@@ -148,6 +148,26 @@ void ControlWriter::disconnect(std::string_view reason, std::vector<std::byte>& 
   detail::append_frame(m, out);
 }
 
+void ControlWriter::undeliverable(const OutboundRef& sender, std::uint64_t request_id,
+                                  schema::UndeliverableReason reason, const OutboundRef& target,
+                                  std::string_view type_name, std::vector<std::byte>& out) {
+  detail::PooledMessage m(pool_);
+  auto u = m.initRoot<schema::Frame>().initUndeliverable();
+  set_ref(u.initSender(), sender);
+  u.setRequestId(request_id);
+  u.setReason(reason);
+  set_ref(u.initTarget(), target);
+  type_name = type_name.substr(0, max_name_bytes);
+  set_text(u.initTypeName(static_cast<unsigned>(type_name.size())), type_name);
+  detail::append_frame(m, out);
+}
+
+void ControlWriter::stop(const OutboundRef& target, std::vector<std::byte>& out) {
+  detail::PooledMessage m(pool_);
+  set_ref(m.initRoot<schema::Frame>().initStop().initTarget(), target);
+  detail::append_frame(m, out);
+}
+
 // -- internals --
 
 namespace detail {

@@ -164,6 +164,10 @@ class ControlWriter {
   void terminated(const OutboundRef& who, const OutboundRef& watcher,
                   schema::TerminatedReason reason, std::vector<std::byte>& out);
   void disconnect(std::string_view reason, std::vector<std::byte>& out);
+  void undeliverable(const OutboundRef& sender, std::uint64_t request_id,
+                     schema::UndeliverableReason reason, const OutboundRef& target,
+                     std::string_view type_name, std::vector<std::byte>& out);
+  void stop(const OutboundRef& target, std::vector<std::byte>& out);
 
  private:
   detail::SegmentPool pool_;

@@ -59,7 +59,7 @@ class NodeImpl final : public wire::BatchSink {
   Pid resolve_sender(const wire::InboundRef& sender) override;
   void deliver(const Pid& target, Envelope* e, std::uint64_t sequence) override;
   void reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,
-              std::string_view detail) override;
+              std::string_view detail, const wire::RejectedRequest* request) override;
 
  private:
   using Clock = std::chrono::steady_clock;

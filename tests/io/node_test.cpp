@@ -235,13 +235,66 @@ TEST_F(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers)
   ASSERT_TRUE(seen->wait_for(2));
   EXPECT_TRUE(eventually(
       [&] { return b_sys->dead_letters().count(DeadLetterReason::unknown_type) == 1; }));
-  EXPECT_EQ(b->stats().rejected_inbound, 1u);
+  // A request of that type fails at once: the peer says it cannot decode it.
+  auto f = c_sys.request_future<Ping>(echo, Extra{4}, 600s);
+  auto r = f.result();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), RequestErrc::dead_letter) << r.what();
+  EXPECT_EQ(r.reason(), DeadLetterReason::unknown_type);
+  EXPECT_EQ(b->stats().rejected_inbound, 2u);
   EXPECT_EQ(b->stats().protocol_errors, 0u) << "an unknown type is not the connection's fault";
   // A type the sender itself cannot encode never leaves it.
   struct Local {};
   c_sys.send(echo, Local{});
   EXPECT_TRUE(eventually(
       [&] { return c_sys.dead_letters().count(DeadLetterReason::not_serializable) == 1; }));
+}
+
+TEST_F(TwoNodes, ARequestToAnActorThatIsNotThereFailsAtOnceNotAtItsTimeout) {
+  auto f = a_sys->request_future<Ping>(a->pid(b->address(), "nobody"), Ping{1}, 600s);
+  auto r = f.result();  // a 10-minute timeout: only the Undeliverable ends this early
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), RequestErrc::dead_letter) << r.what();
+  EXPECT_EQ(r.reason(), DeadLetterReason::target_stopped);
+  EXPECT_TRUE(eventually(
+      [&] { return b_sys->dead_letters().count(DeadLetterReason::target_stopped) == 1; }));
+}
+
+/// Records DeadLetterResponses (an undeliverable request comes back so).
+struct Bounced : Handles<Bounced, Note, DeadLetterResponse> {
+  Bounced(Pid target, std::shared_ptr<Counter> seen)
+      : target(std::move(target)), seen(std::move(seen)) {}
+  void on(Context& ctx, Note&) { ctx.request(target, Ping{1}); }
+  void on(Context&, DeadLetterResponse& d) {
+    if (d.reason != DeadLetterReason::target_stopped || d.type_name.find("Ping") == std::string_view::npos) {
+      seen->error("unexpected DeadLetterResponse");
+    }
+    seen->add();
+  }
+  Pid target;
+  std::shared_ptr<Counter> seen;
+};
+
+TEST_F(TwoNodes, AnActorsRequestToAnActorThatIsNotThereComesBackAsADeadLetterResponse) {
+  auto seen = std::make_shared<Counter>();
+  Pid asker = a_sys->spawn<Bounced>(a->pid(b->address(), "nobody"), seen);
+  a_sys->send(asker, Note{});
+  ASSERT_TRUE(seen->wait_for(1));
+  std::lock_guard lock(seen->mu);
+  EXPECT_TRUE(seen->errors.empty());
+}
+
+TEST_F(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
+  auto echo_seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
+  Pid remote = a->pid(b->address(), "echo");
+  auto seen = std::make_shared<Counter>();
+  Pid watcher = a_sys->spawn<Watcher>(seen);
+  a_sys->send(watcher, WatchIt{remote});
+  ASSERT_TRUE(a_sys->request_future<Ping>(remote, Ping{1}, 30s).result().ok());
+  a_sys->stop(remote);
+  ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
+  EXPECT_TRUE(eventually([&] { return b_sys->lookup("echo").empty(); }));
 }
 
 // -- a peer that sends what no shoal node would --

@@ -160,7 +160,16 @@ TEST_F(BatchCodec, AnUnknownTypeOrTargetCostsOnlyThatMessage) {
     ASSERT_EQ(writer.add(m), BatchWriter::Add::added);
   };
   add(make_envelope(Ping{1}), 1, 1);
-  add(make_envelope(Unregistered{}), 1, 2);
+  {  // a request of a type the receiver lacks: its sender is reported
+    OutboundMessage m;
+    m.envelope = keep(make_envelope(Unregistered{}));
+    m.codec = sender_types.find<Unregistered>();
+    m.target = OutboundRef{1, {}, {}};
+    m.sender = OutboundRef{55, {}, {}};
+    m.request_id = 77;
+    m.sequence = 2;
+    ASSERT_EQ(writer.add(m), BatchWriter::Add::added);
+  }
   add(make_envelope(Ping{3}), 99, 3);  // no actor 99 at the receiver
   add(make_envelope(Ping{4}), 1, 4);
   std::vector<std::byte> frame;
@@ -177,6 +186,9 @@ TEST_F(BatchCodec, AnUnknownTypeOrTargetCostsOnlyThatMessage) {
   EXPECT_EQ(sink.rejected[0].sequence, 2u);
   EXPECT_EQ(sink.rejected[0].why, Rejection::unknown_type);
   EXPECT_EQ(sink.rejected[0].type_name, "test.Unregistered");
+  EXPECT_TRUE(sink.rejected[0].had_sender);
+  EXPECT_EQ(sink.rejected[0].request_id, 77u);
+  EXPECT_FALSE(sink.rejected[1].had_sender);
   EXPECT_EQ(sink.rejected[1].sequence, 3u);
   EXPECT_EQ(sink.rejected[1].why, Rejection::unknown_target);
   EXPECT_EQ(sink.rejected[1].type_name, "test.Ping");

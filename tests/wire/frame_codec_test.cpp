@@ -142,6 +142,31 @@ TEST(ControlWriter, EveryControlFrameRoundTrips) {
   EXPECT_EQ(watcher.address, "10.0.0.2:1");
 
   out.clear();
+  w.undeliverable(OutboundRef{12, {}, {}}, 99, schema::UndeliverableReason::UNKNOWN_TYPE,
+                  OutboundRef{0, "svc", {}}, "app.Thing", out);
+  parse_one(out, p);
+  ASSERT_TRUE(p.reader->frame().isUndeliverable());
+  {
+    auto u = p.reader->frame().getUndeliverable();
+    EXPECT_EQ(u.getRequestId(), 99u);
+    EXPECT_EQ(u.getReason(), schema::UndeliverableReason::UNKNOWN_TYPE);
+    EXPECT_EQ(std::string(u.getTypeName().cStr()), "app.Thing");
+    InboundRef s, t;
+    ASSERT_TRUE(read_ref(u.getSender(), s));
+    ASSERT_TRUE(read_ref(u.getTarget(), t));
+    EXPECT_EQ(s.id, 12u);
+    EXPECT_EQ(t.name, "svc");
+  }
+
+  out.clear();
+  w.stop(OutboundRef{0, "worker/2", {}}, out);
+  parse_one(out, p);
+  ASSERT_TRUE(p.reader->frame().isStop());
+  InboundRef stopped;
+  ASSERT_TRUE(read_ref(p.reader->frame().getStop().getTarget(), stopped));
+  EXPECT_EQ(stopped.name, "worker/2");
+
+  out.clear();
   w.disconnect("shutting down", out);
   parse_one(out, p);
   ASSERT_TRUE(p.reader->frame().isDisconnect());

@@ -26,7 +26,8 @@ class DiscardingSink final : public BatchSink {
   void deliver(const shoal::Pid&, shoal::Envelope* e, std::uint64_t) override {
     shoal::destroy_envelope(e);
   }
-  void reject(std::uint64_t, Rejection, std::string_view, std::string_view) override {}
+  void reject(std::uint64_t, Rejection, std::string_view, std::string_view,
+              const RejectedRequest*) override {}
 
  private:
   shoal::Pid target_;
@@ -51,6 +52,14 @@ void read_control(schema::Frame::Reader f) {
       break;
     case schema::Frame::DISCONNECT:
       (void)f.getDisconnect().getReason().size();
+      break;
+    case schema::Frame::UNDELIVERABLE:
+      (void)read_ref(f.getUndeliverable().getSender(), ref);
+      (void)read_ref(f.getUndeliverable().getTarget(), ref);
+      (void)f.getUndeliverable().getTypeName().size();
+      break;
+    case schema::Frame::STOP:
+      (void)read_ref(f.getStop().getTarget(), ref);
       break;
     default:
       break;

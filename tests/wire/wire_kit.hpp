@@ -98,6 +98,8 @@ class RecordingSink final : public BatchSink {
     Rejection why;
     std::string type_name;
     std::string detail;
+    std::uint64_t request_id;
+    bool had_sender;
   };
 
   /// Targets that exist: by id, and by name (id 0 on the wire).
@@ -129,8 +131,9 @@ class RecordingSink final : public BatchSink {
     delivered.push_back({target.id(), sequence, {e, &destroy_envelope}});
   }
   void reject(std::uint64_t sequence, Rejection why, std::string_view type_name,
-              std::string_view detail) override {
-    rejected.push_back({sequence, why, std::string(type_name), std::string(detail)});
+              std::string_view detail, const RejectedRequest* request) override {
+    rejected.push_back({sequence, why, std::string(type_name), std::string(detail),
+                        request != nullptr ? request->request_id : 0, request != nullptr});
   }
 };
 
