@@ -136,6 +136,10 @@ ActorCell* Worker::search() {
     if (c != nullptr) return c;
     if (sched_.stopping()) return nullptr;
     if ((i & 7) == 7) {
+      // A search can outlast a scheduling round (the yield below may give
+      // the core away for a time slice): look at the recorder again so a
+      // timer fired here is traced once tracing is on.
+      refresh_trace();
       if (poll_timers()) {
         if (ActorCell* t = next_local()) return t;
       }

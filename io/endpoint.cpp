@@ -79,7 +79,7 @@ void Endpoint::close() noexcept {
   // its shared_ptr to this endpoint.
 }
 
-Pid Endpoint::proxy(std::uint64_t id, std::string_view name) {
+Pid Endpoint::proxy(std::uint64_t id, std::string_view name, std::uint64_t incarnation) {
   std::lock_guard lock(proxies_mu_);
   if (by_id_.size() + by_name_.size() >= sweep_at_) {
     // Forget proxies nobody else holds (use_count 1: ours; no other
@@ -91,14 +91,19 @@ Pid Endpoint::proxy(std::uint64_t id, std::string_view name) {
   if (!name.empty()) {
     auto it = by_name_.find(std::string(name));
     if (it != by_name_.end()) return it->second;
-    Pid p(new RemoteProcess(shared_from_this(), 0, std::string(name)));
+    Pid p(new RemoteProcess(shared_from_this(), 0, std::string(name), 0));
     by_name_.emplace(std::string(name), p);
     return p;
   }
   auto it = by_id_.find(id);
-  if (it != by_id_.end()) return it->second;
-  Pid p(new RemoteProcess(shared_from_this(), id, {}));
-  by_id_.emplace(id, p);
+  if (it != by_id_.end()) {
+    auto& known = static_cast<RemoteProcess&>(*it->second.process());
+    // The same id from another incarnation is another actor: a new proxy
+    // (the old one stays with its holders, and its sends are dropped).
+    if (incarnation == 0 || known.incarnation() == incarnation) return it->second;
+  }
+  Pid p(new RemoteProcess(shared_from_this(), id, {}, incarnation));
+  by_id_.insert_or_assign(id, p);
   return p;
 }
 

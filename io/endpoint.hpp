@@ -64,9 +64,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   /// Queues `e` (owned) for the peer. Never blocks, does not allocate.
   void enqueue(Envelope* e) noexcept;
-  /// The interned proxy for the peer's actor `id` or `name`. Thread-safe;
-  /// allocates the first time.
-  Pid proxy(std::uint64_t id, std::string_view name);
+  /// The interned proxy for the peer's actor `name`, or `id` as learnt
+  /// from peer incarnation `incarnation` (0: unknown). Thread-safe;
+  /// allocates the first time (and for an id from a new incarnation).
+  Pid proxy(std::uint64_t id, std::string_view name, std::uint64_t incarnation = 0);
 
   // -- the node (io thread, or shutdown) ---------------------------------------
 

@@ -151,6 +151,7 @@ void NodeImpl::loop(std::promise<void>* started) {
     return;
   }
   port_->accept(listen_fd_, token(0, op_accept));
+  accepting_ = true;
   started->set_value();
 
   const std::function<void(const Completion&)> handler = [this](const Completion& c) {
@@ -215,8 +216,12 @@ void NodeImpl::on_completion(const Completion& c) {
     } else if (c.result != -ECANCELED) {
       report(std::string("accept: ") + std::strerror(-c.result));
     }
-    if (!c.more && !stopping_.load(std::memory_order_relaxed)) {  // relaxed: re-checked by the loop
-      port_->accept(listen_fd_, token(0, op_accept));
+    if (!c.more) {
+      accepting_ = false;
+      if (!stopping_.load(std::memory_order_relaxed)) {  // relaxed: re-checked by the loop
+        port_->accept(listen_fd_, token(0, op_accept));
+        accepting_ = true;
+      }
     }
     return;
   }
@@ -436,6 +441,11 @@ void NodeImpl::shutdown_io() {
   }
   holds_.clear();
   exports_.clear();
+  // The armed accept holds the listening socket open (and its port bound)
+  // past close(): end it first, so a new node can listen there at once.
+  port_->cancel(token(0, op_accept));
+  until = Clock::now() + std::chrono::milliseconds(200);
+  while (accepting_ && Clock::now() < until) port_->run(std::chrono::milliseconds(10), handler);
   ::close(listen_fd_);
   // Let the closed connections' operations end, then free them.
   until = Clock::now() + std::chrono::milliseconds(200);

@@ -163,7 +163,7 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
         refuse(c, "a name over the limit in a watch");
         return;
       }
-      Pid watcher = ep.proxy(a.id, a.name);
+      Pid watcher = ep.proxy(a.id, a.name, ep.peer_incarnation);
       Pid watchee = local_target(b);
       if (watchee.empty()) {
         if (watch) {
@@ -211,7 +211,8 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
       });
       if (!matched) {
         ActorSystem::post_system(watcher,
-                                 emplace_envelope<Terminated>(ep.proxy(a.id, a.name), why));
+                                 emplace_envelope<Terminated>(
+                                     ep.proxy(a.id, a.name, ep.peer_incarnation), why));
       }
       return;
     }
@@ -269,7 +270,10 @@ Pid NodeImpl::local_target(const wire::InboundRef& ref) {
 Pid NodeImpl::resolve_target(const wire::InboundRef& target) { return local_target(target); }
 
 Pid NodeImpl::resolve_sender(const wire::InboundRef& sender) {
-  if (sender.address.empty()) return decoding_->endpoint->proxy(sender.id, sender.name);
+  if (sender.address.empty()) {
+    Endpoint& ep = *decoding_->endpoint;
+    return ep.proxy(sender.id, sender.name, ep.peer_incarnation);
+  }
   if (sender.address == address_) return local_target(sender);
   return endpoint_for(sender.address)->proxy(sender.id, sender.name);
 }

@@ -105,6 +105,11 @@ void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
       bytes += env->type->node_size;
       RemoteProcess& target = target_of(*env);
       Pid target_hold = Pid::adopt(&target);  // post()'s reference
+      if (target.incarnation() != 0 && target.incarnation() != e.peer_incarnation) {
+        // An id from an incarnation that is gone: never to the new one.
+        drop_one(*env, target);
+        continue;
+      }
       const MessageType* t = env->type->base();
       if (t == message_type_of<shoal::detail::Watch> ||
           t == message_type_of<shoal::detail::Unwatch> || t == message_type_of<Terminated> ||

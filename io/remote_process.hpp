@@ -21,10 +21,12 @@ class Endpoint;
 
 class RemoteProcess final : public Process {
  public:
-  RemoteProcess(std::shared_ptr<Endpoint> endpoint, std::uint64_t remote_id, std::string name)
+  RemoteProcess(std::shared_ptr<Endpoint> endpoint, std::uint64_t remote_id, std::string name,
+                std::uint64_t incarnation)
       : Process(remote_id, Kind::remote),
         endpoint_(std::move(endpoint)),
-        name_(std::move(name)) {}
+        name_(std::move(name)),
+        incarnation_(incarnation) {}
 
   /// Queues `e` for the peer (owned). Any thread; never blocks; a full
   /// queue or a closed node makes it a dead letter.
@@ -34,12 +36,16 @@ class RemoteProcess final : public Process {
   /// The actor's id on its node (0 when it is named).
   std::uint64_t remote_id() const noexcept { return id(); }
   const std::string& name() const noexcept { return name_; }
+  /// The peer incarnation an id was learnt from (0: a name, or unknown):
+  /// an actor id means nothing to another incarnation of its node.
+  std::uint64_t incarnation() const noexcept { return incarnation_; }
   /// How the wire names it, from the peer's point of view.
   wire::OutboundRef ref() const noexcept { return {id(), name_, {}}; }
 
  private:
   std::shared_ptr<Endpoint> endpoint_;
   std::string name_;
+  std::uint64_t incarnation_;
 };
 
 /// The proxy a queued envelope is for (set by RemoteProcess::post, with a

@@ -132,6 +132,7 @@ class NodeImpl final : public wire::BatchSink {
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::uint64_t next_serial_ = 1;
   std::uint64_t heartbeat_nonce_ = 0;
+  bool accepting_ = false;  // the multishot accept is armed (it holds the listening socket)
   // Local Pids peers may address by id, with the name each had when first
   // exported: a remote proxy is interned by name when there is one, so
   // the name must travel with every ref to a named actor (even after it
