@@ -1,6 +1,6 @@
 // What the io tests share: the wire test types plus Tagged, actors that
-// echo, collect and watch, a waiting helper with a generous deadline, and
-// a raw TCP client for feeding a node bytes no shoal node would send.
+// echo and collect, a counter to wait on with a generous deadline, and a
+// raw TCP client for feeding a node bytes no shoal node would send.
 #pragma once
 
 #include <arpa/inet.h>
@@ -57,18 +57,6 @@ inline void register_io_types(wire::TypeRegistry& types) {
       GTEST_SKIP() << "io_uring unavailable: " << why;                               \
     }                                                                                \
   } while (0)
-
-/// Waits until `done()` holds; fails loudly after `deadline`. Polls with a
-/// short sleep: this waits on another process or a socket, not on shoal's
-/// own synchronisation (which the assertions check).
-inline bool eventually(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
 
 /// A count and a condition to wait on, shared with actors.
 struct Counter {
