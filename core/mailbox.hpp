@@ -153,7 +153,7 @@ class Mailbox {
   /// one actor (a remote batch) uses. Unbounded mailboxes only
   /// (takes_chains). Thread-safe, lock-free.
   Claim push_user_chain(Envelope* first, Envelope* last) noexcept {
-    MpscQueue::Entered in = user_.enter_chain(first, last);
+    MpscQueue::Entered in = user_.enter_chain(last);
     Claim c = in.was_marked ? notify() : Claim::none;
     user_.link(in, first);
     return c;

@@ -81,11 +81,10 @@ class MpscQueue {
     auto prev = head_.exchange(reinterpret_cast<std::uintptr_t>(n), std::memory_order_acq_rel);
     return {reinterpret_cast<Envelope*>(prev & ~mark_bit), (prev & mark_bit) != 0};
   }
-  /// enter() for a chain `first` … `last` already linked through `next`
-  /// (by the caller, with relaxed stores: link() publishes them). One
+  /// enter() for a chain ending at `last`, already linked through `next`
+  /// by the caller (relaxed stores: link(in, first) publishes them). One
   /// exchange for the whole chain; FIFO within it.
-  Entered enter_chain(Envelope* first, Envelope* last) noexcept {
-    (void)first;
+  Entered enter_chain(Envelope* last) noexcept {
     // relaxed: published by the release store into prev->next in link().
     last->next.store(nullptr, std::memory_order_relaxed);
     // acq_rel: as in enter().

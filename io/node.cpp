@@ -326,7 +326,7 @@ void NodeImpl::close_connection(Connection& c, std::string_view why, bool protoc
   if (ep && ep->connection == &c) {
     ep->connection = nullptr;
     if (was_open) {
-      association_lost(*ep, why);
+      association_lost(*ep);
     } else if (c.rejected_duplicate) {
       // The peer keeps its own dial to us: wait for it to arrive.
       ep->state = Endpoint::State::connecting;
@@ -435,11 +435,12 @@ void NodeImpl::shutdown_io() {
   for (auto& [serial, c] : connections_) close_connection(*c, "node shutting down", false);
   for (auto& ep : all) {
     if (ep->state != Endpoint::State::idle || ep->connection != nullptr) {
-      association_lost(*ep, "node shutting down");
+      association_lost(*ep);
     }
     drop_queued(*ep);
   }
   holds_.clear();
+  last_export_ = {};
   exports_.clear();
   // The armed accept holds the listening socket open (and its port bound)
   // past close(): end it first, so a new node can listen there at once.

@@ -142,7 +142,7 @@ void NodeImpl::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
     // nothing from it may reach the new one (the old association's queue,
     // futures and watches went when its connection did).
     if (ep->peer_incarnation != 0 && ep->state == Endpoint::State::connected) {
-      association_lost(*ep, "peer restarted");
+      association_lost(*ep);
       ep->connection = &c;
     }
     ep->peer_incarnation = incarnation;
@@ -154,15 +154,19 @@ void NodeImpl::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
 void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
   Endpoint& ep = *c.endpoint;
   wire::InboundRef a, b;
+  // Reads the frame's two refs into a and b; a name over the limit is the
+  // peer's fault: refused.
+  auto read_refs = [&](auto ref_a, auto ref_b, const char* frame) {
+    if (wire::read_ref(ref_a, a) && wire::read_ref(ref_b, b)) return true;
+    refuse(c, std::string("a name over the limit in ") + frame);
+    return false;
+  };
   switch (f.which()) {
     case wire::schema::Frame::WATCH:
     case wire::schema::Frame::UNWATCH: {
       bool watch = f.isWatch();
       auto w = watch ? f.getWatch() : f.getUnwatch();
-      if (!wire::read_ref(w.getWatcher(), a) || !wire::read_ref(w.getWatchee(), b)) {
-        refuse(c, "a name over the limit in a watch");
-        return;
-      }
+      if (!read_refs(w.getWatcher(), w.getWatchee(), "a watch")) return;
       Pid watcher = ep.proxy(a.id, a.name, ep.peer_incarnation);
       Pid watchee = local_target(b);
       if (watchee.empty()) {
@@ -186,17 +190,10 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
     }
     case wire::schema::Frame::TERMINATED: {
       auto t = f.getTerminated();
-      if (!wire::read_ref(t.getWho(), a) || !wire::read_ref(t.getWatcher(), b)) {
-        refuse(c, "a name over the limit in a terminated");
-        return;
-      }
+      if (!read_refs(t.getWho(), t.getWatcher(), "a terminated")) return;
       Pid watcher = local_target(b);
       if (watcher.empty()) return;
-      TerminatedReason why = t.getReason() == wire::schema::TerminatedReason::NOT_FOUND
-                                 ? TerminatedReason::not_found
-                             : t.getReason() == wire::schema::TerminatedReason::ADDRESS_TERMINATED
-                                 ? TerminatedReason::address_terminated
-                                 : TerminatedReason::stopped;
+      TerminatedReason why = from_wire(t.getReason());
       // Deliver it under the proxy the watcher watched (by id or by name).
       bool matched = false;
       std::erase_if(ep.watches, [&](const auto& w) {
@@ -218,18 +215,10 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
     }
     case wire::schema::Frame::UNDELIVERABLE: {
       auto u = f.getUndeliverable();
-      if (!wire::read_ref(u.getSender(), a) || !wire::read_ref(u.getTarget(), b)) {
-        refuse(c, "a name over the limit in an undeliverable");
-        return;
-      }
+      if (!read_refs(u.getSender(), u.getTarget(), "an undeliverable")) return;
       Pid asker = local_target(a);
       if (asker.empty()) return;
-      auto why = u.getReason();
-      DeadLetterReason reason = why == wire::schema::UndeliverableReason::UNKNOWN_TARGET
-                                    ? DeadLetterReason::target_stopped
-                                : why == wire::schema::UndeliverableReason::UNKNOWN_TYPE
-                                    ? DeadLetterReason::unknown_type
-                                    : DeadLetterReason::malformed;
+      DeadLetterReason reason = dead_letter_reason(from_wire(u.getReason()));
       if (asker.process()->kind() == Process::Kind::future) {
         static_cast<shoal::detail::FutureCore*>(asker.process())
             ->fail(RequestErrc::dead_letter, reason);
@@ -244,10 +233,8 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
       return;
     }
     case wire::schema::Frame::STOP: {
-      if (!wire::read_ref(f.getStop().getTarget(), a)) {
-        refuse(c, "a name over the limit in a stop");
-        return;
-      }
+      auto ref = f.getStop().getTarget();
+      if (!read_refs(ref, ref, "a stop")) return;
       Pid target = local_target(a);
       if (!target.empty()) system_.stop(target);
       return;
@@ -342,9 +329,7 @@ void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_v
   }
   if (gaps != 0) bump(stats_.sequence_gaps, gaps);
   bump(stats_.rejected_inbound);
-  DeadLetterReason reason = why == wire::Rejection::unknown_type     ? DeadLetterReason::unknown_type
-                            : why == wire::Rejection::unknown_target ? DeadLetterReason::target_stopped
-                                                                     : DeadLetterReason::malformed;
+  DeadLetterReason reason = dead_letter_reason(why);
   if (reason == DeadLetterReason::malformed) {
     report("a " + std::string(type_name) + " from " + decoding_->peer +
            " did not decode: " + std::string(detail));
@@ -353,12 +338,10 @@ void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_v
   system_.dead_letters().publish(d);
   system_.events().publish(d);
   // Whoever asked (on the peer) hears it now rather than at a timeout.
-  if (request != nullptr && request->sender.address.empty() &&
-      why != wire::Rejection::malformed_envelope) {
-    auto r = why == wire::Rejection::unknown_type     ? wire::schema::UndeliverableReason::UNKNOWN_TYPE
-             : why == wire::Rejection::unknown_target ? wire::schema::UndeliverableReason::UNKNOWN_TARGET
-                                                      : wire::schema::UndeliverableReason::MALFORMED;
-    control_.undeliverable({request->sender.id, request->sender.name, {}}, request->request_id, r,
+  // (The decoder names no request for a malformed envelope.)
+  if (request != nullptr && request->sender.address.empty()) {
+    control_.undeliverable({request->sender.id, request->sender.name, {}}, request->request_id,
+                           to_wire(why),
                            {request->target.id, request->target.name, {}}, type_name,
                            decoding_->out);
   }

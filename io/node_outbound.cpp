@@ -43,7 +43,7 @@ void NodeImpl::connect_failed(Endpoint& e) {
     report("giving up on " + e.address() + " after " + std::to_string(e.failures) +
            " failed attempts; dropping what was queued for it");
     e.failures = 0;
-    association_lost(e, "unreachable");
+    association_lost(e);
     return;
   }
   auto backoff = config_.backoff_min * (1u << std::min(e.failures - 1, 16u));
@@ -89,12 +89,16 @@ wire::OutboundRef NodeImpl::export_ref(const Pid& p) {
     auto& r = static_cast<RemoteProcess&>(*p.process());
     return {r.remote_id(), r.name(), r.endpoint().address()};
   }
-  auto it = exports_.find(p.id());
-  if (it == exports_.end()) {
-    std::string name = p.is_actor() ? system_.name_of(p) : std::string();
-    it = exports_.emplace(p.id(), Export{p, std::move(name)}).first;
+  // A stream has one sender: one compare instead of a map lookup.
+  if (p.process() != last_export_.process) {
+    auto it = exports_.find(p.id());
+    if (it == exports_.end()) {
+      std::string name = p.is_actor() ? system_.name_of(p) : std::string();
+      it = exports_.emplace(p.id(), Export{p, std::move(name)}).first;
+    }
+    last_export_ = {p.process(), &it->second};
   }
-  return {p.id(), it->second.name, {}};
+  return {p.id(), last_export_.entry->name, {}};
 }
 
 void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
@@ -119,7 +123,12 @@ void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
         env->destroy_payload();
         continue;
       }
-      const wire::TypeCodec* codec = types_.find(env->type);
+      // A stream is mostly one type: one compare instead of a map lookup.
+      if (env->type != last_type_) {
+        last_type_ = env->type;
+        last_codec_ = types_.find(env->type);
+      }
+      const wire::TypeCodec* codec = last_codec_;
       if (codec == nullptr) {
         bump(stats_.dropped_not_serializable);
         system_.report_dead_letter(*env, target.id(), DeadLetterReason::not_serializable);
@@ -182,6 +191,7 @@ void NodeImpl::finish_batch(Connection& c) {
   // No batch refers to an export's name now: forget stopped actors and
   // completed futures (nothing can answer them). Amortised O(1) per export.
   if (exports_.size() >= exports_sweep_at_) {
+    last_export_ = {};
     std::erase_if(exports_, [](const auto& kv) {
       Process* proc = kv.second.pid.process();
       if (proc->is_actor()) return static_cast<ActorCell*>(proc)->is_dead();
@@ -204,10 +214,7 @@ void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemotePr
     control_.stop(target.ref(), c.out);
   } else if (auto* t = env.get<Terminated>()) {
     wire::OutboundRef who = export_ref(t->who);
-    auto reason = t->why == TerminatedReason::not_found ? wire::schema::TerminatedReason::NOT_FOUND
-                  : t->why == TerminatedReason::address_terminated
-                      ? wire::schema::TerminatedReason::ADDRESS_TERMINATED
-                      : wire::schema::TerminatedReason::STOPPED;
+    auto reason = to_wire(t->why);
     control_.terminated(who, target.ref(), reason, c.out);
   }
 }
@@ -258,8 +265,7 @@ void NodeImpl::drop_queued(Endpoint& e) {
   e.next_sequence += e.take_refused();
 }
 
-void NodeImpl::association_lost(Endpoint& e, std::string_view why) {
-  (void)why;
+void NodeImpl::association_lost(Endpoint& e) {
   for (Pid& f : e.pending_futures) {
     if (static_cast<shoal::detail::FutureCore*>(f.process())
             ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {

@@ -94,14 +94,26 @@ std::size_t BatchWriter::finish(std::vector<std::byte>& out) {
     return 0;
   }
   // Indices first (first appearance order), then the lists at their sizes.
-  struct Indices {
-    std::uint32_t type, target, sender;
-  };
-  std::vector<Indices> indices;
-  indices.reserve(pending_.size());
+  // Neighbours mostly share type, target and sender: those reuse the
+  // previous message's index instead of a hash lookup.
+  std::vector<Indices>& indices = indices_;
+  indices.clear();
+  const Pending* prev = nullptr;
   for (const Pending& p : pending_) {
-    indices.push_back({index_of(types_, p.codec), index_of(targets_, p.target),
-                       p.sender ? index_of(senders_, *p.sender) + 1 : 0});
+    Indices ix;
+    ix.type = prev != nullptr && prev->codec == p.codec ? indices.back().type
+                                                         : index_of(types_, p.codec);
+    ix.target = prev != nullptr && prev->target == p.target ? indices.back().target
+                                                             : index_of(targets_, p.target);
+    if (!p.sender) {
+      ix.sender = 0;
+    } else if (prev != nullptr && prev->sender == p.sender) {
+      ix.sender = indices.back().sender;
+    } else {
+      ix.sender = index_of(senders_, *p.sender) + 1;
+    }
+    indices.push_back(ix);
+    prev = &p;
   }
   auto batch = message_->initRoot<schema::Frame>().initBatch();
   batch.setFirstSequence(first_sequence_);

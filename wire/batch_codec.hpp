@@ -71,6 +71,9 @@ class BatchWriter {
     std::uint32_t offset;
     capnp::Orphan<capnp::AnyPointer> payload;
   };
+  struct Indices {
+    std::uint32_t type, target, sender;  // sender: 1 + index, 0 = none
+  };
   struct RefHash {
     std::size_t operator()(const OutboundRef& r) const noexcept;
   };
@@ -78,12 +81,12 @@ class BatchWriter {
   static std::uint32_t index_of(std::unordered_map<Key, std::uint32_t, Hash>& table,
                                 const Key& key);
   void reset() noexcept;
-  std::size_t write(capnp::MessageBuilder& message, std::vector<std::byte>& out);
 
   FrameLimits limits_;
   detail::SegmentPool pool_;
   std::optional<detail::PooledMessage> message_;
   std::vector<Pending> pending_;
+  std::vector<Indices> indices_;  // finish()'s scratch, kept for its capacity
   std::uint64_t first_sequence_ = 0;
   std::uint64_t last_sequence_ = 0;
   std::size_t used_words_ = 0;

@@ -40,6 +40,47 @@
 
 namespace shoal::io::detail {
 
+// -- the wire's reasons and the runtime's, one mapping each way --
+
+inline wire::schema::TerminatedReason to_wire(TerminatedReason r) noexcept {
+  switch (r) {
+    case TerminatedReason::not_found: return wire::schema::TerminatedReason::NOT_FOUND;
+    case TerminatedReason::address_terminated: return wire::schema::TerminatedReason::ADDRESS_TERMINATED;
+    case TerminatedReason::stopped: break;
+  }
+  return wire::schema::TerminatedReason::STOPPED;
+}
+inline TerminatedReason from_wire(wire::schema::TerminatedReason r) noexcept {
+  switch (r) {
+    case wire::schema::TerminatedReason::NOT_FOUND: return TerminatedReason::not_found;
+    case wire::schema::TerminatedReason::ADDRESS_TERMINATED: return TerminatedReason::address_terminated;
+    default: return TerminatedReason::stopped;
+  }
+}
+/// Why a rejected request is undeliverable (malformed envelopes carry none).
+inline wire::schema::UndeliverableReason to_wire(wire::Rejection r) noexcept {
+  switch (r) {
+    case wire::Rejection::unknown_type: return wire::schema::UndeliverableReason::UNKNOWN_TYPE;
+    case wire::Rejection::unknown_target: return wire::schema::UndeliverableReason::UNKNOWN_TARGET;
+    default: return wire::schema::UndeliverableReason::MALFORMED;
+  }
+}
+inline wire::Rejection from_wire(wire::schema::UndeliverableReason r) noexcept {
+  switch (r) {
+    case wire::schema::UndeliverableReason::UNKNOWN_TYPE: return wire::Rejection::unknown_type;
+    case wire::schema::UndeliverableReason::UNKNOWN_TARGET: return wire::Rejection::unknown_target;
+    default: return wire::Rejection::malformed_payload;
+  }
+}
+/// The dead letter a rejection is counted as, on either node.
+inline DeadLetterReason dead_letter_reason(wire::Rejection r) noexcept {
+  switch (r) {
+    case wire::Rejection::unknown_type: return DeadLetterReason::unknown_type;
+    case wire::Rejection::unknown_target: return DeadLetterReason::target_stopped;
+    default: return DeadLetterReason::malformed;
+  }
+}
+
 class NodeImpl final : public wire::BatchSink {
  public:
   NodeImpl(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config);
@@ -93,7 +134,9 @@ class NodeImpl final : public wire::BatchSink {
   void start_send(Connection& c);
   void drop_queued(Endpoint& e);
   void drop_one(Envelope& env, RemoteProcess& target);
-  void association_lost(Endpoint& e, std::string_view why);
+  /// The peer is gone (connection lost, unreachable, restarted, shutdown):
+  /// fail its futures, tell its watchers, drop its queue; back to idle.
+  void association_lost(Endpoint& e);
   void connect_failed(Endpoint& e);
   void connected(Endpoint& e, Connection& c);
   wire::OutboundRef export_ref(const Pid& local);
@@ -142,6 +185,14 @@ class NodeImpl final : public wire::BatchSink {
     std::string name;
   };
   std::unordered_map<std::uint64_t, Export> exports_;
+  // The export and the codec the last message used (node-stable map entry;
+  // cleared when the sweep may erase it).
+  struct LastExport {
+    Process* process = nullptr;
+    Export* entry = nullptr;
+  } last_export_;
+  const MessageType* last_type_ = nullptr;
+  const wire::TypeCodec* last_codec_ = nullptr;
   std::size_t exports_sweep_at_ = 1024;
   wire::BatchWriter writer_;
   wire::BatchDecoder decoder_;

@@ -257,11 +257,11 @@ TEST(MpscQueue, AChainEntersWithOneExchangeInOrderAndReportsTheEmptyMarkOnce) {
   MpscQueue q;
   ASSERT_TRUE(q.try_mark_empty());
   auto [first, last] = chain_of(0, 0, 10);
-  MpscQueue::Entered in = q.enter_chain(first, last);
+  MpscQueue::Entered in = q.enter_chain(last);
   EXPECT_TRUE(in.was_marked);
   q.link(in, first);
   auto [f2, l2] = chain_of(0, 10, 5);
-  in = q.enter_chain(f2, l2);
+  in = q.enter_chain(l2);
   EXPECT_FALSE(in.was_marked);
   q.link(in, f2);
   q.push(make_envelope(Item{0, 15}));
@@ -286,7 +286,7 @@ TEST(MpscQueue, ChainsFromManyProducersKeepEachProducersOrder) {
       start.arrive_and_wait();
       for (std::uint64_t c = 0; c < chains; ++c) {
         auto [first, last] = chain_of(p, c * chain_length, chain_length);
-        q.link(q.enter_chain(first, last), first);
+        q.link(q.enter_chain(last), first);
       }
     });
   }
