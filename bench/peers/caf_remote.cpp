@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/child_process.hpp"
+#include "tools/node/child_process.hpp"
 #include "bench/peers/caf_workloads.hpp"
 #include "caf/all.hpp"
 #include "caf/io/all.hpp"
@@ -17,6 +17,9 @@
 namespace shoal::bench::caf_peer {
 
 namespace {
+
+using node::ChildProcess;
+using node::sibling_program;
 
 using Clock = std::chrono::steady_clock;
 using item_atom = caf::atom_constant<caf::atom("item")>;

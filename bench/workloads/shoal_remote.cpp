@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "bench/child_process.hpp"
+#include "tools/node/child_process.hpp"
 #include "bench/workloads/shoal_workloads.hpp"
 #include "core/actor_system.hpp"
 #include "io/node.hpp"
@@ -18,6 +18,9 @@
 namespace shoal::bench::native {
 
 namespace {
+
+using node::ChildProcess;
+using node::sibling_program;
 
 using Clock = std::chrono::steady_clock;
 using node::Ack;

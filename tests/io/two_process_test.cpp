@@ -2,12 +2,6 @@
 // (tools/node/). Send, request, stream in order, watch; then the peer is
 // killed (SIGKILL: no goodbye) and restarted on the same address as a new
 // incarnation.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -18,9 +12,8 @@
 #include <string>
 
 #include "tests/io/io_kit.hpp"
+#include "tools/node/child_process.hpp"
 #include "tools/node/node_actors.hpp"
-
-extern char** environ;
 
 namespace shoal::io::test {
 namespace {
@@ -29,7 +22,8 @@ using node::Ack;
 using node::Item;
 using node::Probe;
 
-/// A shoal-node child process.
+/// A shoal-node child process (node::ChildProcess), and what it says
+/// when it is listening.
 class NodeProcess {
  public:
   /// Starts one; with `must_start` false, a failure to start (its port
@@ -40,72 +34,30 @@ class NodeProcess {
       ADD_FAILURE() << "SHOAL_NODE is not set (meson sets it)";
       return;
     }
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe";
-      return;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-    std::string l = listen;
-    char* args[] = {const_cast<char*>(exe), const_cast<char*>("--listen"), l.data(),
-                    const_cast<char*>("--workers"), const_cast<char*>("1"), nullptr};
-    int rc = posix_spawn(&pid_, exe, &fa, nullptr, args, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    if (rc != 0) {
-      ADD_FAILURE() << "cannot start " << exe << ": " << std::strerror(rc);
-      ::close(out[0]);
-      pid_ = -1;
-      return;
-    }
-    FILE* f = ::fdopen(out[0], "r");
-    char line[256] = {};
-    if (std::fgets(line, sizeof line, f) == nullptr) {
-      if (must_start) ADD_FAILURE() << "shoal-node said nothing";
-    } else {
+    try {
+      child_.emplace(std::vector<std::string>{exe, "--listen", listen, "--workers", "1"});
+      std::string line = child_->read_line();
       char addr[128] = {};
       unsigned long long inc = 0;
-      if (std::sscanf(line, "listening %127s incarnation %llx", addr, &inc) == 2) {
+      if (std::sscanf(line.c_str(), "listening %127s incarnation %llx", addr, &inc) == 2) {
         address_ = addr;
         incarnation_ = inc;
       } else {
         ADD_FAILURE() << "unexpected first line: " << line;
       }
+    } catch (const std::exception& e) {
+      if (must_start) ADD_FAILURE() << "shoal-node: " << e.what();
     }
-    std::fclose(f);
   }
-  ~NodeProcess() { stop(); }
 
   const std::string& address() const { return address_; }
   std::uint64_t incarnation() const { return incarnation_; }
   void kill_hard() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      reap();
-    }
-  }
-  void stop() {
-    if (stdin_ >= 0) ::close(stdin_);
-    stdin_ = -1;
-    reap();
+    if (child_) child_->kill_hard();
   }
 
  private:
-  void reap() {
-    if (pid_ <= 0) return;
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    if (stdin_ >= 0) ::close(stdin_);
-    stdin_ = -1;
-  }
-  pid_t pid_ = -1;
-  int stdin_ = -1;
+  std::optional<node::ChildProcess> child_;
   std::string address_;
   std::uint64_t incarnation_ = 0;
 };

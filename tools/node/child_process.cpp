@@ -1,7 +1,8 @@
-#include "bench/child_process.hpp"
+#include "tools/node/child_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@
 
 extern char** environ;
 
-namespace shoal::bench {
+namespace shoal::node {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
   int in[2], out[2];
@@ -80,10 +81,15 @@ void ChildProcess::stop() {
   stdout_ = -1;
 }
 
+void ChildProcess::kill_hard() {
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+  stop();
+}
+
 std::string sibling_program(const char* env, std::string_view relative) {
   if (const char* p = std::getenv(env); p != nullptr && *p != '\0') return p;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   return (self.parent_path() / relative).lexically_normal().string();
 }
 
-}  // namespace shoal::bench
+}  // namespace shoal::node

@@ -1,6 +1,7 @@
-// A child process for the two-process benchmarks: the server side runs in
-// its own process (shoal-node, or caf-remote-node for CAF), started with
-// pipes on its stdin and stdout. Closing its stdin asks it to exit.
+// A child process for the two-process benchmarks and tests: the server
+// side runs in its own process (shoal-node, or caf-remote-node for CAF),
+// started with pipes on its stdin and stdout. Closing its stdin asks it
+// to exit; kill_hard() does not ask.
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace shoal::bench {
+namespace shoal::node {
 
 class ChildProcess {
  public:
@@ -24,6 +25,8 @@ class ChildProcess {
   std::string read_line();
   /// Closes its stdin and waits for it to exit.
   void stop();
+  /// SIGKILL (no goodbye), then waits for it.
+  void kill_hard();
 
  private:
   pid_t pid_ = -1;
@@ -36,4 +39,4 @@ class ChildProcess {
 /// directory of this executable.
 std::string sibling_program(const char* env, std::string_view relative);
 
-}  // namespace shoal::bench
+}  // namespace shoal::node
