@@ -11,7 +11,7 @@ Connection::Connection(std::uint64_t serial_, int fd_, bool dialed_)
       state(dialed_ ? State::connecting : State::handshaking) {}
 
 Connection::~Connection() {
-  if (fd >= 0) ::close(fd);
+  if (owns_fd_ && fd >= 0) ::close(fd);
 }
 
 // -- inbound --

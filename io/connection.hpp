@@ -51,6 +51,11 @@ class Connection {
   bool feed(std::span<const std::byte> data, const wire::FrameLimits& limits,
             const std::function<void(std::span<const std::byte>)>& on_frame,
             wire::FrameError& error);
+  /// Gives up the socket: the destructor will not close it.
+  int release_fd() noexcept {
+    owns_fd_ = false;
+    return fd;
+  }
   /// Bytes held for an incomplete frame.
   std::size_t buffered() const noexcept { return pending_bytes_; }
 
@@ -77,6 +82,11 @@ class Connection {
   bool connect_pending = false;        ///< a connect is in flight
   bool rejected_duplicate = false;     ///< the peer kept its own dial instead
   bool close_when_sent = false;        ///< refused: close once `out` is sent
+  /// Accepted, handshake valid, and its peer's endpoint lives on another
+  /// io thread: the receive is being cancelled, then the socket moves
+  /// there. (Not `endpoint`: the endpoint's state is its home thread's.)
+  std::shared_ptr<Endpoint> handover_to;
+  std::uint64_t handover_incarnation = 0;  ///< the peer's, from its handshake
 
   std::chrono::steady_clock::time_point deadline{};   ///< connect + handshake
   std::chrono::steady_clock::time_point last_heard{};
@@ -88,6 +98,7 @@ class Connection {
                      const std::function<void(std::span<const std::byte>)>& on_frame,
                      wire::FrameError& error);
 
+  bool owns_fd_ = true;
   std::vector<std::byte> flight_;
   std::size_t flight_done_ = 0;
   // Reassembly: words, so frames in it are aligned.

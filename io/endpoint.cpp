@@ -20,9 +20,9 @@ RemoteProcess& target_of(Envelope& queued) noexcept {
   return *reinterpret_cast<RemoteProcess*>(mark_of(queued));
 }
 
-Endpoint::Endpoint(detail::NodeImpl& node, ActorSystem& system, std::string address,
-                   std::size_t max_queued_bytes)
-    : node_(node), system_(system), address_(std::move(address)),
+Endpoint::Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& system,
+                   std::string address, std::size_t max_queued_bytes)
+    : node_(node), home_(home), system_(system), address_(std::move(address)),
       max_queued_bytes_(max_queued_bytes) {
   // Born marked empty: the first producer learns it made the queue
   // non-empty and schedules the endpoint.
@@ -57,7 +57,7 @@ void Endpoint::enqueue(Envelope* e) noexcept {
     system_.dead_letter(e, target.id(), DeadLetterReason::outbound_full);
     return;
   }
-  if (queue_.push(e)) node_.schedule(*this);
+  if (queue_.push(e)) home_.schedule(*this);
   inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
 }
 

@@ -8,9 +8,9 @@
 // (outbound_full) and the refusal is counted so the sequence numbers show
 // it. The queue's empty mark tells exactly one producer that it made the
 // queue non-empty; that producer puts the endpoint on its node's ready
-// list (Node wakes the io thread if it sleeps). Nothing else is shared.
+// list (the home io thread's; woken if it sleeps). Nothing else is shared.
 //
-// io side (the node's io thread only): the connection, the state machine,
+// io side (the endpoint's home io thread only): the connection, the state machine,
 // the sequence numbers, the futures and watches that depend on the peer.
 //
 //   idle ──(messages queued)──▶ connecting ──(handshake)──▶ connected
@@ -46,19 +46,22 @@ class Connection;
 class RemoteProcess;
 namespace detail {
 class NodeImpl;
+class IoLoop;
 }
 
 class Endpoint : public std::enable_shared_from_this<Endpoint> {
  public:
   enum class State : std::uint8_t { idle, connecting, connected, backing_off };
 
-  Endpoint(detail::NodeImpl& node, ActorSystem& system, std::string address,
-           std::size_t max_queued_bytes);
+  /// `home`: the io thread that owns the endpoint's io state.
+  Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& system,
+           std::string address, std::size_t max_queued_bytes);
   ~Endpoint();
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
   const std::string& address() const noexcept { return address_; }
+  detail::IoLoop& home() const noexcept { return home_; }
 
   // -- producers (any thread) -------------------------------------------------
 
@@ -69,7 +72,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// allocates the first time (and for an id from a new incarnation).
   Pid proxy(std::uint64_t id, std::string_view name, std::uint64_t incarnation = 0);
 
-  // -- the node (io thread, or shutdown) ---------------------------------------
+  // -- the home io thread (or shutdown) -----------------------------------------
 
   /// From now on sends are dead letters; waits out producers inside
   /// enqueue(). Drops the proxies' table (it would keep this alive).
@@ -111,6 +114,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
  private:
   detail::NodeImpl& node_;
+  detail::IoLoop& home_;
   ActorSystem& system_;
   const std::string address_;
   const std::size_t max_queued_bytes_;

@@ -46,35 +46,48 @@ std::uint64_t random_incarnation() {
 
 }  // namespace
 
-// -- life --
+// -- the node (shared) --
 
-NodeImpl::NodeImpl(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config)
-    : system_(system), types_(types), config_(std::move(config)),
-      incarnation_(random_incarnation()), writer_(config_.limits),
-      decoder_(types, config_.limits) {
+NodeImpl::NodeImpl(ActorSystem& system_, const wire::TypeRegistry& types_, NodeConfig config_)
+    : system(system_), types(types_), config(std::move(config_)),
+      incarnation_(random_incarnation()) {
+  if (config.io_threads == 0) throw std::invalid_argument("NodeConfig::io_threads must be ≥ 1");
   SocketAddress bound;
-  listen_fd_ = listen_on(resolve(config_.listen), 128, bound);
-  address_ = config_.advertise.empty() ? bound.text : config_.advertise;
-  std::promise<void> started;
-  auto ready = started.get_future();
-  thread_ = std::thread([this, &started] { loop(&started); });
+  listen_fd_ = listen_on(resolve(config.listen), 128, bound);
+  address_ = config.advertise.empty() ? bound.text : config.advertise;
   try {
-    ready.get();  // rethrows the io thread's start-up error (no io_uring, ...)
+    for (unsigned i = 0; i < config.io_threads; ++i) {
+      bool accepts = i + 1 == config.io_threads;
+      loops_.push_back(std::make_unique<IoLoop>(*this, i, accepts ? listen_fd_ : -1));
+    }
+    for (auto& l : loops_) l->start();
   } catch (...) {
-    thread_.join();
+    for (auto& l : loops_) l->stop_and_join();
+    loops_.clear();
     ::close(listen_fd_);
     throw;
   }
 }
 
 NodeImpl::~NodeImpl() {
-  stopping_.store(true, std::memory_order_seq_cst);
-  port_->wake();  // port_ lives until the io thread ends
-  thread_.join();
+  std::vector<std::shared_ptr<Endpoint>> all;
+  {
+    std::lock_guard lock(endpoints_mu_);
+    closing_ = true;  // endpoints made from now on are born closed
+    for (auto& [address, ep] : endpoints_) all.push_back(ep);
+  }
+  for (auto& ep : all) ep->close();  // no producer inside enqueue() from here on
+  all.clear();
+  // Each loop says goodbye on its connections and drops its endpoints'
+  // queues; the accepting loop closes the listening socket.
+  for (auto& l : loops_) l->stop_and_join();
+  loops_.clear();  // hand-overs nobody took close their sockets
+  std::lock_guard lock(endpoints_mu_);
+  endpoints_.clear();
 }
 
 Pid NodeImpl::pid(std::string_view address, std::string_view name) {
-  if (address == address_) return system_.lookup(name);
+  if (address == address_) return system.lookup(name);
   return endpoint_for(address)->proxy(0, name);
 }
 
@@ -82,10 +95,28 @@ std::shared_ptr<Endpoint> NodeImpl::endpoint_for(std::string_view address) {
   std::lock_guard lock(endpoints_mu_);
   auto it = endpoints_.find(std::string(address));
   if (it != endpoints_.end()) return it->second;
-  auto e = std::make_shared<Endpoint>(*this, system_, std::string(address),
-                                      config_.outbound_queue_bytes);
+  IoLoop& home = *loops_[next_home_++ % loops_.size()];
+  auto e = std::make_shared<Endpoint>(*this, home, system, std::string(address),
+                                      config.outbound_queue_bytes);
+  if (closing_) e->close();
   endpoints_.emplace(std::string(address), e);
   return e;
+}
+
+std::vector<std::shared_ptr<Endpoint>> NodeImpl::endpoints() const {
+  std::lock_guard lock(endpoints_mu_);
+  std::vector<std::shared_ptr<Endpoint>> all;
+  all.reserve(endpoints_.size());
+  for (auto& [address, ep] : endpoints_) all.push_back(ep);
+  return all;
+}
+
+Pid NodeImpl::find_export(std::uint64_t id, const IoLoop* except) const {
+  for (const auto& l : loops_) {
+    if (l.get() == except) continue;
+    if (Pid p = l->exported(id); !p.empty()) return p;
+  }
+  return {};
 }
 
 NodeStats NodeImpl::stats() const noexcept {
@@ -110,10 +141,56 @@ NodeStats NodeImpl::stats() const noexcept {
   s.protocol_errors = get(stats_.protocol_errors);
   s.heartbeats_sent = get(stats_.heartbeats_sent);
   s.futures_failed = get(stats_.futures_failed);
+  s.handovers = get(stats_.handovers);
   return s;
 }
 
-void NodeImpl::schedule(Endpoint& e) noexcept {
+void NodeImpl::report(std::string_view what) {
+  std::string line = "shoal node " + address_ + ": " + std::string(what);
+  std::lock_guard lock(report_mu_);
+  if (config.on_error) {
+    config.on_error(line);
+  } else {
+    std::cerr << line << '\n';
+  }
+}
+
+// -- an io thread: life --
+
+IoLoop::IoLoop(NodeImpl& node, unsigned index, int listen_fd)
+    : node_(node), system_(node.system), types_(node.types), config_(node.config),
+      stats_(node.stats_), address_(node.address()), incarnation_(node.incarnation()),
+      index_(index), listen_fd_(listen_fd), writer_(config_.limits),
+      decoder_(types_, config_.limits) {}
+
+IoLoop::~IoLoop() { stop_and_join(); }
+
+IoLoop::Handover::~Handover() {
+  if (fd >= 0) ::close(fd);
+}
+
+void IoLoop::start() {
+  std::promise<void> started;
+  auto ready = started.get_future();
+  thread_ = std::thread([this, &started] { loop(&started); });
+  try {
+    ready.get();  // rethrows the io thread's start-up error (no io_uring, ...)
+  } catch (...) {
+    thread_.join();
+    throw;
+  }
+}
+
+void IoLoop::stop_and_join() {
+  if (!thread_.joinable()) return;
+  stopping_.store(true, std::memory_order_seq_cst);
+  port_->wake();  // made before start() returned; lives until the thread ends
+  thread_.join();
+}
+
+bool IoLoop::home_of(const Endpoint& e) const noexcept { return &e.home() == this; }
+
+void IoLoop::schedule(Endpoint& e) noexcept {
   Endpoint* head = ready_.load(std::memory_order_relaxed);  // relaxed: the CAS validates it
   do {
     e.ready_next.store(head, std::memory_order_relaxed);  // relaxed: published by the CAS
@@ -121,8 +198,24 @@ void NodeImpl::schedule(Endpoint& e) noexcept {
     // and the endpoint's queue state become visible to the io thread).
   } while (!ready_.compare_exchange_weak(head, &e, std::memory_order_release,
                                          std::memory_order_relaxed));
-  // seq_cst fence: the push above before the read of sleeping_ (the
-  // sleep protocol's store→load pair; the io thread's side is in loop()).
+  nudge();
+}
+
+void IoLoop::hand_over(Handover h) {
+  {
+    std::lock_guard lock(handovers_mu_);
+    handovers_.push_back(std::move(h));
+  }
+  // seq_cst: this side's store of the sleep protocol's store→load pair
+  // (the io thread re-reads it after setting sleeping_; see nudge()).
+  handovers_waiting_.store(true, std::memory_order_seq_cst);
+  nudge();
+}
+
+void IoLoop::nudge() noexcept {
+  // seq_cst fence: the work made visible above before the read of
+  // sleeping_ (the sleep protocol's store→load pair; the io thread's side
+  // is in loop()).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   // relaxed load: the fence orders it; acq_rel exchange: one producer wins.
   if (sleeping_.load(std::memory_order_relaxed) &&
@@ -131,18 +224,15 @@ void NodeImpl::schedule(Endpoint& e) noexcept {
   }
 }
 
-void NodeImpl::report(std::string_view what) {
-  std::string line = "shoal node " + address_ + ": " + std::string(what);
-  if (config_.on_error) {
-    config_.on_error(line);
-  } else {
-    std::cerr << line << '\n';
-  }
+Pid IoLoop::exported(std::uint64_t id) const {
+  std::lock_guard lock(exports_mu_);
+  auto it = exports_.find(id);
+  return it == exports_.end() ? Pid() : it->second.pid;
 }
 
 // -- the loop --
 
-void NodeImpl::loop(std::promise<void>* started) {
+void IoLoop::loop(std::promise<void>* started) {
   try {
     port_ = make_uring_port(PortConfig{256, config_.receive_buffers,
                                        config_.receive_buffer_bytes});
@@ -150,17 +240,21 @@ void NodeImpl::loop(std::promise<void>* started) {
     started->set_exception(std::current_exception());
     return;
   }
-  port_->accept(listen_fd_, token(0, op_accept));
-  accepting_ = true;
+  if (listen_fd_ >= 0) {
+    port_->accept(listen_fd_, token(0, op_accept));
+    accepting_ = true;
+  }
   started->set_value();
 
   const std::function<void(const Completion&)> handler = [this](const Completion& c) {
     on_completion(c);
   };
   Clock::time_point idle_since = Clock::now();
-  while (!stopping_.load(std::memory_order_acquire)) {  // acquire: pairs with ~NodeImpl's store
+  // acquire: pairs with stop_and_join()'s store.
+  while (!stopping_.load(std::memory_order_acquire)) {
     graveyard_.clear();
     bool busy = take_ready();
+    busy |= take_handovers();
     busy |= port_->run(std::chrono::nanoseconds::zero(), handler) > 0;
     Clock::time_point now = Clock::now();
     run_timers(now);
@@ -175,12 +269,15 @@ void NodeImpl::loop(std::promise<void>* started) {
       sched_yield();
       continue;
     }
-    // Sleep. seq_cst store, then the fence's load of ready_: the io
-    // thread's side of the store→load pair in schedule().
+    // Sleep. seq_cst store, then the fence's loads of ready_ and
+    // handovers_waiting_: the io thread's side of the store→load pair in
+    // nudge().
     sleeping_.store(true, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ready_.load(std::memory_order_relaxed) == nullptr &&  // relaxed: the fence orders it
-        !stopping_.load(std::memory_order_acquire)) {         // acquire: as above
+    // relaxed loads: the fence orders them; acquire on stopping_: as above.
+    if (ready_.load(std::memory_order_relaxed) == nullptr &&
+        !handovers_waiting_.load(std::memory_order_relaxed) &&
+        !stopping_.load(std::memory_order_acquire)) {
       port_->run(next_timer(now), handler);
     }
     sleeping_.store(false, std::memory_order_relaxed);  // relaxed: only an optimisation for producers
@@ -189,7 +286,7 @@ void NodeImpl::loop(std::promise<void>* started) {
   shutdown_io();
 }
 
-bool NodeImpl::take_ready() {
+bool IoLoop::take_ready() {
   // acquire: pairs with the release CAS in schedule().
   Endpoint* e = ready_.exchange(nullptr, std::memory_order_acquire);
   if (e == nullptr) return false;
@@ -203,7 +300,29 @@ bool NodeImpl::take_ready() {
   return true;
 }
 
-void NodeImpl::on_completion(const Completion& c) {
+bool IoLoop::take_handovers() {
+  // relaxed: a hint; the mutex orders the hand-overs themselves.
+  if (!handovers_waiting_.load(std::memory_order_relaxed)) return false;
+  std::vector<Handover> taken;
+  {
+    std::lock_guard lock(handovers_mu_);
+    // relaxed: cleared under the lock that the poster sets it after
+    // pushing under; a later post sets it again.
+    handovers_waiting_.store(false, std::memory_order_relaxed);
+    taken.swap(handovers_);
+  }
+  for (Handover& h : taken) {
+    Connection* c = adopt(std::exchange(h.fd, -1), false, nullptr);
+    c->peer = h.endpoint->address();
+    c->deadline = Clock::now() + config_.connect_timeout;
+    c->receiving = true;
+    port_->receive(c->fd, token(c->serial, op_receive));
+    accept_handshake(*c, h.endpoint, h.incarnation);
+  }
+  return !taken.empty();
+}
+
+void IoLoop::on_completion(const Completion& c) {
   std::uint64_t serial = c.token >> 2;
   auto op = static_cast<Op>(c.token & 3);
   if (op == op_accept) {
@@ -284,7 +403,7 @@ void NodeImpl::on_completion(const Completion& c) {
   }
 }
 
-Connection* NodeImpl::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint) {
+Connection* IoLoop::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint) {
   std::uint64_t serial = next_serial_++;
   auto c = std::make_unique<Connection>(serial, fd, dialed);
   c->endpoint = std::move(endpoint);
@@ -295,7 +414,7 @@ Connection* NodeImpl::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpo
   return raw;
 }
 
-void NodeImpl::close_connection(Connection& c, std::string_view why, bool protocol_error) {
+void IoLoop::close_connection(Connection& c, std::string_view why, bool protocol_error) {
   if (c.state == Connection::State::closing) return;
   bool was_open = c.state == Connection::State::open;
   c.state = Connection::State::closing;
@@ -337,7 +456,7 @@ void NodeImpl::close_connection(Connection& c, std::string_view why, bool protoc
   }
 }
 
-void NodeImpl::refuse(Connection& c, std::string_view why) {
+void IoLoop::refuse(Connection& c, std::string_view why) {
   control_.disconnect(why, c.out);
   c.close_when_sent = true;
   start_send(c);
@@ -347,7 +466,7 @@ void NodeImpl::refuse(Connection& c, std::string_view why) {
   close_connection(c, reason, true);
 }
 
-void NodeImpl::maybe_free(Connection& c) {
+void IoLoop::maybe_free(Connection& c) {
   if (c.state != Connection::State::closing || c.sending || c.receiving || c.connect_pending) {
     return;
   }
@@ -359,7 +478,7 @@ void NodeImpl::maybe_free(Connection& c) {
 
 // -- timers --
 
-void NodeImpl::run_timers(Clock::time_point now) {
+void IoLoop::run_timers(Clock::time_point now) {
   for (auto& ep : active_) {
     if (ep->state == Endpoint::State::backing_off && now >= ep->next_attempt) {
       start_connect(*ep);
@@ -390,7 +509,7 @@ void NodeImpl::run_timers(Clock::time_point now) {
   }
 }
 
-std::chrono::nanoseconds NodeImpl::next_timer(Clock::time_point now) const {
+std::chrono::nanoseconds IoLoop::next_timer(Clock::time_point now) const {
   Clock::time_point next = now + std::chrono::milliseconds(100);
   for (const auto& ep : active_) {
     if (ep->state == Endpoint::State::backing_off) next = std::min(next, ep->next_attempt);
@@ -407,13 +526,9 @@ std::chrono::nanoseconds NodeImpl::next_timer(Clock::time_point now) const {
 
 // -- shutdown (io thread) --
 
-void NodeImpl::shutdown_io() {
-  std::vector<std::shared_ptr<Endpoint>> all;
-  {
-    std::lock_guard lock(endpoints_mu_);
-    for (auto& [address, ep] : endpoints_) all.push_back(ep);
-  }
-  for (auto& ep : all) ep->close();  // no producer inside enqueue() from here on
+void IoLoop::shutdown_io() {
+  // ~NodeImpl closed every endpoint before stopping the loops: no
+  // producer is inside enqueue() from here on.
   // Say goodbye on every open connection and give the frames a moment.
   for (auto& [serial, c] : connections_) {
     if (c->state == Connection::State::open) {
@@ -433,7 +548,8 @@ void NodeImpl::shutdown_io() {
   };
   while (sending() && Clock::now() < until) port_->run(std::chrono::milliseconds(10), handler);
   for (auto& [serial, c] : connections_) close_connection(*c, "node shutting down", false);
-  for (auto& ep : all) {
+  for (auto& ep : node_.endpoints()) {
+    if (!home_of(*ep)) continue;
     if (ep->state != Endpoint::State::idle || ep->connection != nullptr) {
       association_lost(*ep);
     }
@@ -441,13 +557,19 @@ void NodeImpl::shutdown_io() {
   }
   holds_.clear();
   last_export_ = {};
-  exports_.clear();
-  // The armed accept holds the listening socket open (and its port bound)
-  // past close(): end it first, so a new node can listen there at once.
-  port_->cancel(token(0, op_accept));
-  until = Clock::now() + std::chrono::milliseconds(200);
-  while (accepting_ && Clock::now() < until) port_->run(std::chrono::milliseconds(10), handler);
-  ::close(listen_fd_);
+  {
+    std::lock_guard lock(exports_mu_);
+    exports_.clear();
+  }
+  if (listen_fd_ >= 0) {
+    // The armed accept holds the listening socket open (and its port
+    // bound) past close(): end it first, so a new node can listen there
+    // at once.
+    port_->cancel(token(0, op_accept));
+    until = Clock::now() + std::chrono::milliseconds(200);
+    while (accepting_ && Clock::now() < until) port_->run(std::chrono::milliseconds(10), handler);
+    ::close(listen_fd_);
+  }
   // Let the closed connections' operations end, then free them.
   until = Clock::now() + std::chrono::milliseconds(200);
   while (!connections_.empty() && Clock::now() < until) {
@@ -456,9 +578,7 @@ void NodeImpl::shutdown_io() {
   }
   graveyard_.clear();
   connections_.clear();
-  active_.clear();  // port_ stays: ~NodeImpl may still wake it; it goes after the join
-  std::lock_guard lock(endpoints_mu_);
-  endpoints_.clear();
+  active_.clear();  // port_ stays: stop_and_join() may still wake it
 }
 
 }  // namespace detail

@@ -25,8 +25,9 @@
 //   unknown message type or a payload that does not decode is a dead letter
 //   for that message only.
 //
-// One io thread per Node runs the event loop (io/event_port.hpp, io_uring).
-// The Node must be destroyed before its ActorSystem.
+// io threads (NodeConfig::io_threads, one by default) run the event loops
+// (io/event_port.hpp, io_uring), one ring each; each peer's connection
+// lives on one of them. The Node must be destroyed before its ActorSystem.
 #pragma once
 
 #include <chrono>
@@ -53,6 +54,12 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   /// The address peers know this node by; empty: the bound listen address.
   std::string advertise{};
+  /// io threads, each with its own io_uring. Peers are spread over them
+  /// (each peer's connection on one, in turn as peers are first used); the
+  /// last one also accepts. One suits most nodes (it carries millions of
+  /// small messages a second: bench/RESULTS.md); more help a node with
+  /// several busy peers and cores to spare.
+  unsigned io_threads = 1;
   /// What this node accepts from a peer (frame size, tables, nesting).
   wire::FrameLimits limits{};
   /// Bound on what may wait for one peer (encoded size estimate: the
@@ -60,7 +67,7 @@ struct NodeConfig {
   std::size_t outbound_queue_bytes = 64u << 20;
   /// A batch frame is closed at this size, or when the queue is drained.
   std::size_t batch_bytes = 64u << 10;
-  /// Spin (busy-poll) this long with nothing to do before the io thread
+  /// Spin (busy-poll) this long with nothing to do before an io thread
   /// sleeps. Longer: lower latency, more CPU when idle.
   std::chrono::microseconds spin{50};
   std::chrono::milliseconds connect_timeout{2000};
@@ -73,11 +80,11 @@ struct NodeConfig {
   /// peer silent for heartbeat_timeout is taken for dead.
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds heartbeat_timeout{5000};
-  /// Receive buffers of the io thread's port (a power of two) and their size.
+  /// Receive buffers of each io thread's port (a power of two) and their size.
   unsigned receive_buffers = 64;
   std::size_t receive_buffer_bytes = 64u << 10;
   /// Connection-level errors (protocol violations, peer lost), for the log;
-  /// empty: printed to stderr. Called on the io thread.
+  /// empty: printed to stderr. Called on an io thread, one call at a time.
   std::function<void(std::string_view)> on_error{};
 };
 
@@ -100,16 +107,17 @@ struct NodeStats {
   std::uint64_t protocol_errors = 0;     ///< connections closed for bad input
   std::uint64_t heartbeats_sent = 0;
   std::uint64_t futures_failed = 0;      ///< request futures failed by a lost connection
+  std::uint64_t handovers = 0;  ///< accepted connections moved to their peer's io thread
 };
 
 class Node {
  public:
-  /// Binds, listens and starts the io thread. Throws std::system_error or
+  /// Binds, listens and starts the io threads. Throws std::system_error or
   /// std::runtime_error with a clear message (address in use, io_uring
-  /// unavailable: see uring_unavailable_reason()).
+  /// unavailable: see uring_unavailable_reason(), io_threads of 0).
   Node(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config = {});
   /// Says goodbye to every peer (a Disconnect frame), drops what is still
-  /// queued (counted), joins the io thread.
+  /// queued (counted), joins the io threads.
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;

@@ -8,7 +8,7 @@
 
 namespace shoal::io::detail {
 
-void NodeImpl::on_receive(Connection& c, const Completion& comp) {
+void IoLoop::on_receive(Connection& c, const Completion& comp) {
   if (comp.result > 0) {
     bump(stats_.bytes_received, static_cast<std::uint64_t>(comp.result));
     if (c.state != Connection::State::closing) {
@@ -28,7 +28,10 @@ void NodeImpl::on_receive(Connection& c, const Completion& comp) {
   port_->release(comp.buffer);
   if (comp.more) return;
   c.receiving = false;
-  if (c.state != Connection::State::closing) {
+  if (c.handover_to && c.state != Connection::State::closing &&
+      (comp.result == -ECANCELED || comp.result == -ENOBUFS)) {
+    finish_handover(c);
+  } else if (c.state != Connection::State::closing) {
     if (comp.result == -ENOBUFS) {  // every buffer was lent out: receive again
       c.receiving = true;
       port_->receive(c.fd, token(c.serial, op_receive));
@@ -43,7 +46,7 @@ void NodeImpl::on_receive(Connection& c, const Completion& comp) {
   maybe_free(c);
 }
 
-void NodeImpl::on_frame(Connection& c, std::span<const std::byte> bytes) {
+void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
   bump(stats_.frames_received);
   wire::FrameReader reader(bytes, config_.limits);
   if (reader.error() != wire::FrameError::none) {
@@ -52,6 +55,12 @@ void NodeImpl::on_frame(Connection& c, std::span<const std::byte> bytes) {
   }
   try {
     auto f = reader.frame();
+    if (c.handover_to) {
+      // The peer must wait for the handshake's answer before it sends
+      // anything more.
+      refuse(c, "a frame before the handshake was answered");
+      return;
+    }
     if (f.isHandshake()) {
       on_handshake(c, f.getHandshake());
       return;
@@ -93,7 +102,7 @@ void NodeImpl::on_frame(Connection& c, std::span<const std::byte> bytes) {
   }
 }
 
-void NodeImpl::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
+void IoLoop::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
   if (c.state != Connection::State::handshaking) {
     refuse(c, "a second handshake");
     return;
@@ -111,14 +120,43 @@ void NodeImpl::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
   }
   std::string peer(address_text.cStr(), address_text.size());
   c.peer = peer;
-  std::shared_ptr<Endpoint> ep = c.dialed ? c.endpoint : endpoint_for(peer);
+  std::shared_ptr<Endpoint> ep = c.dialed ? c.endpoint : node_.endpoint_for(peer);
+  if (!home_of(*ep)) {
+    // Not ours: end the receive, then pass the socket to the endpoint's
+    // home thread (finish_handover), which answers the handshake.
+    c.handover_to = ep;
+    c.handover_incarnation = incarnation;
+    port_->cancel(token(c.serial, op_receive));
+    return;
+  }
+  accept_handshake(c, ep, incarnation);
+}
+
+void IoLoop::finish_handover(Connection& c) {
+  if (c.buffered() != 0) {
+    refuse(c, "bytes after the handshake before it was answered");
+    return;
+  }
+  Handover h;
+  h.fd = c.release_fd();
+  h.endpoint = std::move(c.handover_to);
+  h.incarnation = c.handover_incarnation;
+  IoLoop& home = h.endpoint->home();
+  // Gone from here without a close: not counted as opened or closed.
+  c.state = Connection::State::closing;
+  bump(stats_.handovers);
+  home.hand_over(std::move(h));
+}
+
+void IoLoop::accept_handshake(Connection& c, const std::shared_ptr<Endpoint>& ep,
+                              std::uint64_t incarnation) {
   if (!c.dialed) {
     Connection* other = ep->connection;
     if (other != nullptr && other != &c) {
       if (other->state == Connection::State::open) {
         // The peer dialed again: it lost the old connection (or restarted).
         close_connection(*other, "the peer connected anew", false);
-      } else if (address_ < peer) {
+      } else if (address_ < ep->address()) {
         // Both dialed at once: the dial from the lower address wins.
         refuse(c, "duplicate connection");
         return;
@@ -151,7 +189,7 @@ void NodeImpl::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
   connected(*ep, c);
 }
 
-void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
+void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
   Endpoint& ep = *c.endpoint;
   wire::InboundRef a, b;
   // Reads the frame's two refs into a and b; a name over the limit is the
@@ -180,8 +218,7 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
       }
       if (watch) {
         // Its Terminated must name it as the watcher's proxy does.
-        auto ex = exports_.try_emplace(watchee.id(), Export{watchee, std::string(b.name)});
-        if (!b.name.empty()) ex.first->second.name = std::string(b.name);
+        export_pid(watchee, std::string(b.name));
         ActorSystem::post_system(watchee, emplace_envelope<shoal::detail::Watch>(watcher));
       } else {
         ActorSystem::post_system(watchee, emplace_envelope<shoal::detail::Unwatch>(watcher));
@@ -245,24 +282,27 @@ void NodeImpl::on_control(Connection& c, wire::schema::Frame::Reader f) {
   }
 }
 
-Pid NodeImpl::local_target(const wire::InboundRef& ref) {
+Pid IoLoop::local_target(const wire::InboundRef& ref) {
   if (!ref.address.empty() && ref.address != address_) return {};
   if (!ref.name.empty()) return system_.lookup(ref.name);
+  // This thread writes exports_: it reads them without the lock. An id
+  // exported by another io thread (a peer may pass a ref it got from
+  // another peer) is looked up there.
   auto it = exports_.find(ref.id);
-  return it == exports_.end() ? Pid() : it->second.pid;
+  return it != exports_.end() ? it->second.pid : node_.find_export(ref.id, this);
 }
 
 // -- BatchSink --
 
-Pid NodeImpl::resolve_target(const wire::InboundRef& target) { return local_target(target); }
+Pid IoLoop::resolve_target(const wire::InboundRef& target) { return local_target(target); }
 
-Pid NodeImpl::resolve_sender(const wire::InboundRef& sender) {
+Pid IoLoop::resolve_sender(const wire::InboundRef& sender) {
   if (sender.address.empty()) {
     Endpoint& ep = *decoding_->endpoint;
     return ep.proxy(sender.id, sender.name, ep.peer_incarnation);
   }
   if (sender.address == address_) return local_target(sender);
-  return endpoint_for(sender.address)->proxy(sender.id, sender.name);
+  return node_.endpoint_for(sender.address)->proxy(sender.id, sender.name);
 }
 
 namespace {
@@ -279,7 +319,7 @@ bool admit(Endpoint& ep, std::uint64_t sequence, std::uint64_t& gaps) {
 
 }  // namespace
 
-void NodeImpl::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
+void IoLoop::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
   std::uint64_t gaps = 0;
   if (!admit(*decoding_->endpoint, sequence, gaps)) {
     bump(stats_.duplicates_dropped);
@@ -314,13 +354,13 @@ void NodeImpl::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
   chains_[i].last = e;
 }
 
-void NodeImpl::flush_chains() {
+void IoLoop::flush_chains() {
   for (Chain& ch : chains_) system_.deliver_chain(ch.target, ch.first, ch.last);
   chains_.clear();
   chain_index_.clear();
 }
 
-void NodeImpl::reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,
+void IoLoop::reject(std::uint64_t sequence, wire::Rejection why, std::string_view type_name,
                       std::string_view detail, const wire::RejectedRequest* request) {
   std::uint64_t gaps = 0;
   if (!admit(*decoding_->endpoint, sequence, gaps)) {

@@ -17,7 +17,7 @@ bool is_future(const Pid& p) { return p.process()->kind() == Process::Kind::futu
 
 // -- connecting --
 
-void NodeImpl::start_connect(Endpoint& e) {
+void IoLoop::start_connect(Endpoint& e) {
   SocketAddress to;
   int fd;
   try {
@@ -36,7 +36,7 @@ void NodeImpl::start_connect(Endpoint& e) {
   port_->connect(fd, to.storage, to.length, token(c->serial, op_connect));
 }
 
-void NodeImpl::connect_failed(Endpoint& e) {
+void IoLoop::connect_failed(Endpoint& e) {
   e.connection = nullptr;
   ++e.failures;
   if (e.failures >= config_.max_attempts) {
@@ -51,7 +51,7 @@ void NodeImpl::connect_failed(Endpoint& e) {
   e.state = Endpoint::State::backing_off;
 }
 
-void NodeImpl::connected(Endpoint& e, Connection& c) {
+void IoLoop::connected(Endpoint& e, Connection& c) {
   c.state = Connection::State::open;
   c.deadline = {};
   e.connection = &c;
@@ -64,7 +64,7 @@ void NodeImpl::connected(Endpoint& e, Connection& c) {
 
 // -- queues to frames --
 
-void NodeImpl::flush(Endpoint& e) {
+void IoLoop::flush(Endpoint& e) {
   if (!e.active) {
     e.active = true;
     active_.push_back(e.shared_from_this());
@@ -83,7 +83,7 @@ void NodeImpl::flush(Endpoint& e) {
   }
 }
 
-wire::OutboundRef NodeImpl::export_ref(const Pid& p) {
+wire::OutboundRef IoLoop::export_ref(const Pid& p) {
   if (p.process()->kind() == Process::Kind::remote) {
     // Views into the proxy: the caller keeps `p` alive while they are used.
     auto& r = static_cast<RemoteProcess&>(*p.process());
@@ -91,17 +91,23 @@ wire::OutboundRef NodeImpl::export_ref(const Pid& p) {
   }
   // A stream has one sender: one compare instead of a map lookup.
   if (p.process() != last_export_.process) {
-    auto it = exports_.find(p.id());
-    if (it == exports_.end()) {
-      std::string name = p.is_actor() ? system_.name_of(p) : std::string();
-      it = exports_.emplace(p.id(), Export{p, std::move(name)}).first;
-    }
-    last_export_ = {p.process(), &it->second};
+    auto it = exports_.find(p.id());  // this thread writes exports_: no lock to read
+    Export* entry = it != exports_.end()
+                        ? &it->second
+                        : &export_pid(p, p.is_actor() ? system_.name_of(p) : std::string());
+    last_export_ = {p.process(), entry};
   }
   return {p.id(), last_export_.entry->name, {}};
 }
 
-void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
+IoLoop::Export& IoLoop::export_pid(const Pid& pid, std::string name) {
+  std::lock_guard lock(exports_mu_);  // other io threads read exports_ under it
+  auto [it, made] = exports_.try_emplace(pid.id(), Export{pid, name});
+  if (!made && !name.empty()) it->second.name = std::move(name);
+  return it->second;
+}
+
+void IoLoop::encode_queue(Endpoint& e, Connection& c) {
   e.next_sequence += e.take_refused();
   std::size_t bytes = 0;
   for (;;) {
@@ -179,7 +185,7 @@ void NodeImpl::encode_queue(Endpoint& e, Connection& c) {
   e.popped(bytes);
 }
 
-void NodeImpl::finish_batch(Connection& c) {
+void IoLoop::finish_batch(Connection& c) {
   std::size_t n = writer_.size();
   if (n != 0) {
     writer_.finish(c.out);
@@ -192,6 +198,7 @@ void NodeImpl::finish_batch(Connection& c) {
   // completed futures (nothing can answer them). Amortised O(1) per export.
   if (exports_.size() >= exports_sweep_at_) {
     last_export_ = {};
+    std::lock_guard lock(exports_mu_);  // other io threads read exports_ under it
     std::erase_if(exports_, [](const auto& kv) {
       Process* proc = kv.second.pid.process();
       if (proc->is_actor()) return static_cast<ActorCell*>(proc)->is_dead();
@@ -201,7 +208,7 @@ void NodeImpl::finish_batch(Connection& c) {
   }
 }
 
-void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target) {
+void IoLoop::write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target) {
   if (auto* w = env.get<shoal::detail::Watch>()) {
     control_.watch(export_ref(w->watcher), target.ref(), true, c.out);
     e.watches.emplace_back(w->watcher, Pid(&target));
@@ -219,7 +226,7 @@ void NodeImpl::write_control(Endpoint& e, Connection& c, Envelope& env, RemotePr
   }
 }
 
-void NodeImpl::start_send(Connection& c) {
+void IoLoop::start_send(Connection& c) {
   if (c.state == Connection::State::closing && !c.close_when_sent) return;
   auto bytes = c.next_send();
   if (bytes.empty()) return;
@@ -229,7 +236,7 @@ void NodeImpl::start_send(Connection& c) {
 
 // -- loss --
 
-void NodeImpl::drop_one(Envelope& env, RemoteProcess& target) {
+void IoLoop::drop_one(Envelope& env, RemoteProcess& target) {
   const MessageType* t = env.type->base();
   if (auto* w = env.get<shoal::detail::Watch>()) {
     // The watch never reached the peer: the watcher hears the address died.
@@ -250,7 +257,7 @@ void NodeImpl::drop_one(Envelope& env, RemoteProcess& target) {
   env.destroy_payload();
 }
 
-void NodeImpl::drop_queued(Endpoint& e) {
+void IoLoop::drop_queued(Endpoint& e) {
   std::size_t bytes = 0;
   for (;;) {
     while (Envelope* env = e.try_pop()) {
@@ -265,7 +272,7 @@ void NodeImpl::drop_queued(Endpoint& e) {
   e.next_sequence += e.take_refused();
 }
 
-void NodeImpl::association_lost(Endpoint& e) {
+void IoLoop::association_lost(Endpoint& e) {
   for (Pid& f : e.pending_futures) {
     if (static_cast<shoal::detail::FutureCore*>(f.process())
             ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {

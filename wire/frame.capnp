@@ -68,7 +68,10 @@ struct Envelope {
   # (@5 fills the 32-bit hole before requestId: 3 data words, 1 pointer.)
 }
 
-# First frame each way on a new connection.
+# First frame each way on a new connection. The dialing node sends
+# nothing else until the answering handshake arrives (the acceptor may
+# move the connection between its io threads in that pause, and refuses a
+# frame that comes before its answer when it does).
 struct Handshake {
   version @0 :UInt32;      # protocolVersion of the sender
   address @1 :Text;        # the sender's advertised node address

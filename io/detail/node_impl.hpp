@@ -1,6 +1,7 @@
-// NodeImpl: the io thread's world. Node (node.hpp) is its public face.
+// NodeImpl: what a Node's io threads share; IoLoop: one io thread's world.
+// Node (node.hpp) is their public face.
 //
-// One io thread runs loop(): take the endpoints producers marked ready,
+// Each io thread runs IoLoop::loop(): take the endpoints producers marked ready,
 // encode their queues into frames, start sends; reap completions (accepts,
 // connects, receives, sends) from the EventPort; run the timers (connect
 // and handshake deadlines, backoff, heartbeats). With nothing to do it
@@ -8,10 +9,16 @@
 // the next timer, or a producer's wake.
 //
 // The sleep protocol (no lost wake-up): the io thread stores sleeping_ =
-// true, then looks at the ready list once more before waiting; a producer
-// pushes onto the ready list, then reads sleeping_ and, if set, clears it
-// and wakes the port. Both sides order store-then-load with seq_cst, so at
-// least one of them sees the other.
+// true, then looks at the ready list and the hand-overs once more before
+// waiting; a producer pushes onto the ready list (or posts a hand-over),
+// then reads sleeping_ and, if set, clears it and wakes the port. Both
+// sides order store-then-load with seq_cst, so at least one of them sees
+// the other.
+//
+// Several io threads (NodeConfig::io_threads): each endpoint has a home
+// thread (given in turn as endpoints are made) that owns all its io state;
+// the last thread also accepts, and hands an accepted connection to its
+// peer's home thread after the handshake.
 //
 // Files: node.cpp (life, loop, timers), node_inbound.cpp (frames in,
 // handshake), node_outbound.cpp (queues → frames, connection loss).
@@ -26,6 +33,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/actor_system.hpp"
@@ -81,7 +89,23 @@ inline DeadLetterReason dead_letter_reason(wire::Rejection r) noexcept {
   }
 }
 
-class NodeImpl final : public wire::BatchSink {
+/// The node's counters (NodeStats), bumped by every io thread.
+struct Counters {
+  std::atomic<std::uint64_t> messages_sent{0}, messages_received{0}, frames_sent{0},
+      frames_received{0}, bytes_sent{0}, bytes_received{0}, dropped_outbound_full{0},
+      dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
+      sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
+      protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0};
+};
+
+inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+  counter.fetch_add(by, std::memory_order_relaxed);  // relaxed: a statistic
+}
+
+class IoLoop;
+
+/// What every io thread shares: the endpoints, the counters, the log.
+class NodeImpl {
  public:
   NodeImpl(ActorSystem& system, const wire::TypeRegistry& types, NodeConfig config);
   ~NodeImpl();
@@ -91,11 +115,78 @@ class NodeImpl final : public wire::BatchSink {
   std::uint64_t incarnation() const noexcept { return incarnation_; }
   Pid pid(std::string_view address, std::string_view name);
   NodeStats stats() const noexcept;
-  /// Puts `e` on the ready list and wakes the io thread if it sleeps.
-  void schedule(Endpoint& e) noexcept;
+  /// The endpoint for `address`, made (with the next io thread in turn as
+  /// its home) if there is none. Once the node shuts down, a new one is
+  /// born closed.
+  std::shared_ptr<Endpoint> endpoint_for(std::string_view address);
+  /// Every endpoint now (a copy, taken under the lock).
+  std::vector<std::shared_ptr<Endpoint>> endpoints() const;
+  /// A local Pid some io thread exported under `id`, or empty. Takes each
+  /// other io thread's export lock in turn.
+  Pid find_export(std::uint64_t id, const IoLoop* except) const;
+  /// Logs a connection-level error (serialised: io threads call it).
+  void report(std::string_view what);
   void note_outbound_full() noexcept { bump(stats_.dropped_outbound_full); }
 
-  // -- BatchSink (io thread, while a batch decodes) --
+  ActorSystem& system;
+  const wire::TypeRegistry& types;
+  const NodeConfig config;
+  Counters stats_;
+
+ private:
+  std::string address_;
+  const std::uint64_t incarnation_;
+  int listen_fd_ = -1;
+
+  // Endpoints by address (pid() from any thread; io threads on accept and
+  // for senders named by address).
+  mutable std::mutex endpoints_mu_;
+  std::unordered_map<std::string, std::shared_ptr<Endpoint>> endpoints_;
+  std::size_t next_home_ = 0;  // guarded by endpoints_mu_
+  bool closing_ = false;       // guarded by endpoints_mu_
+
+  std::mutex report_mu_;
+  std::vector<std::unique_ptr<IoLoop>> loops_;  // fixed after the constructor
+};
+
+/// One io thread and its port. Owns the endpoints whose home it is (their
+/// connection, state machine and sequence numbers) and every connection
+/// it accepted or dialed; an accepted connection whose peer's endpoint
+/// lives on another io thread is handed over to that one right after the
+/// peer's handshake (before this node answers it, so no frame can be in
+/// flight: the peer sends nothing more until it hears the answer).
+class IoLoop final : public wire::BatchSink {
+ public:
+  /// `listen_fd` ≥ 0: this loop accepts on it.
+  IoLoop(NodeImpl& node, unsigned index, int listen_fd);
+  ~IoLoop();
+  /// Starts the thread; rethrows its start-up error (no io_uring, ...).
+  void start();
+  /// Asks the thread to shut down and waits for it.
+  void stop_and_join();
+
+  // -- any thread --
+  /// Puts `e` (whose home this is) on the ready list and wakes the thread
+  /// if it sleeps.
+  void schedule(Endpoint& e) noexcept;
+  /// An accepted connection whose peer has this loop as its home, after a
+  /// valid handshake on another loop.
+  struct Handover {
+    Handover() = default;
+    Handover(Handover&& o) noexcept
+        : fd(std::exchange(o.fd, -1)), endpoint(std::move(o.endpoint)),
+          incarnation(o.incarnation) {}
+    Handover& operator=(Handover&&) = delete;
+    ~Handover();  // closes the fd if nobody took it
+    int fd = -1;
+    std::shared_ptr<Endpoint> endpoint;
+    std::uint64_t incarnation = 0;
+  };
+  void hand_over(Handover h);
+  /// The Pid exported under `id` here (under the export lock), or empty.
+  Pid exported(std::uint64_t id) const;
+
+  // -- BatchSink (this thread, while a batch decodes) --
   Pid resolve_target(const wire::InboundRef& target) override;
   Pid resolve_sender(const wire::InboundRef& sender) override;
   void deliver(const Pid& target, Envelope* e, std::uint64_t sequence) override;
@@ -109,21 +200,21 @@ class NodeImpl final : public wire::BatchSink {
 
   // node.cpp
   void loop(std::promise<void>* started);
+  /// After work became visible to the thread: wakes it if it sleeps.
+  void nudge() noexcept;
   bool take_ready();
+  bool take_handovers();
   void on_completion(const Completion& c);
   void run_timers(Clock::time_point now);
   std::chrono::nanoseconds next_timer(Clock::time_point now) const;
-  std::shared_ptr<Endpoint> endpoint_for(std::string_view address);
   Connection* adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint);
   void close_connection(Connection& c, std::string_view why, bool protocol_error);
   /// Says why in a Disconnect frame, then closes once it is sent.
   void refuse(Connection& c, std::string_view why);
   void maybe_free(Connection& c);
-  void report(std::string_view what);
   void shutdown_io();
-  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
-    counter.fetch_add(by, std::memory_order_relaxed);  // relaxed: a statistic
-  }
+  bool home_of(const Endpoint& e) const noexcept;
+  void report(std::string_view what) { node_.report(what); }
 
   // node_outbound.cpp
   void start_connect(Endpoint& e);
@@ -140,27 +231,36 @@ class NodeImpl final : public wire::BatchSink {
   void connect_failed(Endpoint& e);
   void connected(Endpoint& e, Connection& c);
   wire::OutboundRef export_ref(const Pid& local);
+  struct Export;
+  /// Exports `pid` under its id; a non-empty `name` replaces the one it
+  /// had (a watch names the actor as the watcher's proxy does).
+  Export& export_pid(const Pid& pid, std::string name);
 
   // node_inbound.cpp
   void on_receive(Connection& c, const Completion& comp);
   void on_frame(Connection& c, std::span<const std::byte> bytes);
   void on_handshake(Connection& c, wire::schema::Handshake::Reader h);
+  /// The handshake was valid and `ep` is at home here: resolve duplicate
+  /// dials, answer an accepted connection, open the association.
+  void accept_handshake(Connection& c, const std::shared_ptr<Endpoint>& ep,
+                        std::uint64_t incarnation);
+  /// An accepted connection's receive ended for a hand-over: pass it on.
+  void finish_handover(Connection& c);
   void on_control(Connection& c, wire::schema::Frame::Reader f);
   Pid local_target(const wire::InboundRef& ref);
   /// Hands each target its messages of the batch just decoded, one queue
   /// exchange per target (ActorSystem::deliver_chain).
   void flush_chains();
 
+  NodeImpl& node_;
   ActorSystem& system_;
   const wire::TypeRegistry& types_;
-  const NodeConfig config_;
-  std::string address_;
+  const NodeConfig& config_;
+  Counters& stats_;
+  const std::string& address_;
   const std::uint64_t incarnation_;
-  int listen_fd_ = -1;
-
-  // Endpoints by address (pid() from any thread; the io thread on accept).
-  mutable std::mutex endpoints_mu_;
-  std::unordered_map<std::string, std::shared_ptr<Endpoint>> endpoints_;
+  const unsigned index_;
+  const int listen_fd_;
 
   // Ready list: an intrusive Treiber stack of endpoints (Endpoint::ready_next).
   // Producers push (each endpoint at most once: the queue's empty mark);
@@ -169,8 +269,11 @@ class NodeImpl final : public wire::BatchSink {
   alignas(shoal::detail::cache_line_size) std::atomic<Endpoint*> ready_{nullptr};
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> handovers_waiting_{false};
+  std::mutex handovers_mu_;
+  std::vector<Handover> handovers_;  // guarded by handovers_mu_
 
-  // -- io thread only --
+  // -- this thread only --
   std::unique_ptr<EventPort> port_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::uint64_t next_serial_ = 1;
@@ -179,11 +282,15 @@ class NodeImpl final : public wire::BatchSink {
   // Local Pids peers may address by id, with the name each had when first
   // exported: a remote proxy is interned by name when there is one, so
   // the name must travel with every ref to a named actor (even after it
-  // stopped and gave the name up: its Terminated still names it).
+  // stopped and gave the name up: its Terminated still names it). Written
+  // by this thread only, under exports_mu_; read here without the lock,
+  // by other io threads with it (a peer may address an id it learnt from
+  // another peer).
   struct Export {
     Pid pid;
     std::string name;
   };
+  mutable std::mutex exports_mu_;
   std::unordered_map<std::uint64_t, Export> exports_;
   // The export and the codec the last message used (node-stable map entry;
   // cleared when the sweep may erase it).
@@ -210,15 +317,6 @@ class NodeImpl final : public wire::BatchSink {
   std::vector<std::shared_ptr<Endpoint>> active_;  // endpoints with io state (timers)
   std::vector<Pid> holds_;  // targets and remote senders of the batch being built
   std::thread thread_;
-
-  struct Counters {
-    std::atomic<std::uint64_t> messages_sent{0}, messages_received{0}, frames_sent{0},
-        frames_received{0}, bytes_sent{0}, bytes_received{0}, dropped_outbound_full{0},
-        dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
-        sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
-        protocol_errors{0}, heartbeats_sent{0}, futures_failed{0};
-  };
-  mutable Counters stats_;
 };
 
 }  // namespace shoal::io::detail

@@ -17,14 +17,22 @@
 namespace shoal::io::test {
 namespace {
 
-class TwoNodes : public ::testing::Test {
+/// Runs every case with one io thread per node and with two (where an
+/// accepted connection is handed over to its peer's io thread).
+class TwoNodes : public ::testing::TestWithParam<unsigned> {
  protected:
+  /// A node configuration with this run's io thread count.
+  NodeConfig config() const {
+    NodeConfig c;
+    c.io_threads = GetParam();
+    return c;
+  }
   void SetUp() override {
     SHOAL_IO_REQUIRE_URING();
     register_io_types(types);
     a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
     b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-    NodeConfig quiet;
+    NodeConfig quiet = config();
     quiet.on_error = [this](std::string_view e) {
       std::lock_guard lock(log_mu);
       log.emplace_back(e);
@@ -53,7 +61,7 @@ class TwoNodes : public ::testing::Test {
   std::vector<std::string> log;
 };
 
-TEST_F(TwoNodes, AMessageReachesANamedActorOnTheOtherNode) {
+TEST_P(TwoNodes, AMessageReachesANamedActorOnTheOtherNode) {
   auto seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
   Pid echo = a->pid(b->address(), "echo");
@@ -68,9 +76,12 @@ TEST_F(TwoNodes, AMessageReachesANamedActorOnTheOtherNode) {
   EXPECT_EQ(b->stats().duplicates_dropped, 0u);
   EXPECT_EQ(a->stats().connections_opened, 1u);
   EXPECT_EQ(b->stats().connections_opened, 1u) << "one connection per pair of nodes";
+  // b accepted on its last io thread; a's endpoint there lives on its first.
+  EXPECT_EQ(b->stats().handovers, GetParam() > 1 ? 1u : 0u);
+  EXPECT_EQ(a->stats().handovers, 0u) << "a dialed from its endpoint's own thread";
 }
 
-TEST_F(TwoNodes, ARequestFutureGetsItsAnswerFromTheOtherNode) {
+TEST_P(TwoNodes, ARequestFutureGetsItsAnswerFromTheOtherNode) {
   auto seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
   Pid echo = a->pid(b->address(), "echo");
@@ -82,7 +93,7 @@ TEST_F(TwoNodes, ARequestFutureGetsItsAnswerFromTheOtherNode) {
   }
 }
 
-TEST_F(TwoNodes, ManyMigratingSendersKeepTheirOrderAndNothingIsLostOrDoubled) {
+TEST_P(TwoNodes, ManyMigratingSendersKeepTheirOrderAndNothingIsLostOrDoubled) {
   auto seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Collector>(seen), "collector"));
   Pid collector = a->pid(b->address(), "collector");
@@ -132,7 +143,7 @@ struct Asker : Handles<Asker, Ping, Note> {
   std::shared_ptr<Counter> answers;
 };
 
-TEST_F(TwoNodes, AnActorsRequestIsAnsweredToThatActorAcrossNodes) {
+TEST_P(TwoNodes, AnActorsRequestIsAnsweredToThatActorAcrossNodes) {
   auto seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
   auto answers = std::make_shared<Counter>();
@@ -167,7 +178,7 @@ struct Watcher : Handles<Watcher, WatchIt, Terminated> {
   std::shared_ptr<Counter> seen;
 };
 
-TEST_F(TwoNodes, AWatcherHearsThatARemoteActorStopped) {
+TEST_P(TwoNodes, AWatcherHearsThatARemoteActorStopped) {
   auto echo_seen = std::make_shared<Counter>();
   auto r = b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo");
   ASSERT_TRUE(r);
@@ -184,7 +195,7 @@ TEST_F(TwoNodes, AWatcherHearsThatARemoteActorStopped) {
   EXPECT_TRUE(seen->errors.empty()) << seen->errors.front();
 }
 
-TEST_F(TwoNodes, WatchingAnActorThatDoesNotExistSaysNotFound) {
+TEST_P(TwoNodes, WatchingAnActorThatDoesNotExistSaysNotFound) {
   auto seen = std::make_shared<Counter>();
   Pid watcher = a_sys->spawn<Watcher>(seen);
   a_sys->send(watcher, WatchIt{a->pid(b->address(), "nobody")});
@@ -193,7 +204,7 @@ TEST_F(TwoNodes, WatchingAnActorThatDoesNotExistSaysNotFound) {
   EXPECT_TRUE(seen->errors.empty()) << seen->errors.front();
 }
 
-TEST_F(TwoNodes, WhenThePeerGoesAwayWatchersFuturesAndQueuedMessagesAreToldAndCounted) {
+TEST_P(TwoNodes, WhenThePeerGoesAwayWatchersFuturesAndQueuedMessagesAreToldAndCounted) {
   struct Sink : Handles<Sink, Note> {
     explicit Sink(std::shared_ptr<Counter> got) : got(std::move(got)) {}
     void on(Context&, Note&) { got->add(); }  // never answers
@@ -219,7 +230,7 @@ TEST_F(TwoNodes, WhenThePeerGoesAwayWatchersFuturesAndQueuedMessagesAreToldAndCo
   EXPECT_GE(a->stats().futures_failed, 1u);
 }
 
-TEST_F(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers) {
+TEST_P(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers) {
   // Node c knows one more type than b.
   wire::TypeRegistry more;
   register_io_types(more);
@@ -230,7 +241,7 @@ TEST_F(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers)
       "test.Extra", [](const Extra& e, wire::test::msg::Ping::Builder b) { b.setCount(e.x); },
       [](wire::test::msg::Ping::Reader r) { return Extra{r.getCount()}; });
   ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
-  Node c(c_sys, more);
+  Node c(c_sys, more, config());
   auto seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
   Pid echo = c.pid(b->address(), "echo");
@@ -256,7 +267,7 @@ TEST_F(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers)
   EXPECT_EQ(c_sys.dead_letters().count(DeadLetterReason::not_serializable), 1u);
 }
 
-TEST_F(TwoNodes, ARequestToAnActorThatIsNotThereFailsAtOnceNotAtItsTimeout) {
+TEST_P(TwoNodes, ARequestToAnActorThatIsNotThereFailsAtOnceNotAtItsTimeout) {
   auto f = a_sys->request_future<Ping>(a->pid(b->address(), "nobody"), Ping{1}, 600s);
   auto r = f.result();  // a 10-minute timeout: only the Undeliverable ends this early
   ASSERT_FALSE(r.ok());
@@ -281,7 +292,7 @@ struct Bounced : Handles<Bounced, Note, DeadLetterResponse> {
   std::shared_ptr<Counter> seen;
 };
 
-TEST_F(TwoNodes, AnActorsRequestToAnActorThatIsNotThereComesBackAsADeadLetterResponse) {
+TEST_P(TwoNodes, AnActorsRequestToAnActorThatIsNotThereComesBackAsADeadLetterResponse) {
   auto seen = std::make_shared<Counter>();
   Pid asker = a_sys->spawn<Bounced>(a->pid(b->address(), "nobody"), seen);
   a_sys->send(asker, Note{});
@@ -290,7 +301,7 @@ TEST_F(TwoNodes, AnActorsRequestToAnActorThatIsNotThereComesBackAsADeadLetterRes
   EXPECT_TRUE(seen->errors.empty());
 }
 
-TEST_F(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
+TEST_P(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
   auto echo_seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
   Pid remote = a->pid(b->address(), "echo");
@@ -304,7 +315,7 @@ TEST_F(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
   EXPECT_TRUE(b_sys->lookup("echo").empty());
 }
 
-TEST_F(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
+TEST_P(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
   // a learns an id-based Pid for an unnamed actor on b (the sender of a
   // request), then b's node restarts at the same address.
   struct Keeper : Handles<Keeper, Ping> {
@@ -327,7 +338,7 @@ TEST_F(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
   b.reset();
   b_sys.reset();
   b_sys.emplace(SystemConfig{.scheduler = {.workers = 1}});
-  NodeConfig again;
+  NodeConfig again = config();
   again.listen = address;
   again.on_error = [](std::string_view) {};
   b.emplace(*b_sys, types, again);
@@ -345,7 +356,7 @@ TEST_F(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
 
 // -- a peer that sends what no shoal node would --
 
-TEST_F(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
+TEST_P(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
   {
     RawClient raw(b->address());
     std::vector<std::byte> junk(64, std::byte{0x5a});
@@ -375,7 +386,7 @@ std::string disconnect_reason(const std::vector<std::byte>& bytes) {
   return r.frame().getDisconnect().getReason().cStr();
 }
 
-TEST_F(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
+TEST_P(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
   capnp::MallocMessageBuilder m;
   auto h = m.initRoot<wire::schema::Frame>().initHandshake();
   h.setVersion(99);
@@ -393,7 +404,7 @@ TEST_F(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
   EXPECT_GE(b->stats().protocol_errors, 1u);
 }
 
-TEST_F(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
+TEST_P(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
   RawClient raw(b->address());
   std::uint32_t header[2] = {0, 0x10000000};  // one segment of 2 GiB
   std::vector<std::byte> bytes(sizeof header);
@@ -404,7 +415,7 @@ TEST_F(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
   EXPECT_NE(disconnect_reason(got).find("too_large"), std::string::npos);
 }
 
-TEST_F(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
+TEST_P(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.handshake("127.0.0.1:2", 9, frame);
@@ -424,7 +435,7 @@ TEST_F(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
   EXPECT_EQ(b->stats().messages_received, 0u);
 }
 
-TEST_F(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
+TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.heartbeat(1, false, frame);
@@ -435,8 +446,27 @@ TEST_F(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
   EXPECT_NE(disconnect_reason(got).find("before the handshake"), std::string::npos);
 }
 
-TEST_F(TwoNodes, AFrozenPeerIsTakenForDeadByItsSilence) {
-  NodeConfig fast;
+TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMoves) {
+  if (GetParam() == 1) GTEST_SKIP() << "one io thread answers at once: nothing moves";
+  // b accepts on its second io thread; this peer's endpoint will live on
+  // its first. The protocol says a dialer waits for the answer; one that
+  // does not is told so (one write: both frames arrive in one receive).
+  wire::ControlWriter w;
+  std::vector<std::byte> bytes;
+  w.handshake("127.0.0.1:1", 5, bytes);
+  w.heartbeat(1, false, bytes);
+  RawClient raw(b->address());
+  raw.write(bytes);
+  auto [got, eof] = raw.read_to_eof();
+  EXPECT_TRUE(eof);
+  EXPECT_NE(disconnect_reason(got).find("before the handshake was answered"), std::string::npos)
+      << disconnect_reason(got);
+  EXPECT_EQ(b->stats().handovers, 0u);
+  EXPECT_EQ(b->stats().protocol_errors, 1u);
+}
+
+TEST_P(TwoNodes, AFrozenPeerIsTakenForDeadByItsSilence) {
+  NodeConfig fast = config();
   fast.heartbeat_interval = 20ms;
   fast.heartbeat_timeout = 200ms;
   std::mutex mu;
@@ -463,12 +493,12 @@ TEST_F(TwoNodes, AFrozenPeerIsTakenForDeadByItsSilence) {
   EXPECT_TRUE(said) << "no 'peer silent' in the node's errors";
 }
 
-TEST_F(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
+TEST_P(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
   // A port nobody listens on: bind one, then close it.
   SocketAddress bound;
   int fd = listen_on(resolve("127.0.0.1:0"), 1, bound);
   ::close(fd);
-  NodeConfig fast;
+  NodeConfig fast = config();
   fast.backoff_min = 1ms;
   fast.backoff_max = 5ms;
   fast.max_attempts = 3;
@@ -490,6 +520,60 @@ TEST_F(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
   EXPECT_EQ(c_sys.dead_letters().count(DeadLetterReason::connection_lost), 10u);
   c_sys.events().unsubscribe(token);
 }
+
+// -- three nodes --
+
+/// Passes each Ping on to `next`, keeping its sender: the answer goes
+/// straight back to whoever asked.
+struct Relay : Handles<Relay, Ping> {
+  explicit Relay(Pid next) : next(std::move(next)) {}
+  void on(Context& ctx, Ping& p) { ctx.system().request(next, Ping{p.count}, ctx.sender()); }
+  Pid next;
+};
+
+TEST_P(TwoNodes, AnActorRefPassedOnByAThirdNodeReachesTheActor) {
+  // A request from a's actor goes to b's relay, which passes it on to c's
+  // echo with the asker as its sender: c answers a's actor directly, by
+  // the id it learnt from b (a's connection to c may live on another io
+  // thread than the one that exported the id).
+  NodeConfig quiet = config();
+  quiet.on_error = [](std::string_view) {};
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node c(c_sys, types, quiet);
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(c_sys.spawn_named(Props::of<Echo>(seen), "echo"));
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Relay>(b->pid(c.address(), "echo")), "relay"));
+  // (Asker would insist the answer comes from the relay; it comes from
+  // c's echo.)
+  struct Tally : Handles<Tally, Note, Ping> {
+    Tally(Pid relay, std::shared_ptr<Counter> answers)
+        : relay(std::move(relay)), answers(std::move(answers)) {}
+    void on(Context& ctx, Note&) { ctx.request(relay, Ping{41}); }
+    void on(Context& ctx, Ping& p) {
+      if (p.count == 42 && !ctx.sender().empty()) {
+        answers->add();
+      } else {
+        answers->error("answer " + std::to_string(p.count));
+      }
+    }
+    Pid relay;
+    std::shared_ptr<Counter> answers;
+  };
+  auto answers = std::make_shared<Counter>();
+  Pid tally = a_sys->spawn<Tally>(a->pid(b->address(), "relay"), answers);
+  for (int i = 0; i < 10; ++i) a_sys->send(tally, Note{});
+  ASSERT_TRUE(answers->wait_for(10)) << "answers: " << answers->get() << " of 10";
+  std::lock_guard lock(answers->mu);
+  EXPECT_TRUE(answers->errors.empty()) << answers->errors.front();
+  EXPECT_EQ(a->stats().rejected_inbound, 0u);
+  EXPECT_EQ(c.stats().rejected_inbound, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(IoThreads, TwoNodes, ::testing::Values(1u, 2u),
+                         [](const ::testing::TestParamInfo<unsigned>& info) {
+                           return info.param == 1 ? std::string("OneIoThread")
+                                                  : std::string("TwoIoThreads");
+                         });
 
 }  // namespace
 }  // namespace shoal::io::test

@@ -28,14 +28,16 @@ class NodeProcess {
  public:
   /// Starts one; with `must_start` false, a failure to start (its port
   /// taken) only leaves address() empty.
-  explicit NodeProcess(const std::string& listen, bool must_start = true) {
+  explicit NodeProcess(const std::string& listen, bool must_start = true,
+                       unsigned io_threads = 1) {
     const char* exe = std::getenv("SHOAL_NODE");
     if (exe == nullptr) {
       ADD_FAILURE() << "SHOAL_NODE is not set (meson sets it)";
       return;
     }
     try {
-      child_.emplace(std::vector<std::string>{exe, "--listen", listen, "--workers", "1"});
+      child_.emplace(std::vector<std::string>{exe, "--listen", listen, "--workers", "1",
+                                              "--io-threads", std::to_string(io_threads)});
       std::string line = child_->read_line();
       char addr[128] = {};
       unsigned long long inc = 0;
@@ -106,7 +108,9 @@ class TwoProcesses : public ::testing::Test {
 };
 
 TEST_F(TwoProcesses, RequestAndAnInOrderStreamAcrossProcesses) {
-  NodeProcess peer("127.0.0.1:0");
+  // Two io threads there: the peer accepts on one and hands the
+  // connection to the other (this node's endpoint's home) mid-handshake.
+  NodeProcess peer("127.0.0.1:0", true, 2);
   ASSERT_FALSE(peer.address().empty());
   Pid echo = here->pid(peer.address(), "echo");
   auto r = sys->request_future<Probe>(echo, Probe{7}, 30s).result();

@@ -2,7 +2,7 @@
 // node_actors.hpp ("echo", "sink"), for the remote benchmarks and the
 // two-process tests.
 //
-//   shoal-node [--listen HOST:PORT] [--workers N] [--spin US]
+//   shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] [--spin US]
 //
 // --spin: how long idle workers and the io thread spin before they sleep
 // (default: the system's and the node's, 50 µs each).
@@ -29,7 +29,8 @@ volatile sig_atomic_t stop_requested = 0;
 void on_signal(int) { stop_requested = 1; }
 
 int usage() {
-  std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--spin US]\n";
+  std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] "
+               "[--spin US]\n";
   return 2;
 }
 
@@ -38,6 +39,7 @@ int usage() {
 int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   unsigned workers = 2;
+  unsigned io_threads = 1;
   unsigned spin_us = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -46,6 +48,9 @@ int main(int argc, char** argv) {
     } else if (a == "--workers" && i + 1 < argc) {
       workers = static_cast<unsigned>(std::stoul(argv[++i]));
       if (workers == 0) return usage();
+    } else if (a == "--io-threads" && i + 1 < argc) {
+      io_threads = static_cast<unsigned>(std::stoul(argv[++i]));
+      if (io_threads == 0) return usage();
     } else if (a == "--spin" && i + 1 < argc) {
       spin_us = static_cast<unsigned>(std::stoul(argv[++i]));
     } else {
@@ -62,7 +67,7 @@ int main(int argc, char** argv) {
     shoal::wire::TypeRegistry types;
     shoal::node::register_node_types(types);
     shoal::SystemConfig sc{.scheduler = {.workers = workers}};
-    shoal::io::NodeConfig nc{.listen = listen};
+    shoal::io::NodeConfig nc{.listen = listen, .io_threads = io_threads};
     if (spin_us != 0) {
       sc.scheduler.spin_before_park = std::chrono::microseconds(spin_us);
       nc.spin = std::chrono::microseconds(spin_us);
@@ -84,12 +89,13 @@ int main(int argc, char** argv) {
     auto s = node.stats();
     std::fprintf(stderr,
                  "shoal-node %s: received %llu, sent %llu, gaps %llu, duplicates %llu, "
-                 "protocol errors %llu\n",
+                 "protocol errors %llu, handovers %llu\n",
                  node.address().c_str(), static_cast<unsigned long long>(s.messages_received),
                  static_cast<unsigned long long>(s.messages_sent),
                  static_cast<unsigned long long>(s.sequence_gaps),
                  static_cast<unsigned long long>(s.duplicates_dropped),
-                 static_cast<unsigned long long>(s.protocol_errors));
+                 static_cast<unsigned long long>(s.protocol_errors),
+                 static_cast<unsigned long long>(s.handovers));
   } catch (const std::exception& e) {
     std::cerr << "shoal-node: " << e.what() << '\n';
     return 1;
