@@ -32,40 +32,39 @@ Endpoint::Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& sy
 Endpoint::~Endpoint() = default;  // the queue frees what is left in it
 
 void Endpoint::enqueue(Envelope* e) noexcept {
+  const std::uint64_t size = e->type->node_size;
   // seq_cst (the RMW and the load): with close()'s store of closed_ and
-  // its load of inside_, a Dekker pair — either close() sees this producer
-  // inside and waits for it, or this producer sees closed_.
-  inside_.fetch_add(1, std::memory_order_seq_cst);
+  // its load of the inside count, a Dekker pair — either close() sees
+  // this producer inside and waits for it, or this producer sees closed_.
+  // The same add books the bytes: the bound is approximate under
+  // concurrency (each producer checks its own sum); the envelope itself
+  // is published by the queue.
+  const std::uint64_t before = load_.fetch_add(one_inside + size, std::memory_order_seq_cst);
   // The target's reference (taken in RemoteProcess::post) goes last on
   // the refusal paths: it may be the endpoint's last owner.
   if (closed_.load(std::memory_order_seq_cst)) {
-    inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
+    load_.fetch_sub(one_inside + size, std::memory_order_release);  // release: pairs with close()'s acquire load
     Pid target = Pid::adopt(&target_of(*e));
     system_.dead_letter(e, target.id(), DeadLetterReason::connection_lost);
     return;
   }
-  std::size_t size = e->type->node_size;
-  // relaxed: the bound is approximate under concurrency (each producer
-  // checks its own sum); the envelope itself is published by the queue.
-  std::size_t before = queued_bytes_.fetch_add(size, std::memory_order_relaxed);
-  if (before + size > max_queued_bytes_) [[unlikely]] {
-    queued_bytes_.fetch_sub(size, std::memory_order_relaxed);  // relaxed: as above
+  if ((before & bytes_mask) + size > max_queued_bytes_) [[unlikely]] {
     refused_.fetch_add(1, std::memory_order_relaxed);  // relaxed: folded into sequences later
     node_.note_outbound_full();
-    inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
+    load_.fetch_sub(one_inside + size, std::memory_order_release);  // release: as above
     Pid target = Pid::adopt(&target_of(*e));
     system_.dead_letter(e, target.id(), DeadLetterReason::outbound_full);
     return;
   }
   if (queue_.push(e)) home_.schedule(*this);
-  inside_.fetch_sub(1, std::memory_order_release);  // release: pairs with close()'s acquire load
+  load_.fetch_sub(one_inside, std::memory_order_release);  // release: as above
 }
 
 void Endpoint::close() noexcept {
   closed_.store(true, std::memory_order_seq_cst);  // seq_cst: see enqueue()
-  // acquire: pairs with the producers' release decrement; after it, no
+  // acquire: pairs with the producers' release decrements; after it, no
   // producer touches the queue or the node again.
-  while (inside_.load(std::memory_order_acquire) != 0) {
+  while ((load_.load(std::memory_order_acquire) >> inside_shift) != 0) {
     __builtin_ia32_pause();
   }
   std::unordered_map<std::uint64_t, Pid> ids;

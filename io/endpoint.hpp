@@ -83,8 +83,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// After popping `bytes` worth: gives them back to the bound.
   void popped(std::size_t bytes) noexcept {
     // relaxed: a bound, not a synchronisation; the envelopes travel
-    // through the queue's own acquire/release.
-    queued_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+    // through the queue's own acquire/release. (An RMW: it keeps the
+    // producers' release decrements of the inside count visible to
+    // close()'s acquire load — a release sequence.)
+    load_.fetch_sub(bytes, std::memory_order_relaxed);
   }
   /// Marks the queue empty if it is (the next producer re-schedules);
   /// false: more arrived, keep draining. io thread only.
@@ -119,12 +121,17 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   const std::string address_;
   const std::size_t max_queued_bytes_;
 
-  // Written by every producer: the queue head, the byte count and the
-  // producers-inside count share one line, which each producer's exchange
-  // brings in exclusive anyway.
+  // Written by every producer: the queue head and the load word share one
+  // line, which each producer's exchange brings in exclusive anyway.
   alignas(shoal::detail::cache_line_size) MpscQueue queue_;
-  std::atomic<std::size_t> queued_bytes_{0};
-  std::atomic<std::uint32_t> inside_{0};  // producers in enqueue()
+  // One word, so a producer enters and books its bytes with one locked
+  // add (each locked op on the send path waits for the store buffer):
+  // the bytes queued in the low bits, the producers inside enqueue()
+  // above them.
+  static constexpr unsigned inside_shift = 44;  // bytes < 16 TiB
+  static constexpr std::uint64_t one_inside = std::uint64_t{1} << inside_shift;
+  static constexpr std::uint64_t bytes_mask = one_inside - 1;
+  std::atomic<std::uint64_t> load_{0};
   std::atomic<bool> closed_{false};
   alignas(shoal::detail::cache_line_size) std::atomic<std::uint64_t> refused_{0};
 

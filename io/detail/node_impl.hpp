@@ -305,6 +305,7 @@ class IoLoop final : public wire::BatchSink {
   wire::BatchDecoder decoder_;
   wire::ControlWriter control_;
   Connection* decoding_ = nullptr;  // the connection whose batch decodes now
+  std::uint64_t decoded_ = 0;       // messages of that batch delivered so far
   // A decoded batch's messages per target, in order, linked through `next`.
   struct Chain {
     Pid target;
