@@ -88,10 +88,12 @@ int main(int argc, char** argv) {
     }
     auto s = node.stats();
     std::fprintf(stderr,
-                 "shoal-node %s: received %llu, sent %llu, gaps %llu, duplicates %llu, "
-                 "protocol errors %llu, handovers %llu\n",
+                 "shoal-node %s: received %llu in %llu frames, sent %llu in %llu frames, "
+                 "gaps %llu, duplicates %llu, protocol errors %llu, handovers %llu\n",
                  node.address().c_str(), static_cast<unsigned long long>(s.messages_received),
+                 static_cast<unsigned long long>(s.frames_received),
                  static_cast<unsigned long long>(s.messages_sent),
+                 static_cast<unsigned long long>(s.frames_sent),
                  static_cast<unsigned long long>(s.sequence_gaps),
                  static_cast<unsigned long long>(s.duplicates_dropped),
                  static_cast<unsigned long long>(s.protocol_errors),
