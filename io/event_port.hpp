@@ -1,8 +1,9 @@
 // EventPort: the seam between shoal's transport and the platform's
 // asynchronous I/O. The transport speaks in operations (accept, receive,
 // connect, send) that complete later with a token it chose; the port
-// decides how. `io/uring/` implements it with io_uring; nothing outside
-// `io/uring/` includes <liburing.h>.
+// decides how. `io/uring/` implements it with io_uring (nothing outside
+// `io/uring/` includes <liburing.h>); `io/epoll/` with epoll, the fallback
+// where io_uring cannot be used.
 //
 // Threading: one port per io thread. Everything here is owner-only except
 // `wake`, which any thread may call to end a `run` that is waiting.
@@ -83,5 +84,10 @@ std::unique_ptr<EventPort> make_uring_port(const PortConfig& config = {});
 
 /// Why io_uring cannot be used here, or "" if it can (probed once).
 std::string uring_unavailable_reason();
+
+/// The epoll port (io/epoll/epoll_port.cpp): the same contract over
+/// readiness notifications, for where io_uring is unavailable. Slower: a
+/// syscall per operation.
+std::unique_ptr<EventPort> make_epoll_port(const PortConfig& config = {});
 
 }  // namespace shoal::io

@@ -234,8 +234,14 @@ Pid IoLoop::exported(std::uint64_t id) const {
 
 void IoLoop::loop(std::promise<void>* started) {
   try {
-    port_ = make_uring_port(PortConfig{256, config_.receive_buffers,
-                                       config_.receive_buffer_bytes});
+    const PortConfig pc{256, config_.receive_buffers, config_.receive_buffer_bytes};
+    bool uring = config_.event_port == EventPortKind::io_uring;
+    if (config_.event_port == EventPortKind::automatic) {
+      std::string why = uring_unavailable_reason();
+      uring = why.empty();
+      if (!uring && index_ == 0) report("io_uring unavailable (" + why + "): using epoll");
+    }
+    port_ = uring ? make_uring_port(pc) : make_epoll_port(pc);
   } catch (...) {
     started->set_exception(std::current_exception());
     return;

@@ -49,6 +49,13 @@ namespace detail {
 class NodeImpl;
 }
 
+/// Which EventPort the io threads use.
+enum class EventPortKind : std::uint8_t {
+  automatic,  ///< io_uring where the kernel allows it, else epoll (said once via on_error)
+  io_uring,   ///< io_uring or fail (Node's constructor says which feature is missing)
+  epoll,      ///< epoll: works everywhere, a syscall per operation
+};
+
 struct NodeConfig {
   /// Where to listen, "host:port"; port 0 picks a free one (see address()).
   std::string listen = "127.0.0.1:0";
@@ -60,6 +67,7 @@ struct NodeConfig {
   /// small messages a second: bench/RESULTS.md); more help a node with
   /// several busy peers and cores to spare.
   unsigned io_threads = 1;
+  EventPortKind event_port = EventPortKind::automatic;
   /// What this node accepts from a peer (frame size, tables, nesting).
   wire::FrameLimits limits{};
   /// Bound on what may wait for one peer (encoded size estimate: the

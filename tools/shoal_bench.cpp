@@ -73,7 +73,8 @@ using shoal::bench::three_digits;
 
 constexpr std::string_view usage_text =
     R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
-                   [--spin US] [--pin] [--stats] [--actor-stats] [--trace FILE]
+                   [--spin US] [--event-port uring|epoll] [--pin] [--stats]
+                   [--actor-stats] [--trace FILE]
                    [--duration SECONDS] [--message-size BYTES]
                    [--json FILE] [--baseline FILE] [--noise PCT]
                    [--no-caf] [--no-fork]
@@ -98,6 +99,8 @@ the medians.
                256, 1024 or 4096
   --spin US    how long shoal's idle workers (and a node's io thread) spin
                before they sleep, in microseconds (default: 50 each)
+  --event-port uring|epoll  what shoal's nodes in the remote workloads use
+               (default: io_uring where the kernel allows it, else epoll)
   --pin        pin shoal's workers to cores (CAF 0.17 has no such option)
   --stats      print shoal's counters (per worker; per actor with
                --actor-stats) at the end of each workload's last repetition
@@ -130,6 +133,7 @@ struct Options {
   unsigned reps = 5;
   unsigned throughput = 0;  // 0 = shoal's default
   unsigned spin_us = 0;     // 0 = shoal's defaults
+  std::string event_port;   // empty = automatic
   std::string json_path;    // empty = no JSON
   std::string trace_path;   // empty = no trace
   std::string baseline_path;  // empty = no comparison
@@ -240,6 +244,11 @@ Options parse_args(const std::vector<std::string_view>& args) {
       opts.throughput = parse_count(arg, value());
     } else if (arg == "--spin") {
       opts.spin_us = parse_count(arg, value());
+    } else if (arg == "--event-port") {
+      opts.event_port = value();
+      if (opts.event_port != "uring" && opts.event_port != "epoll") {
+        throw UsageError("--event-port: uring or epoll, not " + opts.event_port);
+      }
     } else if (arg == "--json") {
       opts.json_path = file_name(name, value());
     } else if (arg == "--trace") {
@@ -504,6 +513,7 @@ std::vector<Result> run_all(const std::vector<Workload>& selected, const Options
   config.workers = opts.workers;
   config.throughput = opts.throughput;
   config.spin_us = opts.spin_us;
+  config.event_port = opts.event_port;
   config.pin = opts.pin;
   config.actor_stats = opts.actor_stats;
   config.message_bytes = opts.message_bytes;

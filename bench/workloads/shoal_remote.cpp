@@ -34,6 +34,10 @@ std::vector<std::string> server_command(unsigned workers) {
     cmd.push_back("--spin");
     cmd.push_back(std::to_string(options().spin_us));
   }
+  if (!options().event_port.empty()) {
+    cmd.push_back("--event-port");
+    cmd.push_back(options().event_port);
+  }
   return cmd;
 }
 
@@ -50,6 +54,8 @@ struct Client {
     address = line.substr(sp + 1, sp2 - sp - 1);
     io::NodeConfig nc;
     if (options().spin_us != 0) nc.spin = std::chrono::microseconds(options().spin_us);
+    if (options().event_port == "uring") nc.event_port = io::EventPortKind::io_uring;
+    if (options().event_port == "epoll") nc.event_port = io::EventPortKind::epoll;
     here = std::make_unique<io::Node>(system, types, nc);
     // Connect (and warm up) before anything is measured.
     auto r = system.request_future<Probe>(here->pid(address, "echo"), Probe{0},

@@ -17,18 +17,27 @@
 namespace shoal::io::test {
 namespace {
 
+/// How the nodes of one run of the suite are set up.
+struct Shape {
+  unsigned io_threads;
+  EventPortKind port;
+};
+
 /// Runs every case with one io thread per node and with two (where an
-/// accepted connection is handed over to its peer's io thread).
-class TwoNodes : public ::testing::TestWithParam<unsigned> {
+/// accepted connection is handed over to its peer's io thread), each over
+/// io_uring and over epoll: the node's semantics must not depend on the
+/// port.
+class TwoNodes : public ::testing::TestWithParam<Shape> {
  protected:
-  /// A node configuration with this run's io thread count.
+  /// A node configuration with this run's io threads and port.
   NodeConfig config() const {
     NodeConfig c;
-    c.io_threads = GetParam();
+    c.io_threads = GetParam().io_threads;
+    c.event_port = GetParam().port;
     return c;
   }
   void SetUp() override {
-    SHOAL_IO_REQUIRE_URING();
+    if (GetParam().port == EventPortKind::io_uring) SHOAL_IO_REQUIRE_URING();
     register_io_types(types);
     a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
     b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
@@ -77,7 +86,7 @@ TEST_P(TwoNodes, AMessageReachesANamedActorOnTheOtherNode) {
   EXPECT_EQ(a->stats().connections_opened, 1u);
   EXPECT_EQ(b->stats().connections_opened, 1u) << "one connection per pair of nodes";
   // b accepted on its last io thread; a's endpoint there lives on its first.
-  EXPECT_EQ(b->stats().handovers, GetParam() > 1 ? 1u : 0u);
+  EXPECT_EQ(b->stats().handovers, GetParam().io_threads > 1 ? 1u : 0u);
   EXPECT_EQ(a->stats().handovers, 0u) << "a dialed from its endpoint's own thread";
 }
 
@@ -447,7 +456,7 @@ TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
 }
 
 TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMoves) {
-  if (GetParam() == 1) GTEST_SKIP() << "one io thread answers at once: nothing moves";
+  if (GetParam().io_threads == 1) GTEST_SKIP() << "one io thread answers at once: nothing moves";
   // b accepts on its second io thread; this peer's endpoint will live on
   // its first. The protocol says a dialer waits for the answer; one that
   // does not is told so (one write: both frames arrive in one receive).
@@ -569,10 +578,16 @@ TEST_P(TwoNodes, AnActorRefPassedOnByAThirdNodeReachesTheActor) {
   EXPECT_EQ(c.stats().rejected_inbound, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(IoThreads, TwoNodes, ::testing::Values(1u, 2u),
-                         [](const ::testing::TestParamInfo<unsigned>& info) {
-                           return info.param == 1 ? std::string("OneIoThread")
-                                                  : std::string("TwoIoThreads");
+INSTANTIATE_TEST_SUITE_P(Shapes, TwoNodes,
+                         ::testing::Values(Shape{1, EventPortKind::io_uring},
+                                           Shape{2, EventPortKind::io_uring},
+                                           Shape{1, EventPortKind::epoll},
+                                           Shape{2, EventPortKind::epoll}),
+                         [](const ::testing::TestParamInfo<Shape>& info) {
+                           std::string name = info.param.io_threads == 1 ? "OneIoThread"
+                                                                         : "TwoIoThreads";
+                           return name + (info.param.port == EventPortKind::epoll ? "Epoll"
+                                                                                  : "Uring");
                          });
 
 }  // namespace

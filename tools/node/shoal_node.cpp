@@ -3,6 +3,7 @@
 // two-process tests.
 //
 //   shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] [--spin US]
+//              [--event-port auto|uring|epoll]
 //
 // --spin: how long idle workers and the io thread spin before they sleep
 // (default: the system's and the node's, 50 µs each).
@@ -30,7 +31,7 @@ void on_signal(int) { stop_requested = 1; }
 
 int usage() {
   std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] "
-               "[--spin US]\n";
+               "[--spin US] [--event-port auto|uring|epoll]\n";
   return 2;
 }
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   unsigned workers = 2;
   unsigned io_threads = 1;
   unsigned spin_us = 0;
+  auto port = shoal::io::EventPortKind::automatic;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -51,6 +53,15 @@ int main(int argc, char** argv) {
     } else if (a == "--io-threads" && i + 1 < argc) {
       io_threads = static_cast<unsigned>(std::stoul(argv[++i]));
       if (io_threads == 0) return usage();
+    } else if (a == "--event-port" && i + 1 < argc) {
+      std::string p = argv[++i];
+      if (p == "uring") {
+        port = shoal::io::EventPortKind::io_uring;
+      } else if (p == "epoll") {
+        port = shoal::io::EventPortKind::epoll;
+      } else if (p != "auto") {
+        return usage();
+      }
     } else if (a == "--spin" && i + 1 < argc) {
       spin_us = static_cast<unsigned>(std::stoul(argv[++i]));
     } else {
@@ -67,7 +78,7 @@ int main(int argc, char** argv) {
     shoal::wire::TypeRegistry types;
     shoal::node::register_node_types(types);
     shoal::SystemConfig sc{.scheduler = {.workers = workers}};
-    shoal::io::NodeConfig nc{.listen = listen, .io_threads = io_threads};
+    shoal::io::NodeConfig nc{.listen = listen, .io_threads = io_threads, .event_port = port};
     if (spin_us != 0) {
       sc.scheduler.spin_before_park = std::chrono::microseconds(spin_us);
       nc.spin = std::chrono::microseconds(spin_us);
