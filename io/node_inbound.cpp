@@ -259,7 +259,7 @@ void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
       if (!read_refs(u.getSender(), u.getTarget(), "an undeliverable")) return;
       Pid asker = local_target(a);
       if (asker.empty()) return;
-      DeadLetterReason reason = dead_letter_reason(from_wire(u.getReason()));
+      DeadLetterReason reason = dead_letter_reason(u.getReason());
       if (asker.process()->kind() == Process::Kind::future) {
         static_cast<shoal::detail::FutureCore*>(asker.process())
             ->fail(RequestErrc::dead_letter, reason);

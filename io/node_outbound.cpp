@@ -123,7 +123,8 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
       const MessageType* t = env->type->base();
       if (t == message_type_of<shoal::detail::Watch> ||
           t == message_type_of<shoal::detail::Unwatch> || t == message_type_of<Terminated> ||
-          t == message_type_of<shoal::detail::StopRequest>) {
+          t == message_type_of<shoal::detail::StopRequest> ||
+          t == message_type_of<DeadLetterResponse>) {
         finish_batch(c);  // control frames keep their place in the stream
         write_control(e, c, *env, target);
         env->destroy_payload();
@@ -223,6 +224,16 @@ void IoLoop::write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProc
     wire::OutboundRef who = export_ref(t->who);
     auto reason = to_wire(t->why);
     control_.terminated(who, target.ref(), reason, c.out);
+  } else if (auto* d = env.get<DeadLetterResponse>()) {
+    // A request from the peer became a dead letter here: the asker (a
+    // future fails at once, an actor gets its DeadLetterResponse there).
+    // The type travels by its wire name when this node has one.
+    std::string_view type_name = d->type_name;
+    if (const wire::TypeCodec* codec = types_.find_by_type_name(d->type_name)) {
+      type_name = codec->name();
+    }
+    control_.undeliverable(target.ref(), 0, to_wire(d->reason), wire::OutboundRef{d->target_id, {}, {}},
+                           type_name, c.out);
   }
 }
 
@@ -243,7 +254,8 @@ void IoLoop::drop_one(Envelope& env, RemoteProcess& target) {
     ActorSystem::post_system(w->watcher, emplace_envelope<Terminated>(
                                              Pid(&target), TerminatedReason::address_terminated));
   } else if (t != message_type_of<shoal::detail::Unwatch> && t != message_type_of<Terminated> &&
-             t != message_type_of<shoal::detail::StopRequest>) {
+             t != message_type_of<shoal::detail::StopRequest> &&
+             t != message_type_of<DeadLetterResponse>) {
     if (const SenderHeader* h = env.sender_header(); h != nullptr && !h->sender.empty() &&
                                                      is_future(h->sender)) {
       if (static_cast<shoal::detail::FutureCore*>(h->sender.process())

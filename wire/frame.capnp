@@ -101,13 +101,24 @@ struct Terminated {
 }
 
 enum UndeliverableReason {
-  unknownTarget @0;
+  unknownTarget @0;        # no such actor (or it had stopped)
   unknownType @1;
   malformed @2;
+  # The request reached the node but became a dead letter there later
+  # (the runtime's DeadLetterReason, for a request the actor never took):
+  unhandled @3;
+  mailboxFull @4;
+  droppedOldest @5;
+  stoppedWithMail @6;
+  notSerializable @7;      # passed on to a third node, and these on the way
+  outboundFull @8;
+  connectionLost @9;
+  other @10;
 }
 
-# A request from the peer could not be delivered here: whoever asked
-# (a request future, an actor) hears it at once instead of at a timeout.
+# A request from the peer could not be delivered here (or became a dead
+# letter here later): whoever asked (a request future, an actor) hears it
+# at once instead of at a timeout.
 struct Undeliverable {
   sender @0 :ActorRef;     # who asked, on the receiving node
   requestId @1 :UInt64;
@@ -124,3 +135,6 @@ struct Stop {
 struct Disconnect {
   reason @0 :Text;         # said before closing, for the peer's log
 }
+
+# The payload of built-in messages that carry nothing ("shoal.PoisonPill").
+struct Empty {}

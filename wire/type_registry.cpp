@@ -2,7 +2,15 @@
 
 #include <stdexcept>
 
+#include "core/lifecycle.hpp"
+
 namespace shoal::wire {
+
+TypeRegistry::TypeRegistry() {
+  add<PoisonPill, schema::Empty>(
+      "shoal.PoisonPill", [](const PoisonPill&, schema::Empty::Builder) {},
+      [](schema::Empty::Reader) { return PoisonPill{}; });
+}
 
 void TypeRegistry::insert(std::unique_ptr<TypeCodec> codec) {
   std::string_view name = codec->name();

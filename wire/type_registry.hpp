@@ -16,6 +16,11 @@
 // compilers spell templates differently). A type the peer does not know is
 // an error for that one message (a dead letter there), never for the
 // connection.
+//
+// Built in (every registry has them; names under "shoal."): PoisonPill, as
+// "shoal.PoisonPill", so `system.poison(remote)` works as locally. The
+// runtime's other messages cross as control frames (watch, Terminated,
+// stop, a request's DeadLetterResponse as an Undeliverable).
 #pragma once
 
 #include <capnp/any.h>
@@ -69,7 +74,10 @@ class TypeCodec {
 
 class TypeRegistry {
  public:
-  TypeRegistry() = default;
+  /// A registry with the built-in types only.
+  TypeRegistry();
+  /// How many of size() are built in.
+  static constexpr std::size_t builtin_types = 1;
   TypeRegistry(const TypeRegistry&) = delete;
   TypeRegistry& operator=(const TypeRegistry&) = delete;
 
@@ -97,6 +105,16 @@ class TypeRegistry {
     auto it = by_name_.find(name);
     return it == by_name_.end() ? nullptr : it->second.get();
   }
+  /// The codec of the type the runtime names `runtime_name` (its
+  /// MessageType::name, as a DeadLetterResponse quotes it); null if none.
+  /// Linear: for rare paths only.
+  const TypeCodec* find_by_type_name(std::string_view runtime_name) const noexcept {
+    for (const auto& [type, codec] : by_type_) {
+      if (type->name == runtime_name) return codec;
+    }
+    return nullptr;
+  }
+  /// Every registered type, the built-in ones included.
   std::size_t size() const noexcept { return by_name_.size(); }
 
  private:

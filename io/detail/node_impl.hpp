@@ -73,19 +73,48 @@ inline wire::schema::UndeliverableReason to_wire(wire::Rejection r) noexcept {
     default: return wire::schema::UndeliverableReason::MALFORMED;
   }
 }
-inline wire::Rejection from_wire(wire::schema::UndeliverableReason r) noexcept {
-  switch (r) {
-    case wire::schema::UndeliverableReason::UNKNOWN_TYPE: return wire::Rejection::unknown_type;
-    case wire::schema::UndeliverableReason::UNKNOWN_TARGET: return wire::Rejection::unknown_target;
-    default: return wire::Rejection::malformed_payload;
-  }
-}
 /// The dead letter a rejection is counted as, on either node.
 inline DeadLetterReason dead_letter_reason(wire::Rejection r) noexcept {
   switch (r) {
     case wire::Rejection::unknown_type: return DeadLetterReason::unknown_type;
     case wire::Rejection::unknown_target: return DeadLetterReason::target_stopped;
     default: return DeadLetterReason::malformed;
+  }
+}
+/// Why a request that reached this node became a dead letter here later
+/// (its sender was told with a DeadLetterResponse: it goes back as an
+/// Undeliverable).
+inline wire::schema::UndeliverableReason to_wire(DeadLetterReason r) noexcept {
+  using U = wire::schema::UndeliverableReason;
+  switch (r) {
+    case DeadLetterReason::target_stopped: return U::UNKNOWN_TARGET;
+    case DeadLetterReason::unhandled: return U::UNHANDLED;
+    case DeadLetterReason::mailbox_full: return U::MAILBOX_FULL;
+    case DeadLetterReason::dropped_oldest: return U::DROPPED_OLDEST;
+    case DeadLetterReason::stopped_with_mail: return U::STOPPED_WITH_MAIL;
+    case DeadLetterReason::not_serializable: return U::NOT_SERIALIZABLE;
+    case DeadLetterReason::outbound_full: return U::OUTBOUND_FULL;
+    case DeadLetterReason::connection_lost: return U::CONNECTION_LOST;
+    case DeadLetterReason::unknown_type: return U::UNKNOWN_TYPE;
+    case DeadLetterReason::malformed: return U::MALFORMED;
+    default: return U::OTHER;
+  }
+}
+/// The dead letter an Undeliverable is counted as by whoever asked.
+inline DeadLetterReason dead_letter_reason(wire::schema::UndeliverableReason r) noexcept {
+  using U = wire::schema::UndeliverableReason;
+  switch (r) {
+    case U::UNKNOWN_TARGET: return DeadLetterReason::target_stopped;
+    case U::UNKNOWN_TYPE: return DeadLetterReason::unknown_type;
+    case U::MALFORMED: return DeadLetterReason::malformed;
+    case U::UNHANDLED: return DeadLetterReason::unhandled;
+    case U::MAILBOX_FULL: return DeadLetterReason::mailbox_full;
+    case U::DROPPED_OLDEST: return DeadLetterReason::dropped_oldest;
+    case U::STOPPED_WITH_MAIL: return DeadLetterReason::stopped_with_mail;
+    case U::NOT_SERIALIZABLE: return DeadLetterReason::not_serializable;
+    case U::OUTBOUND_FULL: return DeadLetterReason::outbound_full;
+    case U::CONNECTION_LOST: return DeadLetterReason::connection_lost;
+    default: return DeadLetterReason::target_stopped;  // OTHER, or a newer peer's reason
   }
 }
 

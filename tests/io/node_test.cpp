@@ -332,6 +332,58 @@ TEST_P(TwoNodes, AnActorsRequestToAnActorThatIsNotThereComesBackAsADeadLetterRes
   EXPECT_TRUE(seen->errors.empty());
 }
 
+TEST_P(TwoNodes, ARequestTheRemoteActorDoesNotHandleFailsAtOnceForAFutureAndAnActor) {
+  // Delivered to b's echo, which has no handler for Note: a dead letter
+  // there (unhandled), and the asker on a hears it at once.
+  auto echo_seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
+  Pid echo = a->pid(b->address(), "echo");
+  auto f = a_sys->request_future<Ping>(echo, Note{"?", {}}, 30s);  // fails long before
+  auto r = f.result();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), RequestErrc::dead_letter) << r.what();
+  EXPECT_EQ(r.reason(), DeadLetterReason::unhandled);
+  EXPECT_EQ(b_sys->dead_letters().count(DeadLetterReason::unhandled), 1u);
+
+  struct AsksNote : Handles<AsksNote, Ping, DeadLetterResponse> {
+    AsksNote(Pid target, std::shared_ptr<Counter> seen)
+        : target(std::move(target)), seen(std::move(seen)) {}
+    void on(Context& ctx, Ping&) { ctx.request(target, Note{"?", {}}); }
+    void on(Context&, DeadLetterResponse& d) {
+      // The type comes back under its wire name, mapped to this node's.
+      if (d.reason != DeadLetterReason::unhandled ||
+          d.type_name.find("Note") == std::string_view::npos) {
+        seen->error("unexpected DeadLetterResponse: " + std::string(d.type_name));
+      }
+      seen->add();
+    }
+    Pid target;
+    std::shared_ptr<Counter> seen;
+  };
+  auto seen = std::make_shared<Counter>();
+  Pid asker = a_sys->spawn<AsksNote>(echo, seen);
+  a_sys->send(asker, Ping{0});
+  ASSERT_TRUE(seen->wait_for(1)) << "no DeadLetterResponse";
+  std::lock_guard lock(seen->mu);
+  EXPECT_TRUE(seen->errors.empty()) << seen->errors.front();
+}
+
+TEST_P(TwoNodes, APoisonPillStopsARemoteActorAfterWhatWasQueuedBeforeIt) {
+  auto echo_seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
+  Pid remote = a->pid(b->address(), "echo");
+  auto seen = std::make_shared<Counter>();
+  Pid watcher = a_sys->spawn<Watcher>(seen);
+  a_sys->send(watcher, WatchIt{remote});
+  // The watch is in place once a request queued behind it is answered.
+  ASSERT_TRUE(a_sys->request_future<Ping>(remote, Ping{1}, 30s).result().ok());
+  for (int i = 0; i < 100; ++i) a_sys->send(remote, Ping{2});
+  a_sys->poison(remote);
+  ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
+  EXPECT_EQ(echo_seen->get(), 101u) << "the pill came before messages sent ahead of it";
+  EXPECT_EQ(a_sys->dead_letters().count(DeadLetterReason::not_serializable), 0u);
+}
+
 TEST_P(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
   auto echo_seen = std::make_shared<Counter>();
   ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
