@@ -113,6 +113,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// Local watchers of the peer's actors (watcher, watchee proxy).
   std::vector<std::pair<Pid, Pid>> watches;
   bool active = false;                    ///< in the node's list of endpoints with io state
+  bool resolving = false;                 ///< a host name lookup is out (IoLoop::start_connect)
 
  private:
   detail::NodeImpl& node_;

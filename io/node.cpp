@@ -261,6 +261,7 @@ void IoLoop::loop(std::promise<void>* started) {
     graveyard_.clear();
     bool busy = take_ready();
     busy |= take_handovers();
+    busy |= take_resolutions();
     busy |= port_->run(std::chrono::nanoseconds::zero(), handler) > 0;
     Clock::time_point now = Clock::now();
     run_timers(now);
@@ -275,14 +276,15 @@ void IoLoop::loop(std::promise<void>* started) {
       sched_yield();
       continue;
     }
-    // Sleep. seq_cst store, then the fence's loads of ready_ and
-    // handovers_waiting_: the io thread's side of the store→load pair in
-    // nudge().
+    // Sleep. seq_cst store, then the fence's loads of ready_,
+    // handovers_waiting_ and resolutions_waiting_: the io thread's side of
+    // the store→load pair in nudge().
     sleeping_.store(true, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     // relaxed loads: the fence orders them; acquire on stopping_: as above.
     if (ready_.load(std::memory_order_relaxed) == nullptr &&
         !handovers_waiting_.load(std::memory_order_relaxed) &&
+        !resolutions_waiting_.load(std::memory_order_relaxed) &&
         !stopping_.load(std::memory_order_acquire)) {
       port_->run(next_timer(now), handler);
     }
@@ -534,7 +536,13 @@ std::chrono::nanoseconds IoLoop::next_timer(Clock::time_point now) const {
 
 void IoLoop::shutdown_io() {
   // ~NodeImpl closed every endpoint before stopping the loops: no
-  // producer is inside enqueue() from here on.
+  // producer is inside enqueue() from here on. A lookup still out posts
+  // nothing from now on (and never touches this loop again).
+  {
+    std::lock_guard lock(resolutions_->mu);
+    resolutions_->closed = true;
+    resolutions_->done.clear();
+  }
   // Say goodbye on every open connection and give the frames a moment.
   for (auto& [serial, c] : connections_) {
     if (c->state == Connection::State::open) {

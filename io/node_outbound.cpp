@@ -2,6 +2,8 @@
 // happens to queued messages, futures and watches when a peer is lost.
 #include <cerrno>
 #include <cstring>
+#include <system_error>
+#include <thread>
 
 #include "core/actor_cell.hpp"
 #include "core/future.hpp"
@@ -18,10 +20,82 @@ bool is_future(const Pid& p) { return p.process()->kind() == Process::Kind::futu
 // -- connecting --
 
 void IoLoop::start_connect(Endpoint& e) {
-  SocketAddress to;
+  std::optional<SocketAddress> to;
+  try {
+    to = resolve_numeric(e.address());
+  } catch (const std::exception& ex) {
+    report(std::string("cannot connect to ") + e.address() + ": " + ex.what());
+    connect_failed(e);
+    return;
+  }
+  if (to) {
+    dial(e, *to);
+    return;
+  }
+  // A host name: looked up off this thread. Meanwhile the endpoint waits
+  // as for a peer's dial, with the connect timeout as its deadline.
+  e.state = Endpoint::State::connecting;
+  e.connection = nullptr;
+  e.waiting_until = Clock::now() + config_.connect_timeout;
+  if (!e.resolving) start_lookup(e);  // else the lookup out answers this attempt
+}
+
+void IoLoop::start_lookup(Endpoint& e) {
+  auto lookup = [res = resolutions_, ep = e.shared_from_this(), this] {
+    Resolved r;
+    try {
+      r.address = resolve(ep->address());
+    } catch (const std::exception& ex) {
+      r.error = ex.what();
+    }
+    r.endpoint = ep;
+    std::lock_guard lock(res->mu);
+    if (res->closed) return;  // the loop is shutting down (or gone)
+    res->done.push_back(std::move(r));
+    // seq_cst: this side's store of the sleep protocol's store→load pair.
+    resolutions_waiting_.store(true, std::memory_order_seq_cst);
+    nudge();
+  };
+  try {
+    std::thread(std::move(lookup)).detach();
+  } catch (const std::system_error& ex) {  // no thread to be had
+    report("cannot connect to " + e.address() + ": no thread to look its name up (" +
+           ex.what() + ")");
+    connect_failed(e);
+    return;
+  }
+  e.resolving = true;
+}
+
+bool IoLoop::take_resolutions() {
+  // relaxed: a hint; the mutex orders the answers themselves.
+  if (!resolutions_waiting_.load(std::memory_order_relaxed)) return false;
+  std::vector<Resolved> done;
+  {
+    std::lock_guard lock(resolutions_->mu);
+    // relaxed: cleared under the lock the poster sets it under.
+    resolutions_waiting_.store(false, std::memory_order_relaxed);
+    done.swap(resolutions_->done);
+  }
+  for (Resolved& r : done) {
+    Endpoint& e = *r.endpoint;
+    e.resolving = false;
+    // Still waiting for it? (It may have timed out and be backing off, or
+    // have been dropped: then the next attempt looks the name up again.)
+    if (e.state != Endpoint::State::connecting || e.connection != nullptr) continue;
+    if (!r.address) {
+      report("cannot connect to " + e.address() + ": " + r.error);
+      connect_failed(e);
+      continue;
+    }
+    dial(e, *r.address);
+  }
+  return !done.empty();
+}
+
+void IoLoop::dial(Endpoint& e, const SocketAddress& to) {
   int fd;
   try {
-    to = resolve(e.address());
     fd = tcp_socket(to.storage.ss_family);
   } catch (const std::exception& ex) {
     report(std::string("cannot connect to ") + e.address() + ": " + ex.what());

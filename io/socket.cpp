@@ -14,7 +14,11 @@
 
 namespace shoal::io {
 
-SocketAddress resolve(std::string_view host_port) {
+namespace {
+
+/// getaddrinfo over "host:port"; empty when `numeric_only` and the host is
+/// a name.
+std::optional<SocketAddress> lookup(std::string_view host_port, bool numeric_only) {
   auto bad = [&](const std::string& why) {
     return std::invalid_argument("shoal: address '" + std::string(host_port) + "': " + why);
   };
@@ -30,9 +34,10 @@ SocketAddress resolve(std::string_view host_port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
+  hints.ai_flags = AI_NUMERICSERV | (numeric_only ? AI_NUMERICHOST : 0);
   addrinfo* found = nullptr;
   int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
+  if (rc == EAI_NONAME && numeric_only && !host.empty()) return std::nullopt;
   if (rc != 0) throw bad(::gai_strerror(rc));
   SocketAddress out;
   std::memcpy(&out.storage, found->ai_addr, found->ai_addrlen);
@@ -40,6 +45,14 @@ SocketAddress resolve(std::string_view host_port) {
   out.text = std::string(host_port);
   ::freeaddrinfo(found);
   return out;
+}
+
+}  // namespace
+
+SocketAddress resolve(std::string_view host_port) { return *lookup(host_port, false); }
+
+std::optional<SocketAddress> resolve_numeric(std::string_view host_port) {
+  return lookup(host_port, true);
 }
 
 int tcp_socket(int family) {

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,8 +19,13 @@ struct SocketAddress {
 };
 
 /// Resolves "host:port" ("127.0.0.1:7000", "localhost:7000", "[::1]:7000").
-/// Throws std::invalid_argument naming the address when it cannot.
+/// Throws std::invalid_argument naming the address when it cannot. May
+/// block on a name lookup (DNS): never call it on an io thread for a name.
 SocketAddress resolve(std::string_view host_port);
+
+/// The same for a numeric host ("127.0.0.1:7000", "[::1]:7000", ":7000"):
+/// never blocks. Empty for a host name, which needs resolve().
+std::optional<SocketAddress> resolve_numeric(std::string_view host_port);
 
 /// A non-blocking, close-on-exec TCP socket listening on `at` (port 0:
 /// any free port); `bound` receives the address it got. Throws

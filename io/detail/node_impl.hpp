@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -212,6 +213,12 @@ class IoLoop final : public wire::BatchSink {
     std::uint64_t incarnation = 0;
   };
   void hand_over(Handover h);
+  /// A host name lookup's answer, from its resolver thread.
+  struct Resolved {
+    std::shared_ptr<Endpoint> endpoint;
+    std::optional<SocketAddress> address;  ///< empty: failed
+    std::string error;
+  };
   /// The Pid exported under `id` here (under the export lock), or empty.
   Pid exported(std::uint64_t id) const;
 
@@ -233,6 +240,12 @@ class IoLoop final : public wire::BatchSink {
   void nudge() noexcept;
   bool take_ready();
   bool take_handovers();
+  bool take_resolutions();
+  /// Looks the endpoint's host name up on a thread of its own (getaddrinfo
+  /// blocks, for seconds when DNS is slow); the answer comes back through
+  /// resolutions_ and dials then.
+  void start_lookup(Endpoint& e);
+  void dial(Endpoint& e, const SocketAddress& to);
   void on_completion(const Completion& c);
   void run_timers(Clock::time_point now);
   std::chrono::nanoseconds next_timer(Clock::time_point now) const;
@@ -301,6 +314,16 @@ class IoLoop final : public wire::BatchSink {
   std::atomic<bool> handovers_waiting_{false};
   std::mutex handovers_mu_;
   std::vector<Handover> handovers_;  // guarded by handovers_mu_
+  // Lookups' answers. Shared with the resolver threads, which are detached
+  // (a lookup stuck in DNS must not hold up shutdown): they post and wake
+  // this loop under `mu` unless shutdown_io() has closed it.
+  struct Resolutions {
+    std::mutex mu;
+    bool closed = false;         // guarded by mu
+    std::vector<Resolved> done;  // guarded by mu
+  };
+  std::shared_ptr<Resolutions> resolutions_ = std::make_shared<Resolutions>();
+  std::atomic<bool> resolutions_waiting_{false};
 
   // -- this thread only --
   std::unique_ptr<EventPort> port_;

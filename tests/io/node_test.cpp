@@ -604,6 +604,45 @@ TEST_P(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
   c_sys.events().unsubscribe(token);
 }
 
+TEST_P(TwoNodes, AHostNameIsLookedUpOffTheIoThreadAndThenDialed) {
+  // c listens on what "localhost" resolves to first; a dials it by name
+  // (getaddrinfo on a thread of its own, not the io thread).
+  NodeConfig at_localhost = config();
+  at_localhost.listen = "localhost:0";
+  at_localhost.on_error = [](std::string_view) {};
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node c(c_sys, types, at_localhost);
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(c_sys.spawn_named(Props::of<Echo>(seen), "echo"));
+  std::string port = c.address().substr(c.address().rfind(':') + 1);
+  Pid echo = a->pid("localhost:" + port, "echo");
+  auto r = a_sys->request_future<Ping>(echo, Ping{41}, 30s).result();
+  ASSERT_TRUE(r.ok()) << r.what();
+  EXPECT_EQ(r.value().count, 42u);
+
+  // A name that does not resolve: what was queued for it is dropped and
+  // counted, its future fails, and the node says why.
+  NodeConfig once = config();
+  once.max_attempts = 1;
+  std::mutex mu;
+  std::vector<std::string> errors;
+  once.on_error = [&](std::string_view e) {
+    std::lock_guard lock(mu);
+    errors.emplace_back(e);
+  };
+  ActorSystem d_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node d(d_sys, types, once);
+  Pid nowhere = d.pid("no-such-host.invalid:7000", "echo");
+  auto f = d_sys.request_future<Ping>(nowhere, Ping{1}, 120s);
+  auto failed = f.result();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error(), RequestErrc::delivery_failed) << failed.what();
+  std::lock_guard lock(mu);
+  bool said = false;
+  for (auto& e : errors) said = said || e.find("no-such-host.invalid") != std::string::npos;
+  EXPECT_TRUE(said) << "no error naming the host";
+}
+
 // -- three nodes --
 
 /// Passes each Ping on to `next`, keeping its sender: the answer goes
