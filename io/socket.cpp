@@ -55,6 +55,12 @@ std::optional<SocketAddress> resolve_numeric(std::string_view host_port) {
   return lookup(host_port, true);
 }
 
+void signal_eventfd(int fd) noexcept {
+  std::uint64_t one = 1;
+  while (::write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
 int tcp_socket(int family) {
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "shoal: socket");

@@ -32,6 +32,10 @@ std::optional<SocketAddress> resolve_numeric(std::string_view host_port);
 /// std::system_error naming the address.
 int listen_on(const SocketAddress& at, int backlog, SocketAddress& bound);
 
+/// Adds one to an eventfd's counter (an event port's wake-up). EINTR
+/// retries; a full counter (2^64 - 2 pending) cannot happen. Never blocks.
+void signal_eventfd(int fd) noexcept;
+
 /// A non-blocking, close-on-exec TCP socket for `family`, TCP_NODELAY set.
 /// Throws std::system_error.
 int tcp_socket(int family);

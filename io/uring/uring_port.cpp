@@ -28,6 +28,7 @@
 #include <string>
 
 #include "io/event_port.hpp"
+#include "io/socket.hpp"
 
 namespace shoal::io {
 
@@ -86,12 +87,7 @@ class UringPort final : public EventPort {
 
   std::size_t run(std::chrono::nanoseconds timeout,
                   const std::function<void(const Completion&)>& on_each) override;
-  void wake() noexcept override {
-    std::uint64_t one = 1;
-    // A full counter (2^64 - 2 wakes pending) cannot happen; EINTR retries.
-    while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-  }
+  void wake() noexcept override { signal_eventfd(wake_fd_); }
 
  private:
   io_uring_sqe* next_sqe() {

@@ -65,6 +65,12 @@ class TwoNodes : public ::testing::TestWithParam<Shape> {
     return false;
   }
 
+  /// b's "echo", watched from a by a Watcher counting into `terminated`:
+  /// its remote Pid once the watch is in place (a request queued behind
+  /// the watch has been answered, so the echo has seen one Ping).
+  void watched_echo(Pid& remote, std::shared_ptr<Counter>& echo_seen,
+                    std::shared_ptr<Counter>& terminated);
+
   wire::TypeRegistry types;
   std::optional<ActorSystem> a_sys, b_sys;
   std::optional<Node> a, b;
@@ -208,6 +214,16 @@ struct Watcher : Handles<Watcher, WatchIt, Terminated> {
   std::atomic<TerminatedReason> last{TerminatedReason::stopped};
   std::shared_ptr<Counter> seen;
 };
+
+void TwoNodes::watched_echo(Pid& remote, std::shared_ptr<Counter>& echo_seen,
+                            std::shared_ptr<Counter>& terminated) {
+  echo_seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
+  remote = a->pid(b->address(), "echo");
+  terminated = std::make_shared<Counter>();
+  a_sys->send(a_sys->spawn<Watcher>(terminated), WatchIt{remote});
+  ASSERT_TRUE(a_sys->request_future<Ping>(remote, Ping{1}, 30s).result().ok());
+}
 
 TEST_P(TwoNodes, AWatcherHearsThatARemoteActorStopped) {
   auto echo_seen = std::make_shared<Counter>();
@@ -369,14 +385,9 @@ TEST_P(TwoNodes, ARequestTheRemoteActorDoesNotHandleFailsAtOnceForAFutureAndAnAc
 }
 
 TEST_P(TwoNodes, APoisonPillStopsARemoteActorAfterWhatWasQueuedBeforeIt) {
-  auto echo_seen = std::make_shared<Counter>();
-  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
-  Pid remote = a->pid(b->address(), "echo");
-  auto seen = std::make_shared<Counter>();
-  Pid watcher = a_sys->spawn<Watcher>(seen);
-  a_sys->send(watcher, WatchIt{remote});
-  // The watch is in place once a request queued behind it is answered.
-  ASSERT_TRUE(a_sys->request_future<Ping>(remote, Ping{1}, 30s).result().ok());
+  Pid remote;
+  std::shared_ptr<Counter> echo_seen, seen;
+  ASSERT_NO_FATAL_FAILURE(watched_echo(remote, echo_seen, seen));
   for (int i = 0; i < 100; ++i) a_sys->send(remote, Ping{2});
   a_sys->poison(remote);
   ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
@@ -385,13 +396,9 @@ TEST_P(TwoNodes, APoisonPillStopsARemoteActorAfterWhatWasQueuedBeforeIt) {
 }
 
 TEST_P(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
-  auto echo_seen = std::make_shared<Counter>();
-  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(echo_seen), "echo"));
-  Pid remote = a->pid(b->address(), "echo");
-  auto seen = std::make_shared<Counter>();
-  Pid watcher = a_sys->spawn<Watcher>(seen);
-  a_sys->send(watcher, WatchIt{remote});
-  ASSERT_TRUE(a_sys->request_future<Ping>(remote, Ping{1}, 30s).result().ok());
+  Pid remote;
+  std::shared_ptr<Counter> echo_seen, seen;
+  ASSERT_NO_FATAL_FAILURE(watched_echo(remote, echo_seen, seen));
   a_sys->stop(remote);
   ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
   // Its name is released before its watchers are told.
