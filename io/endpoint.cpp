@@ -1,5 +1,7 @@
 #include "io/endpoint.hpp"
 
+#include <algorithm>
+
 #include "core/actor_system.hpp"
 #include "io/detail/node_impl.hpp"
 #include "io/remote_process.hpp"
@@ -23,7 +25,8 @@ RemoteProcess& target_of(Envelope& queued) noexcept {
 Endpoint::Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& system,
                    std::string address, std::size_t max_queued_bytes)
     : node_(node), home_(home), system_(system), address_(std::move(address)),
-      max_queued_bytes_(max_queued_bytes) {
+      // Far below the bit the inside count starts at (see load_).
+      max_queued_bytes_(std::min<std::size_t>(max_queued_bytes, bytes_mask / 2)) {
   // Born marked empty: the first producer learns it made the queue
   // non-empty and schedules the endpoint.
   queue_.try_mark_empty();
