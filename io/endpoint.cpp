@@ -83,6 +83,14 @@ void Endpoint::close() noexcept {
 
 Pid Endpoint::proxy(std::uint64_t id, std::string_view name, std::uint64_t incarnation) {
   std::lock_guard lock(proxies_mu_);
+  // Closed (the node is going away, while other io threads may still read
+  // frames): a proxy, but not interned — the tables would hold it, it
+  // holds this endpoint, and close() has already let the tables go.
+  // (close() sets closed_ before it takes the lock to swap them out.)
+  if (closed_.load(std::memory_order_seq_cst)) {
+    if (!name.empty()) return Pid(new RemoteProcess(shared_from_this(), 0, std::string(name), 0));
+    return Pid(new RemoteProcess(shared_from_this(), id, {}, incarnation));
+  }
   if (by_id_.size() + by_name_.size() >= sweep_at_) {
     // Forget proxies nobody else holds (use_count 1: ours; no other
     // thread can copy one without this lock). Amortised O(1) per proxy.
