@@ -281,7 +281,9 @@ void IoLoop::loop(std::promise<void>* started) {
     // the store→load pair in nudge().
     sleeping_.store(true, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    // relaxed loads: the fence orders them; acquire on stopping_: as above.
+    // relaxed loads: this fence orders them after the store of sleeping_;
+    // they pair with the producers' fence in nudge() (their push, then
+    // their read of sleeping_). acquire on stopping_: as above.
     if (ready_.load(std::memory_order_relaxed) == nullptr &&
         !handovers_waiting_.load(std::memory_order_relaxed) &&
         !resolutions_waiting_.load(std::memory_order_relaxed) &&
