@@ -269,6 +269,7 @@ std::vector<Pid> live_pids(Shards& shards, std::size_t n, Keep&& keep) {
 SystemStats ActorSystem::stats() const {
   SystemStats s;
   s.workers = scheduler_.worker_stats();
+  s.guests = scheduler_.guest_stats();
   s.dead_letters = dead_letters_.total();
   const std::uint64_t now = detail::ticks();
   const double npt = detail::ns_per_tick();

@@ -1,6 +1,7 @@
 #include "core/future.hpp"
 
 #include "core/actor_system.hpp"
+#include "core/guest_runner.hpp"
 
 namespace shoal {
 
@@ -150,9 +151,10 @@ void check_may_block(const FutureCore& core) {
         "shoal: Future::get() in deterministic mode would wait forever; run the system until "
         "the future is ready first");
   }
-  if (s.current_worker_index() >= 0) {
+  if (s.current_worker_index() >= 0 || in_guest_run) {
     throw std::logic_error(
-        "shoal: Future::get() on a worker would block it; use Context::reenter_after or then()");
+        "shoal: Future::get() on a worker (or in an actor a node's io thread runs) would block "
+        "it; use Context::reenter_after or then()");
   }
 }
 

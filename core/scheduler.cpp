@@ -9,6 +9,7 @@
 
 #include "core/actor_cell.hpp"
 #include "core/detail/stats_snapshot.hpp"
+#include "core/guest_runner.hpp"
 
 namespace shoal {
 
@@ -156,6 +157,19 @@ void Scheduler::schedule_external(ActorCell* cell) noexcept {
     ready_.push_back(cell);
     return;
   }
+  if (GuestRunner* g = detail::collecting_guest; g != nullptr && &g->scheduler() == this) {
+    // Kept only while every worker is parked: a worker that is awake (running
+    // or spinning) takes the mailbox from the global queue without a wake-up.
+    // relaxed: a hint either way. Read stale, the mailbox runs here although a
+    // worker just woke, or it is queued below and notify_one() (which orders
+    // itself with the parking workers) wakes one: both are correct. stopping_:
+    // after stop() began, no guest runs start (acquire pairs with its store).
+    if (unparked_of(idle_state_.load(std::memory_order_relaxed)) == 0 &&
+        !stopping_.load(std::memory_order_acquire)) {
+      g->keep(cell);
+      return;
+    }
+  }
   // Implicit producer per outside thread: moodycamel keeps each thread's
   // pushes in order, and order across mailboxes does not matter here.
   if (!global_.enqueue(cell)) {
@@ -252,6 +266,29 @@ std::vector<WorkerStats> Scheduler::worker_stats() const {
   }
   for (const auto& w : workers_) out.push_back(detail::snapshot_of(w->counters(), w->index(), now, npt));
   return out;
+}
+
+std::vector<WorkerStats> Scheduler::guest_stats() const {
+  const std::uint64_t now = detail::ticks();
+  const double npt = detail::ns_per_tick();
+  std::vector<WorkerStats> out;
+  std::lock_guard lock(guests_mu_);
+  for (std::size_t i = 0; i < guests_.size(); ++i) {
+    out.push_back(detail::snapshot_of(guests_[i]->counters(), static_cast<unsigned>(i), now, npt));
+    out.back().name = guests_[i]->name();
+    out.back().busy_ns = out.back().idle_ns = 0;  // a guest's time is its own work's
+  }
+  return out;
+}
+
+void Scheduler::add_guest(GuestRunner* g) {
+  std::lock_guard lock(guests_mu_);
+  guests_.push_back(g);
+}
+
+void Scheduler::remove_guest(GuestRunner* g) {
+  std::lock_guard lock(guests_mu_);
+  std::erase(guests_, g);
 }
 
 void Scheduler::trace_scheduled(ActorCell* cell, ScheduledWhere where) noexcept {

@@ -28,6 +28,10 @@
 // timer fires late by at most one tick plus one handler's run on its
 // worker — never early.
 //
+// Guest runs (guest_runner.hpp): a thread that is not a worker may keep the
+// mailboxes it makes runnable while every worker is parked and run them
+// itself, instead of waking a worker.
+//
 // Deterministic mode: no threads. Runnable mailboxes go to one ready list and
 // the test thread runs them one at a time with run_one(); which one runs next
 // is drawn from a seeded generator, so a seed reproduces an interleaving.
@@ -54,6 +58,7 @@
 namespace shoal {
 
 class ActorCell;
+class GuestRunner;
 
 struct SchedulerConfig {
   /// Worker threads; 0 = one per hardware thread.
@@ -166,6 +171,9 @@ class Scheduler {
   /// Every worker's counters now (deterministic mode: the test thread's,
   /// as worker 0). Thread-safe; allocates the result.
   std::vector<WorkerStats> worker_stats() const;
+  /// Every registered guest runner's counters now (index: the order they
+  /// registered in; name: theirs). Thread-safe; allocates the result.
+  std::vector<WorkerStats> guest_stats() const;
   /// The workers' flight recorder (flight_recorder.hpp).
   FlightRecorder& recorder() noexcept { return recorder_; }
   const FlightRecorder& recorder() const noexcept { return recorder_; }
@@ -192,6 +200,10 @@ class Scheduler {
   /// Wakes one parked worker if none is searching. Thread-safe. Call after
   /// making work stealable (the fence inside orders that store first).
   void notify_one() noexcept;
+  /// GuestRunner's (de)registration, for guest_stats(). Thread-safe.
+  void add_guest(GuestRunner* g);
+  void remove_guest(GuestRunner* g);
+
   bool try_begin_search() noexcept;
   /// Leaves searching; true if this was the last searcher.
   bool end_search() noexcept;
@@ -228,6 +240,9 @@ class Scheduler {
   std::vector<unsigned> sleepers_;  // parked workers, LIFO (warmest cache first)
 
   FlightRecorder recorder_;
+
+  mutable std::mutex guests_mu_;
+  std::vector<GuestRunner*> guests_;  // guarded by guests_mu_
 
   // -- deterministic mode (test thread only) ---------------------------------------
   WorkerCounters det_counters_;

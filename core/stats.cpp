@@ -67,12 +67,14 @@ ActorStatsSnapshot detail::snapshot_of(const ActorStats& a, std::uint64_t id, st
 std::uint64_t SystemStats::messages() const noexcept {
   std::uint64_t n = 0;
   for (const auto& w : workers) n += w.messages;
+  for (const auto& g : guests) n += g.messages;
   return n;
 }
 
 HistogramSnapshot SystemStats::batch_sizes() const {
   HistogramSnapshot all;
   for (const auto& w : workers) all.merge(w.batch_sizes);
+  for (const auto& g : guests) all.merge(g.batch_sizes);
   return all;
 }
 
@@ -114,6 +116,12 @@ std::string SystemStats::to_text() const {
                   w.batch_sizes.value_at_percentile(99), w.steals_won, w.steals_tried, w.parks,
                   w.wakeups, total > 0 ? 100.0 * w.busy_ns / total : 0.0, w.system_messages);
   }
+  for (const auto& g : guests) {
+    out += format("%-6s %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+                  " %10s %8s %8s %6s %7" PRIu64 "\n",
+                  g.name.c_str(), g.messages, g.runs, g.batch_sizes.value_at_percentile(50),
+                  g.batch_sizes.value_at_percentile(99), "-", "-", "-", "-", g.system_messages);
+  }
   if (actors.empty()) return out;
   out += format("%-24s %10s %7s %7s %10s %10s %10s %10s %10s %10s\n", "actor", "messages", "depth",
                 "max", "oldest", "wait p50", "wait p99", "wait max", "run p50", "run p99");
@@ -147,6 +155,14 @@ std::string SystemStats::to_json() const {
                             {"busy_ns", w.busy_ns},
                             {"idle_ns", w.idle_ns},
                             {"batch_size", summary_json(b)}});
+  }
+  j["guests"] = nlohmann::json::array();
+  for (const auto& g : guests) {
+    j["guests"].push_back({{"name", g.name},
+                           {"messages", g.messages},
+                           {"system_messages", g.system_messages},
+                           {"runs", g.runs},
+                           {"batch_size", summary_json(g.batch_sizes.summary())}});
   }
   j["actors"] = nlohmann::json::array();
   for (const auto& a : actors) {

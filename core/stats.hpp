@@ -181,6 +181,7 @@ class ActorStats {
 /// One worker, as stats() saw it. Times in nanoseconds.
 struct WorkerStats {
   unsigned index = 0;
+  std::string name;  ///< guests only (GuestRunner's name, e.g. "io 0")
   std::uint64_t messages = 0;
   std::uint64_t system_messages = 0;
   std::uint64_t runs = 0;
@@ -209,12 +210,15 @@ struct ActorStatsSnapshot {
 struct SystemStats {
   double uptime_ns = 0;
   std::vector<WorkerStats> workers;
+  /// Threads that are not workers and ran mailboxes while every worker slept
+  /// (guest_runner.hpp: a node's io threads). busy_ns/idle_ns are not measured.
+  std::vector<WorkerStats> guests;
   std::vector<ActorStatsSnapshot> actors;  ///< instrumented live actors, by id
   std::uint64_t dead_letters = 0;
 
-  /// Sum over the workers.
+  /// Sum over the workers and the guests.
   std::uint64_t messages() const noexcept;
-  /// Every worker's batch sizes merged.
+  /// Every worker's and guest's batch sizes merged.
   HistogramSnapshot batch_sizes() const;
   /// A table for people (one row per worker, then one per actor).
   std::string to_text() const;

@@ -1,0 +1,86 @@
+// GuestRunner: lets a thread that is not a worker (a node's io thread) run
+// the mailboxes its own deliveries make runnable, while every worker sleeps.
+//
+// Why: a message that arrives from the network finds the workers of a
+// lightly loaded system parked. Waking one costs 11–38 µs on this kind of
+// machine (DESIGN.md), far more than most handlers take; then the answer
+// waits for the io thread again. Running the handler on the thread that
+// decoded the message makes a remote round trip one thread per process
+// (bench/RESULTS.md, run Q: p50 94 → 21 µs). When any worker is awake
+// (running or spinning), runnable mailboxes go to the workers as always:
+// the guest only takes what would otherwise cost a wake-up.
+//
+//   GuestRunner guest(system.scheduler(), "io 0");   // on the io thread
+//   guest.collect();        // from here, this thread's schedules may be kept
+//   ... deliver messages ...
+//   guest.run();            // runs each kept mailbox once (one batch)
+//
+// What a handler run here may rely on is what it has on a worker: it runs
+// alone on its actor (the mailbox's status hands it over), one batch of at
+// most `throughput` messages, system messages first; a mailbox with more to
+// do is re-queued to the workers. Future::get() refuses to block here as on
+// a worker (it would stall the thread the answer must come through). The
+// cost: a long handler delays the guest's other work (its io) while it runs,
+// as it delays the mailboxes queued behind it on a worker; a node can turn
+// guest runs off (NodeConfig::run_actors).
+//
+// Guest runs are not recorded by the flight recorder (it records workers).
+// Their counts appear in ActorSystem::stats() as `guests`.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "core/stats.hpp"
+
+namespace shoal {
+
+class ActorCell;
+class Scheduler;
+
+class GuestRunner {
+ public:
+  /// Registers with `scheduler` (its counters show in stats() as `name`).
+  /// The runner must be used by one thread at a time and destroyed before
+  /// the scheduler.
+  GuestRunner(Scheduler& scheduler, std::string name);
+  ~GuestRunner();
+  GuestRunner(const GuestRunner&) = delete;
+  GuestRunner& operator=(const GuestRunner&) = delete;
+
+  /// From now until run(), mailboxes this thread makes runnable (it won
+  /// their idle→scheduled change) while every worker is parked are kept
+  /// here instead of queued for the workers. Not in deterministic mode,
+  /// nor once the scheduler is stopping. Never blocks or allocates.
+  void collect() noexcept;
+  /// Stops collecting and runs each kept mailbox once, in the order kept.
+  /// Returns how many ran. Not from a worker; not from inside a handler.
+  std::size_t run() noexcept;
+
+  /// Kept mailboxes not yet run. This thread only.
+  std::size_t kept() const noexcept { return cells_.size(); }
+  const std::string& name() const noexcept { return name_; }
+  const WorkerCounters& counters() const noexcept { return counters_; }
+
+  // -- used by Scheduler -----------------------------------------------------------
+  Scheduler& scheduler() const noexcept { return scheduler_; }
+  /// Keeps `cell` to run. The collecting thread only.
+  void keep(ActorCell* cell) { cells_.push_back(cell); }
+
+ private:
+  Scheduler& scheduler_;
+  const std::string name_;
+  std::vector<ActorCell*> cells_;
+  std::vector<ActorCell*> running_;  // cells_ swapped out while they run
+  WorkerCounters counters_;          // written by the running thread only
+};
+
+namespace detail {
+/// The runner collecting on this thread, or null.
+inline thread_local GuestRunner* collecting_guest = nullptr;
+/// True while a guest runs a mailbox on this thread (Future::get refuses).
+inline thread_local bool in_guest_run = false;
+}  // namespace detail
+
+}  // namespace shoal

@@ -1,0 +1,218 @@
+// Guest runs: a thread that is not a worker keeps the mailboxes it makes
+// runnable while every worker sleeps and runs them itself (one batch each,
+// the rest back to the workers); with a worker awake, or in deterministic
+// mode, it keeps nothing; Future::get() refuses to block in a guest run;
+// kept mailboxes are not stranded when the runner goes away; the runs are
+// counted in stats().guests.
+#include "core/guest_runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/actor_system.hpp"
+#include "tests/core/test_support.hpp"
+
+namespace shoal {
+namespace {
+
+using test::eventually;
+
+/// What the recorder saw: which threads ran its handler, and how often.
+struct Seen {
+  std::mutex mu;
+  std::vector<std::thread::id> threads;  // guarded by mu
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<int> get_refused{0};  // Future::get() threw logic_error
+  std::string refusal;              // guarded by mu
+
+  std::uint64_t on(std::thread::id t) {
+    std::lock_guard lock(mu);
+    std::uint64_t n = 0;
+    for (auto id : threads) n += id == t ? 1 : 0;
+    return n;
+  }
+};
+
+struct Note {
+  int n = 0;
+};
+struct TryBlock {};  // the handler calls Future::get()
+struct Hold {        // the handler spins until `release`
+  std::shared_ptr<std::atomic<bool>> release;
+  std::shared_ptr<std::atomic<bool>> holding;
+};
+
+struct Recorder : Handles<Recorder, Note, TryBlock, Hold> {
+  explicit Recorder(std::shared_ptr<Seen> seen) : seen(std::move(seen)) {}
+  void on(Context&, Note&) {
+    {
+      std::lock_guard lock(seen->mu);
+      seen->threads.push_back(std::this_thread::get_id());
+    }
+    seen->count.fetch_add(1);
+  }
+  void on(Context& ctx, TryBlock&) {
+    try {
+      (void)ctx.system().request_future<Note>(ctx.self(), Note{}, std::chrono::seconds(1)).get();
+    } catch (const std::logic_error& e) {
+      std::lock_guard lock(seen->mu);
+      seen->refusal = e.what();
+      seen->get_refused.fetch_add(1);
+    }
+  }
+  void on(Context&, Hold& h) {
+    h.holding->store(true);
+    while (!h.release->load()) std::this_thread::yield();
+  }
+  std::shared_ptr<Seen> seen;
+};
+
+::testing::AssertionResult all_parked(ActorSystem& sys) {
+  return eventually(
+      [&] { return sys.scheduler().parked_workers() == sys.scheduler().worker_count(); },
+      "every worker to park");
+}
+
+SystemConfig two_workers(std::uint32_t throughput = 64) {
+  SystemConfig cfg;
+  cfg.scheduler.workers = 2;
+  cfg.throughput = throughput;
+  return cfg;
+}
+
+TEST(GuestRunner, RunsWhatItWokeWhileEveryWorkerSleeps) {
+  ActorSystem sys(two_workers());
+  auto seen = std::make_shared<Seen>();
+  Pid r = sys.spawn<Recorder>(seen);
+  GuestRunner guest(sys.scheduler(), "test guest");
+  ASSERT_TRUE(all_parked(sys));
+  guest.collect();
+  sys.send(r, Note{1});
+  EXPECT_EQ(guest.kept(), 1u) << "the send woke the mailbox while both workers slept";
+  EXPECT_EQ(seen->count.load(), 0u) << "nothing runs before run()";
+  EXPECT_EQ(guest.run(), 1u);
+  EXPECT_EQ(seen->count.load(), 1u);
+  EXPECT_EQ(seen->on(std::this_thread::get_id()), 1u) << "the handler ran on the guest's thread";
+  EXPECT_EQ(sys.scheduler().parked_workers(), 2u) << "no worker was woken for it";
+
+  const SystemStats st = sys.stats();
+  ASSERT_EQ(st.guests.size(), 1u);
+  EXPECT_EQ(st.guests[0].name, "test guest");
+  EXPECT_EQ(st.guests[0].runs, 1u);
+  EXPECT_EQ(st.guests[0].messages, 1u);
+  EXPECT_GE(st.messages(), 1u) << "guest messages count into the total";
+  EXPECT_NE(st.to_text().find("test guest"), std::string::npos) << st.to_text();
+  auto j = nlohmann::json::parse(st.to_json());
+  ASSERT_EQ(j["guests"].size(), 1u);
+  EXPECT_EQ(j["guests"][0]["name"], "test guest");
+  EXPECT_EQ(j["guests"][0]["runs"], 1);
+}
+
+TEST(GuestRunner, KeepsNothingWhileAWorkerIsAwake) {
+  ActorSystem sys(two_workers());
+  auto seen = std::make_shared<Seen>();
+  Pid busy = sys.spawn<Recorder>(seen);
+  Pid r = sys.spawn<Recorder>(seen);
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto holding = std::make_shared<std::atomic<bool>>(false);
+  sys.send(busy, Hold{release, holding});
+  ASSERT_TRUE(eventually([&] { return holding->load(); }, "a worker to run the holding handler"));
+  GuestRunner guest(sys.scheduler(), "g");
+  guest.collect();
+  sys.send(r, Note{1});
+  EXPECT_EQ(guest.kept(), 0u)
+      << "a worker is awake (running): it takes the mailbox, no wake-up needed";
+  EXPECT_EQ(guest.run(), 0u);
+  release->store(true);
+  ASSERT_TRUE(eventually([&] { return seen->count.load() == 1; }, "a worker to handle the note"));
+  EXPECT_EQ(seen->on(std::this_thread::get_id()), 0u);
+}
+
+TEST(GuestRunner, RunsOneBatchAndLeavesTheRestToTheWorkers) {
+  ActorSystem sys(two_workers(/*throughput=*/4));
+  auto seen = std::make_shared<Seen>();
+  Pid r = sys.spawn<Recorder>(seen);
+  GuestRunner guest(sys.scheduler(), "g");
+  ASSERT_TRUE(all_parked(sys));
+  guest.collect();
+  for (int i = 0; i < 10; ++i) sys.send(r, Note{i});
+  EXPECT_EQ(guest.kept(), 1u) << "one mailbox, made runnable once";
+  EXPECT_EQ(guest.run(), 1u);
+  ASSERT_TRUE(eventually([&] { return seen->count.load() == 10; }, "all ten notes handled"));
+  EXPECT_EQ(seen->on(std::this_thread::get_id()), 4u) << "one batch (throughput 4) ran here";
+  EXPECT_EQ(sys.stats().guests.at(0).messages, 4u);
+}
+
+TEST(GuestRunner, FutureGetRefusesToBlockInAGuestRun) {
+  ActorSystem sys(two_workers());
+  auto seen = std::make_shared<Seen>();
+  Pid r = sys.spawn<Recorder>(seen);
+  GuestRunner guest(sys.scheduler(), "g");
+  ASSERT_TRUE(all_parked(sys));
+  guest.collect();
+  sys.send(r, TryBlock{});
+  ASSERT_EQ(guest.kept(), 1u);
+  guest.run();
+  EXPECT_EQ(seen->get_refused.load(), 1)
+      << "the answer may have to come through this very thread: blocking would deadlock it";
+  std::lock_guard lock(seen->mu);
+  EXPECT_NE(seen->refusal.find("would block"), std::string::npos) << seen->refusal;
+}
+
+TEST(GuestRunner, DeterministicModeKeepsNothing) {
+  SystemConfig cfg;
+  cfg.scheduler.deterministic = true;
+  ActorSystem sys(cfg);
+  auto seen = std::make_shared<Seen>();
+  Pid r = sys.spawn<Recorder>(seen);
+  sys.scheduler().run_until_idle();
+  GuestRunner guest(sys.scheduler(), "g");
+  guest.collect();
+  sys.send(r, Note{1});
+  EXPECT_EQ(guest.kept(), 0u) << "the test thread decides what runs";
+  EXPECT_EQ(guest.run(), 0u);
+  sys.scheduler().run_until_idle();
+  EXPECT_EQ(seen->count.load(), 1u);
+}
+
+TEST(GuestRunner, KeptMailboxesGoToTheWorkersWhenTheRunnerGoesAway) {
+  ActorSystem sys(two_workers());
+  auto seen = std::make_shared<Seen>();
+  Pid r = sys.spawn<Recorder>(seen);
+  {
+    GuestRunner guest(sys.scheduler(), "g");
+    ASSERT_TRUE(all_parked(sys));
+    guest.collect();
+    sys.send(r, Note{1});
+    ASSERT_EQ(guest.kept(), 1u);
+  }  // never run
+  ASSERT_TRUE(
+      eventually([&] { return seen->count.load() == 1; }, "a worker to handle the kept note"));
+  EXPECT_EQ(seen->on(std::this_thread::get_id()), 0u);
+  EXPECT_TRUE(sys.stats().guests.empty()) << "the runner unregistered";
+}
+
+TEST(GuestRunner, OtherSchedulersMailboxesAreNotKept) {
+  ActorSystem a(two_workers()), b(two_workers());
+  auto seen = std::make_shared<Seen>();
+  Pid r = b.spawn<Recorder>(seen);
+  GuestRunner guest(a.scheduler(), "g");
+  ASSERT_TRUE(all_parked(b));
+  guest.collect();
+  b.send(r, Note{1});
+  EXPECT_EQ(guest.kept(), 0u) << "a guest of one system never runs another's actors";
+  guest.run();
+  ASSERT_TRUE(eventually([&] { return seen->count.load() == 1; }, "b's worker to handle it"));
+}
+
+}  // namespace
+}  // namespace shoal
