@@ -158,9 +158,17 @@ void NodeImpl::report(std::string_view what) {
 // -- an io thread: life --
 
 IoLoop::IoLoop(NodeImpl& node, unsigned index, int listen_fd)
-    : node_(node), system_(node.system), types_(node.types), config_(node.config),
-      stats_(node.stats_), address_(node.address()), incarnation_(node.incarnation()),
-      index_(index), listen_fd_(listen_fd), writer_(config_.limits),
+    : node_(node),
+      system_(node.system),
+      types_(node.types),
+      config_(node.config),
+      stats_(node.stats_),
+      address_(node.address()),
+      incarnation_(node.incarnation()),
+      index_(index),
+      listen_fd_(listen_fd),
+      guest_(system_.scheduler(), "io " + std::to_string(index)),
+      writer_(config_.limits),
       decoder_(types_, config_.limits) {}
 
 IoLoop::~IoLoop() { stop_and_join(); }
@@ -262,7 +270,7 @@ void IoLoop::loop(std::promise<void>* started) {
     bool busy = take_ready();
     busy |= take_handovers();
     busy |= take_resolutions();
-    busy |= port_->run(std::chrono::nanoseconds::zero(), handler) > 0;
+    busy |= run_port(std::chrono::nanoseconds::zero(), handler);
     Clock::time_point now = Clock::now();
     run_timers(now);
     if (busy) {
@@ -288,12 +296,23 @@ void IoLoop::loop(std::promise<void>* started) {
         !handovers_waiting_.load(std::memory_order_relaxed) &&
         !resolutions_waiting_.load(std::memory_order_relaxed) &&
         !stopping_.load(std::memory_order_acquire)) {
-      port_->run(next_timer(now), handler);
+      run_port(next_timer(now), handler);
     }
     sleeping_.store(false, std::memory_order_relaxed);  // relaxed: only an optimisation for producers
     idle_since = Clock::now();
   }
   shutdown_io();
+}
+
+bool IoLoop::run_port(std::chrono::nanoseconds timeout,
+                      const std::function<void(const Completion&)>& handler) {
+  // The actors this batch of completions wakes run here if every worker
+  // sleeps (core/guest_runner.hpp): their answers then go out on this
+  // thread's next turn, with no wake-up on either side.
+  if (config_.run_actors) guest_.collect();
+  const bool any = port_->run(timeout, handler) > 0;
+  guest_.run();
+  return any;
 }
 
 bool IoLoop::take_ready() {

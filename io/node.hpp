@@ -75,6 +75,12 @@ struct NodeConfig {
   std::size_t outbound_queue_bytes = 64u << 20;
   /// A batch frame is closed at this size, or when the queue is drained.
   std::size_t batch_bytes = 64u << 10;
+  /// While every worker of the system sleeps, an io thread runs the actors
+  /// its incoming messages wake itself (one batch each) instead of waking a
+  /// worker: a wake-up costs more than most handlers (core/guest_runner.hpp;
+  /// a round trip drops from ~94 to ~21 µs). Turn it off when handlers are
+  /// long: while one runs there, this io thread's peers wait.
+  bool run_actors = true;
   /// Spin (busy-poll) this long with nothing to do before an io thread
   /// sleeps. Longer: lower latency, more CPU when idle.
   std::chrono::microseconds spin{50};

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "core/actor_system.hpp"
+#include "core/guest_runner.hpp"
 #include "io/connection.hpp"
 #include "io/endpoint.hpp"
 #include "io/event_port.hpp"
@@ -236,6 +237,10 @@ class IoLoop final : public wire::BatchSink {
 
   // node.cpp
   void loop(std::promise<void>* started);
+  /// One turn of the port (waiting up to `timeout`), then the guest runs of
+  /// the mailboxes its completions made runnable. True if any completed.
+  bool run_port(std::chrono::nanoseconds timeout,
+                const std::function<void(const Completion&)>& handler);
   /// After work became visible to the thread: wakes it if it sleeps.
   void nudge() noexcept;
   bool take_ready();
@@ -303,6 +308,7 @@ class IoLoop final : public wire::BatchSink {
   const std::uint64_t incarnation_;
   const unsigned index_;
   const int listen_fd_;
+  GuestRunner guest_;  // runs what deliveries woke while every worker sleeps (this thread)
 
   // Ready list: an intrusive Treiber stack of endpoints (Endpoint::ready_next).
   // Producers push (each endpoint at most once: the queue's empty mark);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/core/test_support.hpp"
 #include "tests/io/io_kit.hpp"
 
 namespace shoal::io::test {
@@ -108,6 +109,48 @@ TEST_P(TwoNodes, ARequestFutureGetsItsAnswerFromTheOtherNode) {
     ASSERT_TRUE(r.ok()) << r.what();
     EXPECT_EQ(r.value().count, i + 1);
   }
+}
+
+/// Requests `rounds` answers from b's echo, each after b's workers have all
+/// parked; returns the mailbox runs b's io threads made (stats().guests).
+std::uint64_t guest_runs_for_requests(ActorSystem& a_sys, ActorSystem& b_sys, const Pid& echo,
+                                      int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    EXPECT_TRUE(shoal::test::eventually(
+        [&] { return b_sys.scheduler().parked_workers() == b_sys.scheduler().worker_count(); },
+        "b's workers to park"));
+    auto r = a_sys.request_future<Ping>(echo, Ping{std::uint64_t(i)}, 30s).result();
+    EXPECT_TRUE(r.ok()) << r.what();
+  }
+  std::uint64_t runs = 0;
+  for (const WorkerStats& g : b_sys.stats().guests) runs += g.runs;
+  return runs;
+}
+
+TEST_P(TwoNodes, WhileEveryWorkerSleepsTheIoThreadRunsTheActorItWokeItself) {
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  Pid echo = a->pid(b->address(), "echo");
+  ASSERT_TRUE(a_sys->request_future<Ping>(echo, Ping{0}, 30s).result().ok());  // connected
+  const std::uint64_t before = guest_runs_for_requests(*a_sys, *b_sys, echo, 0);
+  const std::uint64_t after = guest_runs_for_requests(*a_sys, *b_sys, echo, 5);
+  EXPECT_GE(after - before, 5u)
+      << "each request found b's workers asleep: its io thread ran the echo instead of waking one";
+  EXPECT_EQ(b_sys->stats().guests.size(), GetParam().io_threads)
+      << "one guest runner per io thread";
+  EXPECT_EQ(seen->get(), 6u);
+}
+
+TEST_P(TwoNodes, WithRunActorsOffTheWorkersRunEverything) {
+  b.reset();
+  NodeConfig c = config();
+  c.run_actors = false;
+  b.emplace(*b_sys, types, c);
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  Pid echo = a->pid(b->address(), "echo");
+  EXPECT_EQ(guest_runs_for_requests(*a_sys, *b_sys, echo, 5), 0u);
+  EXPECT_EQ(seen->get(), 5u);
 }
 
 TEST_P(TwoNodes, ManyMigratingSendersKeepTheirOrderAndNothingIsLostOrDoubled) {
