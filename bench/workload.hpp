@@ -44,6 +44,7 @@ struct RunConfig {
   unsigned throughput = 0;   ///< shoal's mailbox batch; 0 = its default
   unsigned spin_us = 0;      ///< shoal's spin before sleeping (workers, io thread), µs; 0 = defaults
   std::string event_port;    ///< remote workloads' nodes: "uring", "epoll", "" = automatic
+  bool workers_only = false;  ///< remote workloads' nodes: NodeConfig::run_actors off
   bool pin = false;          ///< pin shoal's workers to cores
   bool actor_stats = false;  ///< instrument every shoal actor (stats.hpp)
   bool print_stats = false;  ///< print shoal's statistics at the end of the run

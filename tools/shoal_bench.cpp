@@ -73,7 +73,8 @@ using shoal::bench::three_digits;
 
 constexpr std::string_view usage_text =
     R"(usage: shoal-bench [WORKLOAD...] [--workers N] [--reps N] [--throughput N]
-                   [--spin US] [--event-port uring|epoll] [--pin] [--stats]
+                   [--spin US] [--event-port uring|epoll] [--workers-only]
+                   [--pin] [--stats]
                    [--actor-stats] [--trace FILE]
                    [--duration SECONDS] [--message-size BYTES]
                    [--json FILE] [--baseline FILE] [--noise PCT]
@@ -101,6 +102,9 @@ the medians.
                before they sleep, in microseconds (default: 50 each)
   --event-port uring|epoll  what shoal's nodes in the remote workloads use
                (default: io_uring where the kernel allows it, else epoll)
+  --workers-only  in the remote workloads, shoal's io threads never run an
+               actor (NodeConfig::run_actors off): every message wakes a
+               worker if they all sleep (default: the io thread runs it)
   --pin        pin shoal's workers to cores (CAF 0.17 has no such option)
   --stats      print shoal's counters (per worker; per actor with
                --actor-stats) at the end of each workload's last repetition
@@ -134,6 +138,7 @@ struct Options {
   unsigned throughput = 0;  // 0 = shoal's default
   unsigned spin_us = 0;     // 0 = shoal's defaults
   std::string event_port;   // empty = automatic
+  bool workers_only = false;
   std::string json_path;    // empty = no JSON
   std::string trace_path;   // empty = no trace
   std::string baseline_path;  // empty = no comparison
@@ -261,6 +266,9 @@ Options parse_args(const std::vector<std::string_view>& args) {
       opts.message_bytes = parse_message_size(name, value());
     } else if (arg == "--duration") {
       opts.duration = parse_seconds(name, value());
+    } else if (arg == "--workers-only") {
+      no_value();
+      opts.workers_only = true;
     } else if (arg == "--pin") {
       no_value();
       opts.pin = true;
@@ -514,6 +522,7 @@ std::vector<Result> run_all(const std::vector<Workload>& selected, const Options
   config.throughput = opts.throughput;
   config.spin_us = opts.spin_us;
   config.event_port = opts.event_port;
+  config.workers_only = opts.workers_only;
   config.pin = opts.pin;
   config.actor_stats = opts.actor_stats;
   config.message_bytes = opts.message_bytes;

@@ -5,6 +5,10 @@
 //
 //   uring-loopback throughput [SECONDS]   64-byte messages in 64 KiB sends
 //   uring-loopback rtt [ROUND_TRIPS]       64-byte ping-pong, both busy-polling
+//   uring-loopback rtt-sleeping [ROUND_TRIPS]
+//                                          the same, each side sleeping in its
+//                                          ring between messages (one thread per
+//                                          process that parks where its socket is)
 //   uring-loopback rtt-handoff [ROUND_TRIPS] [IDLE]
 //                                          the same, but as shoal's dedicated io
 //                                          thread does it: per process, an io
@@ -53,12 +57,22 @@ void ring_init(io_uring& ring) {
   if (rc < 0) die("io_uring_queue_init", -rc);
 }
 
-/// Submits the one queued entry and busy-polls for its completion's result.
+/// rtt-sleeping: the thread sleeps in the ring instead of busy-polling.
+bool sleep_in_ring = false;
+
+/// Submits the one queued entry and busy-polls (or sleeps) for its
+/// completion's result.
 int complete_one(io_uring& ring) {
   io_uring_cqe* cqe = nullptr;
-  do {
-    io_uring_submit_and_get_events(&ring);
-  } while (io_uring_peek_cqe(&ring, &cqe) != 0);
+  if (sleep_in_ring) {
+    int rc = io_uring_submit_and_wait(&ring, 1);
+    if (rc < 0) die("io_uring_submit_and_wait", -rc);
+    while (io_uring_peek_cqe(&ring, &cqe) != 0) io_uring_submit_and_wait(&ring, 1);
+  } else {
+    do {
+      io_uring_submit_and_get_events(&ring);
+    } while (io_uring_peek_cqe(&ring, &cqe) != 0);
+  }
   int n = cqe->res;
   io_uring_cqe_seen(&ring, cqe);
   return n;
@@ -172,8 +186,9 @@ int rtt(std::size_t round_trips) {
   ::wait(nullptr);
   std::sort(us.begin(), us.end());
   auto at = [&](double q) { return us[static_cast<std::size_t>(q * double(us.size() - 1))]; };
-  std::printf("rtt p50 %.1f us p99 %.1f us p99.9 %.1f us (%zu round trips, busy-polling)\n",
-              at(0.5), at(0.99), at(0.999), us.size());
+  std::printf("rtt p50 %.1f us p99 %.1f us p99.9 %.1f us (%zu round trips, %s)\n", at(0.5),
+              at(0.99), at(0.999), us.size(),
+              sleep_in_ring ? "sleeping in the ring" : "busy-polling");
   return 0;
 }
 
@@ -309,13 +324,17 @@ int rtt_handoff(std::size_t round_trips, unsigned idle_threads) {
 int main(int argc, char** argv) {
   std::string what = argc > 1 ? argv[1] : "";
   if (what == "throughput") return throughput(argc > 2 ? std::atof(argv[2]) : 3.0);
-  if (what == "rtt") return rtt(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 20000);
+  if (what == "rtt" || what == "rtt-sleeping") {
+    sleep_in_ring = what == "rtt-sleeping";
+    return rtt(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 20000);
+  }
   if (what == "rtt-handoff") {
     return rtt_handoff(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 20000,
                        argc > 3 ? static_cast<unsigned>(std::strtoul(argv[3], nullptr, 10)) : 1);
   }
   std::fprintf(stderr,
-               "usage: uring-loopback throughput [SECONDS] | rtt [ROUND_TRIPS] | "
+               "usage: uring-loopback throughput [SECONDS] | rtt [ROUND_TRIPS] | rtt-sleeping "
+               "[ROUND_TRIPS] | "
                "rtt-handoff [ROUND_TRIPS] [IDLE]\n");
   return 2;
 }

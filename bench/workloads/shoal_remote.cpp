@@ -38,6 +38,7 @@ std::vector<std::string> server_command(unsigned workers) {
     cmd.push_back("--event-port");
     cmd.push_back(options().event_port);
   }
+  if (options().workers_only) cmd.push_back("--workers-only");
   return cmd;
 }
 
@@ -56,6 +57,7 @@ struct Client {
     if (options().spin_us != 0) nc.spin = std::chrono::microseconds(options().spin_us);
     if (options().event_port == "uring") nc.event_port = io::EventPortKind::io_uring;
     if (options().event_port == "epoll") nc.event_port = io::EventPortKind::epoll;
+    nc.run_actors = !options().workers_only;
     here = std::make_unique<io::Node>(system, types, nc);
     // Connect (and warm up) before anything is measured.
     auto r = system.request_future<Probe>(here->pid(address, "echo"), Probe{0},

@@ -3,10 +3,11 @@
 // two-process tests.
 //
 //   shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] [--spin US]
-//              [--event-port auto|uring|epoll]
+//              [--event-port auto|uring|epoll] [--workers-only]
 //
 // --spin: how long idle workers and the io thread spin before they sleep
-// (default: the system's and the node's, 50 µs each).
+// (default: the system's and the node's, 50 µs each). --workers-only: the io
+// thread never runs an actor (NodeConfig::run_actors off).
 //
 // Prints "listening ADDRESS incarnation HEX" on stdout once it accepts
 // connections, then runs until its stdin closes or it gets SIGTERM/SIGINT.
@@ -31,7 +32,7 @@ void on_signal(int) { stop_requested = 1; }
 
 int usage() {
   std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] "
-               "[--spin US] [--event-port auto|uring|epoll]\n";
+               "[--spin US] [--event-port auto|uring|epoll] [--workers-only]\n";
   return 2;
 }
 
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   unsigned io_threads = 1;
   unsigned spin_us = 0;
   auto port = shoal::io::EventPortKind::automatic;
+  bool run_actors = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
       } else if (p != "auto") {
         return usage();
       }
+    } else if (a == "--workers-only") {
+      run_actors = false;
     } else if (a == "--spin" && i + 1 < argc) {
       spin_us = static_cast<unsigned>(std::stoul(argv[++i]));
     } else {
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
     shoal::node::register_node_types(types);
     shoal::SystemConfig sc{.scheduler = {.workers = workers}};
     shoal::io::NodeConfig nc{.listen = listen, .io_threads = io_threads, .event_port = port};
+    nc.run_actors = run_actors;
     if (spin_us != 0) {
       sc.scheduler.spin_before_park = std::chrono::microseconds(spin_us);
       nc.spin = std::chrono::microseconds(spin_us);
