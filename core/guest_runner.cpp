@@ -25,15 +25,27 @@ GuestRunner::~GuestRunner() {
 void GuestRunner::collect() noexcept { detail::collecting_guest = this; }
 
 std::size_t GuestRunner::run() noexcept {
-  if (detail::collecting_guest == this) detail::collecting_guest = nullptr;
-  if (cells_.empty()) return 0;
-  // Swapped out: a run that makes another mailbox runnable queues it for the
-  // workers (not collecting now), so nothing is appended while we iterate.
-  running_.swap(cells_);
+  std::size_t n = 0;
   detail::in_guest_run = true;
-  for (ActorCell* c : running_) Worker::run_mailbox(c, counters_, nullptr);
+  // Rounds: what one round's handlers wake (while the workers still sleep)
+  // is kept for the next, so a chain of local hops behind a remote message
+  // crosses no wake-up either. Swapped out before each round: nothing is
+  // appended to the list being iterated.
+  while (!cells_.empty() && n < max_runs_per_call) {
+    running_.swap(cells_);
+    detail::collecting_guest = this;
+    for (ActorCell* c : running_) {
+      Worker::run_mailbox(c, counters_, nullptr);
+      ++n;
+    }
+    running_.clear();
+  }
+  detail::collecting_guest = nullptr;
   detail::in_guest_run = false;
-  const std::size_t n = running_.size();
+  // Over the bound: the workers take the rest (waking one, as a send from
+  // any other thread would).
+  running_.swap(cells_);
+  for (ActorCell* c : running_) scheduler_.schedule(c);
   running_.clear();
   return n;
 }

@@ -18,11 +18,12 @@
 // What a handler run here may rely on is what it has on a worker: it runs
 // alone on its actor (the mailbox's status hands it over), one batch of at
 // most `throughput` messages, system messages first; a mailbox with more to
-// do is re-queued to the workers. Future::get() refuses to block here as on
-// a worker (it would stall the thread the answer must come through). The
-// cost: a long handler delays the guest's other work (its io) while it runs,
-// as it delays the mailboxes queued behind it on a worker; a node can turn
-// guest runs off (NodeConfig::run_actors).
+// do is re-queued to the workers. What a guest run's handler makes runnable
+// while the workers still sleep runs on the guest too (a local hop behind
+// a remote message), up to `max_runs_per_call` runs per call. Future::get() refuses to block here
+// as on a worker (it would stall the thread the answer must come through). The cost: a long handler
+// delays the guest's other work (its io) while it runs, as it delays the mailboxes queued behind it
+// on a worker; a node can turn guest runs off (NodeConfig::run_actors).
 //
 // Guest runs are not recorded by the flight recorder (it records workers).
 // Their counts appear in ActorSystem::stats() as `guests`.
@@ -54,9 +55,16 @@ class GuestRunner {
   /// here instead of queued for the workers. Not in deterministic mode,
   /// nor once the scheduler is stopping. Never blocks or allocates.
   void collect() noexcept;
-  /// Stops collecting and runs each kept mailbox once, in the order kept.
-  /// Returns how many ran. Not from a worker; not from inside a handler.
+  /// Runs each kept mailbox once, in the order kept; what those runs make
+  /// runnable (while every worker still sleeps) is kept and run in rounds
+  /// the same way while fewer than `max_runs_per_call` have run; the rest
+  /// goes to the workers. A mailbox that used its whole batch goes back to the workers,
+  /// never to the guest. Stops collecting. Returns how many ran. Not from a
+  /// worker; not from inside a handler.
   std::size_t run() noexcept;
+  /// Runs per run() call at most: bounds how long a chain of local hops
+  /// keeps the guest (an io thread) from its own work.
+  static constexpr std::size_t max_runs_per_call = 64;
 
   /// Kept mailboxes not yet run. This thread only.
   std::size_t kept() const noexcept { return cells_.size(); }

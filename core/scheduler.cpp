@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <utility>
 
 #include "core/actor_cell.hpp"
 #include "core/detail/stats_snapshot.hpp"
@@ -184,7 +185,11 @@ void Scheduler::reschedule(ActorCell* cell) noexcept {
   if (w != nullptr && &w->scheduler() == this) {
     w->push_back(cell);
   } else {
+    // A mailbox that used its batch in a guest run goes to the workers, not
+    // back to the guest: a flood must not keep the guest from its own work.
+    GuestRunner* g = std::exchange(detail::collecting_guest, nullptr);
     schedule_external(cell);
+    detail::collecting_guest = g;
   }
 }
 

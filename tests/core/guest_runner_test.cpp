@@ -1,6 +1,7 @@
 // Guest runs: a thread that is not a worker keeps the mailboxes it makes
 // runnable while every worker sleeps and runs them itself (one batch each,
-// the rest back to the workers); with a worker awake, or in deterministic
+// the rest back to the workers), and what those runs wake too, up to a
+// bound; with a worker awake, or in deterministic
 // mode, it keeps nothing; Future::get() refuses to block in a guest run;
 // kept mailboxes are not stranded when the runner goes away; the runs are
 // counted in stats().guests.
@@ -46,12 +47,16 @@ struct Note {
   int n = 0;
 };
 struct TryBlock {};  // the handler calls Future::get()
+struct Pass {        // recorded, then passed on to `next` while hops remain
+  std::vector<Pid> chain;
+  std::size_t at = 0;
+};
 struct Hold {        // the handler spins until `release`
   std::shared_ptr<std::atomic<bool>> release;
   std::shared_ptr<std::atomic<bool>> holding;
 };
 
-struct Recorder : Handles<Recorder, Note, TryBlock, Hold> {
+struct Recorder : Handles<Recorder, Note, TryBlock, Hold, Pass> {
   explicit Recorder(std::shared_ptr<Seen> seen) : seen(std::move(seen)) {}
   void on(Context&, Note&) {
     {
@@ -67,6 +72,14 @@ struct Recorder : Handles<Recorder, Note, TryBlock, Hold> {
       std::lock_guard lock(seen->mu);
       seen->refusal = e.what();
       seen->get_refused.fetch_add(1);
+    }
+  }
+  void on(Context& ctx, Pass& p) {
+    Note n;
+    on(ctx, n);
+    if (p.at + 1 < p.chain.size()) {
+      const Pid next = p.chain[p.at + 1];
+      ctx.send(next, Pass{std::move(p.chain), p.at + 1});
     }
   }
   void on(Context&, Hold& h) {
@@ -115,6 +128,39 @@ TEST(GuestRunner, RunsWhatItWokeWhileEveryWorkerSleeps) {
   ASSERT_EQ(j["guests"].size(), 1u);
   EXPECT_EQ(j["guests"][0]["name"], "test guest");
   EXPECT_EQ(j["guests"][0]["runs"], 1);
+}
+
+TEST(GuestRunner, WhatAGuestRunWakesRunsThereToo) {
+  ActorSystem sys(two_workers());
+  auto seen = std::make_shared<Seen>();
+  std::vector<Pid> chain;
+  for (int i = 0; i < 3; ++i) chain.push_back(sys.spawn<Recorder>(seen));
+  GuestRunner guest(sys.scheduler(), "g");
+  ASSERT_TRUE(all_parked(sys));
+  guest.collect();
+  const Pid first = chain.front();
+  sys.send(first, Pass{chain, 0});
+  ASSERT_EQ(guest.kept(), 1u);
+  EXPECT_EQ(guest.run(), 3u) << "the two local hops behind the first run ran here as well";
+  EXPECT_EQ(seen->on(std::this_thread::get_id()), 3u);
+  EXPECT_EQ(sys.scheduler().parked_workers(), 2u) << "no worker was woken for any hop";
+}
+
+TEST(GuestRunner, ALongChainOfHopsIsBoundedAndTheWorkersFinishIt) {
+  ActorSystem sys(two_workers());
+  auto seen = std::make_shared<Seen>();
+  constexpr std::size_t hops = 3 * GuestRunner::max_runs_per_call;
+  std::vector<Pid> chain;
+  for (std::size_t i = 0; i < hops; ++i) chain.push_back(sys.spawn<Recorder>(seen));
+  GuestRunner guest(sys.scheduler(), "g");
+  ASSERT_TRUE(all_parked(sys));
+  guest.collect();
+  const Pid first = chain.front();
+  sys.send(first, Pass{chain, 0});
+  EXPECT_EQ(guest.run(), GuestRunner::max_runs_per_call) << "one call runs at most the bound";
+  ASSERT_TRUE(
+      eventually([&] { return seen->count.load() == hops; }, "the workers to finish the chain"));
+  EXPECT_EQ(seen->on(std::this_thread::get_id()), GuestRunner::max_runs_per_call);
 }
 
 TEST(GuestRunner, KeepsNothingWhileAWorkerIsAwake) {
