@@ -311,7 +311,14 @@ bool IoLoop::run_port(std::chrono::nanoseconds timeout,
   // thread's next turn, with no wake-up on either side.
   if (config_.run_actors) guest_.collect();
   const bool any = port_->run(timeout, handler) > 0;
-  guest_.run();
+  if (guest_.kept() != 0) {
+    // Awake now: a guest-run handler's remote send must not write the
+    // port's wake-up for this very thread (sleeping_ is still set when the
+    // sleep branch called this). relaxed: only an optimisation for
+    // producers; the loop takes ready_ before it sleeps again.
+    sleeping_.store(false, std::memory_order_relaxed);
+  }
+  guest_.run();  // also ends the collecting
   return any;
 }
 
