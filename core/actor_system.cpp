@@ -288,9 +288,9 @@ SystemStats ActorSystem::stats() const {
 Trace ActorSystem::trace() const {
   Trace t;
   t.ns_per_tick = detail::ns_per_tick();
-  t.workers = scheduler_.recorder().read();
+  t.lanes = scheduler_.recorder().read(&t.guest_names);
   std::unordered_set<std::uint64_t> ids;
-  for (const auto& w : t.workers) {
+  for (const auto& w : t.lanes) {
     for (const TraceEvent& e : w) {
       if (e.kind == TraceKind::run || e.kind == TraceKind::scheduled) ids.insert(e.a);
     }

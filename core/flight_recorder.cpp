@@ -51,16 +51,39 @@ std::vector<TraceEvent> TraceRing::read() const {
 
 // -- the recorder ------------------------------------------------------------------------
 
+FlightRecorder::FlightRecorder(unsigned workers, std::size_t capacity)
+    : workers_(workers),
+      capacity_(capacity),
+      traces_(std::make_unique<std::atomic<detail::WorkerTrace*>[]>(workers + max_guest_lanes)) {
+  for (unsigned i = 0; i < workers + max_guest_lanes; ++i) {
+    traces_[i].store(nullptr, std::memory_order_relaxed);  // relaxed: not shared yet
+  }
+}
+
+FlightRecorder::~FlightRecorder() {
+  for (unsigned i = 0; i < workers_ + max_guest_lanes; ++i) {
+    // relaxed: every recording thread has stopped (they are joined or
+    // unregistered before the scheduler goes).
+    delete traces_[i].load(std::memory_order_relaxed);
+  }
+}
+
+void FlightRecorder::make_ring(unsigned i) {
+  // relaxed: only ever stored under mu_, which this holds.
+  if (traces_[i].load(std::memory_order_relaxed) != nullptr) return;
+  auto t = std::make_unique<detail::WorkerTrace>(i, capacity_);
+  // release: pairs with the acquire load in trace_for() and read().
+  traces_[i].store(t.release(), std::memory_order_release);
+}
+
 void FlightRecorder::start() {
   {
     std::lock_guard lock(mu_);
-    if (!traces_) {
-      auto t = std::make_unique<std::unique_ptr<detail::WorkerTrace>[]>(slots_);
-      for (unsigned i = 0; i < slots_; ++i) {
-        t[i] = std::make_unique<detail::WorkerTrace>(i, capacity_);
-      }
-      traces_ = std::move(t);
+    for (unsigned i = 0; i < workers_; ++i) make_ring(i);
+    for (unsigned k = 0; k < guest_taken_.size(); ++k) {
+      if (guest_taken_[k]) make_ring(workers_ + k);
     }
+    started_ = true;
   }
   // relaxed: read() takes either cut if it races with this.
   since_.store(detail::ticks(), std::memory_order_relaxed);
@@ -73,16 +96,43 @@ void FlightRecorder::stop() noexcept {
   on_.store(false, std::memory_order_relaxed);
 }
 
-std::vector<std::vector<TraceEvent>> FlightRecorder::read() const {
-  std::vector<std::vector<TraceEvent>> out(slots_);
-  {
-    std::lock_guard lock(mu_);  // traces_ is made under it, once
-    if (!traces_) return out;
+unsigned FlightRecorder::claim_guest_lane(std::string name) {
+  std::lock_guard lock(mu_);
+  unsigned k = 0;
+  while (k < guest_taken_.size() && guest_taken_[k]) ++k;
+  if (k == max_guest_lanes) return no_lane;
+  if (k == guest_taken_.size()) {
+    guest_taken_.push_back(false);
+    guest_names_.emplace_back();
   }
+  guest_taken_[k] = true;
+  guest_names_[k] = std::move(name);
+  if (started_) make_ring(workers_ + k);
+  return workers_ + k;
+}
+
+void FlightRecorder::release_guest_lane(unsigned lane) noexcept {
+  if (lane == no_lane) return;
+  std::lock_guard lock(mu_);
+  guest_taken_[lane - workers_] = false;
+}
+
+std::vector<std::vector<TraceEvent>> FlightRecorder::read(
+    std::vector<std::string>* guest_names) const {
+  std::size_t lanes = workers_;
+  {
+    std::lock_guard lock(mu_);  // lanes are claimed and rings made under it
+    lanes += guest_names_.size();
+    if (guest_names != nullptr) *guest_names = guest_names_;
+  }
+  std::vector<std::vector<TraceEvent>> out(lanes);
   // relaxed: a start() racing with this read moves the cut either way.
   const std::uint64_t since = since_.load(std::memory_order_relaxed);
-  for (unsigned i = 0; i < slots_; ++i) {
-    std::vector<TraceEvent> events = traces_[i]->ring.read();
+  for (std::size_t i = 0; i < lanes; ++i) {
+    // acquire: pairs with make_ring()'s release store.
+    const detail::WorkerTrace* t = traces_[i].load(std::memory_order_acquire);
+    if (t == nullptr) continue;
+    std::vector<TraceEvent> events = t->ring.read();
     std::erase_if(events, [&](const TraceEvent& e) { return e.ts < since; });
     out[i] = std::move(events);
   }

@@ -8,7 +8,10 @@
 // sending run to the receiving one, and the mailboxes made runnable other
 // than by such a message (from outside a run: a timer, the global queue),
 // with who did it. A mailbox a traced send made runnable needs no event of
-// its own: the message's arrow starts in the run that sent it.
+// its own: the message's arrow starts in the run that sent it. A guest (a
+// node's io thread, guest_runner.hpp) records in a lane of its own: the
+// runs it hosts, each batch frame it delivers (remote_in, the source of
+// its messages' flows) and what it writes to each peer (remote_out).
 //
 // Cost while recording, per mailbox run: two TSC reads and one 48-byte
 // event; per send, one counter increment (a run's sends take consecutive
@@ -36,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "core/detail/tsc.hpp"
@@ -51,10 +55,21 @@ enum class TraceKind : std::uint8_t {
                   ///< x = where (ScheduledWhere)
   steal = 5,      ///< a = victim worker, x = 1 if it gave work
   park = 6,       ///< asleep for `dur`; x = 1 if woken for work, 0 timeout or spurious
+  // A node's io thread (its guest lane): frames handled for `dur`.
+  remote_in = 7,   ///< a batch frame delivered: a = peer's incarnation, b = messages,
+                   ///< c = frame bytes, d = first flow sent, x = flows sent (as a run's)
+  remote_out = 8,  ///< frames written for a peer: a = peer's incarnation, b = messages,
+                   ///< c = bytes
 };
-inline constexpr std::uint8_t trace_kind_max = 6;
+inline constexpr std::uint8_t trace_kind_max = 8;
 
-enum class ScheduledWhere : std::uint8_t { lifo_slot = 0, run_queue = 1, global_queue = 2 };
+/// guest: kept by the guest runner making it runnable (guest_runner.hpp).
+enum class ScheduledWhere : std::uint8_t {
+  lifo_slot = 0,
+  run_queue = 1,
+  global_queue = 2,
+  guest = 3
+};
 
 /// One event, as read out of a ring. Times in ticks.
 struct TraceEvent {
@@ -123,7 +138,10 @@ struct WorkerTrace {
   const std::uint64_t worker;
   std::uint64_t flow_seq = 0;  ///< traced sends so far
   std::uint64_t actor = 0;     ///< the actor running now (0 between runs)
-  std::uint64_t run_ts = 0;    ///< when its run began
+  /// When the current run began (or a remote frame's delivery: remote_in);
+  /// 0 outside both. What is made runnable inside one needs no `scheduled`
+  /// event: the message's flow says who did it.
+  std::uint64_t run_ts = 0;
 
   /// The next consecutive flow id of this worker.
   std::uint64_t next_flow() noexcept { return ++flow_seq << 9 | worker << 1; }
@@ -154,14 +172,27 @@ inline std::uint64_t WorkerTrace::stamp(std::uint64_t tick) const noexcept {
 
 }  // namespace detail
 
-/// The per-worker rings of one scheduler, and the switch. Owned by the
+/// The per-lane rings of one scheduler, and the switch. Owned by the
 /// Scheduler; rings are made on the first start() and kept until the
 /// scheduler goes (a worker may still be writing just after stop()).
+///
+/// Lanes: 0 … workers − 1 are the workers (or the test thread in
+/// deterministic mode); after them come up to max_guest_lanes lanes for
+/// guests (guest_runner.hpp: a node's io thread running actors while the
+/// workers sleep), each claimed by one guest at a time.
 class FlightRecorder {
  public:
-  /// `slots` threads record (workers, or the test thread in deterministic
-  /// mode), each into a ring of `capacity` events.
-  FlightRecorder(unsigned slots, std::size_t capacity) : slots_(slots), capacity_(capacity) {}
+  /// Lanes a scheduler keeps for guests; a guest registered while all are
+  /// taken is not recorded (its runs still count in its statistics).
+  static constexpr unsigned max_guest_lanes = 16;
+  /// What claim_guest_lane() returns when every guest lane is taken.
+  static constexpr unsigned no_lane = ~0u;
+
+  /// `workers` threads record, each into a ring of `capacity` events.
+  FlightRecorder(unsigned workers, std::size_t capacity);
+  ~FlightRecorder();
+  FlightRecorder(const FlightRecorder&) = delete;
+  FlightRecorder& operator=(const FlightRecorder&) = delete;
 
   /// Starts recording (workers notice within one scheduling round). Events
   /// older than this are not read out. Thread-safe; allocates the rings
@@ -173,23 +204,44 @@ class FlightRecorder {
     // acquire: pairs with the release store in start(); the rings are made.
     return on_.load(std::memory_order_acquire);
   }
-  /// The ring of thread `i` if recording, else null. For the recording thread.
+  /// The ring of lane `i` if recording (and the lane has one), else null.
+  /// For the lane's recording thread.
   detail::WorkerTrace* trace_for(unsigned i) noexcept {
-    return recording() ? traces_[i].get() : nullptr;
+    // acquire: pairs with the release store that published the ring
+    // (start() or claim_guest_lane()).
+    return recording() ? traces_[i].load(std::memory_order_acquire) : nullptr;
   }
-  /// Every thread's events since the last start(), oldest first. Any
-  /// thread; does not stop the recording.
-  std::vector<std::vector<TraceEvent>> read() const;
+  /// Gives a guest named `name` a lane of its own (the lowest free one),
+  /// or no_lane. Thread-safe; allocates the lane's ring if recording ever
+  /// started.
+  unsigned claim_guest_lane(std::string name);
+  /// Frees a lane claim_guest_lane() gave. Its events stay readable, under
+  /// the name of its last guest. Thread-safe.
+  void release_guest_lane(unsigned lane) noexcept;
+
+  /// Every lane's events since the last start(), oldest first: the
+  /// workers', then the guest lanes ever claimed (as many as
+  /// guest_names() at the same moment; read() takes both under one lock
+  /// when `guest_names` is given). Any thread; does not stop the recording.
+  std::vector<std::vector<TraceEvent>> read(std::vector<std::string>* guest_names = nullptr) const;
   std::size_t capacity() const noexcept { return capacity_; }
+  unsigned workers() const noexcept { return workers_; }
 
  private:
-  const unsigned slots_;
+  /// Makes lane `i`'s ring if it has none. Under mu_.
+  void make_ring(unsigned i);
+
+  const unsigned workers_;
   const std::size_t capacity_;
   std::atomic<bool> on_{false};
   std::atomic<std::uint64_t> since_{0};  // tick of the last start()
-  mutable std::mutex mu_;  // serialises making traces_ with readers
-  // Made once, by start(), under mu_; workers read it after seeing on_.
-  std::unique_ptr<std::unique_ptr<detail::WorkerTrace>[]> traces_;
+  mutable std::mutex mu_;                // serialises making rings and claiming lanes with readers
+  bool started_ = false;  // start() ran once: claimed lanes get rings at once (under mu_)
+  // One per lane (workers, then guests); a ring is published once (release
+  // store under mu_) and freed by the destructor.
+  std::unique_ptr<std::atomic<detail::WorkerTrace*>[]> traces_;
+  std::vector<std::string> guest_names_;  // under mu_: per guest lane ever claimed
+  std::vector<bool> guest_taken_;         // under mu_: claimed now
 };
 
 }  // namespace shoal

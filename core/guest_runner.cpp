@@ -8,7 +8,9 @@
 namespace shoal {
 
 GuestRunner::GuestRunner(Scheduler& scheduler, std::string name)
-    : scheduler_(scheduler), name_(std::move(name)) {
+    : scheduler_(scheduler),
+      name_(std::move(name)),
+      lane_(scheduler.recorder().claim_guest_lane(name_)) {
   counters_.start_tick = detail::ticks();
   cells_.reserve(64);
   scheduler_.add_guest(this);
@@ -20,6 +22,11 @@ GuestRunner::~GuestRunner() {
   // scheduled): hand it to the workers rather than strand it.
   for (ActorCell* c : cells_) scheduler_.schedule(c);
   scheduler_.remove_guest(this);
+  scheduler_.recorder().release_guest_lane(lane_);
+}
+
+detail::WorkerTrace* GuestRunner::trace() noexcept {
+  return lane_ == FlightRecorder::no_lane ? nullptr : scheduler_.recorder().trace_for(lane_);
 }
 
 void GuestRunner::collect() noexcept { detail::collecting_guest = this; }
@@ -27,6 +34,10 @@ void GuestRunner::collect() noexcept { detail::collecting_guest = this; }
 std::size_t GuestRunner::run() noexcept {
   std::size_t n = 0;
   detail::in_guest_run = true;
+  // The runs are recorded in this guest's lane; what they send and make
+  // runnable too (active_trace), as on a worker.
+  detail::WorkerTrace* const t = trace();
+  detail::WorkerTrace* const outer = std::exchange(detail::active_trace, t);
   // Rounds: what one round's handlers wake (while the workers still sleep)
   // is kept for the next, so a chain of local hops behind a remote message
   // crosses no wake-up either. Swapped out before each round: nothing is
@@ -35,13 +46,14 @@ std::size_t GuestRunner::run() noexcept {
     running_.swap(cells_);
     detail::collecting_guest = this;
     for (ActorCell* c : running_) {
-      Worker::run_mailbox(c, counters_, nullptr);
+      Worker::run_mailbox(c, counters_, t);
       ++n;
     }
     running_.clear();
   }
   detail::collecting_guest = nullptr;
   detail::in_guest_run = false;
+  detail::active_trace = outer;
   // Over the bound: the workers take the rest (waking one, as a send from
   // any other thread would).
   running_.swap(cells_);

@@ -25,8 +25,10 @@
 // delays the guest's other work (its io) while it runs, as it delays the mailboxes queued behind it
 // on a worker; a node can turn guest runs off (NodeConfig::run_actors).
 //
-// Guest runs are not recorded by the flight recorder (it records workers).
-// Their counts appear in ActorSystem::stats() as `guests`.
+// The flight recorder records a guest's runs in a lane of its own (named
+// as the guest, after the workers' lanes; FlightRecorder::max_guest_lanes),
+// with what its thread makes runnable while it records (trace()). Their
+// counts appear in ActorSystem::stats() as `guests`.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +41,9 @@ namespace shoal {
 
 class ActorCell;
 class Scheduler;
+namespace detail {
+struct WorkerTrace;
+}
 
 class GuestRunner {
  public:
@@ -66,6 +71,15 @@ class GuestRunner {
   /// keeps the guest (an io thread) from its own work.
   static constexpr std::size_t max_runs_per_call = 64;
 
+  /// This guest's flight-recorder ring while the system records (and the
+  /// guest has a lane), else null. The guest's thread sets it as
+  /// detail::active_trace while it works (run() does so for its runs) and
+  /// writes its own events there; this thread only.
+  detail::WorkerTrace* trace() noexcept;
+  /// The guest's lane in the flight recorder (FlightRecorder::no_lane if
+  /// every guest lane was taken).
+  unsigned lane() const noexcept { return lane_; }
+
   /// Kept mailboxes not yet run. This thread only.
   std::size_t kept() const noexcept { return cells_.size(); }
   const std::string& name() const noexcept { return name_; }
@@ -79,6 +93,7 @@ class GuestRunner {
  private:
   Scheduler& scheduler_;
   const std::string name_;
+  const unsigned lane_;  // in the scheduler's flight recorder
   std::vector<ActorCell*> cells_;
   std::vector<ActorCell*> running_;  // cells_ swapped out while they run
   WorkerCounters counters_;          // written by the running thread only

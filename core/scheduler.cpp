@@ -152,9 +152,10 @@ std::size_t Scheduler::advance_time(std::chrono::nanoseconds d) {
 
 void Scheduler::schedule_external(ActorCell* cell) noexcept {
   // As in schedule(): a send inside a traced run shows as its flow.
-  if (detail::WorkerTrace* t = detail::active_trace; t != nullptr && t->actor == 0) [[unlikely]]
-    trace_scheduled(cell, ScheduledWhere::global_queue);
+  const bool traced = detail::active_trace != nullptr && detail::active_trace->run_ts == 0;
   if (config_.deterministic) {
+    if (traced) [[unlikely]]
+      trace_scheduled(cell, ScheduledWhere::global_queue);
     ready_.push_back(cell);
     return;
   }
@@ -167,10 +168,14 @@ void Scheduler::schedule_external(ActorCell* cell) noexcept {
     // after stop() began, no guest runs start (acquire pairs with its store).
     if (unparked_of(idle_state_.load(std::memory_order_relaxed)) == 0 &&
         !stopping_.load(std::memory_order_acquire)) {
+      if (traced) [[unlikely]]
+        trace_scheduled(cell, ScheduledWhere::guest);
       g->keep(cell);
       return;
     }
   }
+  if (traced) [[unlikely]]
+    trace_scheduled(cell, ScheduledWhere::global_queue);
   // Implicit producer per outside thread: moodycamel keeps each thread's
   // pushes in order, and order across mailboxes does not matter here.
   if (!global_.enqueue(cell)) {

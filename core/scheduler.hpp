@@ -105,7 +105,8 @@ class Scheduler {
       // Inside a traced run the sent message's flow arrow already says who
       // made the mailbox runnable; a schedule outside a run (a timer) is
       // recorded on its own.
-      if (detail::WorkerTrace* t = detail::active_trace; t != nullptr && t->actor == 0) [[unlikely]]
+      if (detail::WorkerTrace* t = detail::active_trace; t != nullptr && t->run_ts == 0)
+          [[unlikely]]
         trace_scheduled(cell, ScheduledWhere::lifo_slot);
     } else {
       schedule_external(cell);

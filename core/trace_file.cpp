@@ -18,11 +18,13 @@ namespace shoal {
 namespace {
 
 constexpr char magic[8] = {'S', 'H', 'O', 'A', 'L', 'T', 'R', 'C'};
-constexpr std::uint32_t version = 2;           // what encode_trace writes
-constexpr std::uint32_t version_no_stats = 1;  // still read: no statistics section
+constexpr std::uint32_t version = 3;            // what encode_trace writes
+constexpr std::uint32_t version_no_guests = 2;  // still read: worker lanes only
+constexpr std::uint32_t version_no_stats = 1;   // still read: no statistics section either
 constexpr std::uint32_t max_threads = 4096;
 constexpr std::uint64_t max_names = 1u << 24;
 constexpr std::uint32_t max_name_length = 4096;
+constexpr std::uint32_t max_lane_name_length = 256;
 constexpr std::uint64_t max_events = 1u << 28;
 constexpr std::size_t event_size = 48;
 constexpr int max_stats_depth = 64;  // SystemStats::to_json() nests 4 deep
@@ -113,7 +115,7 @@ TraceFileError::TraceFileError(std::uint64_t offset, const std::string& what)
 
 std::uint64_t Trace::first_tick() const noexcept {
   std::uint64_t t = std::numeric_limits<std::uint64_t>::max();
-  for (const auto& w : workers) {
+  for (const auto& w : lanes) {
     for (const auto& e : w) t = std::min(t, e.ts);
   }
   return t == std::numeric_limits<std::uint64_t>::max() ? 0 : t;
@@ -124,6 +126,12 @@ std::string Trace::actor_name(std::uint64_t id) const {
   return "#" + std::to_string(id);
 }
 
+std::string Trace::lane_name(std::size_t lane) const {
+  const std::size_t w = worker_lanes();
+  if (lane < w) return "worker " + std::to_string(lane);
+  return guest_names[lane - w];
+}
+
 std::string encode_trace(const Trace& t) {
   if (t.stats_json.size() > max_trace_stats_bytes) {
     throw std::length_error("trace statistics of " + std::to_string(t.stats_json.size()) +
@@ -132,8 +140,16 @@ std::string encode_trace(const Trace& t) {
   std::string out;
   out.append(magic, sizeof magic);
   put<std::uint32_t>(out, version);
-  put<std::uint32_t>(out, static_cast<std::uint32_t>(t.workers.size()));
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(t.lanes.size()));
   put<double>(out, t.ns_per_tick);
+  const std::size_t w = t.worker_lanes();
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(w));
+  for (std::size_t k = 0; w + k < t.lanes.size(); ++k) {
+    const std::string& name = t.guest_names[k];
+    const std::size_t n = std::min<std::size_t>(name.size(), max_lane_name_length);
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(n));
+    out.append(name.data(), n);
+  }
   put<std::uint64_t>(out, t.names.size());
   for (const auto& [id, name] : t.names) {
     const std::size_t n = std::min<std::size_t>(name.size(), max_name_length);
@@ -141,7 +157,7 @@ std::string encode_trace(const Trace& t) {
     put<std::uint32_t>(out, static_cast<std::uint32_t>(n));
     out.append(name.data(), n);
   }
-  for (const auto& w : t.workers) {
+  for (const auto& w : t.lanes) {
     put<std::uint64_t>(out, w.size());
     for (const TraceEvent& e : w) {
       put<std::uint64_t>(out, e.ts);
@@ -166,14 +182,29 @@ Trace decode_trace(std::string_view bytes) {
     r.fail(0, "not a shoal trace (no SHOALTRC magic)");
   }
   const auto v = r.get<std::uint32_t>("the version");
-  if (v != version && v != version_no_stats) {
-    r.fail(8, "unsupported version " + std::to_string(v) + " (this reads 1 and 2)");
+  if (v != version && v != version_no_guests && v != version_no_stats) {
+    r.fail(8, "unsupported version " + std::to_string(v) + " (this reads 1 to 3)");
   }
-  const auto threads = r.get<std::uint32_t>("the thread count");
-  if (threads > max_threads) r.fail(12, "thread count " + std::to_string(threads) + " > 4096");
+  const auto threads = r.get<std::uint32_t>("the lane count");
+  if (threads > max_threads) r.fail(12, "lane count " + std::to_string(threads) + " > 4096");
   t.ns_per_tick = r.get<double>("ns per tick");
   if (!(t.ns_per_tick > 0 && t.ns_per_tick < 1e6)) {
     r.fail(16, "ns per tick out of range");
+  }
+  if (v == version) {
+    const auto workers = r.get<std::uint32_t>("the worker lane count");
+    if (workers > threads) {
+      r.fail(24, "worker lane count " + std::to_string(workers) + " > lane count " +
+                     std::to_string(threads));
+    }
+    for (std::uint32_t k = workers; k < threads; ++k) {
+      const std::size_t len_at = r.pos();
+      const auto len = r.get<std::uint32_t>("a lane's name length");
+      if (len > max_lane_name_length) {
+        r.fail(len_at, "lane name length " + std::to_string(len) + " > 256");
+      }
+      t.guest_names.emplace_back(r.bytes(len, "a lane's name"));
+    }
   }
   const std::size_t names_at = r.pos();
   const auto names = r.get<std::uint64_t>("the name count");
@@ -185,8 +216,8 @@ Trace decode_trace(std::string_view bytes) {
     if (len > max_name_length) r.fail(len_at, "name length " + std::to_string(len) + " > 4096");
     t.names.emplace(id, std::string(r.bytes(len, "a name")));
   }
-  t.workers.resize(threads);
-  for (auto& w : t.workers) {
+  t.lanes.resize(threads);
+  for (auto& w : t.lanes) {
     const std::size_t count_at = r.pos();
     const auto n = r.get<std::uint64_t>("an event count");
     if (n > max_events || n * event_size > r.left()) {
@@ -244,12 +275,12 @@ class ChromeWriter {
   std::string run() {
     out_ = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
     meta("process_name", 0, "\"shoal\"");
-    for (unsigned w = 0; w < t_.workers.size(); ++w) {
-      meta("thread_name", w, quote("worker " + std::to_string(w)));
+    for (unsigned w = 0; w < t_.lanes.size(); ++w) {
+      meta("thread_name", w, quote(t_.lane_name(w)));
       meta("thread_sort_index", w, std::to_string(w), "sort_index");
     }
-    for (unsigned w = 0; w < t_.workers.size(); ++w) {
-      for (const TraceEvent& e : t_.workers[w]) event(w, e);
+    for (unsigned w = 0; w < t_.lanes.size(); ++w) {
+      for (const TraceEvent& e : t_.lanes[w]) event(w, e);
     }
     std::uint64_t next_id = 1;
     for (const MatchedFlow& f : match_flows(t_)) {
@@ -297,6 +328,16 @@ class ChromeWriter {
              ",\"ts\":" + us(e.ts) + ",\"dur\":" + dur(e.dur) +
              ",\"args\":{\"woken_for_work\":" + (e.x != 0 ? "true" : "false") + "}}");
         break;
+      case TraceKind::remote_in:
+      case TraceKind::remote_out: {
+        const bool in = e.kind == TraceKind::remote_in;
+        item(std::string("{\"ph\":\"X\",\"cat\":\"remote\",\"name\":") +
+             (in ? "\"received\"" : "\"sent\"") + ",\"pid\":1,\"tid\":" + tid +
+             ",\"ts\":" + us(e.ts) + ",\"dur\":" + dur(e.dur) +
+             ",\"args\":{\"peer_incarnation\":" + std::to_string(e.a) +
+             ",\"messages\":" + std::to_string(e.b) + ",\"bytes\":" + std::to_string(e.c) + "}}");
+        break;
+      }
     }
   }
 

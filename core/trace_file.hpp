@@ -5,14 +5,17 @@
 //
 //   offset  size  field
 //   0       8     magic "SHOALTRC"
-//   8       4     version (2; version 1 files, without the statistics, still read)
-//   12      4     thread count T (workers; ≤ 4096)
+//   8       4     version (3; versions 1 and 2 still read)
+//   12      4     lane count T (workers, then guests; ≤ 4096)
 //   16      8     ns per tick (IEEE double)
-//   24      8     name count N (≤ 2^24)
+//   24      4     worker lane count W (≤ T)                          version 3 only
+//   28      …     (T − W) × { u32 length L (≤ 256), L bytes of UTF-8 }: the guest
+//                 lanes' names                                        version 3 only
+//   …       8     name count N (≤ 2^24)
 //   32      …     N × { u64 actor id, u32 length L (≤ 4096), L bytes of UTF-8 }
 //   …       …     T × { u64 event count E (≤ 2^28), E × 48-byte events }
-//   …       8     statistics length S (≤ 64 MiB; 0: none)          version 2 only
-//   …       S     SystemStats::to_json() at dump time: a JSON object  version 2 only
+//   …       8     statistics length S (≤ 64 MiB; 0: none)          not version 1
+//   …       S     SystemStats::to_json() at dump time: a JSON object  not version 1
 //   end           (nothing may follow)
 //
 // An event is six u64 words: ts, (dur | kind << 32 | x << 40), a, b, c, d
@@ -20,9 +23,10 @@
 // every length against what is left, every kind against the known ones and
 // that the statistics are a JSON object nested at most 64 deep, and names
 // the byte offset of the first thing that is wrong (for the statistics, the
-// offset of their length).
+// offset of their length). Versions 1 and 2 hold worker lanes only.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -37,11 +41,16 @@ namespace shoal {
 /// The most bytes of statistics a trace file may hold.
 constexpr std::uint64_t max_trace_stats_bytes = std::uint64_t{64} << 20;
 
-/// What a dump holds: every worker's events, the names to show and the
+/// What a dump holds: every lane's events, the names to show and the
 /// system's statistics at the time.
 struct Trace {
   double ns_per_tick = 1.0;
-  std::vector<std::vector<TraceEvent>> workers;         ///< events per worker, oldest first
+  /// Events per lane, oldest first: one lane per worker (lane i is worker
+  /// i), then one per guest (flight_recorder.hpp), named in guest_names.
+  std::vector<std::vector<TraceEvent>> lanes;
+  /// The guest lanes' names, in order: lanes[worker_lanes() + k] is guest
+  /// k's ("io 0"). Names past lanes.size() are ignored.
+  std::vector<std::string> guest_names;
   std::unordered_map<std::uint64_t, std::string> names;  ///< actor id → name or type
   /// SystemStats::to_json() (a JSON object, ≤ max_trace_stats_bytes); empty: none.
   std::string stats_json;
@@ -50,6 +59,12 @@ struct Trace {
   std::uint64_t first_tick() const noexcept;
   /// "name" or "#id".
   std::string actor_name(std::uint64_t id) const;
+  /// How many of the lanes are workers' (the first ones).
+  std::size_t worker_lanes() const noexcept {
+    return lanes.size() - std::min(guest_names.size(), lanes.size());
+  }
+  /// "worker i", or the guest's name ("io 0").
+  std::string lane_name(std::size_t lane) const;
 };
 
 /// A trace file that cannot be read: `offset` is where it goes wrong.
@@ -72,7 +87,7 @@ void save_trace(const Trace& t, const std::string& path);
 /// Reads and parses `path` (TraceFileError, or std::runtime_error if unreadable).
 Trace load_trace(const std::string& path);
 
-/// Chrome trace-event JSON: one thread per worker ("worker N"), a complete
+/// Chrome trace-event JSON: one thread per lane ("worker N", "io 0"), a complete
 /// ("X") slice per actor run named after the actor, park slices, instant
 /// events for steals and schedules, and a flow ("s"/"f") per message whose
 /// two ends are both in the trace (ends lost to a ring's wrap are left out).

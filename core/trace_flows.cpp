@@ -72,12 +72,15 @@ struct ReceiveEnd {
 std::vector<MatchedFlow> match_flows(const Trace& t) {
   FlowOuts outs;
   std::vector<ReceiveEnd> ins;
-  for (unsigned w = 0; w < t.workers.size(); ++w) {
-    for (const TraceEvent& e : t.workers[w]) {
+  for (unsigned w = 0; w < t.lanes.size(); ++w) {
+    for (const TraceEvent& e : t.lanes[w]) {
       switch (e.kind) {
         case TraceKind::run:
           if (e.c != 0) ins.push_back({e.c, w, e.ts, e.a});
           outs.add_range(e.d, e.x, SendEnd{w, e.ts, e.a});
+          break;
+        case TraceKind::remote_in:  // a node's io thread delivering a frame: no actor
+          outs.add_range(e.d, e.x, SendEnd{w, e.ts, 0});
           break;
         case TraceKind::flow_in:
           ins.push_back({e.a, w, e.ts, e.b});

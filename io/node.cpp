@@ -267,6 +267,9 @@ void IoLoop::loop(std::promise<void>* started) {
   // acquire: pairs with stop_and_join()'s store.
   while (!stopping_.load(std::memory_order_acquire)) {
     graveyard_.clear();
+    // While the system records, this thread's frames, sends and guest runs
+    // go to its guest lane (core/flight_recorder.hpp).
+    shoal::detail::active_trace = guest_.trace();
     bool busy = take_ready();
     busy |= take_handovers();
     busy |= take_resolutions();
@@ -301,6 +304,7 @@ void IoLoop::loop(std::promise<void>* started) {
     sleeping_.store(false, std::memory_order_relaxed);  // relaxed: only an optimisation for producers
     idle_since = Clock::now();
   }
+  shoal::detail::active_trace = nullptr;
   shutdown_io();
 }
 
@@ -359,6 +363,9 @@ bool IoLoop::take_handovers() {
 }
 
 void IoLoop::on_completion(const Completion& c) {
+  // The loop's top refreshes this too; here, so that the first frame after
+  // a sleep that start_trace() ended is recorded as well.
+  shoal::detail::active_trace = guest_.trace();
   std::uint64_t serial = c.token >> 2;
   auto op = static_cast<Op>(c.token & 3);
   if (op == op_accept) {

@@ -78,14 +78,23 @@ void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
     }
     if (f.isBatch()) {
       decoding_ = &c;
+      // Recording: the frame is an event of this thread's lane, and the
+      // source of its messages' flows (their ids follow on from here).
+      shoal::detail::WorkerTrace* const t = shoal::detail::active_trace;
+      const std::uint64_t flows = t != nullptr ? t->flow_seq : 0;
+      if (t != nullptr) [[unlikely]]
+        t->run_ts = shoal::detail::ticks();
       std::string error;
       wire::FrameError fe = decoder_.decode(f.getBatch(), *this, error);
       // Counted once a batch (a locked add per message cost the receiver
       // a fifth of its time: it waits for the decode's stores to drain),
       // and before the messages are handed over.
-      bump(stats_.messages_received, std::exchange(decoded_, 0));
+      const std::uint64_t delivered = std::exchange(decoded_, 0);
+      bump(stats_.messages_received, delivered);
       flush_chains();
       decoding_ = nullptr;
+      if (t != nullptr) [[unlikely]]
+        trace_frame(*t, TraceKind::remote_in, c, delivered, bytes.size(), flows);
       if (fe != wire::FrameError::none) {
         refuse(c, "bad batch: " + error);
       } else {

@@ -150,10 +150,24 @@ void IoLoop::flush(Endpoint& e) {
     case Endpoint::State::connecting:
     case Endpoint::State::backing_off:
       return;  // the queue stays unmarked; connected() flushes it
-    case Endpoint::State::connected:
-      encode_queue(e, *e.connection);
-      start_send(*e.connection);
+    case Endpoint::State::connected: {
+      Connection& c = *e.connection;
+      shoal::detail::WorkerTrace* const t = shoal::detail::active_trace;
+      if (t == nullptr) [[likely]] {
+        encode_queue(e, c);
+        start_send(c);
+        return;
+      }
+      t->run_ts = shoal::detail::ticks();
+      const std::uint64_t messages = c.out_messages;
+      const std::size_t bytes = c.out.size();
+      encode_queue(e, c);
+      const std::uint64_t encoded = c.out_messages - messages;  // before start_send moves them
+      const std::size_t written = c.out.size() - std::min(bytes, c.out.size());
+      start_send(c);
+      trace_frame(*t, TraceKind::remote_out, c, encoded, written, t->flow_seq);
       return;
+    }
   }
 }
 
@@ -258,6 +272,21 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
   }
   finish_batch(c);
   e.popped(bytes);
+}
+
+void IoLoop::trace_frame(shoal::detail::WorkerTrace& t, TraceKind kind, const Connection& c,
+                         std::uint64_t messages, std::uint64_t bytes, std::uint64_t flows) {
+  const std::uint64_t end = shoal::detail::ticks();
+  t.ring.push(
+      {.ts = t.run_ts,
+       .dur = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - t.run_ts, UINT32_MAX)),
+       .kind = kind,
+       .x = static_cast<std::uint32_t>(std::min<std::uint64_t>(t.flow_seq - flows, 0xffffff)),
+       .a = c.endpoint != nullptr ? c.endpoint->peer_incarnation : 0,
+       .b = messages,
+       .c = bytes,
+       .d = (flows + 1) << 9 | t.worker << 1});
+  t.run_ts = 0;
 }
 
 void IoLoop::finish_batch(Connection& c) {

@@ -37,9 +37,10 @@ json percentiles_json(const Percentiles& p) {
 /// of two events (a few fewer if the read dropped some being overwritten).
 bool looks_wrapped(std::size_t n) { return n >= 4096 && n * 64 >= std::bit_ceil(n) * 63; }
 
-/// The events of one worker as columns, sorted by start.
-json lane_json(const Trace& t, const std::vector<TraceEvent>& events,
+/// The events of one lane as columns, sorted by start.
+json lane_json(const Trace& t, std::size_t lane,
                const std::unordered_map<std::uint64_t, std::size_t>& actor_index) {
+  const std::vector<TraceEvent>& events = t.lanes[lane];
   const double us_per_tick = t.ns_per_tick / 1e3;
   const std::uint64_t t0 = t.first_tick();
   std::vector<std::size_t> order(events.size());
@@ -52,6 +53,8 @@ json lane_json(const Trace& t, const std::vector<TraceEvent>& events,
        rs = json::array();
   json pt = json::array(), pd = json::array(), pw = json::array();
   json st = json::array(), sv = json::array(), sok = json::array();
+  json ft = json::array(), fd = json::array(), fk = json::array(), fm = json::array(),
+       fb = json::array();
   for (std::size_t i : order) {
     const TraceEvent& e = events[i];
     const double ts = us3(static_cast<double>(e.ts - t0) * us_per_tick);
@@ -74,18 +77,29 @@ json lane_json(const Trace& t, const std::vector<TraceEvent>& events,
         sv.push_back(e.a);
         sok.push_back(e.x != 0 ? 1 : 0);
         break;
+      case TraceKind::remote_in:
+      case TraceKind::remote_out:
+        ft.push_back(ts);
+        fd.push_back(dur);
+        fk.push_back(e.kind == TraceKind::remote_in ? 1 : 0);
+        fm.push_back(e.b);
+        fb.push_back(e.c);
+        break;
       default:
         break;
     }
   }
   json from = nullptr;
   if (!order.empty()) from = us3(static_cast<double>(events[order.front()].ts - t0) * us_per_tick);
-  return {{"events", events.size()},
+  return {{"name", t.lane_name(lane)},
+          {"guest", lane >= t.worker_lanes()},
+          {"events", events.size()},
           {"from", from},
           {"wrapped", looks_wrapped(events.size())},
           {"runs", {{"t", rt}, {"d", rd}, {"a", ra}, {"m", rm}, {"s", rs}}},
           {"parks", {{"t", pt}, {"d", pd}, {"w", pw}}},
-          {"steals", {{"t", st}, {"v", sv}, {"ok", sok}}}};
+          {"steals", {{"t", st}, {"v", sv}, {"ok", sok}}},
+          {"frames", {{"t", ft}, {"d", fd}, {"in", fk}, {"m", fm}, {"b", fb}}}};
 }
 
 /// The trace's statistics (SystemStats::to_json, times in ns) as they are, or
@@ -105,8 +119,10 @@ json report_json(const Trace& t, std::string_view title) {
   j["title"] = std::string(title);
   j["ns_per_tick"] = t.ns_per_tick;
   j["summary"] = {{"workers", s.workers},
+                  {"guests", s.guests.size()},
                   {"duration_us", us3(s.duration_us)},
                   {"busy_us", us3(s.busy_us)},
+                  {"guest_busy_us", us3(s.guest_busy_us())},
                   {"park_us", us3(s.park_us)},
                   {"events", s.events},
                   {"runs", s.runs},
@@ -134,7 +150,7 @@ json report_json(const Trace& t, std::string_view title) {
   j["actors"] = std::move(actors);
 
   json lanes = json::array();
-  for (const auto& w : t.workers) lanes.push_back(lane_json(t, w, actor_index));
+  for (std::size_t i = 0; i < t.lanes.size(); ++i) lanes.push_back(lane_json(t, i, actor_index));
   j["lanes"] = std::move(lanes);
 
   json fw = json::array(), ft = json::array(), tw = json::array(), tt = json::array();

@@ -240,7 +240,8 @@ function installSummary() {
   const capacity = S.duration_us * S.workers;
   const cards = [
     ['Duration', fmtDur(S.duration_us), fmtInt(S.events) + ' events'],
-    ['Workers', String(S.workers), capacity > 0 ? fmtPct(S.busy_us / capacity) + ' busy' : ''],
+    ['Workers', String(S.workers) + (S.guests ? ' + ' + S.guests + ' guest' : ''),
+     capacity > 0 ? fmtPct((S.busy_us - S.guest_busy_us) / capacity) + ' busy' : ''],
     ['Runs', fmtInt(S.runs), 'busy ' + fmtDur(S.busy_us)],
     ['Messages', fmtInt(S.messages), '+' + fmtInt(S.system_messages) + ' system'],
     ['Flows', fmtInt(S.flows), 'sends matched'],

@@ -1,11 +1,16 @@
 // The trace report's timeline drawing: lanes, overview strip, axis, runs,
-// parks, steals and message arrows on a canvas (trace_report_assets.hpp).
+// parks, steals, remote frames and message arrows on a canvas
+// (trace_report_assets.hpp).
 #include "tools/trace_report_assets.hpp"
 
 namespace shoal::tools::report_assets {
 
 const std::string_view script_timeline = R"js(
-// -- timeline: one lane per worker on a canvas; zoom, pan, hover, pin --------
+// -- timeline: one lane per worker (then per guest: a node's io thread) on a
+// canvas; zoom, pan, hover, pin. A guest lane shows the runs it hosted and,
+// in a band along its foot, the remote frames it delivered (teal) and wrote
+// (amber).
+
 // Each frame draws only what is in view: a binary search finds a lane's first
 // visible run (its start >= view start - the lane's longest run), and runs
 // narrower than two pixels that touch are merged into one block, coloured by
@@ -18,6 +23,8 @@ const FLOW_LIMIT = 1500;  // more arrows than this in view are noise, not inform
 const span0 = Math.max(S.duration_us, 0.001);
 const maxRun = lanes.map((l) => l.runs.d.reduce((m, d) => Math.max(m, d), 0));
 const maxPark = lanes.map((l) => l.parks.d.reduce((m, d) => Math.max(m, d), 0));
+const maxFrame = lanes.map((l) => l.frames.d.reduce((m, d) => Math.max(m, d), 0));
+const FRAME_IN = '#0d9488', FRAME_OUT = '#d97706', FRAME_H = 4;
 
 const view = {
   v0: 0,
@@ -197,6 +204,7 @@ function draw() {
   for (let i = 0; i < lanes.length; i++) {
     drawParks(c, i, k);
     inView += drawRuns(c, i, k);
+    drawFrames(c, i, k);
     drawSteals(c, i, k);
     c.fillStyle = '#e5e7eb';
     c.fillRect(0, laneTop(i + 1), tl.w, 1);
@@ -284,6 +292,19 @@ function drawRuns(c, i, k) {
   }
   flush();
   return n;
+}
+
+function drawFrames(c, i, k) {
+  const F = lanes[i].frames, y = laneTop(i) + LANE_H - FRAME_H - 1;
+  let last = -Infinity;
+  for (let j = lowerBound(F.t, view.v0 - maxFrame[i]); j < F.t.length && F.t[j] <= view.v1; j++) {
+    const x0 = Math.max(-1, (F.t[j] - view.v0) * k);
+    const x1 = Math.min(tl.w + 1, (F.t[j] + F.d[j] - view.v0) * k);
+    if (x1 < 0 || (x1 - x0 < 1 && x0 < last + 1)) continue;  // one per pixel when dense
+    c.fillStyle = F.in[j] ? FRAME_IN : FRAME_OUT;
+    c.fillRect(x0, y, Math.max(1, x1 - x0), FRAME_H);
+    last = x0;
+  }
 }
 
 function drawSteals(c, i, k) {

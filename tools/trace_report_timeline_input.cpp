@@ -25,6 +25,13 @@ function hit(x, y) {
     if (best) return best;
   }
   if (lanes[i].wrapped && t < lanes[i].from) return {kind: 'lost', lane: i, t: lanes[i].from};
+  const Fr = lanes[i].frames;
+  if (yIn >= LANE_H - FRAME_H - 4) {
+    for (let j = lowerBound(Fr.t, t + tol) - 1; j >= 0 && Fr.t[j] >= t - maxFrame[i] - tol; j--) {
+      if (t >= Fr.t[j] - tol && t <= Fr.t[j] + Fr.d[j] + tol)
+        return {kind: 'frame', lane: i, t: Fr.t[j], d: Fr.d[j], in: Fr.in[j], m: Fr.m[j], b: Fr.b[j]};
+    }
+  }
   const R = lanes[i].runs;
   let best = null, bestD = Infinity;
   for (let j = lowerBound(R.t, t + tol) - 1; j >= 0 && R.t[j] >= t - maxRun[i] - tol; j--) {
@@ -49,7 +56,7 @@ function describe(h) {
   if (h.kind === 'run') {
     const a = actors[h.a];
     const rows = [
-      ['worker', String(h.lane)], ['start', fmtDur(h.t)], ['duration', fmtDur(h.d)],
+      ['lane', lanes[h.lane].name], ['start', fmtDur(h.t)], ['duration', fmtDur(h.d)],
       ['messages', fmtInt(h.m) + (h.s ? ' (+' + fmtInt(h.s) + ' system)' : '')]
     ];
     if (h.m > 0) rows.push(['per message', fmtDur(h.d / h.m)]);
@@ -60,7 +67,7 @@ function describe(h) {
     return {
       title: 'parked',
       rows: [
-        ['worker', String(h.lane)], ['start', fmtDur(h.t)], ['asleep', fmtDur(h.d)],
+        ['lane', lanes[h.lane].name], ['start', fmtDur(h.t)], ['asleep', fmtDur(h.d)],
         ['woken', h.woken ? 'for work' : 'timeout or spurious']
       ]
     };
@@ -69,14 +76,24 @@ function describe(h) {
     return {
       title: 'not recorded',
       rows: [
-        ['worker', String(h.lane)], ['oldest event kept', fmtDur(h.t)],
+        ['lane', lanes[h.lane].name], ['oldest event kept', fmtDur(h.t)],
         ['events kept', fmtInt(lanes[h.lane].events) + ' (the ring was full)']
+      ]
+    };
+  }
+  if (h.kind === 'frame') {
+    return {
+      title: h.in ? 'remote frame delivered' : 'frames written to a peer',
+      color: h.in ? FRAME_IN : FRAME_OUT,
+      rows: [
+        ['lane', lanes[h.lane].name], ['start', fmtDur(h.t)], ['duration', fmtDur(h.d)],
+        ['messages', fmtInt(h.m)], ['bytes', fmtInt(h.b)]
       ]
     };
   }
   return {
     title: h.ok ? 'stole from worker ' + h.victim : 'found nothing at worker ' + h.victim,
-    rows: [['thief', 'worker ' + h.lane], ['at', fmtDur(h.t)]]
+    rows: [['thief', lanes[h.lane].name], ['at', fmtDur(h.t)]]
   };
 }
 
@@ -126,7 +143,7 @@ function pin(h) {
   swatch(d.color, name).style.marginRight = '6px';
   name.appendChild(document.createTextNode(d.title));
   el('span', null,
-     'worker ' + h.lane + ' \u00b7 ' + fmtDur(h.t) + ' for ' + fmtDur(h.d) + ' \u00b7 ' +
+     lanes[h.lane].name + ' \u00b7 ' + fmtDur(h.t) + ' for ' + fmtDur(h.d) + ' \u00b7 ' +
          fmtInt(h.m) + ' messages \u00b7 ' + incoming + ' arrows in, ' + outgoing + ' out (in red)',
      box);
   const b = el('button', null, 'Clear', box);
@@ -178,7 +195,7 @@ function installTimeline() {
     const d = el('div', 'lane', null, side);
     d.dataset.worker = String(i);
     d.style.height = LANE_H + 'px';
-    el('b', null, 'worker ' + i, d);
+    el('b', null, lane.name, d);
     const busy = lane.runs.d.reduce((s, x) => s + x, 0);
     if (LANE_H >= 30)
       el('span', null, fmtPct(S.duration_us > 0 ? busy / S.duration_us : 0) + ' busy', d);

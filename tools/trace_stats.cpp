@@ -31,7 +31,9 @@ std::string fixed(double v, int decimals) {
 
 TraceStats analyze(const Trace& t) {
   TraceStats s;
-  s.workers = t.workers.size();
+  s.workers = t.worker_lanes();
+  for (std::size_t g = s.workers; g < t.lanes.size(); ++g)
+    s.guests.push_back({.name = t.lane_name(g)});
   s.steal_matrix.assign(s.workers, std::vector<std::uint64_t>(s.workers, 0));
   const double us_per_tick = t.ns_per_tick / 1e3;
   const std::uint64_t t0 = t.first_tick();
@@ -50,8 +52,9 @@ TraceStats analyze(const Trace& t) {
     return it->second;
   };
 
-  for (std::size_t w = 0; w < t.workers.size(); ++w) {
-    for (const TraceEvent& e : t.workers[w]) {
+  for (std::size_t w = 0; w < t.lanes.size(); ++w) {
+    GuestLaneStats* guest = w < s.workers ? nullptr : &s.guests[w - s.workers];
+    for (const TraceEvent& e : t.lanes[w]) {
       ++s.events;
       end = std::max(end, e.ts + e.dur);
       const double dur_us = e.dur * us_per_tick;
@@ -70,6 +73,11 @@ TraceStats analyze(const Trace& t) {
           s.messages += user;
           s.system_messages += system;
           s.busy_us += dur_us;
+          if (guest != nullptr) {
+            ++guest->runs;
+            guest->messages += user;
+            guest->busy_us += dur_us;
+          }
           const std::size_t bucket = static_cast<std::size_t>(std::bit_width(user));
           if (s.batch_runs.size() <= bucket) s.batch_runs.resize(bucket + 1, 0);
           ++s.batch_runs[bucket];
@@ -83,7 +91,7 @@ TraceStats analyze(const Trace& t) {
           ++s.steal_attempts;
           if (e.x != 0) {
             ++s.steals;
-            if (e.a < s.workers) ++s.steal_matrix[w][e.a];
+            if (guest == nullptr && e.a < s.workers) ++s.steal_matrix[w][e.a];
           }
           break;
         case TraceKind::scheduled:
@@ -91,6 +99,18 @@ TraceStats analyze(const Trace& t) {
           break;
         case TraceKind::flow_in:
         case TraceKind::flow_out:
+          break;
+        case TraceKind::remote_in:
+        case TraceKind::remote_out:
+          if (guest == nullptr) break;  // only io threads write these
+          if (e.kind == TraceKind::remote_in) {
+            ++guest->frames_in;
+            guest->messages_in += e.b;
+          } else {
+            ++guest->writes_out;
+            guest->messages_out += e.b;
+          }
+          guest->io_us += dur_us;
           break;
       }
     }
@@ -147,18 +167,27 @@ std::string format_duration(double us) {
 std::string format_summary(const TraceStats& s, std::size_t top) {
   std::string out;
   const double capacity = s.duration_us * static_cast<double>(s.workers);
+  const double worker_busy_us = s.busy_us - s.guest_busy_us();
   out += "duration   " + format_duration(s.duration_us) + " on " + std::to_string(s.workers) +
          " worker" + (s.workers == 1 ? "" : "s") + " (" + std::to_string(s.events) + " events)\n";
-  out += "runs       " + std::to_string(s.runs) + ", busy " + format_duration(s.busy_us) +
-         (capacity > 0 ? " (" + fixed(100 * s.busy_us / capacity, 1) + "% of the workers' time)"
-                       : std::string()) +
-         "\n";
+  out +=
+      "runs       " + std::to_string(s.runs) + ", busy " + format_duration(s.busy_us) +
+      (capacity > 0 ? " (" + fixed(100 * worker_busy_us / capacity, 1) + "% of the workers' time)"
+                    : std::string()) +
+      "\n";
   out += "messages   " + std::to_string(s.messages) + " user, " +
          std::to_string(s.system_messages) + " system; " + std::to_string(s.flows) +
          " flows with both ends\n";
   out += "parks      " + std::to_string(s.parks) + ", asleep " + format_duration(s.park_us) + "\n";
   out += "steals     " + std::to_string(s.steals) + " of " + std::to_string(s.steal_attempts) +
          " attempts\n";
+  for (const GuestLaneStats& g : s.guests) {
+    out += "guest      " + g.name + ": " + std::to_string(g.runs) + " runs (" +
+           std::to_string(g.messages) + " messages), busy " + format_duration(g.busy_us) + "; " +
+           std::to_string(g.frames_in) + " frames in (" + std::to_string(g.messages_in) +
+           " messages), " + std::to_string(g.writes_out) + " writes out (" +
+           std::to_string(g.messages_out) + " messages), " + format_duration(g.io_us) + "\n";
+  }
   if (s.actors.empty()) return out;
   // One format for the header and the rows, so the columns line up.
   constexpr const char* row = "  %-18s %9s %7s %8s %8s %19s %19s\n";

@@ -42,17 +42,35 @@ struct ActorStats {
   Percentiles latency_us;  ///< per received flow
 };
 
+/// One guest lane (a node's io thread, core/guest_runner.hpp).
+struct GuestLaneStats {
+  std::string name;
+  std::uint64_t runs = 0, messages = 0;            ///< actor runs it hosted
+  double busy_us = 0;                              ///< in those runs
+  std::uint64_t frames_in = 0, messages_in = 0;    ///< remote_in: batch frames delivered
+  std::uint64_t writes_out = 0, messages_out = 0;  ///< remote_out: frames written per peer
+  double io_us = 0;                                ///< in both
+};
+
 struct TraceStats {
-  std::size_t workers = 0;
-  double duration_us = 0;  ///< first event's begin to last event's end
-  double busy_us = 0;      ///< all runs
+  std::size_t workers = 0;  ///< worker lanes (guest lanes are in `guests`)
+  double duration_us = 0;   ///< first event's begin to last event's end
+  double busy_us = 0;       ///< all runs (the guests' too)
   double park_us = 0;      ///< all parks
-  std::uint64_t events = 0, runs = 0, messages = 0, system_messages = 0;
+  std::uint64_t events = 0, runs = 0, messages = 0, system_messages = 0;  ///< runs: all lanes'
   std::uint64_t flows = 0, parks = 0, schedules = 0;
   std::uint64_t steals = 0, steal_attempts = 0;
   std::vector<ActorStats> actors;                        ///< busiest first
   std::vector<std::uint64_t> batch_runs;                 ///< runs per batch-size bucket
   std::vector<std::vector<std::uint64_t>> steal_matrix;  ///< [thief][victim]
+  std::vector<GuestLaneStats> guests;                    ///< per guest lane
+
+  /// The part of busy_us spent in guest lanes.
+  double guest_busy_us() const noexcept {
+    double b = 0;
+    for (const GuestLaneStats& g : guests) b += g.busy_us;
+    return b;
+  }
 };
 
 /// Everything above for `t`. Allocates; never throws on odd input (victims

@@ -268,6 +268,10 @@ class IoLoop final : public wire::BatchSink {
   void flush(Endpoint& e);
   void encode_queue(Endpoint& e, Connection& c);
   void finish_batch(Connection& c);
+  /// Records a remote_in / remote_out event that began at t.run_ts (then
+  /// cleared); `flows`: t.flow_seq when it began.
+  void trace_frame(shoal::detail::WorkerTrace& t, TraceKind kind, const Connection& c,
+                   std::uint64_t messages, std::uint64_t bytes, std::uint64_t flows);
   void write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target);
   void start_send(Connection& c);
   void drop_queued(Endpoint& e);

@@ -180,9 +180,9 @@ TEST(FlightRecorder, DeterministicTraceHasRunsAndFlows) {
   sys.run_until_idle();
   EXPECT_EQ(n->load(), 20u);
   const Trace t = sys.trace();
-  ASSERT_EQ(t.workers.size(), 1u);
+  ASSERT_EQ(t.lanes.size(), 1u);
   std::size_t runs = 0, scheduled = 0;
-  for (const TraceEvent& e : t.workers[0]) {
+  for (const TraceEvent& e : t.lanes[0]) {
     runs += e.kind == TraceKind::run;
     scheduled += e.kind == TraceKind::scheduled;
   }
@@ -200,7 +200,7 @@ TEST(FlightRecorder, DeterministicTraceHasRunsAndFlows) {
   sys.send(a, Serve{b, 10});
   sys.run_until_idle();
   const Trace after = sys.trace();
-  EXPECT_EQ(after.workers[0].size(), t.workers[0].size());
+  EXPECT_EQ(after.lanes[0].size(), t.lanes[0].size());
 }
 
 TEST(FlightRecorder, ThreadedTraceHasOneTrackPerWorkerAndPairedFlows) {
@@ -219,7 +219,7 @@ TEST(FlightRecorder, ThreadedTraceHasOneTrackPerWorkerAndPairedFlows) {
   }
   ASSERT_TRUE(eventually([&] { return n->load() == std::uint64_t{pairs} * hits; }, "every hit"));
   const Trace t = sys.trace();
-  ASSERT_EQ(t.workers.size(), 2u);
+  ASSERT_EQ(t.lanes.size(), 2u);
   const Checked c = check_chrome_json(to_chrome_json(t));
   EXPECT_GT(c.runs, 0u);
   EXPECT_GT(c.flows, 0u);
@@ -238,7 +238,7 @@ TEST(FlightRecorder, ATimerSchedulingAMailboxIsRecorded) {
   ASSERT_TRUE(eventually([&] { return n->load() == 1; }, "the timer's ball"));
   ASSERT_TRUE(eventually(
       [&] {
-        for (const auto& w : sys.trace().workers) {
+        for (const auto& w : sys.trace().lanes) {
           for (const TraceEvent& e : w) {
             if (e.kind == TraceKind::scheduled && e.a == a.id() && e.b == 0) return true;
           }
@@ -274,7 +274,7 @@ TEST(FlightRecorder, WrappedRingsStillExportPairedFlows) {
   std::size_t reads = 0;
   while (n->load() < 4ull * hits) {
     const Trace t = sys.trace();
-    for (const auto& w : t.workers) EXPECT_LE(w.size(), 256u);
+    for (const auto& w : t.lanes) EXPECT_LE(w.size(), 256u);
     check_chrome_json(to_chrome_json(t));
     if (++reads > 100000) break;
   }
@@ -314,12 +314,12 @@ TEST(FlightRecorder, DumpsToAFileThatLoadsBack) {
   sys.dump_trace(path.string());
   const Trace back = load_trace(path.string());
   const Trace now = sys.trace();
-  ASSERT_EQ(back.workers.size(), now.workers.size());
-  ASSERT_EQ(back.workers[0].size(), now.workers[0].size());
-  for (std::size_t i = 0; i < now.workers[0].size(); ++i) {
-    EXPECT_EQ(back.workers[0][i].ts, now.workers[0][i].ts);
-    EXPECT_EQ(back.workers[0][i].kind, now.workers[0][i].kind);
-    EXPECT_EQ(back.workers[0][i].a, now.workers[0][i].a);
+  ASSERT_EQ(back.lanes.size(), now.lanes.size());
+  ASSERT_EQ(back.lanes[0].size(), now.lanes[0].size());
+  for (std::size_t i = 0; i < now.lanes[0].size(); ++i) {
+    EXPECT_EQ(back.lanes[0][i].ts, now.lanes[0][i].ts);
+    EXPECT_EQ(back.lanes[0][i].kind, now.lanes[0][i].kind);
+    EXPECT_EQ(back.lanes[0][i].a, now.lanes[0][i].a);
   }
   EXPECT_EQ(back.names, now.names);
   // The statistics ride along; they change between the two calls, so only
@@ -348,7 +348,7 @@ TEST(FlightRecorder, DumpsOnTheChosenSignal) {
   ASSERT_TRUE(eventually(
       [&] {
         try {
-          return !load_trace(path.string()).workers.empty();
+          return !load_trace(path.string()).lanes.empty();
         } catch (const std::exception&) {
           return false;  // not written yet, or half written
         }

@@ -4,13 +4,15 @@
 // bound; with a worker awake, or in deterministic
 // mode, it keeps nothing; Future::get() refuses to block in a guest run;
 // kept mailboxes are not stranded when the runner goes away; the runs are
-// counted in stats().guests.
+// counted in stats().guests and recorded in a flight-recorder lane of the
+// guest's own (a bounded number of lanes, freed for the next guest).
 #include "core/guest_runner.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "core/actor_system.hpp"
+#include "core/trace_flows.hpp"
 #include "tests/core/test_support.hpp"
 
 namespace shoal {
@@ -258,6 +261,78 @@ TEST(GuestRunner, OtherSchedulersMailboxesAreNotKept) {
   EXPECT_EQ(guest.kept(), 0u) << "a guest of one system never runs another's actors";
   guest.run();
   ASSERT_TRUE(eventually([&] { return seen->count.load() == 1; }, "b's worker to handle it"));
+}
+
+TEST(GuestRunner, ItsRunsAreRecordedInALaneOfItsOwn) {
+  ActorSystem sys(two_workers());
+  sys.start_trace();
+  auto seen = std::make_shared<Seen>();
+  Pid a = sys.spawn<Recorder>(seen);
+  Pid b = sys.spawn<Recorder>(seen);
+  GuestRunner guest(sys.scheduler(), "io test");  // registered after start_trace
+  ASSERT_NE(guest.lane(), FlightRecorder::no_lane);
+  ASSERT_TRUE(all_parked(sys));
+  // As a node's io thread does: what this thread makes runnable goes to
+  // the guest's lane too.
+  detail::active_trace = guest.trace();
+  ASSERT_NE(detail::active_trace, nullptr) << "the system records";
+  guest.collect();
+  sys.send(a, Pass{{a, b}, 0});  // a runs, then passes to b: two guest runs
+  EXPECT_EQ(guest.run(), 2u);
+  detail::active_trace = nullptr;
+
+  const Trace t = sys.trace();
+  ASSERT_EQ(t.guest_names, std::vector<std::string>{"io test"});
+  ASSERT_EQ(t.lanes.size(), 3u) << "two workers, one guest";
+  EXPECT_EQ(t.worker_lanes(), 2u);
+  EXPECT_EQ(t.lane_name(2), "io test");
+  std::vector<std::uint64_t> ran;
+  bool kept_a = false;
+  for (const TraceEvent& e : t.lanes[2]) {
+    if (e.kind == TraceKind::run) ran.push_back(e.a);
+    kept_a |= e.kind == TraceKind::scheduled && e.a == a.id() &&
+              e.x == static_cast<std::uint32_t>(ScheduledWhere::guest);
+  }
+  EXPECT_EQ(ran, (std::vector<std::uint64_t>{a.id(), b.id()}));
+  EXPECT_TRUE(kept_a) << "the send from outside a run shows who made `a` runnable";
+  bool hop = false;
+  for (const MatchedFlow& f : match_flows(t)) {
+    hop |= f.from_worker == 2 && f.from_actor == a.id() && f.to_worker == 2 && f.to_actor == b.id();
+  }
+  EXPECT_TRUE(hop) << "a's message to b is an arrow within the guest's lane";
+}
+
+TEST(GuestRunner, GuestLanesAreBoundedAndFreedForTheNext) {
+  ActorSystem sys(two_workers());
+  std::vector<std::unique_ptr<GuestRunner>> guests;
+  for (unsigned i = 0; i < FlightRecorder::max_guest_lanes; ++i) {
+    char name[16];  // not "g" + to_string(i): g++ 12's -Wrestrict false positive at -O3
+    std::snprintf(name, sizeof name, "g%u", i);
+    guests.push_back(std::make_unique<GuestRunner>(sys.scheduler(), name));
+    EXPECT_EQ(guests.back()->lane(), 2 + i);
+  }
+  GuestRunner extra(sys.scheduler(), "one too many");
+  EXPECT_EQ(extra.lane(), FlightRecorder::no_lane);
+  sys.start_trace();
+  EXPECT_EQ(extra.trace(), nullptr) << "a guest without a lane is not recorded";
+  EXPECT_NE(guests[3]->trace(), nullptr) << "start_trace made the claimed lanes' rings";
+  // It still runs actors.
+  auto seen = std::make_shared<Seen>();
+  Pid r = sys.spawn<Recorder>(seen);
+  ASSERT_TRUE(all_parked(sys));
+  extra.collect();
+  sys.send(r, Note{1});
+  EXPECT_EQ(extra.run(), 1u);
+  EXPECT_EQ(seen->count.load(), 1u);
+
+  guests[3].reset();
+  GuestRunner next(sys.scheduler(), "next");
+  EXPECT_EQ(next.lane(), 5u) << "the lowest free lane";
+  EXPECT_NE(next.trace(), nullptr) << "claimed while recording: its ring is made at once";
+  const Trace t = sys.trace();
+  ASSERT_EQ(t.lanes.size(), 2u + FlightRecorder::max_guest_lanes);
+  EXPECT_EQ(t.lane_name(5), "next");
+  EXPECT_EQ(t.lane_name(2), "g0");
 }
 
 }  // namespace

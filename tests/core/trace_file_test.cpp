@@ -1,5 +1,6 @@
-// Trace files: a trace and its statistics survive encode → decode; a
-// version 1 file (no statistics) still reads; every truncation, a bad magic,
+// Trace files: a trace, its guest lanes and its statistics survive encode →
+// decode; version 1 (no statistics) and 2 (no guest lanes) files still
+// read; every truncation, a bad magic,
 // version, kind or count, a statistics section that is cut, too long, not
 // JSON or not an object, stray bytes and random corruption give a
 // TraceFileError naming the offset — never a crash or a huge allocation;
@@ -23,20 +24,54 @@ Trace sample() {
   Trace t;
   t.ns_per_tick = 0.37;
   t.names = {{7, "alice"}, {9, "Player #9"}};
-  t.workers.resize(2);
+  t.lanes.resize(2);
   // worker 0: alice runs and sends two messages (flows 1<<9 and 2<<9).
-  t.workers[0].push_back({.ts = 1000, .dur = 50, .kind = TraceKind::run, .x = 2, .a = 7,
-                          .b = 1, .c = 0, .d = std::uint64_t{1} << 9});
-  t.workers[0].push_back({.ts = 1010, .kind = TraceKind::scheduled, .x = 0, .a = 9, .b = 7});
-  t.workers[0].push_back({.ts = 1100, .dur = 400, .kind = TraceKind::park, .x = 1});
+  t.lanes[0].push_back({.ts = 1000,
+                        .dur = 50,
+                        .kind = TraceKind::run,
+                        .x = 2,
+                        .a = 7,
+                        .b = 1,
+                        .c = 0,
+                        .d = std::uint64_t{1} << 9});
+  t.lanes[0].push_back({.ts = 1010, .kind = TraceKind::scheduled, .x = 0, .a = 9, .b = 7});
+  t.lanes[0].push_back({.ts = 1100, .dur = 400, .kind = TraceKind::park, .x = 1});
   // worker 1: #9 receives both in one run, then a message nobody traced.
-  t.workers[1].push_back({.ts = 1200, .dur = 30, .kind = TraceKind::run, .a = 9, .b = 2,
-                          .c = std::uint64_t{1} << 9});
-  t.workers[1].push_back({.ts = 1200, .kind = TraceKind::flow_in, .a = std::uint64_t{2} << 9, .b = 9});
-  t.workers[1].push_back({.ts = 1300, .kind = TraceKind::steal, .x = 1, .a = 0});
-  t.workers[1].push_back({.ts = 1400, .dur = 10, .kind = TraceKind::run, .a = 9, .b = 1,
-                          .c = std::uint64_t{77} << 9 | 3 << 1});  // its sender's run was lost
+  t.lanes[1].push_back(
+      {.ts = 1200, .dur = 30, .kind = TraceKind::run, .a = 9, .b = 2, .c = std::uint64_t{1} << 9});
+  t.lanes[1].push_back(
+      {.ts = 1200, .kind = TraceKind::flow_in, .a = std::uint64_t{2} << 9, .b = 9});
+  t.lanes[1].push_back({.ts = 1300, .kind = TraceKind::steal, .x = 1, .a = 0});
+  t.lanes[1].push_back({.ts = 1400,
+                        .dur = 10,
+                        .kind = TraceKind::run,
+                        .a = 9,
+                        .b = 1,
+                        .c = std::uint64_t{77} << 9 | 3 << 1});  // its sender's run was lost
   t.stats_json = R"({"uptime_ns": 5000.5, "workers": [{"index": 0, "messages": 3}], "actors": []})";
+  return t;
+}
+
+/// sample() and a guest lane ("io 0", a node's io thread): it delivers a
+/// remote frame whose one message worker 1's #9 receives, runs alice as a
+/// guest, and writes a frame to the peer.
+Trace sample_with_guest() {
+  Trace t = sample();
+  t.guest_names = {"io 0"};
+  t.lanes.emplace_back();
+  const std::uint64_t flow = std::uint64_t{1} << 9 | 2 << 1;  // lane 2's first flow
+  t.lanes[2].push_back({.ts = 1500,
+                        .dur = 20,
+                        .kind = TraceKind::remote_in,
+                        .x = 1,
+                        .a = 0xabc,
+                        .b = 1,
+                        .c = 96,
+                        .d = flow});
+  t.lanes[2].push_back({.ts = 1530, .dur = 15, .kind = TraceKind::run, .a = 7, .b = 1});
+  t.lanes[2].push_back(
+      {.ts = 1550, .dur = 5, .kind = TraceKind::remote_out, .a = 0xabc, .b = 1, .c = 80});
+  t.lanes[1].push_back({.ts = 1600, .dur = 10, .kind = TraceKind::run, .a = 9, .b = 1, .c = flow});
   return t;
 }
 
@@ -67,12 +102,13 @@ void expect_same(const Trace& a, const Trace& b) {
   EXPECT_EQ(a.ns_per_tick, b.ns_per_tick);
   EXPECT_EQ(a.names, b.names);
   EXPECT_EQ(a.stats_json, b.stats_json);
-  ASSERT_EQ(a.workers.size(), b.workers.size());
-  for (std::size_t w = 0; w < a.workers.size(); ++w) {
-    ASSERT_EQ(a.workers[w].size(), b.workers[w].size());
-    for (std::size_t i = 0; i < a.workers[w].size(); ++i) {
-      const TraceEvent& x = a.workers[w][i];
-      const TraceEvent& y = b.workers[w][i];
+  EXPECT_EQ(a.guest_names, b.guest_names);
+  ASSERT_EQ(a.lanes.size(), b.lanes.size());
+  for (std::size_t w = 0; w < a.lanes.size(); ++w) {
+    ASSERT_EQ(a.lanes[w].size(), b.lanes[w].size());
+    for (std::size_t i = 0; i < a.lanes[w].size(); ++i) {
+      const TraceEvent& x = a.lanes[w][i];
+      const TraceEvent& y = b.lanes[w][i];
       EXPECT_EQ(x.ts, y.ts);
       EXPECT_EQ(x.dur, y.dur);
       EXPECT_EQ(x.kind, y.kind);
@@ -95,6 +131,39 @@ TEST(TraceFile, RoundTripsWithAndWithoutStatistics) {
   expect_same(decode_trace(encode_trace(empty)), empty);
 }
 
+TEST(TraceFile, GuestLanesKeepTheirNames) {
+  const Trace t = sample_with_guest();
+  const Trace back = decode_trace(encode_trace(t));
+  expect_same(back, t);
+  EXPECT_EQ(back.worker_lanes(), 2u);
+  EXPECT_EQ(back.lane_name(0), "worker 0");
+  EXPECT_EQ(back.lane_name(1), "worker 1");
+  EXPECT_EQ(back.lane_name(2), "io 0");
+}
+
+TEST(TraceFile, AVersionTwoFileHasOnlyWorkerLanes) {
+  std::string v2("SHOALTRC", 8);
+  append<std::uint32_t>(v2, 2);  // version
+  append<std::uint32_t>(v2, 1);  // one worker
+  append<double>(v2, 0.5);       // ns per tick
+  append<std::uint64_t>(v2, 0);  // no names
+  append<std::uint64_t>(v2, 1);  // one event: #7 runs 3 messages for 40 ticks
+  append<std::uint64_t>(v2, 1000);
+  append<std::uint64_t>(v2, 40 | std::uint64_t{1} << 32);
+  for (std::uint64_t word : {7, 3, 0, 0}) append<std::uint64_t>(v2, word);
+  append<std::uint64_t>(v2, 2);  // statistics: {}
+  v2 += "{}";
+
+  const Trace t = decode_trace(v2);
+  ASSERT_EQ(t.lanes.size(), 1u);
+  EXPECT_TRUE(t.guest_names.empty());
+  EXPECT_EQ(t.worker_lanes(), 1u);
+  EXPECT_EQ(t.lane_name(0), "worker 0");
+  ASSERT_EQ(t.lanes[0].size(), 1u);
+  EXPECT_EQ(t.lanes[0][0].b, 3u);
+  EXPECT_EQ(t.stats_json, "{}");
+}
+
 TEST(TraceFile, AVersionOneFileWithoutStatisticsStillDecodes) {
   std::string v1("SHOALTRC", 8);
   append<std::uint32_t>(v1, 1);  // version
@@ -112,11 +181,11 @@ TEST(TraceFile, AVersionOneFileWithoutStatisticsStillDecodes) {
   const Trace t = decode_trace(v1);
   EXPECT_EQ(t.ns_per_tick, 0.5);
   EXPECT_EQ(t.actor_name(7), "alice");
-  ASSERT_EQ(t.workers.size(), 1u);
-  ASSERT_EQ(t.workers[0].size(), 1u);
-  EXPECT_EQ(t.workers[0][0].kind, TraceKind::run);
-  EXPECT_EQ(t.workers[0][0].dur, 40u);
-  EXPECT_EQ(t.workers[0][0].b, 3u);
+  ASSERT_EQ(t.lanes.size(), 1u);
+  ASSERT_EQ(t.lanes[0].size(), 1u);
+  EXPECT_EQ(t.lanes[0][0].kind, TraceKind::run);
+  EXPECT_EQ(t.lanes[0][0].dur, 40u);
+  EXPECT_EQ(t.lanes[0][0].b, 3u);
   EXPECT_TRUE(t.stats_json.empty()) << "version 1 has no statistics";
   // A statistics section is not part of version 1: it is stray bytes.
   std::string with_section = v1;
@@ -140,14 +209,22 @@ TEST(TraceFile, EveryTruncationIsAnErrorNamingAnOffsetInside) {
 TEST(TraceFile, CorruptHeadersNameWhereTheyGoWrong) {
   const std::string good = encode_trace(sample());
   EXPECT_EQ(offset_of_error(with(good, 0, "NOTATRACE", 8)), 0u);
-  for (const std::uint32_t v : {0u, 3u}) EXPECT_EQ(offset_of_error(with(good, 8, &v, 4)), 8u);
+  for (const std::uint32_t v : {0u, 4u}) EXPECT_EQ(offset_of_error(with(good, 8, &v, 4)), 8u);
   const std::uint32_t threads = 1u << 20;
   EXPECT_EQ(offset_of_error(with(good, 12, &threads, 4)), 12u);
   const double nan_rate = -1;
   EXPECT_EQ(offset_of_error(with(good, 16, &nan_rate, 8)), 16u);
+  const std::uint32_t workers = 3;  // of 2 lanes
+  EXPECT_EQ(offset_of_error(with(good, 24, &workers, 4)), 24u);
   const std::uint64_t names = ~0ull;
-  EXPECT_EQ(offset_of_error(with(good, 24, &names, 8)), 24u);
+  EXPECT_EQ(offset_of_error(with(good, 28, &names, 8)), 28u);
   EXPECT_GT(offset_of_error(good + "x"), 0u);  // stray byte at the end
+  // A guest lane's name: its length at 28 (after 2 worker lanes of 3).
+  const std::string guests = encode_trace(sample_with_guest());
+  const std::uint32_t long_name = 257;
+  EXPECT_EQ(offset_of_error(with(guests, 28, &long_name, 4)), 28u);
+  const std::uint32_t past_end = 1u << 30;
+  EXPECT_EQ(offset_of_error(with(guests, 28, &past_end, 4)), 28u);
 }
 
 /// `stats` as a trace's statistics section, and the section's offset.
@@ -198,11 +275,11 @@ TEST(TraceFile, StatisticsOverTheLimitAreNotWritten) {
 
 TEST(TraceFile, AnUnknownEventKindOrAHugeCountIsAnError) {
   Trace t;
-  t.workers.resize(1);
-  t.workers[0].push_back({.ts = 1, .kind = TraceKind::run, .a = 1});
+  t.lanes.resize(1);
+  t.lanes[0].push_back({.ts = 1, .kind = TraceKind::run, .a = 1});
   const std::string good = encode_trace(t);
-  // Header 32 bytes, no names, then the count (8) and the event.
-  const std::size_t count_at = 32, event_at = 40;
+  // Header 36 bytes, no names, then the count (8) and the event.
+  const std::size_t count_at = 36, event_at = 44;
   std::string bad_kind = good;
   bad_kind[event_at + 8 + 4] = 99;
   EXPECT_EQ(offset_of_error(bad_kind), event_at);
@@ -211,7 +288,7 @@ TEST(TraceFile, AnUnknownEventKindOrAHugeCountIsAnError) {
 }
 
 TEST(TraceFile, RandomCorruptionNeverCrashes) {
-  const std::string good = encode_trace(sample());
+  const std::string good = encode_trace(sample_with_guest());
   std::mt19937_64 rng(7);
   for (int round = 0; round < 5000; ++round) {
     std::string b = good;
@@ -248,6 +325,31 @@ TEST(TraceFile, ChromeExportKeepsOnlyFlowsWithBothEnds) {
   EXPECT_EQ(steals, 1);
   EXPECT_EQ(schedules, 1);
   EXPECT_TRUE(alice);
+}
+
+TEST(TraceFile, ChromeExportNamesGuestLanesAndDrawsTheirFrames) {
+  const auto j = nlohmann::json::parse(to_chrome_json(sample_with_guest()));
+  bool io_named = false;
+  int received = 0, sent = 0, guest_runs = 0, flows_from_io = 0;
+  for (const auto& e : j.at("traceEvents")) {
+    const std::string ph = e.at("ph");
+    if (ph == "M" && e.at("name") == "thread_name" && e.at("tid") == 2) {
+      io_named = e.at("args").at("name") == "io 0";
+    }
+    if (ph == "X" && e.at("cat") == "remote") {
+      EXPECT_EQ(e.at("tid"), 2);
+      EXPECT_EQ(e.at("args").at("peer_incarnation"), 0xabc);
+      received += e.at("name") == "received";
+      sent += e.at("name") == "sent";
+    }
+    guest_runs += ph == "X" && e.at("cat") == "run" && e.at("tid") == 2;
+    flows_from_io += ph == "s" && e.at("tid") == 2;
+  }
+  EXPECT_TRUE(io_named);
+  EXPECT_EQ(received, 1);
+  EXPECT_EQ(sent, 1);
+  EXPECT_EQ(guest_runs, 1);
+  EXPECT_EQ(flows_from_io, 1) << "the frame's message reached #9 on worker 1";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/trace_flows.hpp"
 #include "tests/core/test_support.hpp"
 #include "tests/io/io_kit.hpp"
 
@@ -139,6 +140,82 @@ TEST_P(TwoNodes, WhileEveryWorkerSleepsTheIoThreadRunsTheActorItWokeItself) {
   EXPECT_EQ(b_sys->stats().guests.size(), GetParam().io_threads)
       << "one guest runner per io thread";
   EXPECT_EQ(seen->get(), 6u);
+}
+
+TEST_P(TwoNodes, TheFlightRecorderShowsTheIoThreadsFramesAndTheRunsItHosts) {
+  auto seen = std::make_shared<Counter>();
+  const SpawnResult spawned = b_sys->spawn_named(Props::of<Echo>(seen), "echo");
+  ASSERT_TRUE(spawned);
+  const std::uint64_t echo_id = spawned.pid.id();
+  Pid echo = a->pid(b->address(), "echo");
+  ASSERT_TRUE(a_sys->request_future<Ping>(echo, Ping{0}, 30s).result().ok());  // connected
+  a_sys->start_trace();
+  b_sys->start_trace();  // after the nodes started: their io threads' lanes get rings now
+  guest_runs_for_requests(*a_sys, *b_sys, echo, 5);
+
+  // What b's io lanes hold. (A frame's event is pushed just after its
+  // messages are delivered, so the last one may still be coming.)
+  struct Seen {
+    std::uint64_t frames_in = 0, messages_in = 0, writes_out = 0, guest_echo_runs = 0;
+    std::uint64_t arrows = 0, peers_wrong = 0;
+  };
+  const auto look_at_b = [&] {
+    const Trace t = b_sys->trace();
+    EXPECT_EQ(t.worker_lanes(), b_sys->scheduler().worker_count());
+    EXPECT_EQ(t.guest_names.size(), GetParam().io_threads) << "one lane per io thread";
+    if (t.lanes.size() > t.worker_lanes()) {
+      EXPECT_EQ(t.lane_name(t.worker_lanes()), "io 0");
+    }
+    Seen s;
+    for (std::size_t lane = t.worker_lanes(); lane < t.lanes.size(); ++lane) {
+      for (const TraceEvent& e : t.lanes[lane]) {
+        if (e.kind == TraceKind::remote_in) {
+          ++s.frames_in;
+          s.messages_in += e.b;
+          s.peers_wrong += e.a != a->incarnation();
+        }
+        if (e.kind == TraceKind::remote_out) {
+          ++s.writes_out;
+          s.peers_wrong += e.a != a->incarnation() || e.c == 0;
+        }
+        s.guest_echo_runs += e.kind == TraceKind::run && e.a == echo_id;
+      }
+    }
+    for (const MatchedFlow& f : match_flows(t)) {
+      s.arrows += f.from_worker >= t.worker_lanes() && f.from_actor == 0 && f.to_actor == echo_id;
+    }
+    return s;
+  };
+  Seen s;
+  EXPECT_TRUE(shoal::test::eventually(
+      [&] {
+        s = look_at_b();
+        return s.messages_in >= 5 && s.writes_out >= 5 && s.arrows >= 5;
+      },
+      "b's trace to show the five requests"));
+  EXPECT_GE(s.messages_in, 5u) << "five requests arrived in " << s.frames_in << " frames";
+  EXPECT_GE(s.writes_out, 5u) << "five answers went out";
+  EXPECT_EQ(s.peers_wrong, 0u)
+      << "every frame event names a's incarnation (and writes their bytes)";
+  EXPECT_GE(s.guest_echo_runs, 5u) << "the echo ran on the io thread while b's workers slept";
+  EXPECT_GE(s.arrows, 5u) << "each request is an arrow from its frame to the echo's run";
+
+  std::uint64_t a_out = 0, a_in = 0;
+  EXPECT_TRUE(shoal::test::eventually(
+      [&] {
+        const Trace ta = a_sys->trace();
+        a_out = a_in = 0;
+        for (std::size_t lane = ta.worker_lanes(); lane < ta.lanes.size(); ++lane) {
+          for (const TraceEvent& e : ta.lanes[lane]) {
+            a_out += e.kind == TraceKind::remote_out ? e.b : 0;
+            a_in += e.kind == TraceKind::remote_in ? e.b : 0;
+          }
+        }
+        return a_out >= 5 && a_in >= 5;
+      },
+      "a's trace to show the requests and answers"));
+  EXPECT_GE(a_out, 5u) << "a wrote the requests";
+  EXPECT_GE(a_in, 5u) << "and received the answers";
 }
 
 TEST_P(TwoNodes, WithRunActorsOffTheWorkersRunEverything) {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The HTML report in a real browser. Makes a sample trace (2 workers), renders
-# it with shoal-trace, loads the page in headless Chromium and checks that it
-# rendered without a script error (its title says so), that it has one lane
-# per worker, that the trace's statistics made the "Measured per actor" table
+# The HTML report in a real browser. Makes a sample trace (2 workers and a
+# guest lane, "io 0", with remote frames), renders it with shoal-trace, loads
+# the page in headless Chromium and checks that it rendered without a script
+# error (its title says so), that it has one lane per worker and one for the
+# guest, labelled with its name, that the trace's statistics made the "Measured per actor" table
 # (table#measured-actors, data-rows ≥ 1: the sample's sink is instrumented),
 # and that a screenshot of it is not blank. Then the same with a trace whose
 # actor is named with markup (the page must still say ok and hold no element
@@ -48,10 +49,10 @@ measured_rows() {
     sed -n 's/.*data-rows="\([0-9]*\)".*/\1/p'
 }
 
-# render NAME [make-sample-trace flags]: sample trace → NAME.html → NAME.dom
+# render NAME LANES [make-sample-trace flags]: sample trace → NAME.html → NAME.dom
 render() {
-  local name=$1
-  shift
+  local name=$1 want=$2
+  shift 2
   "$make_sample" "$out/$name.trace" "$@" || fail "make-sample-trace $*"
   "$shoal_trace" "$out/$name.trace" --html "$out/$name.html" --summary >"$out/$name.summary" ||
     fail "shoal-trace on $name.trace"
@@ -61,10 +62,10 @@ render() {
   lanes=$(sed -n 's/.*data-lanes="\([0-9]*\)".*/\1/p' "$out/$name.dom" | head -1)
   measured=$(measured_rows "$name")
   echo "$name: title \"$title\", data-lanes \"$lanes\", measured rows \"$measured\""
-  [ "$title" = "shoal trace report: ok (2 lanes)" ] || fail "$name: the page did not render cleanly"
-  [ "$lanes" = 2 ] || fail "$name: data-lanes is not 2"
-  [ "$(grep -o 'class="lane"' "$out/$name.dom" | wc -l)" -eq 2 ] ||
-    fail "$name: not two lane elements"
+  [ "$title" = "shoal trace report: ok ($want lanes)" ] || fail "$name: the page did not render cleanly"
+  [ "$lanes" = "$want" ] || fail "$name: data-lanes is not $want"
+  [ "$(grep -o 'class="lane"' "$out/$name.dom" | wc -l)" -eq "$want" ] ||
+    fail "$name: not $want lane elements"
 }
 
 # has_measured NAME: the measured table is there with at least one row
@@ -72,8 +73,11 @@ has_measured() {
   [ -n "$measured" ] && [ "$measured" -ge 1 ] || fail "$1: no measured-actors table with rows"
 }
 
-render report
+render report 3
 has_measured report
+grep -q '<b>io 0</b>' "$out/report.dom" || fail "report: no lane labelled \"io 0\""
+grep -q '^guest *io 0: .* 1 frames in (1 messages), 1 writes out' "$out/report.summary" ||
+  fail "report: the summary does not show the guest lane's frames"
 cat "$out/report.summary"
 
 rm -f "$out/report.png"
@@ -84,10 +88,10 @@ size=$(stat -c %s "$out/report.png")
 echo "screenshot: $out/report.png ($size bytes)"
 [ "$size" -gt 20000 ] || fail "the screenshot is only $size bytes: a blank page?"
 
-render hostile --hostile-names
+render hostile 3 --hostile-names
 has_measured hostile
 if grep -q '<img' "$out/hostile.dom"; then fail "a name became an element"; fi
-render empty --empty
+render empty 2 --empty
 [ -z "$measured" ] || fail "empty: a measured table without statistics"
 
 echo "PASS in $((SECONDS - start)) s"

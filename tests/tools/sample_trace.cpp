@@ -6,12 +6,17 @@
 // sixteen senders to one sink, sized by message counts, never by time; the
 // main thread waits on a latch for the last message, then dumps the trace.
 // The sink is instrumented (Props::with_stats), so the trace's statistics
-// hold one actor's measurements. With --hostile-names the sink is named with
+// hold one actor's measurements. Then, with the workers asleep, the main
+// thread becomes a guest named "io 0" (core/guest_runner.hpp) and records
+// what a node's io thread records in its lane: a remote frame delivered
+// (its message serves a ping-pong that the guest then runs itself) and a
+// frame written. So the trace has three lanes. With --hostile-names the sink is named with
 // markup that would run script if the report let a name out of its JSON or
 // put it into the page as HTML. With --empty it writes a trace of two
 // workers that recorded nothing (and no statistics).
 //
 // Exit status: 0 written, 1 it could not be, 2 bad command line.
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <iostream>
@@ -19,9 +24,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/actor_system.hpp"
+#include "core/guest_runner.hpp"
 
 namespace {
 
@@ -93,6 +100,58 @@ struct Sink : Handles<Sink, Item> {
   std::uint64_t seen_ = 0;
 };
 
+/// The guest lane: see the top. False (with a message) if the workers never
+/// slept or the guest's ping-pong never finished.
+bool as_a_guest(shoal::ActorSystem& sys) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  shoal::GuestRunner guest(sys.scheduler(), "io 0");
+  while (sys.scheduler().parked_workers() != sys.scheduler().worker_count()) {
+    if (Clock::now() > deadline) {
+      std::cerr << "make-sample-trace: the workers never parked\n";
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  shoal::detail::WorkerTrace* t = guest.trace();
+  if (t == nullptr) {
+    std::cerr << "make-sample-trace: the guest has no lane\n";
+    return false;
+  }
+  std::latch played(1);
+  Pid a = sys.spawn_named(shoal::Props::of<Player>(&played), "guest-ping").pid;
+  Pid b = sys.spawn_named(shoal::Props::of<Player>(&played), "guest-pong").pid;
+  constexpr std::uint64_t peer = 0x5ca1ab1e;  // a made-up peer incarnation
+  // A frame that brings one message, as io/node_inbound.cpp records it.
+  shoal::detail::active_trace = t;
+  guest.collect();
+  const std::uint64_t flows = t->flow_seq;
+  t->run_ts = shoal::detail::ticks();
+  sys.send(a, Serve{b, 40});  // its flow id comes from this lane
+  t->ring.push({.ts = t->run_ts,
+                .dur = static_cast<std::uint32_t>(shoal::detail::ticks() - t->run_ts),
+                .kind = shoal::TraceKind::remote_in,
+                .x = static_cast<std::uint32_t>(t->flow_seq - flows),
+                .a = peer,
+                .b = 1,
+                .c = 96,
+                .d = (flows + 1) << 9 | t->worker << 1});
+  t->run_ts = 0;
+  guest.run();                  // the ping-pong, in rounds, while the workers sleep
+  while (!played.try_wait()) {  // any rest went to the workers
+    if (Clock::now() > deadline) {
+      std::cerr << "make-sample-trace: the guest's ping-pong never finished\n";
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  const std::uint64_t begin = shoal::detail::ticks();
+  t->ring.push(
+      {.ts = begin, .dur = 1000, .kind = shoal::TraceKind::remote_out, .a = peer, .b = 1, .c = 80});
+  shoal::detail::active_trace = nullptr;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,7 +164,7 @@ int main(int argc, char** argv) {
   try {
     if (mode == "--empty") {
       shoal::Trace empty;
-      empty.workers.resize(2);
+      empty.lanes.resize(2);
       shoal::save_trace(empty, argv[1]);
       return 0;
     }
@@ -136,6 +195,7 @@ int main(int argc, char** argv) {
       keep.push_back(s);
     }
     done.wait();
+    if (!as_a_guest(sys)) return 1;
     sys.stop_trace();
     sys.dump_trace(argv[1]);
   } catch (const std::exception& e) {

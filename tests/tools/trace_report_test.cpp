@@ -73,10 +73,10 @@ Trace hand_built() {
   Trace t;
   t.ns_per_tick = 2.0;
   t.names = {{1, "alice"}, {3, "bob"}};
-  t.workers.resize(2);
-  t.workers[0] = {run(1000, 500, 1, 3, 0, flow_id(1, 0), 2),
-                  run(2000, 100, 2, 1 | std::uint64_t{1} << 32)};
-  t.workers[1] = {
+  t.lanes.resize(2);
+  t.lanes[0] = {run(1000, 500, 1, 3, 0, flow_id(1, 0), 2),
+                run(2000, 100, 2, 1 | std::uint64_t{1} << 32)};
+  t.lanes[1] = {
       {.ts = 1500, .kind = TraceKind::steal, .x = 1, .a = 0},
       run(1600, 200, 3, 2, flow_id(1, 0)),
       {.ts = 1600, .kind = TraceKind::flow_in, .a = flow_id(2, 0), .b = 3},
@@ -231,7 +231,7 @@ TEST(TraceReport, InvalidUtf8InANameStillParses) {
 TEST(TraceReport, AnEmptyTraceRenders) {
   for (std::size_t workers : {0u, 2u}) {
     Trace t;
-    t.workers.resize(workers);
+    t.lanes.resize(workers);
     const json d = embedded_data(render_html_report(t, "empty"));
     EXPECT_EQ(d.at("lanes").size(), workers);
     EXPECT_EQ(d.at("summary").at("runs"), 0);
