@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "io/socket.hpp"
+
 #include "core/detail/config.hpp"
 #include "core/mpsc_queue.hpp"
 #include "core/pid.hpp"
@@ -114,6 +116,9 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::vector<std::pair<Pid, Pid>> watches;
   bool active = false;                    ///< in the node's list of endpoints with io state
   bool resolving = false;                 ///< a host name lookup is out (IoLoop::start_connect)
+  /// A host name's addresses not yet dialed in this attempt: a failed dial
+  /// tries the next before it counts as a failure (IoLoop::connect_failed).
+  std::vector<SocketAddress> alternatives;
 
  private:
   detail::NodeImpl& node_;

@@ -97,6 +97,13 @@ struct NodeConfig {
   /// Receive buffers of each io thread's port (a power of two) and their size.
   unsigned receive_buffers = 64;
   std::size_t receive_buffer_bytes = 64u << 10;
+  /// How a peer's host name becomes the addresses to dial: numeric
+  /// "ip:port" strings, tried in turn until one connects (a failed attempt
+  /// is one that failed on all). Empty: the system's resolver
+  /// (getaddrinfo; every address it gives, e.g. IPv6 then IPv4). Called on
+  /// a lookup thread, never an io thread; it may block. Numeric addresses
+  /// are dialed as they are. A throw or an empty list fails the attempt.
+  std::function<std::vector<std::string>(std::string_view host_port)> resolve{};
   /// Connection-level errors (protocol violations, peer lost), for the log;
   /// empty: printed to stderr. Called on an io thread, one call at a time.
   std::function<void(std::string_view)> on_error{};

@@ -2,6 +2,8 @@
 // happens to queued messages, futures and watches when a peer is lost.
 #include <cerrno>
 #include <cstring>
+#include <iterator>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
 
@@ -20,6 +22,12 @@ bool is_future(const Pid& p) { return p.process()->kind() == Process::Kind::futu
 // -- connecting --
 
 void IoLoop::start_connect(Endpoint& e) {
+  if (!e.alternatives.empty()) {  // the next address of the last lookup
+    SocketAddress next = std::move(e.alternatives.front());
+    e.alternatives.erase(e.alternatives.begin());
+    dial(e, next);
+    return;
+  }
   std::optional<SocketAddress> to;
   try {
     to = resolve_numeric(e.address());
@@ -41,11 +49,22 @@ void IoLoop::start_connect(Endpoint& e) {
 }
 
 void IoLoop::start_lookup(Endpoint& e) {
-  auto lookup = [res = resolutions_, ep = e.shared_from_this(), this] {
+  auto lookup = [res = resolutions_, ep = e.shared_from_this(), resolver = config_.resolve, this] {
     Resolved r;
     try {
-      r.address = resolve(ep->address());
+      if (resolver) {
+        for (const std::string& a : resolver(ep->address())) {
+          std::optional<SocketAddress> s = resolve_numeric(a);
+          if (!s)
+            throw std::invalid_argument("the resolver gave '" + a + "', not a numeric address");
+          r.addresses.push_back(std::move(*s));
+        }
+        if (r.addresses.empty()) r.error = "the resolver gave no address";
+      } else {
+        r.addresses = resolve_all(ep->address());
+      }
     } catch (const std::exception& ex) {
+      r.addresses.clear();
       r.error = ex.what();
     }
     r.endpoint = ep;
@@ -83,12 +102,14 @@ bool IoLoop::take_resolutions() {
     // Still waiting for it? (It may have timed out and be backing off, or
     // have been dropped: then the next attempt looks the name up again.)
     if (e.state != Endpoint::State::connecting || e.connection != nullptr) continue;
-    if (!r.address) {
+    if (r.addresses.empty()) {
       report("cannot connect to " + e.address() + ": " + r.error);
       connect_failed(e);
       continue;
     }
-    dial(e, *r.address);
+    e.alternatives.assign(std::make_move_iterator(r.addresses.begin() + 1),
+                          std::make_move_iterator(r.addresses.end()));
+    dial(e, r.addresses.front());
   }
   return !done.empty();
 }
@@ -103,6 +124,10 @@ void IoLoop::dial(Endpoint& e, const SocketAddress& to) {
     return;
   }
   Connection* c = adopt(fd, true, e.shared_from_this());
+  // A name's messages say which of its addresses this dial is.
+  if (std::string numeric = to_text(to.storage); numeric != e.address()) {
+    c->peer += " (" + numeric + ")";
+  }
   c->deadline = Clock::now() + config_.connect_timeout;
   c->connect_pending = true;
   e.connection = c;
@@ -112,6 +137,14 @@ void IoLoop::dial(Endpoint& e, const SocketAddress& to) {
 
 void IoLoop::connect_failed(Endpoint& e) {
   e.connection = nullptr;
+  if (!e.alternatives.empty()) {
+    // The name has more addresses: the next is dialed on the loop's next
+    // turn (run_timers; not from here, which may be inside a walk over the
+    // connections), and the attempt has not failed yet.
+    e.state = Endpoint::State::backing_off;
+    e.next_attempt = Clock::now();
+    return;
+  }
   ++e.failures;
   if (e.failures >= config_.max_attempts) {
     report("giving up on " + e.address() + " after " + std::to_string(e.failures) +
@@ -131,6 +164,7 @@ void IoLoop::connected(Endpoint& e, Connection& c) {
   e.connection = &c;
   e.state = Endpoint::State::connected;
   e.failures = 0;
+  e.alternatives.clear();
   bump(stats_.connections_opened);
   flush(e);
   start_send(c);

@@ -16,9 +16,9 @@ namespace shoal::io {
 
 namespace {
 
-/// getaddrinfo over "host:port"; empty when `numeric_only` and the host is
-/// a name.
-std::optional<SocketAddress> lookup(std::string_view host_port, bool numeric_only) {
+/// getaddrinfo over "host:port": every address (just the first if
+/// `first_only`); empty when `numeric_only` and the host is a name.
+std::vector<SocketAddress> lookup(std::string_view host_port, bool numeric_only, bool first_only) {
   auto bad = [&](const std::string& why) {
     return std::invalid_argument("shoal: address '" + std::string(host_port) + "': " + why);
   };
@@ -37,22 +37,41 @@ std::optional<SocketAddress> lookup(std::string_view host_port, bool numeric_onl
   hints.ai_flags = AI_NUMERICSERV | (numeric_only ? AI_NUMERICHOST : 0);
   addrinfo* found = nullptr;
   int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found);
-  if (rc == EAI_NONAME && numeric_only && !host.empty()) return std::nullopt;
+  if (rc == EAI_NONAME && numeric_only && !host.empty()) return {};
   if (rc != 0) throw bad(::gai_strerror(rc));
-  SocketAddress out;
-  std::memcpy(&out.storage, found->ai_addr, found->ai_addrlen);
-  out.length = found->ai_addrlen;
-  out.text = std::string(host_port);
+  std::vector<SocketAddress> out;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    SocketAddress s;
+    std::memcpy(&s.storage, a->ai_addr, a->ai_addrlen);
+    s.length = a->ai_addrlen;
+    s.text = std::string(host_port);
+    bool seen = false;
+    for (const SocketAddress& o : out) {
+      seen |= o.length == s.length && std::memcmp(&o.storage, &s.storage, s.length) == 0;
+    }
+    if (!seen) out.push_back(std::move(s));
+    if (first_only) break;
+  }
   ::freeaddrinfo(found);
+  if (out.empty()) throw bad("no usable address");
   return out;
 }
 
 }  // namespace
 
-SocketAddress resolve(std::string_view host_port) { return *lookup(host_port, false); }
+SocketAddress resolve(std::string_view host_port) {
+  return std::move(lookup(host_port, false, true).front());
+}
+
+std::vector<SocketAddress> resolve_all(std::string_view host_port) {
+  return lookup(host_port, false, false);
+}
 
 std::optional<SocketAddress> resolve_numeric(std::string_view host_port) {
-  return lookup(host_port, true);
+  std::vector<SocketAddress> a = lookup(host_port, true, true);
+  if (a.empty()) return std::nullopt;
+  return std::move(a.front());
 }
 
 void signal_eventfd(int fd) noexcept {

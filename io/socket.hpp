@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace shoal::io {
 
@@ -22,6 +23,10 @@ struct SocketAddress {
 /// Throws std::invalid_argument naming the address when it cannot. May
 /// block on a name lookup (DNS): never call it on an io thread for a name.
 SocketAddress resolve(std::string_view host_port);
+/// Every address "host:port" resolves to, in getaddrinfo's order (a host
+/// with IPv6 and IPv4 addresses gives both), duplicates left out. Throws
+/// and blocks as resolve().
+std::vector<SocketAddress> resolve_all(std::string_view host_port);
 
 /// The same for a numeric host ("127.0.0.1:7000", "[::1]:7000", ":7000"):
 /// never blocks. Empty for a host name, which needs resolve().

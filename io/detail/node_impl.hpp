@@ -217,7 +217,7 @@ class IoLoop final : public wire::BatchSink {
   /// A host name lookup's answer, from its resolver thread.
   struct Resolved {
     std::shared_ptr<Endpoint> endpoint;
-    std::optional<SocketAddress> address;  ///< empty: failed
+    std::vector<SocketAddress> addresses;  ///< empty: failed
     std::string error;
   };
   /// The Pid exported under `id` here (under the export lock), or empty.

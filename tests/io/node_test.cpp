@@ -6,6 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <bit>
 #include <future>
@@ -768,6 +773,79 @@ TEST_P(TwoNodes, AHostNameIsLookedUpOffTheIoThreadAndThenDialed) {
   bool said = false;
   for (auto& e : errors) said = said || e.find("no-such-host.invalid") != std::string::npos;
   EXPECT_TRUE(said) << "no error naming the host";
+}
+
+TEST_P(TwoNodes, EveryAddressOfAHostNameIsTriedInTurn) {
+  // "twohomes.test" resolves (NodeConfig::resolve) to a port where nothing
+  // listens, then to b: the first dial is refused, the second connects,
+  // all in one attempt (no backoff, no second lookup).
+  const int closed = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // bound, never listening
+  ASSERT_GE(closed, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(closed, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  socklen_t len = sizeof at;
+  ASSERT_EQ(::getsockname(closed, reinterpret_cast<sockaddr*>(&at), &len), 0);
+  const std::string refused = "127.0.0.1:" + std::to_string(ntohs(at.sin_port));
+
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  std::atomic<int> lookups{0};
+  std::mutex mu;
+  std::vector<std::string> asked, errors;  // guarded by mu
+  NodeConfig c = config();
+  c.max_attempts = 1;  // a failed attempt would drop the request
+  c.resolve = [&](std::string_view host_port) {
+    lookups.fetch_add(1);
+    std::lock_guard lock(mu);
+    asked.emplace_back(host_port);
+    return std::vector<std::string>{refused, b->address()};
+  };
+  c.on_error = [&](std::string_view e) {
+    std::lock_guard lock(mu);
+    errors.emplace_back(e);
+  };
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+  Node node(c_sys, types, c);
+  Pid echo = node.pid("twohomes.test:4000", "echo");
+  auto r = c_sys.request_future<Ping>(echo, Ping{1}, 30s).result();
+  ASSERT_TRUE(r.ok()) << r.what();
+  EXPECT_EQ(r.value().count, 2u);
+  EXPECT_EQ(lookups.load(), 1) << "the second address came from the same lookup";
+  EXPECT_EQ(node.stats().connections_opened, 1u);
+  EXPECT_EQ(node.stats().connections_closed, 1u) << "the refused dial to " << refused;
+  std::lock_guard lock(mu);
+  EXPECT_EQ(asked, std::vector<std::string>{"twohomes.test:4000"});
+  EXPECT_TRUE(errors.empty()) << "a refused address with another to try is no error: "
+                              << errors.front();
+  ::close(closed);
+}
+
+TEST_P(TwoNodes, AResolverThatGivesNothingUsableFailsTheAttemptWithItsReason) {
+  for (const auto& [given, why] : {std::pair{std::vector<std::string>{}, std::string("no address")},
+                                   std::pair{std::vector<std::string>{"not-numeric:1"},
+                                             std::string("not a numeric address")}}) {
+    std::mutex mu;
+    std::vector<std::string> errors;
+    NodeConfig c = config();
+    c.max_attempts = 1;
+    c.resolve = [given = given](std::string_view) { return given; };
+    c.on_error = [&](std::string_view e) {
+      std::lock_guard lock(mu);
+      errors.emplace_back(e);
+    };
+    ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 1}});
+    Node node(c_sys, types, c);
+    auto f = c_sys.request_future<Ping>(node.pid("somewhere.test:4000", "echo"), Ping{1}, 120s);
+    auto failed = f.result();
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.error(), RequestErrc::delivery_failed) << failed.what();
+    std::lock_guard lock(mu);
+    bool said = false;
+    for (auto& e : errors) said |= e.find(why) != std::string::npos;
+    EXPECT_TRUE(said) << "no error saying '" << why << "'";
+  }
 }
 
 // -- three nodes --
