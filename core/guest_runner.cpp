@@ -9,8 +9,9 @@ namespace shoal {
 
 GuestRunner::GuestRunner(Scheduler& scheduler, std::string name)
     : scheduler_(scheduler),
+      recorder_(scheduler.recorder()),
       name_(std::move(name)),
-      lane_(scheduler.recorder().claim_guest_lane(name_)) {
+      lane_(recorder_.claim_guest_lane(name_)) {
   counters_.start_tick = detail::ticks();
   cells_.reserve(64);
   scheduler_.add_guest(this);
@@ -22,11 +23,7 @@ GuestRunner::~GuestRunner() {
   // scheduled): hand it to the workers rather than strand it.
   for (ActorCell* c : cells_) scheduler_.schedule(c);
   scheduler_.remove_guest(this);
-  scheduler_.recorder().release_guest_lane(lane_);
-}
-
-detail::WorkerTrace* GuestRunner::trace() noexcept {
-  return lane_ == FlightRecorder::no_lane ? nullptr : scheduler_.recorder().trace_for(lane_);
+  recorder_.release_guest_lane(lane_);
 }
 
 void GuestRunner::collect() noexcept { detail::collecting_guest = this; }

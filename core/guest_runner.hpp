@@ -35,15 +35,13 @@
 #include <string>
 #include <vector>
 
+#include "core/flight_recorder.hpp"
 #include "core/stats.hpp"
 
 namespace shoal {
 
 class ActorCell;
 class Scheduler;
-namespace detail {
-struct WorkerTrace;
-}
 
 class GuestRunner {
  public:
@@ -75,7 +73,10 @@ class GuestRunner {
   /// guest has a lane), else null. The guest's thread sets it as
   /// detail::active_trace while it works (run() does so for its runs) and
   /// writes its own events there; this thread only.
-  detail::WorkerTrace* trace() noexcept;
+  detail::WorkerTrace* trace() noexcept {
+    // Called per io-loop turn and per completion: inline, two loads.
+    return lane_ == FlightRecorder::no_lane ? nullptr : recorder_.trace_for(lane_);
+  }
   /// The guest's lane in the flight recorder (FlightRecorder::no_lane if
   /// every guest lane was taken).
   unsigned lane() const noexcept { return lane_; }
@@ -92,6 +93,7 @@ class GuestRunner {
 
  private:
   Scheduler& scheduler_;
+  FlightRecorder& recorder_;  // the scheduler's
   const std::string name_;
   const unsigned lane_;  // in the scheduler's flight recorder
   std::vector<ActorCell*> cells_;
