@@ -7,6 +7,7 @@
 #include <latch>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "tools/node/child_process.hpp"
@@ -168,6 +169,17 @@ Timing remote_rtt(unsigned workers, std::uint64_t round_trips) {
   t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   t.items = double(round_trips);
   set_percentiles(t, ns);
+  return t;
+}
+
+Timing remote_idle(unsigned workers, double settle_seconds, double window_seconds) {
+  Client c(workers);  // connected: one round trip done
+  // A benchmark may sleep: what it measures is the cost of doing nothing.
+  std::this_thread::sleep_for(std::chrono::duration<double>(settle_seconds));
+  const double here0 = process_cpu_seconds(), there0 = c.server.cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::duration<double>(window_seconds));
+  Timing t{(process_cpu_seconds() - here0) + (c.server.cpu_seconds() - there0)};
+  t.items = window_seconds;
   return t;
 }
 

@@ -280,6 +280,15 @@ std::vector<Workload> workloads() {
     }
   }
 
+  list.push_back({"remote-idle",
+                  "CPU used by two connected nodes (both processes) with nothing to send, 100 ms "
+                  "after their last message",
+                  "% core",
+                  false,
+                  {{"settle_s", 0.1}, {"window_s", 1.0}},
+                  [](const Timing& t) { return 100.0 * t.seconds / t.items; },
+                  SHOAL_NATIVE(remote_idle(c.workers, 0.1, 1.0)),
+                  SHOAL_CAF(remote_idle(c.workers, 0.1, 1.0))});
   list.push_back({"idle",
                   "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
                   "% core",

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,6 +68,18 @@ std::string ChildProcess::read_line() {
     if (n <= 0) throw std::runtime_error("the server process ended before it was ready");
     buffered_.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+double ChildProcess::cpu_seconds() const {
+  clockid_t clock;
+  timespec ts{};
+  if (int rc = ::clock_getcpuclockid(pid_, &clock); rc != 0) {
+    throw std::runtime_error(std::string("clock_getcpuclockid: ") + std::strerror(rc));
+  }
+  if (::clock_gettime(clock, &ts) != 0) {
+    throw std::runtime_error(std::string("clock_gettime (child's CPU): ") + std::strerror(errno));
+  }
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
 void ChildProcess::stop() {

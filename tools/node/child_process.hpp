@@ -27,6 +27,9 @@ class ChildProcess {
   void stop();
   /// SIGKILL (no goodbye), then waits for it.
   void kill_hard();
+  /// CPU time it has used so far (all its threads, user and system), in
+  /// seconds; throws std::runtime_error if it cannot be read.
+  double cpu_seconds() const;
 
  private:
   pid_t pid_ = -1;
