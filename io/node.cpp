@@ -553,13 +553,24 @@ void IoLoop::run_timers(Clock::time_point now) {
 }
 
 std::chrono::nanoseconds IoLoop::next_timer(Clock::time_point now) const {
-  Clock::time_point next = now + std::chrono::milliseconds(100);
+  // Every deadline run_timers() acts on, so an idle io thread sleeps until
+  // the first (heartbeats every 500 ms by default), not on a fixed tick;
+  // the second is only a backstop.
+  Clock::time_point next = now + std::chrono::seconds(1);
   for (const auto& ep : active_) {
     if (ep->state == Endpoint::State::backing_off) next = std::min(next, ep->next_attempt);
+    if (ep->state == Endpoint::State::connecting && ep->connection == nullptr) {
+      next = std::min(next, ep->waiting_until);
+    }
   }
   for (const auto& [serial, c] : connections_) {
     if (c->state == Connection::State::open) {
-      next = std::min(next, c->last_sent + config_.heartbeat_interval);
+      // A heartbeat waits for a send in flight; its completion is a
+      // loop turn of its own, so that deadline counts only when idle
+      // (else a send stuck behind a full socket would wake this every
+      // 50 us until the peer is declared silent).
+      if (!c->sending) next = std::min(next, c->last_sent + config_.heartbeat_interval);
+      next = std::min(next, c->last_heard + config_.heartbeat_timeout);
     } else if (c->state != Connection::State::closing) {
       next = std::min(next, c->deadline);
     }
