@@ -18,6 +18,18 @@ void release_terminated_child(Envelope* e) noexcept {
   ActorCell::of_term_node(e)->release();
 }
 
+void flush_outbox() noexcept {
+  Outbox& o = outbox;
+  ActorCell* target = o.held;
+  Envelope* first = o.first;
+  Envelope* last = o.tail;
+  o.held = nullptr;
+  o.first = o.tail = nullptr;
+  o.count = 0;
+  target->post_user_chain(first, last);
+  target->release();  // the chain's reference (Context::hold)
+}
+
 }  // namespace detail
 
 ActorCell* ActorCell::of_term_node(Envelope* e) noexcept {
@@ -145,6 +157,7 @@ void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
 
 RunStats ActorCell::run() {
   mailbox_.begin_run();
+  detail::outbox.open = true;  // this run's handlers may hold a burst (detail/outbox.hpp)
   if (!started_) [[unlikely]]
     start();
   RunStats r;
@@ -189,6 +202,9 @@ RunStats ActorCell::run() {
     mailbox_.done_with_user(u);
     if (dead_) break;
   }
+  // What a lifecycle or system handler held goes before the run ends.
+  detail::end_handler();
+  detail::outbox.open = false;
   if (dead_) {
     finish_death();  // may free this cell
     return r;
@@ -246,8 +262,10 @@ void ActorCell::invoke(Envelope& e) noexcept {
   try {
     handle(e);
   } catch (...) {
+    detail::end_handler();  // what it sent before it threw still goes, first
     fail(std::current_exception(), /*report=*/true);
   }
+  detail::end_handler();
 }
 
 void ActorCell::reenter(detail::Reentry* r) {

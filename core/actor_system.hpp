@@ -31,6 +31,7 @@
 #include "core/context.hpp"
 #include "core/dead_letters.hpp"
 #include "core/detail/config.hpp"
+#include "core/detail/outbox.hpp"
 #include "core/detail/signal_dump.hpp"
 #include "core/detail/spin_lock.hpp"
 #include "core/envelope.hpp"
@@ -155,6 +156,9 @@ class ActorSystem {
   /// Sends an already built envelope (ownership taken) to a non-empty
   /// Pid. Thread-safe.
   [[gnu::always_inline]] void deliver(const Pid& to, Envelope* e) noexcept {
+    // What this thread's handler holds goes first (detail/outbox.hpp).
+    if (detail::outbox.first != nullptr) [[unlikely]]
+      detail::flush_outbox();
     // From the Pid's tags (the target is not read) and this thread's trace.
     if (to.is_plain_actor() && detail::active_trace == nullptr) [[likely]] {
       static_cast<ActorCell*>(to.process())->post_user(e);
@@ -168,6 +172,8 @@ class ActorSystem {
   /// with an unbounded mailbox, no trace), else one deliver() each.
   /// Thread-safe.
   void deliver_chain(const Pid& to, Envelope* first, Envelope* last) noexcept {
+    if (detail::outbox.first != nullptr) [[unlikely]]
+      detail::flush_outbox();
     if (to.is_plain_actor() && detail::active_trace == nullptr &&
         static_cast<ActorCell*>(to.process())->takes_chains()) [[likely]] {
       static_cast<ActorCell*>(to.process())->post_user_chain(first, last);
@@ -481,7 +487,43 @@ inline void Context::send_from_here(const Pid& to, Envelope* e) {
     cell->send_through_middleware(to, e);
     return;
   }
+  if (to.is_plain_actor() && detail::active_trace == nullptr) [[likely]] {
+    auto* target = static_cast<ActorCell*>(to.process());
+    detail::Outbox& o = detail::outbox;
+    if (target == o.last) [[unlikely]] {
+      hold(target, e);
+      return;
+    }
+    if (o.first != nullptr) [[unlikely]]
+      detail::flush_outbox();  // a burst to another actor ends here
+    o.last = target;
+    target->post_user(e);
+    return;
+  }
   system_->post(to, e);
+}
+
+inline void Context::hold(ActorCell* target, Envelope* e) noexcept {
+  detail::Outbox& o = detail::outbox;
+  if (o.first != nullptr) {
+    // o.held == target: a send to another target would have flushed.
+    // relaxed: the chain is this thread's until the push publishes it
+    // (enter_chain's exchange and link's release store).
+    o.tail->next.store(e, std::memory_order_relaxed);
+    o.tail = e;
+    if (++o.count == detail::Outbox::max_held) detail::flush_outbox();
+    return;
+  }
+  if (!o.open || !target->takes_chains()) {
+    target->post_user(e);  // outside a run (a misused Context), or a bounded mailbox
+    return;
+  }
+  // The caller's Pid may go before the flush: the chain keeps its own
+  // reference, one per chain (flush_outbox releases it).
+  target->add_ref();
+  o.held = target;
+  o.first = o.tail = e;
+  o.count = 1;
 }
 
 template <class R, class T>

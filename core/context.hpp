@@ -23,6 +23,7 @@ namespace shoal {
 
 class ActorSystem;
 class Actor;
+class ActorCell;
 
 namespace detail {
 /// The message the calling thread's actor is handling (set for each
@@ -58,7 +59,10 @@ class Context {
   ActorSystem& system() const noexcept { return *system_; }
 
   /// Sends `msg` to `to` (one allocation; never blocks). A stopped or empty
-  /// target makes it a counted dead letter.
+  /// target makes it a counted dead letter. A handler's consecutive sends
+  /// to one actor may leave together, as one chain, when the handler sends
+  /// elsewhere or returns (at most 64 held: detail/outbox.hpp); the order
+  /// of everything the handler sends is kept.
   template <class T>
   void send(const Pid& to, T&& msg);
 
@@ -166,6 +170,9 @@ class Context {
   /// Where send, request and respond meet: this actor's sender middleware
   /// if any, then delivery (an empty `to`: a dead letter).
   void send_from_here(const Pid& to, Envelope* e);
+  /// send_from_here's second and later message to one actor: held in this
+  /// thread's outbox (detail/outbox.hpp).
+  static void hold(ActorCell* target, Envelope* e) noexcept;
   ~Context() = default;
 
   ActorSystem* const system_;
