@@ -81,6 +81,7 @@ class Connection {
   bool receiving = false;              ///< a multishot receive is armed
   bool connect_pending = false;        ///< a connect is in flight
   bool rejected_duplicate = false;     ///< the peer kept its own dial instead
+  bool peer_said_goodbye = false;      ///< the peer is shutting down (no error to report)
   bool close_when_sent = false;        ///< refused: close once `out` is sent
   /// Accepted, handshake valid, and its peer's endpoint lives on another
   /// io thread: the receive is being cancelled, then the socket moves

@@ -463,8 +463,10 @@ void IoLoop::close_connection(Connection& c, std::string_view why, bool protocol
   c.state = Connection::State::closing;
   bump(stats_.connections_closed);
   if (protocol_error) bump(stats_.protocol_errors);
-  // relaxed: only decides whether a closed connection is worth a log line.
-  if (protocol_error || (was_open && !stopping_.load(std::memory_order_relaxed))) {
+  // relaxed: only decides whether a closed connection is worth a log line
+  // (not when this node, or the peer, shuts down in order: counted only).
+  if (protocol_error ||
+      (was_open && !c.peer_said_goodbye && !stopping_.load(std::memory_order_relaxed))) {
     report("connection to " + c.peer + " closed: " + std::string(why));
   }
   // Ends the receive (EOF) and a send in flight; cancel ends a connect.
@@ -592,7 +594,7 @@ void IoLoop::shutdown_io() {
   // Say goodbye on every open connection and give the frames a moment.
   for (auto& [serial, c] : connections_) {
     if (c->state == Connection::State::open) {
-      control_.disconnect("node shutting down", c->out);
+      control_.disconnect(goodbye_reason, c->out);
       start_send(*c);
     }
   }
@@ -607,7 +609,7 @@ void IoLoop::shutdown_io() {
     return false;
   };
   while (sending() && Clock::now() < until) port_->run(std::chrono::milliseconds(10), handler);
-  for (auto& [serial, c] : connections_) close_connection(*c, "node shutting down", false);
+  for (auto& [serial, c] : connections_) close_connection(*c, goodbye_reason, false);
   for (auto& ep : node_.endpoints()) {
     if (!home_of(*ep)) continue;
     if (ep->state != Endpoint::State::idle || ep->connection != nullptr) {

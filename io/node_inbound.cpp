@@ -69,6 +69,7 @@ void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
       auto reason = f.getDisconnect().getReason();
       std::string_view why(reason.cStr(), std::min<std::size_t>(reason.size(), 256));
       if (why == "duplicate connection") c.rejected_duplicate = true;
+      if (why == goodbye_reason) c.peer_said_goodbye = true;
       close_connection(c, "peer said: " + std::string(why), false);
       return;
     }

@@ -25,13 +25,14 @@
 #pragma once
 
 #include <atomic>
-#include <future>
-#include <optional>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -49,6 +50,10 @@
 #include "wire/frame_codec.hpp"
 
 namespace shoal::io::detail {
+
+/// The Disconnect reason of a node that shuts down in order: the peer
+/// counts the closed connection but reports no error.
+inline constexpr std::string_view goodbye_reason = "node shutting down";
 
 // -- the wire's reasons and the runtime's, one mapping each way --
 

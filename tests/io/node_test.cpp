@@ -430,6 +430,10 @@ TEST_P(TwoNodes, WhenThePeerGoesAwayWatchersFuturesAndQueuedMessagesAreToldAndCo
     EXPECT_TRUE(seen->errors.empty());
   }
   EXPECT_GE(a->stats().futures_failed, 1u);
+  // An orderly goodbye is counted, not reported as an error.
+  ASSERT_TRUE(shoal::test::eventually([&] { return a->stats().connections_closed >= 1; },
+                                      "a to count the closed connection"));
+  EXPECT_FALSE(logged("closed")) << "a reported b's orderly shutdown as an error";
 }
 
 TEST_P(TwoNodes, ATypeThePeerDoesNotKnowIsADeadLetterThereAndNothingElseSuffers) {
