@@ -20,13 +20,18 @@ void release_terminated_child(Envelope* e) noexcept {
 
 void flush_outbox() noexcept {
   Outbox& o = outbox;
-  ActorCell* target = o.held;
+  Process* target = o.held;
   Envelope* first = o.first;
   Envelope* last = o.tail;
+  const std::uint32_t count = o.count;
   o.held = nullptr;
   o.first = o.tail = nullptr;
   o.count = 0;
-  target->post_user_chain(first, last);
+  if (target->is_actor()) {
+    static_cast<ActorCell*>(target)->post_user_chain(first, last);
+  } else {
+    target->post_chain(first, last, count);  // a remote proxy
+  }
   target->release();  // the chain's reference (Context::hold)
 }
 

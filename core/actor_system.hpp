@@ -487,23 +487,33 @@ inline void Context::send_from_here(const Pid& to, Envelope* e) {
     cell->send_through_middleware(to, e);
     return;
   }
-  if (to.is_plain_actor() && detail::active_trace == nullptr) [[likely]] {
-    auto* target = static_cast<ActorCell*>(to.process());
+  if (detail::active_trace == nullptr) [[likely]] {
     detail::Outbox& o = detail::outbox;
-    if (target == o.last) [[unlikely]] {
-      hold(target, e);
+    if (to.is_plain_actor()) [[likely]] {
+      if (to.process() == o.last) [[unlikely]] {
+        hold(to.process(), e);
+        return;
+      }
+      if (o.first != nullptr) [[unlikely]]
+        detail::flush_outbox();  // a burst to another target ends here
+      o.last = to.process();
+      static_cast<ActorCell*>(to.process())->post_user(e);
       return;
     }
-    if (o.first != nullptr) [[unlikely]]
-      detail::flush_outbox();  // a burst to another actor ends here
-    o.last = target;
-    target->post_user(e);
-    return;
+    // A remote proxy (not an actor, not a future): its bursts are held too.
+    const bool remote =
+        !to.empty() && !to.is_actor() && to.process()->kind() == Process::Kind::remote;
+    if (remote && to.process() == o.last) {
+      hold(to.process(), e);
+      return;
+    }
+    // Anything else goes through deliver(), which pushes a held burst first.
+    o.last = remote ? to.process() : nullptr;
   }
   system_->post(to, e);
 }
 
-inline void Context::hold(ActorCell* target, Envelope* e) noexcept {
+inline void Context::hold(Process* target, Envelope* e) noexcept {
   detail::Outbox& o = detail::outbox;
   if (o.first != nullptr) {
     // o.held == target: a send to another target would have flushed.
@@ -514,8 +524,14 @@ inline void Context::hold(ActorCell* target, Envelope* e) noexcept {
     if (++o.count == detail::Outbox::max_held) detail::flush_outbox();
     return;
   }
-  if (!o.open || !target->takes_chains()) {
-    target->post_user(e);  // outside a run (a misused Context), or a bounded mailbox
+  const bool local = target->is_actor();
+  if (!o.open || (local && !static_cast<ActorCell*>(target)->takes_chains())) {
+    // Outside a run (a misused Context), or a bounded mailbox.
+    if (local) {
+      static_cast<ActorCell*>(target)->post_user(e);
+    } else {
+      target->post(e);
+    }
     return;
   }
   // The caller's Pid may go before the flush: the chain keeps its own

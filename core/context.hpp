@@ -172,7 +172,7 @@ class Context {
   void send_from_here(const Pid& to, Envelope* e);
   /// send_from_here's second and later message to one actor: held in this
   /// thread's outbox (detail/outbox.hpp).
-  static void hold(ActorCell* target, Envelope* e) noexcept;
+  static void hold(Process* target, Envelope* e) noexcept;
   ~Context() = default;
 
   ActorSystem* const system_;

@@ -40,6 +40,11 @@ class Process {
   /// (ActorSystem::deliver branches on kind()), never through this; the
   /// default frees the message.
   virtual void post(Envelope* e) noexcept;
+  /// Takes the messages `first` … `last` (owned; `count` of them, linked
+  /// through `next`, oldest first) from one sender's burst (the outbox,
+  /// core/detail/outbox.hpp), for processes that are not actors. The
+  /// default posts each in turn; a remote proxy queues them at once.
+  virtual void post_chain(Envelope* first, Envelope* last, std::uint32_t count) noexcept;
 
   /// References now: exact only when the caller knows no other thread
   /// copies or drops one (io/ uses it to sweep proxies only it can copy).
@@ -51,6 +56,10 @@ class Process {
     // relaxed: a new reference is made from an existing one, which already
     // keeps the object alive; nothing is published (as std::shared_ptr).
     refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  /// add_ref() `n` times, in one step. Thread-safe, wait-free.
+  void add_refs(std::uint32_t n) noexcept {
+    refs_.fetch_add(n, std::memory_order_relaxed);  // relaxed: as add_ref()
   }
   /// Thread-safe; destroys the process when the last reference goes.
   void release() noexcept {

@@ -18,6 +18,18 @@ void RemoteProcess::post(Envelope* e) noexcept {
   endpoint_->enqueue(e);
 }
 
+void RemoteProcess::post_chain(Envelope* first, Envelope* last, std::uint32_t count) noexcept {
+  // As post(), once for the chain: a reference and a mark per message.
+  add_refs(count);
+  std::uint64_t bytes = 0;
+  for (Envelope* e = first;; e = e->next.load(std::memory_order_relaxed)) {  // relaxed: ours
+    mark_of(*e) = reinterpret_cast<std::uintptr_t>(this);
+    bytes += e->type->node_size;
+    if (e == last) break;
+  }
+  endpoint_->enqueue_chain(first, last, bytes);
+}
+
 RemoteProcess& target_of(Envelope& queued) noexcept {
   return *reinterpret_cast<RemoteProcess*>(mark_of(queued));
 }
@@ -61,6 +73,28 @@ void Endpoint::enqueue(Envelope* e) noexcept {
   }
   if (queue_.push(e)) home_.schedule(*this);
   load_.fetch_sub(one_inside, std::memory_order_release);  // release: as above
+}
+
+void Endpoint::enqueue_chain(Envelope* first, Envelope* last, std::uint64_t bytes) noexcept {
+  // seq_cst: as in enqueue() (the Dekker pair with close()).
+  const std::uint64_t before = load_.fetch_add(one_inside + bytes, std::memory_order_seq_cst);
+  const bool closed = closed_.load(std::memory_order_seq_cst);
+  if (closed || (before & bytes_mask) + bytes > max_queued_bytes_) [[unlikely]] {
+    // Closed: each message is a dead letter. Near the bound: each meets it
+    // alone, so what fits still goes. Either way, enqueue() decides.
+    load_.fetch_sub(one_inside + bytes, std::memory_order_release);  // release: as in enqueue()
+    for (Envelope* e = first;;) {
+      // relaxed: the chain is ours until enqueue() takes `e`.
+      Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
+      enqueue(e);
+      if (next == nullptr) return;
+      e = next;
+    }
+  }
+  MpscQueue::Entered in = queue_.enter_chain(last);
+  queue_.link(in, first);
+  if (in.was_marked) home_.schedule(*this);
+  load_.fetch_sub(one_inside, std::memory_order_release);  // release: as in enqueue()
 }
 
 void Endpoint::close() noexcept {

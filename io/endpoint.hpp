@@ -69,6 +69,12 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   /// Queues `e` (owned) for the peer. Never blocks, does not allocate.
   void enqueue(Envelope* e) noexcept;
+  /// Queues `first` … `last` (owned; `bytes` of nodes, linked through
+  /// `next`, oldest first) with one booking and one exchange: a sender's
+  /// burst (RemoteProcess::post_chain). A burst that would cross the byte
+  /// bound goes message by message, so exactly the newest that do not fit
+  /// become dead letters. Never blocks, does not allocate.
+  void enqueue_chain(Envelope* first, Envelope* last, std::uint64_t bytes) noexcept;
   /// The interned proxy for the peer's actor `name`, or `id` as learnt
   /// from peer incarnation `incarnation` (0: unknown). Thread-safe;
   /// allocates the first time (and for an id from a new incarnation).

@@ -31,6 +31,8 @@ class RemoteProcess final : public Process {
   /// Queues `e` for the peer (owned). Any thread; never blocks; a full
   /// queue or a closed node makes it a dead letter.
   void post(Envelope* e) noexcept override;
+  /// A sender's burst (owned): one reference step and one queueing for all.
+  void post_chain(Envelope* first, Envelope* last, std::uint32_t count) noexcept override;
 
   Endpoint& endpoint() const noexcept { return *endpoint_; }
   /// The actor's id on its node (0 when it is named).

@@ -6,9 +6,11 @@
 // on nearly every push (fan-in: 86 % of the senders' cycles sat on it). A
 // handler that sends a burst to one actor now pushes the burst as one chain
 // with one exchange (MpscQueue::enter_chain), as a decoded remote batch
-// already did.
+// already did. A burst to a remote actor is queued on its peer's endpoint
+// the same way (Process::post_chain: one byte booking, one exchange, one
+// reference count step for the whole chain).
 //
-// The rule (ActorCell's thread, inside a run, plain targets only):
+// The rule (ActorCell's thread, inside a run; plain local or remote targets):
 //   - a handler's first message to an actor goes at once, as before; the
 //     target is remembered (compared only, never dereferenced);
 //   - a following message to the same actor is held, and the ones after it
@@ -22,17 +24,17 @@
 // no reordering, and the delay is bounded by the handler (actors must not
 // block in handlers; Future::get refuses to on a worker).
 //
-// What stays out: targets that are not plain local actors (remote,
-// instrumented, futures), bounded mailboxes (each message meets the bound
-// and its overflow policy alone), middleware, and everything while the
-// flight recorder is on (flows are recorded per message by deliver).
+// What stays out: instrumented actors and request futures, bounded
+// mailboxes (each message meets the bound and its overflow policy alone),
+// middleware, and everything while the flight recorder is on (flows are
+// recorded per message by deliver).
 #pragma once
 
 #include <cstdint>
 
 namespace shoal {
 
-class ActorCell;
+class Process;
 struct Envelope;
 
 namespace detail {
@@ -44,8 +46,8 @@ struct Outbox {
   static constexpr std::uint32_t max_held = 64;
 
   bool open = false;                // inside an ActorCell::run on this thread
-  const ActorCell* last = nullptr;  // the current handler's previous target
-  ActorCell* held = nullptr;        // the chain's target; one reference taken
+  const Process* last = nullptr;    // the current handler's previous target
+  Process* held = nullptr;          // the chain's target; one reference taken
   Envelope* first = nullptr;        // oldest held message, or null
   Envelope* tail = nullptr;         // newest held message
   std::uint32_t count = 0;          // messages held

@@ -776,6 +776,40 @@ TEST_P(TwoNodes, ANodeThatCannotBeReachedDropsWhatWasQueuedAndSaysSo) {
   c_sys.events().unsubscribe(token);
 }
 
+TEST_P(TwoNodes, ABurstOverTheOutboundBoundDropsExactlyTheNewestThatDoNotFit) {
+  // A peer whose kernel accepts the connection (the listen backlog) and
+  // which never answers the handshake: nothing drains c's queue for it.
+  SocketAddress bound;
+  int fd = listen_on(resolve("127.0.0.1:0"), 16, bound);
+  constexpr std::uint64_t fit = 10, sent = 50;
+  NodeConfig small = config();
+  small.outbound_queue_bytes = fit * message_type_of<Tagged>->node_size;
+  small.on_error = [](std::string_view) {};
+  ActorSystem c_sys(SystemConfig{.scheduler = {.workers = 2}});
+  Node c(c_sys, types, small);
+  Pid mute = c.pid(bound.text, "x");
+  // One handler's burst: queued as chains (core/detail/outbox.hpp); the
+  // chain that would cross the bound goes message by message.
+  struct Burster : Handles<Burster, Note> {
+    Burster(Pid to, std::shared_ptr<Counter> done) : to(std::move(to)), done(std::move(done)) {}
+    void on(Context& ctx, Note&) {
+      for (std::uint64_t i = 0; i < sent; ++i) ctx.send(to, Tagged{0, i});
+      done->add();
+    }
+    Pid to;
+    std::shared_ptr<Counter> done;
+  };
+  auto done = std::make_shared<Counter>();
+  c_sys.send(c_sys.spawn<Burster>(mute, done), Note{});
+  ASSERT_TRUE(done->wait_for(1));
+  ASSERT_TRUE(shoal::test::eventually(
+      [&] { return c_sys.dead_letters().count(DeadLetterReason::outbound_full) >= sent - fit; },
+      "the messages over the bound to become dead letters"));
+  EXPECT_EQ(c_sys.dead_letters().count(DeadLetterReason::outbound_full), sent - fit)
+      << "exactly those that did not fit";
+  ::close(fd);
+}
+
 TEST_P(TwoNodes, AHostNameIsLookedUpOffTheIoThreadAndThenDialed) {
   // c listens on what "localhost" resolves to first; a dials it by name
   // (getaddrinfo on a thread of its own, not the io thread).
