@@ -179,13 +179,7 @@ class ActorSystem {
       static_cast<ActorCell*>(to.process())->post_user_chain(first, last);
       return;
     }
-    for (Envelope* e = first;;) {
-      // relaxed: the chain was built by this thread.
-      Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
-      deliver(to, e);
-      if (next == nullptr) break;
-      e = next;
-    }
+    for_each_in_chain(first, last, [&](Envelope* e) { deliver(to, e); });
   }
   /// Delivers a system message (ownership taken) to a non-empty Pid: an
   /// actor's system queue, or the process itself if it is no actor.
@@ -517,8 +511,8 @@ inline void Context::hold(Process* target, Envelope* e) noexcept {
   detail::Outbox& o = detail::outbox;
   if (o.first != nullptr) {
     // o.held == target: a send to another target would have flushed.
-    // relaxed: the chain is this thread's until the push publishes it
-    // (enter_chain's exchange and link's release store).
+    // relaxed: pairs with the acquire load of `next` in MpscQueue::try_pop
+    // through link()'s release store, which publishes the whole chain.
     o.tail->next.store(e, std::memory_order_relaxed);
     o.tail = e;
     if (++o.count == detail::Outbox::max_held) detail::flush_outbox();

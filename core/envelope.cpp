@@ -13,13 +13,7 @@ const SenderHeader* Envelope::header_before(const Envelope* e) noexcept {
 void Process::post(Envelope* e) noexcept { destroy_envelope(e); }
 
 void Process::post_chain(Envelope* first, Envelope* last, std::uint32_t) noexcept {
-  for (Envelope* e = first;;) {
-    // relaxed: the chain is the caller's; read before post() owns `e`.
-    Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
-    post(e);
-    if (next == nullptr) return;
-    e = next;
-  }
+  for_each_in_chain(first, last, [this](Envelope* e) { post(e); });
 }
 
 namespace detail {

@@ -261,6 +261,23 @@ inline void free_node(Envelope* e) noexcept {
 }
 
 /// Destroys the payload and frees the node (for nodes no queue refers to).
+/// Calls `f(e)` for each envelope of the chain `first` … `last` (linked
+/// through `next`, oldest first), reading each link before `f` may take
+/// `e` over (re-queue it, free it). The chain must be the calling
+/// thread's: built by it (the outbox, Context::hold; a batch decoder) and
+/// not yet published to any queue.
+template <class F>
+void for_each_in_chain(Envelope* first, Envelope* last, F&& f) {
+  for (Envelope* e = first;;) {
+    // relaxed: pairs with the relaxed stores that linked the chain, made
+    // by this same thread before (program order); no other thread has it.
+    Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
+    f(e);
+    if (next == nullptr) return;
+    e = next;
+  }
+}
+
 inline void destroy_envelope(Envelope* e) noexcept {
   e->destroy_payload();
   free_node(e);

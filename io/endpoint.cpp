@@ -22,11 +22,10 @@ void RemoteProcess::post_chain(Envelope* first, Envelope* last, std::uint32_t co
   // As post(), once for the chain: a reference and a mark per message.
   add_refs(count);
   std::uint64_t bytes = 0;
-  for (Envelope* e = first;; e = e->next.load(std::memory_order_relaxed)) {  // relaxed: ours
+  for_each_in_chain(first, last, [&](Envelope* e) {
     mark_of(*e) = reinterpret_cast<std::uintptr_t>(this);
     bytes += e->type->node_size;
-    if (e == last) break;
-  }
+  });
   endpoint_->enqueue_chain(first, last, bytes);
 }
 
@@ -83,13 +82,8 @@ void Endpoint::enqueue_chain(Envelope* first, Envelope* last, std::uint64_t byte
     // Closed: each message is a dead letter. Near the bound: each meets it
     // alone, so what fits still goes. Either way, enqueue() decides.
     load_.fetch_sub(one_inside + bytes, std::memory_order_release);  // release: as in enqueue()
-    for (Envelope* e = first;;) {
-      // relaxed: the chain is ours until enqueue() takes `e`.
-      Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
-      enqueue(e);
-      if (next == nullptr) return;
-      e = next;
-    }
+    for_each_in_chain(first, last, [this](Envelope* e) { enqueue(e); });
+    return;
   }
   MpscQueue::Entered in = queue_.enter_chain(last);
   queue_.link(in, first);

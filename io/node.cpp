@@ -463,10 +463,10 @@ void IoLoop::close_connection(Connection& c, std::string_view why, bool protocol
   c.state = Connection::State::closing;
   bump(stats_.connections_closed);
   if (protocol_error) bump(stats_.protocol_errors);
-  // relaxed: only decides whether a closed connection is worth a log line
-  // (not when this node, or the peer, shuts down in order: counted only).
-  if (protocol_error ||
-      (was_open && !c.peer_said_goodbye && !stopping_.load(std::memory_order_relaxed))) {
+  // Not when this node, or the peer, shuts down in order: counted only.
+  // relaxed: pairs with stop()'s seq_cst store; a stale `false` costs one line.
+  const bool stopping = stopping_.load(std::memory_order_relaxed);
+  if (protocol_error || (was_open && !c.peer_said_goodbye && !stopping)) {
     report("connection to " + c.peer + " closed: " + std::string(why));
   }
   // Ends the receive (EOF) and a send in flight; cancel ends a connect.
