@@ -160,7 +160,7 @@ void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
 
 // -- the run loop ----------------------------------------------------------------------
 
-RunStats ActorCell::run() {
+RunStats ActorCell::run(bool may_hold) {
   mailbox_.begin_run();
   detail::outbox.open = true;  // this run's handlers may hold a burst (detail/outbox.hpp)
   if (!started_) [[unlikely]]
@@ -188,7 +188,10 @@ RunStats ActorCell::run() {
     }
     if (r.user == throughput_ || mailbox_.suspended()) break;
     Envelope* u = mailbox_.pop_user();
-    if (u == nullptr) break;
+    if (u == nullptr) {
+      r.held = may_hold;  // drained: the caller may keep the mailbox
+      break;
+    }
     if (timing_) [[unlikely]]
       active |= !u->type->keeps_receive_timeout;
     // The mark shares the line the pop just read: a flow id or a stamp only
@@ -211,6 +214,7 @@ RunStats ActorCell::run() {
   detail::end_handler();
   detail::outbox.open = false;
   if (dead_) {
+    r.held = false;
     finish_death();  // may free this cell
     return r;
   }
@@ -218,8 +222,16 @@ RunStats ActorCell::run() {
   // the timer is not touched (it re-arms itself from this when it goes off).
   if (timing_ && active) [[unlikely]]
     ext_->last_activity = system_->scheduler().now();
-  if (mailbox_.finish_run()) system_->scheduler().reschedule(this);
+  if (r.held) {
+    mailbox_.hold();
+    return r;
+  }
+  end_hold();
   return r;
+}
+
+void ActorCell::end_hold() noexcept {
+  if (mailbox_.finish_run()) system_->scheduler().reschedule(this);
 }
 
 void ActorCell::invoke_observed(Envelope& e, std::uint64_t mark, std::uint32_t index) noexcept {

@@ -128,6 +128,7 @@ struct RunStats {
   std::uint32_t user = 0;        ///< user messages handled
   std::uint32_t system = 0;      ///< system messages handled
   std::uint64_t first_mark = 0;  ///< the first user message's mark (envelope.hpp), 0 if none
+  bool held = false;             ///< the run ended with an empty mailbox and kept it (run(true))
 };
 
 class ActorCell : public Process, public Context {
@@ -175,8 +176,20 @@ class ActorCell : public Process, public Context {
   }
 
   /// Runs one batch. Called by the scheduler on the thread that dequeued
-  /// it. The cell may be gone when it returns.
-  RunStats run();
+  /// it. The cell may be gone when it returns. With `may_hold`, a run that
+  /// ends because the mailbox is empty (not at the batch bound, not
+  /// suspended, not dead) keeps it instead of going idle and says so
+  /// (RunStats::held): the caller still owns the cell and must run it again
+  /// or end_hold() it.
+  RunStats run(bool may_hold = false);
+
+  /// For a held cell: true if another run looks worth it (a hint; see
+  /// Mailbox::looks_runnable). Owner only.
+  bool looks_runnable() const noexcept { return mailbox_.looks_runnable(); }
+  /// Gives up a held cell: idle, or re-queued on this thread's worker if
+  /// mail came meanwhile. Owner only; afterwards another thread may own it.
+  /// (Not `release`: that is Process's reference drop, which it would hide.)
+  void end_hold() noexcept;
 
   /// Stops this actor once the current message is handled. Owner thread
   /// (inside receive) only.

@@ -101,6 +101,7 @@ struct WorkerCounters {
   detail::Counter steals_won;       ///< ... that gave work (half their queue)
   detail::Counter parks;            ///< times the worker went to sleep
   detail::Counter wakeups;          ///< ... and was woken for work (not a timeout)
+  detail::Counter held_reruns;      ///< held mailboxes run again without going idle
   detail::Counter idle_ticks;       ///< time searching or asleep, finished periods
   detail::Counter idle_since;       ///< tick the current idle period began; 0 if busy
   std::uint64_t start_tick = 0;     ///< when the worker was made (set before any reader exists)
@@ -189,6 +190,9 @@ struct WorkerStats {
   std::uint64_t steals_won = 0;
   std::uint64_t parks = 0;
   std::uint64_t wakeups = 0;
+  /// Runs of a mailbox the worker held after its previous run (mail came
+  /// before it had to go idle: no idle/wake round trip). See worker.cpp.
+  std::uint64_t held_reruns = 0;
   double busy_ns = 0;
   double idle_ns = 0;
   HistogramSnapshot batch_sizes;

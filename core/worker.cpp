@@ -2,11 +2,12 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
-#include <algorithm>
+#include <cstdio>
+#include <utility>
 
 #include "core/actor_cell.hpp"
 #include "core/scheduler.hpp"
@@ -298,18 +299,18 @@ inline void count(WorkerCounters& counters, const RunStats& r) noexcept {
 void Worker::run_mailbox(ActorCell* cell, WorkerCounters& counters,
                          detail::WorkerTrace* trace) noexcept {
   if (trace != nullptr) [[unlikely]] {
-    run_traced(cell, counters, *trace);
+    run_traced(cell, counters, *trace, /*may_hold=*/false);
     return;
   }
   count(counters, cell->run());
 }
 
-void Worker::run_traced(ActorCell* cell, WorkerCounters& counters,
-                        detail::WorkerTrace& t) noexcept {
+RunStats Worker::run_traced(ActorCell* cell, WorkerCounters& counters, detail::WorkerTrace& t,
+                            bool may_hold) noexcept {
   t.actor = cell->id();  // before the run: the cell may be gone after it
   t.run_ts = detail::ticks();
   const std::uint64_t flows = t.flow_seq;
-  const RunStats r = cell->run();
+  const RunStats r = cell->run(may_hold);
   const std::uint64_t end = detail::ticks();
   t.ring.push({.ts = t.run_ts,
                .dur = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - t.run_ts, UINT32_MAX)),
@@ -322,6 +323,47 @@ void Worker::run_traced(ActorCell* cell, WorkerCounters& counters,
   t.actor = 0;
   t.run_ts = 0;
   count(counters, r);
+  return r;
+}
+
+// -- holding a drained mailbox -------------------------------------------------------------
+//
+// Ping-pong on one worker: A's handler sends to B, which goes to the LIFO
+// slot; A's run ends. Going idle costs A two CASes (Mailbox::finish_run),
+// and B's reply then finds A idle and pays a fetch_add to wake it: four
+// locked instructions per message with the send's exchange. Instead the
+// worker keeps A owned while B runs (A is held): B's reply is one exchange
+// and notifies nobody; after B's run the worker sees A's mail and puts A in
+// the LIFO slot — one locked instruction per message.
+//
+// A cell is held only while something is about to run here (the LIFO slot
+// is full), and for one run only: then it runs again or is released. Its
+// mail from other threads waits for that one run, as the LIFO slot's does;
+// it cannot be stolen meanwhile. A held cell is never in a queue, so the
+// cell that just ran is never the held one.
+
+void Worker::after_run(ActorCell* cell, bool held) noexcept {
+  if (held_ != nullptr) settle_held();
+  if (!held) return;
+  if (lifo_slot_ != nullptr) {
+    held_ = cell;
+  } else {
+    cell->end_hold();
+  }
+}
+
+void Worker::settle_held() noexcept {
+  ActorCell* c = std::exchange(held_, nullptr);
+  if (!c->looks_runnable()) {
+    c->end_hold();  // idle, or back in the run queue if mail just came
+  } else {
+    counters_.held_reruns.add();
+    if (lifo_slot_ == nullptr) {
+      lifo_slot_ = c;  // still owned: it runs next without a wake-up
+    } else {
+      push_back(c);
+    }
+  }
 }
 
 // -- the loop ----------------------------------------------------------------------
@@ -331,6 +373,13 @@ void Worker::run() {
   refresh_trace();
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
+    if (c == nullptr && held_ != nullptr) {
+      // Not expected (a cell is held only while the LIFO slot is full, and
+      // next_local takes from the slot or runs something before it), but a
+      // worker must never search or park holding a cell: settle it first.
+      settle_held();
+      c = next_local();
+    }
     if (c == nullptr && poll_timers()) c = next_local();
     if (c == nullptr) c = idle();
     if (c == nullptr) continue;  // stopping
@@ -341,12 +390,16 @@ void Worker::run() {
       searching_ = false;
       if (sched_.end_search()) sched_.notify_one();
     }
+    RunStats r;
     if (trace_ == nullptr) [[likely]] {
-      count(counters_, c->run());  // run_mailbox, inlined
+      r = c->run(/*may_hold=*/true);
+      count(counters_, r);  // run_mailbox, inlined
     } else {
-      run_traced(c, counters_, *trace_);
+      r = run_traced(c, counters_, *trace_, /*may_hold=*/true);
     }
+    after_run(c, r.held);
   }
+  if (held_ != nullptr) settle_held();  // stopping: nothing holds a cell past the loop
   trace_ = nullptr;
   detail::active_trace = nullptr;
   current_ = nullptr;

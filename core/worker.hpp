@@ -34,6 +34,7 @@
 namespace shoal {
 
 class ActorCell;
+struct RunStats;
 class Scheduler;
 
 class Worker {
@@ -96,8 +97,13 @@ class Worker {
   void spill(ActorCell* extra) noexcept;
   /// Starts or stops recording on this thread, as the recorder says.
   void refresh_trace() noexcept;
-  static void run_traced(ActorCell* cell, WorkerCounters& counters,
-                         detail::WorkerTrace& trace) noexcept;
+  static RunStats run_traced(ActorCell* cell, WorkerCounters& counters, detail::WorkerTrace& trace,
+                             bool may_hold) noexcept;
+  /// After a run of `cell` (which it `held`, or not): settles the cell held
+  /// before, and holds this one if something runs next here.
+  void after_run(ActorCell* cell, bool held) noexcept;
+  /// Runs the held cell next if mail looks pending, else releases it.
+  void settle_held() noexcept;
 
   static inline thread_local Worker* current_ = nullptr;
 
@@ -108,6 +114,9 @@ class Worker {
   // -- owner thread only ------------------------------------------------------
   ActorCell* lifo_slot_ = nullptr;
   std::uint32_t lifo_streak_ = 0;
+  // A cell whose last run drained its mailbox, kept owned for one more run
+  // (after_run): in no queue, so nobody else can run it meanwhile.
+  ActorCell* held_ = nullptr;
   std::uint32_t global_countdown_ = 1;  // ticks until the global queue goes first
   std::uint64_t rng_;
   bool searching_ = false;

@@ -108,6 +108,7 @@ function installCounters() {
     {l: 'Steals tried', v: n('steals_tried'), f: fmtInt},
     {l: 'Parks', v: n('parks'), f: fmtInt},
     {l: 'Wake-ups', v: n('wakeups'), f: fmtInt},
+    {l: 'Held re-runs', v: n('held_reruns'), f: fmtInt},
     {l: 'Busy', v: busy, f: fmtPct},
   ];
   statsTable($('counters-wrap'), 'worker-counters', cols, cols.length, [], rows, {col: 0, dir: 1});

@@ -2,8 +2,9 @@
 // Per-sender FIFO holds while the sender migrates between workers (the test
 // proves the migration); a flooded actor does not starve another on the same
 // worker (batch bound + the global queue's turn); a ping-pong pair living in
-// the LIFO slot does not starve the run queue; a fan-out wider than the run
-// queue spills and still runs everything.
+// the LIFO slot does not starve the run queue; mail and stop requests from
+// other threads reach a pair that keeps each other held; a fan-out wider than
+// the run queue spills and still runs everything.
 #include "core/worker.hpp"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/core/runtime_fixture.hpp"
@@ -354,6 +356,136 @@ TEST_P(WorkerFairness, APingPongPairInTheLifoSlotDoesNotStarveTheRunQueue) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, WorkerFairness, ::testing::ValuesIn([] {
+                           auto configs = test::threaded_configs({1, 2});
+                           for (const auto& c : test::deterministic_configs()) configs.push_back(c);
+                           return configs;
+                         }()),
+                         test::config_name);
+
+// -- holding a drained mailbox (Worker::after_run) ----------------------------------------------
+
+struct Ball {
+  std::uint64_t left;  // volleys still to play; the rally ends at 0
+};
+struct Extra {};
+struct StartRally {
+  Pid partner;
+  std::uint64_t volleys;  // 0: only learn the partner (it serves)
+};
+
+/// What the rally players share with the test thread.
+struct HoldState {
+  std::atomic<std::uint64_t> extras_a{0}, extras_b{0};
+  std::promise<void> rally_over;
+};
+
+/// Plays a rally with its partner and counts the extra mail it gets.
+struct Rallier : Handles<Rallier, StartRally, Ball, Extra> {
+  Rallier(std::shared_ptr<HoldState> state, bool is_a, std::shared_ptr<Probe> probe)
+      : state_(std::move(state)), is_a_(is_a), probe_(std::move(probe)) {}
+  ~Rallier() override { probe_->on_destroy(); }
+  void on(Context& ctx, StartRally& s) {
+    partner_ = std::move(s.partner);
+    if (s.volleys != 0) ctx.send(partner_, Ball{s.volleys});
+  }
+  void on(Context& ctx, Ball& b) {
+    if (b.left == 0) {
+      state_->rally_over.set_value();
+      return;
+    }
+    ctx.send(partner_, Ball{b.left - 1});
+  }
+  void on(Context&, Extra&) { (is_a_ ? state_->extras_a : state_->extras_b).fetch_add(1); }
+  std::shared_ptr<HoldState> state_;
+  bool is_a_;
+  std::shared_ptr<Probe> probe_;
+  Pid partner_;
+};
+
+class WorkerHolding : public test::RuntimeTest {};
+
+std::uint64_t held_reruns(const ActorSystem& system) {
+  std::uint64_t n = 0;
+  for (const WorkerStats& w : system.stats().workers) n += w.held_reruns;
+  return n;
+}
+
+TEST_P(WorkerHolding, MailFromOtherThreadsReachesAPairThatKeepsEachOtherHeld) {
+  // A and B rally on one worker: each run sends the ball to the other, which
+  // goes to the LIFO slot, so the worker holds the one that just ran, and a
+  // push to it notifies nobody. Two outside threads send Extra to both all
+  // along: each must be handled exactly once, none may wait forever behind
+  // a hold (the rally ends before the extras are all handled on purpose:
+  // the last holds are settled when the worker runs out of work).
+  const std::uint64_t volleys = scaled(200'000, 20'000);
+  const std::uint64_t extras = scaled(20'000, 2'000);  // per thread and target
+  auto state = std::make_shared<HoldState>();
+  auto probe = std::make_shared<Probe>();
+  auto rally = state->rally_over.get_future();
+  auto system = make_system();
+  // Room for every extra: a bounded mailbox must not drop any here.
+  const MailboxConfig room = mailbox(2 * extras + 16);
+  Pid a = system->spawn(Props::of<Rallier>(state, true, probe).with_mailbox(room));
+  Pid b = system->spawn(Props::of<Rallier>(state, false, probe).with_mailbox(room));
+  system->send(b, StartRally{a, 0});
+  system->send(a, StartRally{b, volleys});
+  std::vector<std::thread> senders;
+  if (!deterministic()) {
+    for (int t = 0; t < 2; ++t) {
+      senders.emplace_back([&] {
+        for (std::uint64_t i = 0; i < extras; ++i) {
+          system->send(a, Extra{});
+          system->send(b, Extra{});
+        }
+      });
+    }
+  } else {
+    for (std::uint64_t i = 0; i < 2 * extras; ++i) {
+      system->send(a, Extra{});
+      system->send(b, Extra{});
+    }
+  }
+  for (auto& t : senders) t.join();
+  ASSERT_TRUE(arrive(*system, rally, "the rally to end"));
+  ASSERT_TRUE(settle(
+      *system,
+      [&] { return state->extras_a.load() == 2 * extras && state->extras_b.load() == 2 * extras; },
+      "every extra message to be handled"))
+      << state->extras_a.load() << " and " << state->extras_b.load() << " of " << 2 * extras;
+  EXPECT_EQ(system->dead_letters().total(), 0u);
+  if (!deterministic()) {
+    // The rally went through holds (the deterministic mode never holds).
+    EXPECT_GT(held_reruns(*system), 0u) << "no held mailbox ran again: the rally never held one";
+  }
+}
+
+TEST_P(WorkerHolding, AStopFromAnotherThreadReachesAHeldActor) {
+  // An endless rally: every run of A or B ends held or holds the other. A
+  // stop request from the test thread notifies nobody (the word is not 0),
+  // so only the holder's look at the mailbox can take it. A dies; the ball
+  // becomes exactly one dead letter (queued at A's death, or sent to A after).
+  auto state = std::make_shared<HoldState>();
+  auto probe_a = std::make_shared<Probe>();
+  auto probe_b = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid a = spawn<Rallier>(*system, state, true, probe_a);
+  Pid b = spawn<Rallier>(*system, state, false, probe_b);
+  system->send(b, StartRally{a, 0});
+  system->send(a, StartRally{b, UINT64_MAX});
+  if (!deterministic()) {
+    ASSERT_TRUE(test::eventually([&] { return held_reruns(*system) > 1000; }, "the rally to hold"));
+  } else {
+    system->run_until_idle(1000);
+  }
+  system->stop(a);
+  ASSERT_TRUE(settle(
+      *system, [&] { return probe_a->destroyed.load() == 1; }, "the held actor to stop"));
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->dead_letters().total() == 1; }, "the ball's dead letter"));
+  EXPECT_EQ(probe_b->destroyed.load(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, WorkerHolding, ::testing::ValuesIn([] {
                            auto configs = test::threaded_configs({1, 2});
                            for (const auto& c : test::deterministic_configs()) configs.push_back(c);
                            return configs;
