@@ -261,7 +261,8 @@ class Mailbox {
   /// left unmarked. The owner must later run it again or finish_run() it;
   /// until then its mail waits for this owner (Worker::after_run). Owner only.
   void hold() noexcept {
-    // relaxed: for observers only; see begin_run.
+    // relaxed: read only by status()'s relaxed load, an observation that
+    // orders nothing; the next run's begin_run sets it again.
     running_.store(false, std::memory_order_relaxed);
   }
 

@@ -374,9 +374,10 @@ void Worker::run() {
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
     if (c == nullptr && held_ != nullptr) {
-      // Not expected (a cell is held only while the LIFO slot is full, and
-      // next_local takes from the slot or runs something before it), but a
-      // worker must never search or park holding a cell: settle it first.
+      // Rare: a cell is held only while the LIFO slot is full, but when the
+      // slot's streak is used up next_local moves it to the run queue, where
+      // thieves may take everything before the pop. A worker must never
+      // search or park holding a cell: settle it first.
       settle_held();
       c = next_local();
     }

@@ -264,6 +264,14 @@ struct Bystander : Handles<Bystander, Mark> {
   std::shared_ptr<Probe> flooded_;
 };
 
+/// 1 and 2 workers × both mailbox kinds, plus the deterministic mode: the
+/// suites about what one worker runs next.
+std::vector<test::RuntimeConfig> one_and_two_workers() {
+  auto configs = test::threaded_configs({1, 2});
+  for (const auto& c : test::deterministic_configs()) configs.push_back(c);
+  return configs;
+}
+
 class WorkerFairness : public test::RuntimeTest {};
 
 TEST_P(WorkerFairness, AFloodedActorDoesNotStarveAnotherOnTheSameWorker) {
@@ -355,11 +363,7 @@ TEST_P(WorkerFairness, APingPongPairInTheLifoSlotDoesNotStarveTheRunQueue) {
   EXPECT_TRUE(state->bystander_ran.load());
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, WorkerFairness, ::testing::ValuesIn([] {
-                           auto configs = test::threaded_configs({1, 2});
-                           for (const auto& c : test::deterministic_configs()) configs.push_back(c);
-                           return configs;
-                         }()),
+INSTANTIATE_TEST_SUITE_P(Configs, WorkerFairness, ::testing::ValuesIn(one_and_two_workers()),
                          test::config_name);
 
 // -- holding a drained mailbox (Worker::after_run) ----------------------------------------------
@@ -415,8 +419,8 @@ TEST_P(WorkerHolding, MailFromOtherThreadsReachesAPairThatKeepsEachOtherHeld) {
   // goes to the LIFO slot, so the worker holds the one that just ran, and a
   // push to it notifies nobody. Two outside threads send Extra to both all
   // along: each must be handled exactly once, none may wait forever behind
-  // a hold (the rally ends before the extras are all handled on purpose:
-  // the last holds are settled when the worker runs out of work).
+  // a hold (extras may still be queued when the rally ends: the last hold is
+  // settled when the worker runs out of work).
   const std::uint64_t volleys = scaled(200'000, 20'000);
   const std::uint64_t extras = scaled(20'000, 2'000);  // per thread and target
   auto state = std::make_shared<HoldState>();
@@ -485,11 +489,7 @@ TEST_P(WorkerHolding, AStopFromAnotherThreadReachesAHeldActor) {
   EXPECT_EQ(probe_b->destroyed.load(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, WorkerHolding, ::testing::ValuesIn([] {
-                           auto configs = test::threaded_configs({1, 2});
-                           for (const auto& c : test::deterministic_configs()) configs.push_back(c);
-                           return configs;
-                         }()),
+INSTANTIATE_TEST_SUITE_P(Configs, WorkerHolding, ::testing::ValuesIn(one_and_two_workers()),
                          test::config_name);
 
 // -- spilling: more runnable mailboxes than the run queue holds ---------------------------------
