@@ -5,7 +5,10 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <mutex>
+#include <typeindex>
 #include <typeinfo>
+#include <unordered_map>
 
 #include "core/actor_system.hpp"
 
@@ -56,6 +59,17 @@ std::string demangled(const char* mangled) {
   return status == 0 && d ? std::string(d.get()) : std::string(mangled);
 }
 
+/// The demangled name of `t`, made once per type and kept for the life of
+/// the process (a trace event points at it: flight_recorder.hpp).
+std::string_view interned_type_name(const std::type_info& t) {
+  static std::mutex mu;
+  static std::unordered_map<std::type_index, std::string> names;  // nodes never move
+  std::lock_guard lock(mu);
+  auto it = names.find(t);
+  if (it == names.end()) it = names.emplace(t, demangled(t.name())).first;
+  return it->second;
+}
+
 ActorCell* cell_of(const Pid& pid) noexcept { return static_cast<ActorCell*>(pid.process()); }
 
 // A lifecycle message handed to the actor straight from the stack: no
@@ -76,11 +90,11 @@ ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, std::shared_ptr<cons
   set_first_actor(props->produce().release());
   if (props->stats() && !is_instrumented()) instrument();
   ext().props = std::move(props);
-  ext().type_name = demangled(typeid(*actor_).name());
+  ext().type_name = interned_type_name(typeid(*actor_));
 }
 
-std::string ActorCell::type_name() const {
-  return ext_ && !ext_->type_name.empty() ? ext_->type_name : "actor";
+std::string_view ActorCell::type_name() const noexcept {
+  return ext_ && !ext_->type_name.empty() ? ext_->type_name : std::string_view("actor");
 }
 
 ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, const MailboxConfig& mailbox,

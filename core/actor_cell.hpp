@@ -111,7 +111,7 @@ struct CellExtras {
   RestartStats stats;                  // see ChildFailed
   std::vector<Behavior> behaviors;     // owner only: become / become_stacked, top last
   std::shared_ptr<const Props> props;  // Props-spawned: producer and child strategy
-  std::string type_name;               // Props-spawned: the first instance's type
+  std::string_view type_name;          // Props-spawned: the first instance's type (interned)
   // Receive timeout (owner only): the period, the last activity (scheduler
   // time) and the generation of the current timer.
   std::chrono::nanoseconds receive_timeout{0};
@@ -216,8 +216,13 @@ class ActorCell : public Process, public Context {
   void unbecome() noexcept;
   /// Allocated on first use. Owner only.
   CellExtras& ext();
-  /// The actor's C++ type, for traces. Thread-safe.
-  virtual std::string type_name() const;
+  /// The actor's C++ type, for traces: a string that lives as long as the
+  /// process. Thread-safe.
+  virtual std::string_view type_name() const noexcept;
+  /// The flight recorder's naming epoch in which this actor was last named
+  /// (flight_recorder.hpp). Owner only.
+  std::uint32_t trace_epoch() const noexcept { return trace_epoch_; }
+  void set_trace_epoch(std::uint32_t e) noexcept { trace_epoch_ = e; }
   /// An instrumented actor's statistics (null if not instrumented).
   /// Thread-safe: fixed before publication.
   ActorStats* actor_stats() const noexcept {
@@ -343,7 +348,7 @@ class ActorCell : public Process, public Context {
   // from false sharing). The first 48 are the Process and Context headers,
   // the live-table fields and the flag byte; then the mailbox (its status
   // word and user queue head share a line), whose tail padding holds
-  // throughput_.
+  // throughput_ and trace_epoch_.
   // Owner only, except actor_inline_ (set before publication).
   bool actor_inline_ : 1 = false;  // actor_ lives in InlineActorCell's storage
   bool started_ : 1 = false;       // Started delivered
@@ -354,6 +359,7 @@ class ActorCell : public Process, public Context {
   bool intercepted_ : 1 = false;   // middleware applies (set before publication)
   [[no_unique_address]] Mailbox mailbox_;
   std::uint32_t throughput_;
+  std::uint32_t trace_epoch_ = 0;  // owner only; fills the padding before term_node_
   Envelope term_node_{nullptr, &detail::child_terminated_type};  // queued once, to parent_
   ActorCell* const parent_;          // null for actors the system spawned
   ActorCell* sib_prev_ = nullptr;    // parent's owner thread only
@@ -389,7 +395,7 @@ class InlineActorCell final : public ActorCell {
   // The actor lives in storage_: destroy it while storage_ still exists.
   ~InlineActorCell() override { destroy_actor(); }
   Actor* make_actor() override { return construct(); }
-  std::string type_name() const override { return std::string(detail::type_name<A>()); }
+  std::string_view type_name() const noexcept override { return detail::type_name<A>(); }
   Actor* construct() {
     return std::apply(
         [this](const Args&... a) { return ::new (static_cast<void*>(storage_)) A(a...); }, args_);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/detail/stats_snapshot.hpp"
@@ -289,20 +291,30 @@ Trace ActorSystem::trace() const {
   Trace t;
   t.ns_per_tick = detail::ns_per_tick();
   t.lanes = scheduler_.recorder().read(&t.guest_names);
+  // The lanes name the actors' types (TraceKind::actor_type: a static
+  // string of this process); a Trace holds names instead.
+  std::unordered_map<std::uint64_t, std::string_view> types;
   std::unordered_set<std::uint64_t> ids;
-  for (const auto& w : t.lanes) {
-    for (const TraceEvent& e : w) {
-      if (e.kind == TraceKind::run || e.kind == TraceKind::scheduled) ids.insert(e.a);
+  for (auto& lane : t.lanes) {
+    for (const TraceEvent& e : lane) {
+      if (e.kind == TraceKind::actor_type) {
+        types.emplace(e.a, std::string_view(reinterpret_cast<const char*>(e.b), e.x));
+      } else if (e.kind == TraceKind::run || e.kind == TraceKind::scheduled) {
+        ids.insert(e.a);
+      }
     }
+    std::erase_if(lane, [](const TraceEvent& e) { return e.kind == TraceKind::actor_type; });
   }
-  // Names of the live ones: registered, else type and id; the dead stay "#id".
-  for (const Pid& p : live_pids(live_, live_shards_,
-                                [&](const ActorCell& c) { return ids.contains(c.id()); })) {
-    std::string name = name_of(p);
-    if (name.empty()) {
-      name = static_cast<const ActorCell*>(p.process())->type_name() + " #" + std::to_string(p.id());
+  // Registered names of the live ones, else type and id; unnamed: "#id".
+  {
+    std::lock_guard lock(names_mu_);
+    for (std::uint64_t id : ids) {
+      if (auto n = name_of_.find(id); n != name_of_.end()) {
+        t.names.emplace(id, n->second);
+      } else if (auto ty = types.find(id); ty != types.end()) {
+        t.names.emplace(id, std::string(ty->second) + " #" + std::to_string(id));
+      }
     }
-    t.names.emplace(p.id(), std::move(name));
   }
   // A trace without its statistics beats none: to_json throws on a name
   // that is not UTF-8, and a file holds at most max_trace_stats_bytes.

@@ -71,7 +71,7 @@ FlightRecorder::~FlightRecorder() {
 void FlightRecorder::make_ring(unsigned i) {
   // relaxed: only ever stored under mu_, which this holds.
   if (traces_[i].load(std::memory_order_relaxed) != nullptr) return;
-  auto t = std::make_unique<detail::WorkerTrace>(i, capacity_);
+  auto t = std::make_unique<detail::WorkerTrace>(i, capacity_, &naming_epoch_);
   // release: pairs with the acquire load in trace_for() and read().
   traces_[i].store(t.release(), std::memory_order_release);
 }
@@ -87,6 +87,9 @@ void FlightRecorder::start() {
   }
   // relaxed: read() takes either cut if it races with this.
   since_.store(detail::ticks(), std::memory_order_relaxed);
+  // relaxed: a worker that still sees the old epoch names an actor in the
+  // old recording; its next look sees this one (a new epoch is a hint).
+  naming_epoch_.fetch_add(1, std::memory_order_relaxed);
   // release: pairs with the acquire load in recording(): the rings are made.
   on_.store(true, std::memory_order_release);
 }

@@ -60,7 +60,12 @@ enum class TraceKind : std::uint8_t {
                    ///< c = frame bytes, d = first flow sent, x = flows sent (as a run's)
   remote_out = 8,  ///< frames written for a peer: a = peer's incarnation, b = messages,
                    ///< c = bytes
+  // Only in a lane, never in a Trace or a file: ActorSystem::trace() turns
+  // these into Trace::names and drops them.
+  actor_type = 9,  ///< a = actor, b = the address of its type's name, x = the name's
+                   ///< length (a string that lives as long as the process)
 };
+/// The last kind a Trace (and so a trace file) may hold.
 inline constexpr std::uint8_t trace_kind_max = 8;
 
 /// guest: kept by the guest runner making it runnable (guest_runner.hpp).
@@ -132,10 +137,15 @@ namespace detail {
 
 /// A worker's recording state while tracing. Owner thread only.
 struct WorkerTrace {
-  WorkerTrace(unsigned worker, std::size_t capacity) : ring(capacity), worker(worker & 0xff) {}
+  WorkerTrace(unsigned worker, std::size_t capacity, std::atomic<std::uint32_t>* naming_epoch)
+      : ring(capacity), worker(worker & 0xff), naming_epoch(naming_epoch) {}
 
   TraceRing ring;
   const std::uint64_t worker;
+  /// The recorder's naming epoch (FlightRecorder: "naming actors").
+  std::atomic<std::uint32_t>* const naming_epoch;
+  /// pushed() at which this lane next moves the naming epoch on.
+  std::uint64_t renaming_at = 0;
   std::uint64_t flow_seq = 0;  ///< traced sends so far
   std::uint64_t actor = 0;     ///< the actor running now (0 between runs)
   /// When the current run began (or a remote frame's delivery: remote_in);
@@ -149,6 +159,23 @@ struct WorkerTrace {
   std::uint64_t stamp(std::uint64_t tick) const noexcept;
   /// When the events of the current run happen (a run's begin, else now).
   std::uint64_t now() const noexcept { return run_ts != 0 ? run_ts : ticks(); }
+
+  /// The naming epoch now: an actor whose last actor_type event is from
+  /// another one is named again at its next run.
+  std::uint32_t epoch() const noexcept {
+    // relaxed: the epoch only decides whether a (redundant) name event is
+    // written; nothing is published through it.
+    return naming_epoch->load(std::memory_order_relaxed);
+  }
+  /// After a push: once this lane has written half a ring since it last did
+  /// so, a new epoch begins, so that every actor still running is named
+  /// again before its old name event can be overwritten.
+  void after_push() noexcept {
+    if (ring.pushed() < renaming_at) [[likely]]
+      return;
+    renaming_at = ring.pushed() + ring.capacity() / 2;
+    naming_epoch->fetch_add(1, std::memory_order_relaxed);  // relaxed: see epoch()
+  }
 };
 
 /// The calling worker's trace while it records, else null.
@@ -175,6 +202,15 @@ inline std::uint64_t WorkerTrace::stamp(std::uint64_t tick) const noexcept {
 /// The per-lane rings of one scheduler, and the switch. Owned by the
 /// Scheduler; rings are made on the first start() and kept until the
 /// scheduler goes (a worker may still be writing just after stop()).
+///
+/// Naming actors: a run event names its actor by id. So that a trace can
+/// show the actor's type without a table of every live actor, the first run
+/// of an actor in each naming epoch is preceded by an actor_type event. An
+/// epoch begins at every start() and whenever some lane has written half its
+/// ring since the last one: an actor that keeps running is named again
+/// before its name can be overwritten. An actor that ran only in a part of
+/// a ring whose name event was overwritten (it stopped running, another
+/// lane wrapped) stays unnamed ("#id"). Cost: one event per actor per epoch.
 ///
 /// Lanes: 0 … workers − 1 are the workers (or the test thread in
 /// deterministic mode); after them come up to max_guest_lanes lanes for
@@ -235,6 +271,7 @@ class FlightRecorder {
   const std::size_t capacity_;
   std::atomic<bool> on_{false};
   std::atomic<std::uint64_t> since_{0};  // tick of the last start()
+  std::atomic<std::uint32_t> naming_epoch_{0};  // see "naming actors"; the lanes move it on
   mutable std::mutex mu_;                // serialises making rings and claiming lanes with readers
   bool started_ = false;  // start() ran once: claimed lanes get rings at once (under mu_)
   // One per lane (workers, then guests); a ring is published once (release

@@ -338,6 +338,8 @@ class ChromeWriter {
              ",\"messages\":" + std::to_string(e.b) + ",\"bytes\":" + std::to_string(e.c) + "}}");
         break;
       }
+      case TraceKind::actor_type:
+        break;  // never in a Trace: ActorSystem::trace() turns it into a name
     }
   }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <string_view>
 #include <utility>
 
 #include "core/actor_cell.hpp"
@@ -309,6 +310,16 @@ RunStats Worker::run_traced(ActorCell* cell, WorkerCounters& counters, detail::W
                             bool may_hold) noexcept {
   t.actor = cell->id();  // before the run: the cell may be gone after it
   t.run_ts = detail::ticks();
+  if (const std::uint32_t epoch = t.epoch(); cell->trace_epoch() != epoch) [[unlikely]] {
+    // Its first run in this naming epoch (flight_recorder.hpp).
+    cell->set_trace_epoch(epoch);
+    const std::string_view type = cell->type_name();
+    t.ring.push({.ts = t.run_ts,
+                 .kind = TraceKind::actor_type,
+                 .x = static_cast<std::uint32_t>(std::min<std::size_t>(type.size(), 0xffffff)),
+                 .a = t.actor,
+                 .b = reinterpret_cast<std::uintptr_t>(type.data())});
+  }
   const std::uint64_t flows = t.flow_seq;
   const RunStats r = cell->run(may_hold);
   const std::uint64_t end = detail::ticks();
@@ -320,6 +331,7 @@ RunStats Worker::run_traced(ActorCell* cell, WorkerCounters& counters, detail::W
                .b = std::uint64_t{r.user} | std::uint64_t{r.system} << 32,
                .c = r.first_mark,
                .d = (flows + 1) << 9 | t.worker << 1});
+  t.after_push();
   t.actor = 0;
   t.run_ts = 0;
   count(counters, r);

@@ -112,6 +112,8 @@ TraceStats analyze(const Trace& t) {
           }
           guest->io_us += dur_us;
           break;
+        case TraceKind::actor_type:
+          break;  // never in a Trace (ActorSystem::trace() makes it a name)
       }
     }
   }

@@ -203,6 +203,66 @@ TEST(FlightRecorder, DeterministicTraceHasRunsAndFlows) {
   EXPECT_EQ(after.lanes[0].size(), t.lanes[0].size());
 }
 
+/// Stops at its first Ball.
+struct Leaf : Handles<Leaf, Ball> {
+  void on(Context& ctx, Ball&) { ctx.stop(); }
+};
+/// Spawns a Leaf per Serve, tells `born` its id and sends it a Ball.
+struct Spawner : Handles<Spawner, Serve> {
+  explicit Spawner(std::shared_ptr<std::vector<std::uint64_t>> born) : born_(std::move(born)) {}
+  void on(Context& ctx, Serve&) {
+    Pid child = ctx.spawn<Leaf>();
+    born_->push_back(child.id());
+    ctx.send(child, Ball{1, Pid()});
+  }
+  std::shared_ptr<std::vector<std::uint64_t>> born_;
+};
+
+TEST(FlightRecorder, ActorsThatRanAreNamedByTypeEvenAfterTheyStopped) {
+  SystemConfig cfg;
+  cfg.scheduler.deterministic = true;
+  ActorSystem sys(cfg);
+  auto born = std::make_shared<std::vector<std::uint64_t>>();
+  Pid spawner = sys.spawn(Props::of<Spawner>(born));  // through Props: a type name of its own
+  sys.start_trace();
+  for (int i = 0; i < 3; ++i) sys.send(spawner, Serve{Pid(), 1});
+  sys.run_until_idle();
+  ASSERT_EQ(born->size(), 3u);
+  ASSERT_EQ(sys.live_actors(), 1u) << "the leaves stopped";
+  const Trace t = sys.trace();
+  for (std::uint64_t id : *born) {
+    ASSERT_TRUE(t.names.contains(id)) << "leaf " << id << " ran in the trace";
+    EXPECT_NE(t.names.at(id).find("Leaf #" + std::to_string(id)), std::string::npos)
+        << t.names.at(id);
+  }
+  EXPECT_NE(t.names.at(spawner.id()).find("Spawner #"), std::string::npos)
+      << t.names.at(spawner.id());
+  for (const TraceEvent& e : t.lanes[0]) {
+    EXPECT_NE(e.kind, TraceKind::actor_type) << "name events stay inside trace()";
+  }
+}
+
+TEST(FlightRecorder, ActorsThatKeepRunningStayNamedWhileTheRingWraps) {
+  SystemConfig cfg;
+  cfg.scheduler.deterministic = true;
+  cfg.scheduler.trace_events = 64;  // a rally of 5,000 runs laps it ~80 times
+  ActorSystem sys(cfg);
+  auto n = std::make_shared<std::atomic<std::uint64_t>>(0);
+  Pid a = sys.spawn<Player>(n);
+  Pid b = sys.spawn<Player>(n);
+  sys.start_trace();
+  sys.send(a, Serve{b, 5000});
+  sys.run_until_idle();
+  ASSERT_EQ(n->load(), 5000u);
+  const Trace t = sys.trace();
+  ASSERT_EQ(t.lanes.size(), 1u);
+  EXPECT_LE(t.lanes[0].size(), 64u);
+  for (const Pid& p : {a, b}) {
+    ASSERT_TRUE(t.names.contains(p.id())) << "actor " << p.id() << " lost its name to the wrap";
+    EXPECT_NE(t.names.at(p.id()).find("Player #"), std::string::npos) << t.names.at(p.id());
+  }
+}
+
 TEST(FlightRecorder, ThreadedTraceHasOneTrackPerWorkerAndPairedFlows) {
   SystemConfig cfg;
   cfg.scheduler.workers = 2;
