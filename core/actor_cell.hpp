@@ -248,8 +248,10 @@ class ActorCell : public Process, public Context {
   void fail(const std::exception_ptr& error, bool report) noexcept;
 
   // -- owned by ActorSystem's live table and name registry ----------------------
-  std::uint32_t live_slot = 0;   // index in the shard's slot table
-  std::uint16_t live_shard = 0;  // which shard
+  /// live_shard of a cell that is not in the live table (a child).
+  static constexpr std::uint16_t not_listed = 0xffff;
+  std::uint32_t live_slot = 0;            // index in the shard's slot table
+  std::uint16_t live_shard = not_listed;  // which shard, if listed
   bool named = false;            // listed in the name registry (set before publication)
 
  protected:

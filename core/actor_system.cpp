@@ -70,8 +70,9 @@ void ActorSystem::shutdown() {
   } else {
     std::unique_lock lock(shutdown_mu_);
     // Each shard is read under its lock: an actor that unlinks after we read
-    // its shard sees shutting_down_ (set before) and notifies us.
-    shutdown_cv_.wait(lock, [&] { return live_actors() == 0; });
+    // its shard sees shutting_down_ (set before) and notifies us. No listed
+    // actor left means no actor left: every child's parent waits for it.
+    shutdown_cv_.wait(lock, [&] { return listed_actors() == 0; });
   }
   scheduler_.stop();
   {
@@ -116,19 +117,29 @@ Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
       throw;
     }
   }
+  // Listed: see LiveShard. A child is not: it is stopped with its parent.
+  const bool listed = parent == nullptr || cell->is_instrumented();
   bool live = false;
-  try {
-    live = link_live(cell);
-  } catch (...) {  // bad_alloc growing the live table
-    if (parent != nullptr) parent->disown_child(cell);
-    cell->abandon();
-    throw;
+  if (listed) {
+    try {
+      live = link_live(cell);
+    } catch (...) {  // bad_alloc growing the live table
+      if (parent != nullptr) parent->disown_child(cell);
+      cell->abandon();
+      throw;
+    }
+  } else {
+    // relaxed: the flag only decides the error. A child spawned just as
+    // shutdown begins is adopted already, so it is stopped with its parent
+    // either way (adopt_child or stop_children).
+    live = !shutting_down_.load(std::memory_order_relaxed);
   }
   if (!live) {
     if (parent != nullptr) parent->disown_child(cell);
     cell->abandon();
     throw SpawnError("shoal: spawn after shutdown began");
   }
+  count_actors(1);  // before it can run, so before it can die
   // Born scheduled (set_first_actor): the first run delivers Started.
   if (first_run) scheduler_.schedule(cell);
   if (stop_at_once) cell->request_stop();
@@ -207,7 +218,7 @@ bool ActorSystem::link_live(ActorCell* cell) {
     cell->live_slot = static_cast<std::uint32_t>(s.slots.size());
     s.slots.push_back(cell);
   }
-  ++s.count;
+  ++s.listed;
   return true;
 }
 
@@ -216,16 +227,41 @@ std::uint64_t ActorSystem::unlink_live(ActorCell* cell) noexcept {
   std::lock_guard lock(s.mu);
   s.slots[cell->live_slot] = nullptr;
   s.free.push_back(cell->live_slot);  // never allocates: see link_live
-  return --s.count;
+  return --s.listed;
 }
 
-std::uint64_t ActorSystem::live_actors() const noexcept {
+std::uint64_t ActorSystem::listed_actors() const noexcept {
   std::uint64_t n = 0;
   for (std::size_t i = 0; i < live_shards_; ++i) {
     std::lock_guard lock(live_[i].mu);
-    n += live_[i].count;
+    n += live_[i].listed;
   }
   return n;
+}
+
+void ActorSystem::count_actors(std::int64_t delta) noexcept {
+  const int w = scheduler_.current_worker_index();
+  if (w < 0) {
+    // Any outside thread: shard 0 has many writers. release: as below.
+    live_[0].actors.fetch_add(delta, std::memory_order_release);
+    return;
+  }
+  // This worker is the shard's only writer: no locked instruction needed.
+  // relaxed load: our own last store. release store: pairs with the
+  // acquire loads in live_actors(), so whoever counts an actor out also
+  // sees what its death did (its actor destroyed, its mail drained).
+  std::atomic<std::int64_t>& a = live_[static_cast<std::size_t>(w) + 1].actors;
+  a.store(a.load(std::memory_order_relaxed) + delta, std::memory_order_release);
+}
+
+std::uint64_t ActorSystem::live_actors() const noexcept {
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < live_shards_; ++i) {
+    n += live_[i].actors.load(std::memory_order_acquire);  // acquire: see count_actors
+  }
+  // A child counted in on one shard and out on another may be seen out
+  // before in while both happen: never report less than nothing.
+  return n < 0 ? 0 : static_cast<std::uint64_t>(n);
 }
 
 // -- statistics and tracing --------------------------------------------------------------
@@ -412,6 +448,8 @@ void ActorSystem::release_name(ActorCell& cell) noexcept {
 }
 
 void ActorSystem::actor_died(ActorCell& cell) noexcept {
+  count_actors(-1);
+  if (cell.live_shard == ActorCell::not_listed) return;
   // The total reaches zero only when some shard does: only then may the
   // shutdown waiter's predicate have become true. After the unlink (a lock
   // release): if shutdown() already read our shard, its flag store came

@@ -276,7 +276,9 @@ class ActorSystem {
 
   DeadLetters& dead_letters() noexcept { return dead_letters_; }
   const DeadLetters& dead_letters() const noexcept { return dead_letters_; }
-  /// Actors spawned and not yet fully stopped. Takes each shard's lock.
+  /// Actors spawned and not yet fully stopped. Exact while no actor is
+  /// being spawned or dying; meanwhile a snapshot that may be off by those.
+  /// Lock-free.
   std::uint64_t live_actors() const noexcept;
 
   // -- statistics and tracing (stats.hpp, flight_recorder.hpp) -------------------
@@ -384,7 +386,7 @@ class ActorSystem {
   void report_failure(std::uint64_t actor, const std::exception_ptr& error) noexcept;
   /// Forgets the cell's name (if any), so it can be reused from now on.
   void release_name(ActorCell& cell) noexcept;
-  /// Takes a dead cell out of the live table.
+  /// Counts a dead cell out (and takes it out of the live table if listed).
   void actor_died(ActorCell& cell) noexcept;
   const SupervisorStrategy& guardian_strategy() const noexcept { return *guardian_; }
   const SupervisorStrategy& default_child_strategy() const noexcept { return *default_child_; }
@@ -405,18 +407,32 @@ class ActorSystem {
   SpawnResult spawn_named_wrapped(const Props& props, ActorCell* parent, std::string_view asked,
                                   std::string full);
   bool link_live(ActorCell* cell);  // false after shutdown began; may throw bad_alloc
-  std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's count after
+  std::uint64_t unlink_live(ActorCell* cell) noexcept;  // the shard's listed count after
+  std::uint64_t listed_actors() const noexcept;         // takes each shard's lock
+  /// Adds `delta` to the calling thread's shard's count of actors.
+  void count_actors(std::int64_t delta) noexcept;
 
-  // Live actors of one shard: a slot table, so that unlinking a dying actor
-  // touches the table and not its neighbours (a linked list's unlink writes
-  // two other cells, cache misses once there are many). Written by the
+  // The live table lists the actors shutdown() must stop and stats() must
+  // find: those the system spawned (roots: stopping them stops every other
+  // actor, since a parent's death waits for its children's) and the
+  // instrumented ones. A child is reached through its parent, so a spawn or
+  // a death inside a handler touches no shared table; it only counts itself
+  // (for live_actors()) on its thread's shard.
+  //
+  // One shard: a slot table, so that unlinking a dying actor touches the
+  // table and not its neighbours (a linked list's unlink writes two other
+  // cells, cache misses once there are many), and the count. Written by the
   // threads that spawn into it and by the workers where its actors die: one
   // cache line each for the headers, so two workers' spawns never share one.
   struct alignas(detail::cache_line_size) LiveShard {
     mutable detail::SpinLock mu;
     std::vector<ActorCell*> slots;    // guarded by mu; null = free
     std::vector<std::uint32_t> free;  // guarded by mu; indices of null slots
-    std::uint64_t count = 0;          // guarded by mu
+    std::uint64_t listed = 0;         // guarded by mu: cells in slots
+    // Actors spawned minus actors dead on this shard's thread (so it may be
+    // negative). Shard 0 (outside threads) is written with fetch_add; a
+    // worker's shard by its worker alone, with a plain load and store.
+    std::atomic<std::int64_t> actors{0};
   };
 
   const SystemConfig config_;
@@ -427,7 +443,7 @@ class ActorSystem {
   Scheduler scheduler_;
 
   // Live actors, sharded by the spawning thread (one shard per worker plus
-  // one for outside threads) so concurrent spawns rarely share a lock.
+  // one for outside threads) so concurrent spawns rarely share a line.
   std::unique_ptr<LiveShard[]> live_;
   std::size_t live_shards_;
   std::atomic<std::uint64_t> failures_{0};

@@ -153,6 +153,60 @@ TEST_P(ActorSystemTest, LiveActorsCountsActorsUntilTheyHaveStopped) {
   EXPECT_EQ(probe->destroyed.load(), 10u);
 }
 
+/// Spawns a chain: each link spawns the next in Started until `depth` links
+/// exist.
+struct Link : Handles<Link, Started> {
+  Link(std::shared_ptr<Probe> probe, int depth) : probe_(std::move(probe)), depth_(depth) {
+    probe_->on_construct();
+  }
+  ~Link() override { probe_->on_destroy(); }
+  void on(Context& ctx, Started&) {
+    if (depth_ > 1) ctx.spawn<Link>(probe_, depth_ - 1);
+  }
+  std::shared_ptr<Probe> probe_;
+  int depth_;
+};
+
+TEST_P(ActorSystemTest, LiveActorsCountsChildrenSpawnedAndStoppedInsideActors) {
+  auto probe = std::make_shared<Probe>();
+  auto kids = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid parent = spawn<Counter>(*system, probe);
+  std::vector<Pid> children;
+  for (int i = 0; i < 20; ++i) {
+    SpawnChild m{kids, {}};
+    auto child = m.reply.get_future();
+    system->send(parent, std::move(m));
+    ASSERT_TRUE(arrive(*system, child, "the child's pid"));
+    children.push_back(child.get());
+  }
+  EXPECT_EQ(system->live_actors(), 21u);
+  for (int i = 0; i < 20; i += 2) system->stop(children[static_cast<std::size_t>(i)]);
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 11; }, "ten children to stop"));
+  EXPECT_EQ(kids->destroyed.load(), 10u);
+  system->stop(parent);  // the other ten go with it
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == 0; }, "the parent and its children"));
+  EXPECT_EQ(kids->destroyed.load(), 20u);
+  EXPECT_EQ(probe->destroyed.load(), 1u);
+}
+
+TEST_P(ActorSystemTest, ShutdownStopsADeepChainOfChildrenThroughItsRoot) {
+  // Only the root is one the system spawned: shutdown reaches the other 499
+  // through their parents, and waits for them.
+  auto probe = std::make_shared<Probe>();
+  constexpr int depth = 500;
+  auto system = make_system();
+  spawn<Link>(*system, probe, depth);
+  ASSERT_TRUE(settle(
+      *system, [&] { return system->live_actors() == depth; }, "the chain to be built"));
+  system->shutdown();
+  EXPECT_EQ(system->live_actors(), 0u);
+  EXPECT_EQ(probe->constructed.load(), std::uint64_t{depth});
+  EXPECT_EQ(probe->destroyed.load(), std::uint64_t{depth}) << "shutdown returned early";
+}
+
 TEST_P(ActorSystemTest, StoppedActorsFreeTheirLiveSlotsForNewOnes) {
   auto probe = std::make_shared<Probe>();
   auto system = make_system();
