@@ -240,12 +240,12 @@ RunStats ActorCell::run(bool may_hold) {
     mailbox_.hold();
     return r;
   }
-  end_hold();
+  end_hold(r.user == throughput_);
   return r;
 }
 
-void ActorCell::end_hold() noexcept {
-  if (mailbox_.finish_run()) system_->scheduler().reschedule(this);
+void ActorCell::end_hold(bool had_turn) noexcept {
+  if (mailbox_.finish_run()) system_->scheduler().reschedule(this, had_turn);
 }
 
 void ActorCell::invoke_observed(Envelope& e, std::uint64_t mark, std::uint32_t index) noexcept {

@@ -187,9 +187,10 @@ class ActorCell : public Process, public Context {
   /// Mailbox::looks_runnable). Owner only.
   bool looks_runnable() const noexcept { return mailbox_.looks_runnable(); }
   /// Gives up a held cell: idle, or re-queued on this thread's worker if
-  /// mail came meanwhile. Owner only; afterwards another thread may own it.
+  /// mail came meanwhile (behind everything if `had_turn`: it used up its
+  /// batch). Owner only; afterwards another thread may own it.
   /// (Not `release`: that is Process's reference drop, which it would hide.)
-  void end_hold() noexcept;
+  void end_hold(bool had_turn = false) noexcept;
 
   /// Stops this actor once the current message is handled. Owner thread
   /// (inside receive) only.

@@ -1,28 +1,38 @@
-// RunQueue: a worker's local queue of runnable mailboxes. The owner pushes
-// and pops; idle workers steal half of it.
+// RunQueue: a worker's local deque of runnable mailboxes (Chase and Lev,
+// "Dynamic circular work-stealing deque", SPAA 2005, with the C11 orderings
+// of Lê, Pop, Cohen and Zappa Nardelli, PPoPP 2013). The owner pushes and
+// pops at the bottom, newest first; thieves take from the top, oldest first.
 //
-// DESIGN.md names a Chase-Lev deque here. We keep what makes Chase-Lev fit
-// (owner operations touch no shared line in the common case except the head
-// CAS, thieves take from the far end, the buffer is a plain ring) but pop in
-// FIFO order, as Tokio's local queue does: a mailbox that used up its batch is
-// re-queued "at the back" and must really run after the others, which an
-// owner-LIFO deque would not give (it would run the flooded actor again at
-// once and starve the rest). LIFO locality comes from the worker's LIFO slot.
+// Why LIFO for the owner: what a handler wakes runs while what it touched is
+// still in cache, and a tree of spawns is walked depth first, so the live
+// part of it stays small (skynet, 2 workers: 25 MiB peak RSS instead of
+// 52, and a third less time; bench/RESULTS.md, run U). Fairness does not come from this deque: a mailbox
+// that used up its batch goes to the global queue, behind everything, and a
+// worker takes the oldest entry here (steal_one, from the top) every so
+// often (Worker::next_local), so a burst of new work cannot starve old.
 //
-//   buf_:  [ … | head_ → oldest … newest | ← tail_ | … ]   (indices mod Capacity)
+//   buf_:  [ … | top_ → oldest … newest | ← bottom_ | … ]   (indices mod Capacity)
 //
-// head_ is advanced by CAS by the owner (pop one) and by thieves (take half);
-// tail_ is written only by the owner. Indices are 64-bit and never wrap.
-// A thief reads the entries it wants, then claims them with a CAS on head_;
-// the owner overwrites a slot only after head_ has moved past it, and then the
-// thief's CAS fails, so a torn read is never used.
+// top_ only grows (thieves' CAS, or the owner's for the last entry), so a
+// thief's CAS fails if anyone took the entry it read; bottom_ is written by
+// the owner only. The fixed ring never grows: a full deque refuses the push
+// and the worker spills half of it to the global queue.
 //
-// Does NOT guarantee: that a steal succeeds while the owner pops concurrently
-// (it retries a bounded number of times); any order between stolen entries
-// and entries the owner pushes meanwhile. Capacity is a template parameter so
-// tests can force wrap-around with a tiny ring.
+// Beyond the textbook: a thief takes about half, still one CAS per entry
+// (fenced once, see steal_into), and never more than its own deque can
+// hold; the owner spills with one CAS for a whole range (pop_many) and
+// reads top_ only when its last view of it says the ring is full.
+//
+// Our own because no dependency we take has one (moodycamel's queues are
+// FIFO); it is the textbook algorithm with its proof's memory orderings.
+//
+// Does NOT guarantee: that a steal succeeds while the owner or another thief
+// takes concurrently (it gives up after a bounded number of races); any order
+// between stolen entries and entries the owner pushes meanwhile. Capacity is a
+// template parameter so tests can force wrap-around with a tiny ring.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -35,7 +45,8 @@ namespace shoal {
 template <class T, std::size_t Capacity = 256>
 class RunQueue {
   static_assert(Capacity >= 2 && (Capacity & (Capacity - 1)) == 0, "power of two");
-  static constexpr std::uint64_t mask = Capacity - 1;
+  static constexpr std::int64_t mask = Capacity - 1;
+  static constexpr std::int64_t cap = Capacity;
 
  public:
   static constexpr std::size_t capacity = Capacity;
@@ -46,103 +57,198 @@ class RunQueue {
 
   // -- owner only ------------------------------------------------------------
 
-  /// Appends `v` at the back; false if the ring is full. Owner-only, wait-free.
+  /// Appends `v` at the bottom; false if the ring is full. Owner-only, wait-free.
   bool try_push(T* v) noexcept {
-    std::uint64_t t =
-        tail_.load(std::memory_order_relaxed);  // relaxed: only the owner writes tail_
-    // acquire: pairs with the CAS on head_ in try_pop / steal_into, so the
-    // slot we may overwrite has been read by whoever took it.
-    std::uint64_t h = head_.load(std::memory_order_acquire);
-    if (t - h >= Capacity) return false;
-    buf_[t & mask].store(v, std::memory_order_relaxed);  // relaxed: published by the tail_ store
-    // release: pairs with the acquire load of tail_ in steal_into / size.
-    tail_.store(t + 1, std::memory_order_release);
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
+    if (!has_room()) return false;
+    buf_[b & mask].store(v, std::memory_order_relaxed);  // relaxed: published by bottom_
+    // release: pairs with the acquire load of bottom_ in steal_one / size, so
+    // a thief that sees the entry sees what was written before the push.
+    bottom_.store(b + 1, std::memory_order_release);
     return true;
   }
 
-  /// Removes the oldest entry, or null. Owner-only, lock-free.
+  /// Removes the newest entry, or null. Owner-only, lock-free.
   T* try_pop() noexcept {
-    // acquire: pairs with the CAS of a thief, see try_push.
-    std::uint64_t h = head_.load(std::memory_order_acquire);
-    const std::uint64_t t = tail_.load(std::memory_order_relaxed);  // relaxed: owner's own
-    while (h != t) {
-      T* v = buf_[h & mask].load(std::memory_order_relaxed);  // relaxed: validated by the CAS
-      // acq_rel: claims slot h against thieves (pairs with their CAS).
-      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;  // relaxed: our own
+    // release, not relaxed: a thief may read this value of bottom_ instead
+    // of the one try_push stored, and must still see the entries below it
+    // (C++20 release sequences no longer include a thread's later plain
+    // stores). Free on x86; the fence below orders it before our read of top_.
+    bottom_.store(b, std::memory_order_release);
+    // seq_cst fence: the store-load barrier of Chase-Lev. Our new bottom_ is
+    // visible before we read top_, and pairs with the fence in steal_one:
+    // a thief and we cannot both miss each other's claim on the last entry.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::int64_t t = top_.load(std::memory_order_relaxed);  // relaxed: after the fence
+    if (t > b) {
+      // empty: undo. relaxed: top_ > b, so a thief reading this value sees
+      // an empty deque and reads no slot.
+      bottom_.store(b + 1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    T* v = buf_[b & mask].load(std::memory_order_relaxed);  // relaxed: we wrote it
+    if (t == b) {
+      // The last entry: a thief may be taking it. seq_cst: as the thieves' CAS.
+      if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed)) {
+        v = nullptr;  // a thief won it
+      }
+      // relaxed: top_ is now b + 1 as well, so a thief reading this value
+      // sees an empty deque and reads no slot.
+      bottom_.store(b + 1, std::memory_order_relaxed);
+    }
+    return v;
+  }
+
+  /// Moves up to `n` of the oldest entries out through `out(T*)`, for
+  /// spilling to the global queue when the ring is full. Owner-only.
+  ///
+  /// One CAS for the whole range, which a thief may not do (the owner could
+  /// be popping the range's last entry from the bottom without a CAS): the
+  /// owner is not popping while it runs this, and only it writes slots, so
+  /// once top_ moved past the range nobody else reads or reuses them.
+  template <class Out>
+  std::size_t pop_many(std::size_t n, Out&& out) noexcept {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
+    // acquire: pairs with the thieves' CAS, as in try_push.
+    std::int64_t t = top_.load(std::memory_order_acquire);
+    std::int64_t k = 0;
+    do {
+      k = std::min<std::int64_t>(static_cast<std::int64_t>(n), b - t);
+      if (k <= 0) return 0;
+      // seq_cst: a claim on top_ like every other taker's (steal_one); on
+      // failure t is reloaded and the range shrinks to what is left.
+    } while (!top_.compare_exchange_weak(t, t + k, std::memory_order_seq_cst,
+                                         std::memory_order_acquire));
+    for (std::int64_t i = t; i < t + k; ++i) {
+      out(buf_[i & mask].load(std::memory_order_relaxed));  // relaxed: we wrote them
+    }
+    return static_cast<std::size_t>(k);
+  }
+
+  // -- any thread --------------------------------------------------------------
+
+  /// Takes the oldest entry, or null if there is none or another taker won
+  /// it in each of a few rounds. Thread-safe; the owner may call it too (it
+  /// never pops concurrently with itself). Lock-free.
+  T* steal_one() noexcept {
+    std::int64_t claimed = 0;
+    return claim_oldest(claimed);
+  }
+
+  /// Steals about half of this deque, oldest first, into `dst` (owned by
+  /// the caller, normally empty) and returns the first stolen entry to run
+  /// now, or null. Thread-safe against the owner and other thieves.
+  T* steal_into(RunQueue& dst) noexcept {
+    const std::size_t n = size();
+    std::int64_t t = 0;
+    T* first = claim_oldest(t);
+    if (first == nullptr) return nullptr;
+    // One entry at a time: each claim is the algorithm's single-entry CAS
+    // (a range claim would race with the owner's pops from the bottom, which
+    // take without a CAS). Nothing may be claimed that dst cannot take, or
+    // it would be lost: at most `room`.
+    // They go into dst newest first, so that dst's owner, popping newest
+    // first, runs them in their order here (oldest first: what was queued
+    // longest runs first, and cells made in a row are visited in a row).
+    std::array<T*, Capacity / 2> got;
+    const std::size_t room = std::min(got.size(), dst.room());
+    std::size_t count = 0;
+    for (std::size_t i = 1; i < n - n / 2 && count < room; ++i) {
+      ++t;  // top_ as our last CAS left it
+      // seq_cst, and no fence: our CAS just before is a seq_cst RMW of top_
+      // that read t - 1, so it stands for claim_oldest's load of top_ and
+      // its fence. A seq_cst load after it sees a bottom_ that the owner
+      // stored before its own fence, whenever that fence came before our
+      // CAS in the single total order; otherwise the owner's read of top_
+      // sees our CAS. That is the pairing of claim_oldest, one fence (the
+      // costly part on x86) cheaper per entry. Also acquire for try_push's
+      // release: the entry is visible.
+      const std::int64_t b = bottom_.load(std::memory_order_seq_cst);
+      if (t >= b) break;
+      T* v = buf_[t & mask].load(std::memory_order_relaxed);  // relaxed: as in claim_oldest
+      std::int64_t expected = t;
+      // seq_cst: as in claim_oldest. A failure means another taker came:
+      // the steal already has its first entry, so leave the rest.
+      if (!top_.compare_exchange_strong(expected, t + 1, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed)) {
+        break;
+      }
+      got[count++] = v;
+    }
+    // Cannot fail: we own dst, so only we push to it, and its room only
+    // grows while we steal.
+    while (count > 0) dst.try_push(got[--count]);
+    return first;
+  }
+
+  /// Number of entries, possibly stale. Thread-safe.
+  std::size_t size() const noexcept {
+    // acquire (both): pair with try_push's release and the takers' CAS;
+    // seq_cst is not needed because the idle protocol fences around this
+    // read (Scheduler).
+    const std::int64_t t = top_.load(std::memory_order_acquire);
+    const std::int64_t b = bottom_.load(std::memory_order_acquire);
+    // A thief's two loads are not one snapshot: top_ may be read long before
+    // bottom_, after the owner pushed past a full ring's worth. Clamp, so a
+    // caller sizing a copy (steal_into) or the free room never overshoots.
+    if (b <= t) return 0;
+    return b - t >= cap ? Capacity : static_cast<std::size_t>(b - t);
+  }
+
+ private:
+  /// Whether try_push would succeed now. Owner-only. Reads top_ only when
+  /// the last value seen says the ring is full: top_ only grows, so an old
+  /// value errs on the side of "full", and the owner does not pull the line
+  /// the thieves' CASes write on every push.
+  bool has_room() noexcept {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
+    if (b - top_seen_ < cap) return true;
+    // acquire: pairs with the takers' CAS on top_: the slots we may now
+    // reuse were read by whoever took their entries, before that CAS.
+    top_seen_ = top_.load(std::memory_order_acquire);
+    return b - top_seen_ < cap;
+  }
+
+  /// How many pushes would succeed now, at least. Owner-only.
+  std::size_t room() noexcept {
+    const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
+    top_seen_ = top_.load(std::memory_order_acquire);                // acquire: as in has_room
+    return static_cast<std::size_t>(cap - (b - top_seen_));
+  }
+
+  /// steal_one, also telling which index it took (`claimed`).
+  T* claim_oldest(std::int64_t& claimed) noexcept {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      // acquire: pairs with the CAS of an earlier taker (its entry was read
+      // before the slot could be reused).
+      std::int64_t t = top_.load(std::memory_order_acquire);
+      // seq_cst fence: pairs with the one in try_pop (see there).
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      // acquire: pairs with try_push's release store: the entry and what the
+      // owner wrote before pushing it are visible.
+      const std::int64_t b = bottom_.load(std::memory_order_acquire);
+      if (t >= b) return nullptr;
+      // relaxed: if the slot was refilled since, top_ moved past t and the
+      // CAS below fails, so a stale value is never used.
+      T* v = buf_[t & mask].load(std::memory_order_relaxed);
+      // seq_cst: claims entry t against the owner's last-entry CAS and other
+      // thieves (Lê et al.).
+      if (top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                       std::memory_order_relaxed)) {
+        claimed = t;
         return v;
       }
     }
     return nullptr;
   }
 
-  /// Moves up to `n` of the oldest entries out through `out(T*)`, for
-  /// spilling to the global queue when the ring is full. Owner-only.
-  template <class Out>
-  std::size_t pop_many(std::size_t n, Out&& out) noexcept {
-    std::size_t moved = 0;
-    while (moved < n) {
-      T* v = try_pop();
-      if (v == nullptr) break;
-      out(v);
-      ++moved;
-    }
-    return moved;
-  }
-
-  // -- any thread --------------------------------------------------------------
-
-  /// Steals about half of this queue into `dst` (which must be empty and owned
-  /// by the caller) and returns one stolen entry to run now, or null.
-  /// Thread-safe against the owner and other thieves; lock-free.
-  T* steal_into(RunQueue& dst) noexcept {
-    std::uint64_t dst_tail = dst.tail_.load(std::memory_order_relaxed);  // relaxed: caller owns dst
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      // acquire (both): pair with the owner's release of tail_ and the CAS on
-      // head_, so the slots we read were written before we read them.
-      std::uint64_t h = head_.load(std::memory_order_acquire);
-      std::uint64_t t = tail_.load(std::memory_order_acquire);
-      std::uint64_t n = t - h;
-      if (n == 0) return nullptr;
-      if (n > Capacity) continue;  // h was stale: the owner moved on; retry
-      std::uint64_t take = n - n / 2;
-      for (std::uint64_t i = 0; i < take; ++i) {
-        T* v = buf_[(h + i) & mask].load(std::memory_order_relaxed);  // relaxed: validated below
-        dst.buf_[(dst_tail + i) & mask].store(
-            v, std::memory_order_relaxed);  // relaxed: dst unpublished
-      }
-      // acq_rel: claims [h, h+take) against the owner and other thieves.
-      if (head_.compare_exchange_strong(h, h + take, std::memory_order_acq_rel,
-                                        std::memory_order_relaxed)) {
-        // The first stolen entry is returned; the rest are published in dst.
-        T* first = dst.buf_[dst_tail & mask].load(std::memory_order_relaxed);  // relaxed: ours
-        if (take > 1) {
-          // dst.head_ must move past `first` too: dst is empty and owned by
-          // us, so no one else moves its head_; a plain release store is
-          // enough for thieves of dst (they pair with it by acquire).
-          dst.head_.store(dst_tail + 1, std::memory_order_release);
-          // release: pairs with the acquire load of tail_ by dst's thieves.
-          dst.tail_.store(dst_tail + take, std::memory_order_release);
-        }
-        return first;
-      }
-    }
-    return nullptr;
-  }
-
-  /// Number of entries, possibly stale. Thread-safe.
-  std::size_t size() const noexcept {
-    // acquire: pairs with the owner's release of tail_; seq_cst is not needed
-    // because the idle protocol fences around this read (Scheduler).
-    std::uint64_t h = head_.load(std::memory_order_acquire);
-    std::uint64_t t = tail_.load(std::memory_order_acquire);
-    return t > h ? static_cast<std::size_t>(t - h) : 0;
-  }
-
- private:
-  // head_ is written by the owner and thieves, tail_ by the owner only.
-  alignas(detail::cache_line_size) std::atomic<std::uint64_t> head_{0};
-  alignas(detail::cache_line_size) std::atomic<std::uint64_t> tail_{0};
+  // top_ is written by the thieves (and the owner for the last entry),
+  // bottom_ by the owner only.
+  alignas(detail::cache_line_size) std::atomic<std::int64_t> top_{0};
+  alignas(detail::cache_line_size) std::atomic<std::int64_t> bottom_{0};
+  std::int64_t top_seen_ = 0;  // owner-only: a recent value of top_ (has_room)
   alignas(detail::cache_line_size) std::array<std::atomic<T*>, Capacity> buf_;
 };
 

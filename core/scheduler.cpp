@@ -185,10 +185,14 @@ void Scheduler::schedule_external(ActorCell* cell) noexcept {
   notify_one();
 }
 
-void Scheduler::reschedule(ActorCell* cell) noexcept {
+void Scheduler::reschedule(ActorCell* cell, bool had_turn) noexcept {
   Worker* w = Worker::current();
   if (w != nullptr && &w->scheduler() == this) {
-    w->push_back(cell);
+    if (had_turn) {
+      w->push_back(cell);
+    } else {
+      w->push_local(cell);
+    }
   } else {
     // A mailbox that used its batch in a guest run goes to the workers, not
     // back to the guest: a flood must not keep the guest from its own work.

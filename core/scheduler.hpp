@@ -113,9 +113,10 @@ class Scheduler {
     }
   }
 
-  /// Re-queues a mailbox that used up its batch, behind the other runnable
-  /// ones. Called at the end of the mailbox's run, on the thread that ran it.
-  void reschedule(ActorCell* cell) noexcept;
+  /// Re-queues a mailbox at the end of its run, on the thread that ran it:
+  /// behind every other runnable one if it used up its batch (`had_turn`),
+  /// else on this worker's run queue (mail came as it went idle).
+  void reschedule(ActorCell* cell, bool had_turn) noexcept;
 
   /// Deterministic mode: runs one runnable mailbox chosen by the seeded
   /// generator; false if none is runnable. Test thread only.

@@ -48,14 +48,24 @@ Worker::Worker(Scheduler& sched, unsigned index)
 
 // -- queueing ------------------------------------------------------------------------
 
-void Worker::push_back(ActorCell* cell) noexcept {
+void Worker::push_local(ActorCell* cell) noexcept {
   if (!queue_.try_push(cell)) spill(cell);
   sched_.notify_one();
 }
 
+void Worker::push_back(ActorCell* cell) noexcept {
+  // The back of all runnable work: the owner runs its run queue (newest
+  // first) before it looks here again, unless global_interval comes first.
+  if (!sched_.global_queue().enqueue(global_producer_, cell)) {
+    std::fprintf(stderr, "shoal: out of memory growing the global queue\n");
+    std::abort();
+  }
+  sched_.notify_one();
+}
+
 void Worker::spill(ActorCell* extra) noexcept {
-  // The run queue is full: move half of it and `extra` to the global queue,
-  // where every worker can take them (Tokio's overflow policy).
+  // The run queue is full: move its older half and `extra` to the global
+  // queue, where every worker can take them (Tokio's overflow policy).
   std::array<ActorCell*, RunQueue<ActorCell>::capacity / 2 + 1> batch;
   std::size_t n = queue_.pop_many(
       batch.size() - 1, [&, i = std::size_t{0}](ActorCell* c) mutable { batch[i++] = c; });
@@ -74,7 +84,9 @@ ActorCell* Worker::pop_global() {
   if (want == 0) want = 1;
   std::size_t n = sched_.global_queue().try_dequeue_bulk(global_consumer_, batch.data(), want);
   if (n == 0) return nullptr;
-  for (std::size_t i = 1; i < n; ++i) {
+  // Newest first onto the run queue, which pops newest first: the batch
+  // runs in the global queue's order (and thieves take its tail).
+  for (std::size_t i = n - 1; i > 0; --i) {
     if (!queue_.try_push(batch[i])) spill(batch[i]);
   }
   if (n > 1) sched_.notify_one();
@@ -89,13 +101,19 @@ ActorCell* Worker::next_local() {
     // LIFO slot, behind what the global queue gives now).
     poll_timers();
     if (ActorCell* c = pop_global()) return c;
+    // The run queue runs newest first: its oldest entry gets a turn here,
+    // so a stream of new work cannot keep it waiting for ever.
+    if (ActorCell* c = queue_.steal_one()) return c;
   }
   if (lifo_slot_ != nullptr) {
     ActorCell* c = lifo_slot_;
     lifo_slot_ = nullptr;
     if (lifo_streak_++ < max_lifo_streak || queue_.size() == 0) return c;
-    // Streak used up and others are waiting: the slot holder goes behind them.
-    push_back(c);
+    // Streak used up and others are waiting: the oldest of them runs now,
+    // the slot holder after it (on top of the run queue).
+    push_local(c);
+    lifo_streak_ = 0;
+    if (ActorCell* oldest = queue_.steal_one()) return oldest;
   }
   lifo_streak_ = 0;
   if (ActorCell* c = queue_.try_pop()) return c;
@@ -373,7 +391,7 @@ void Worker::settle_held() noexcept {
     if (lifo_slot_ == nullptr) {
       lifo_slot_ = c;  // still owned: it runs next without a wake-up
     } else {
-      push_back(c);
+      push_local(c);
     }
   }
 }

@@ -1,16 +1,22 @@
-// Worker: one scheduler thread, its LIFO slot and its stealable run queue.
+// Worker: one scheduler thread, its LIFO slot and its stealable run queue
+// (a Chase-Lev deque: the owner takes the newest, thieves the oldest).
 //
 // Where a runnable mailbox goes (DESIGN.md, "the data path of one local
 // message", step 3):
 //   - scheduled by a send on this worker → the LIFO slot (runs next: this is
-//     what keeps a ping-pong pair on one core); the previous slot holder moves
-//     to the back of the run queue, where idle workers can steal it;
-//   - re-scheduled after using its batch → the back of the run queue;
-//   - run queue full → half of it spills to the global queue.
+//     what keeps a ping-pong pair on one core); the previous slot holder goes
+//     on top of the run queue (it runs next after the slot, newest first),
+//     where idle workers can steal it;
+//   - re-scheduled after using its batch → the global queue, behind
+//     everything runnable (fairness: "at the back");
+//   - moved out of the slot after `max_lifo_streak` runs in a row while
+//     others wait → on top of the run queue, and the oldest entry runs now;
+//   - run queue full → its older half spills to the global queue.
 // What a worker runs next: every `global_interval` ticks the global queue
-// first (so it is never starved), then the LIFO slot (at most
-// `max_lifo_streak` times in a row, so a hot pair cannot starve the queue),
-// then its run queue, then the global queue, then it steals.
+// first, else the oldest entry of its run queue (so neither is starved by
+// a stream of new work), then the LIFO slot, then its run queue (newest
+// first), then the global queue, then it steals (the oldest half of a
+// victim's run queue).
 //
 // The LIFO slot is owner-only (a plain pointer): stealing it would cost two
 // locked instructions per hop of every ping-pong. The price: a mailbox in the
@@ -51,7 +57,11 @@ class Worker {
 
   /// Makes `cell` run next on this worker (LIFO slot). Owner thread only.
   inline void schedule_local(ActorCell* cell) noexcept;
-  /// Queues `cell` behind the runnable mailboxes already here. Owner only.
+  /// Queues `cell` on this worker's run queue (it runs before the older
+  /// entries; thieves take those first). Owner only.
+  void push_local(ActorCell* cell) noexcept;
+  /// Queues `cell` behind every runnable mailbox (the global queue): for a
+  /// mailbox that had its turn. Owner only.
   void push_back(ActorCell* cell) noexcept;
 
   /// Thread body: runs mailboxes until the scheduler stops.
@@ -143,7 +153,7 @@ class Worker {
 inline void Worker::schedule_local(ActorCell* cell) noexcept {
   ActorCell* prev = lifo_slot_;
   lifo_slot_ = cell;
-  if (prev != nullptr) push_back(prev);
+  if (prev != nullptr) push_local(prev);
 }
 
 }  // namespace shoal

@@ -1,12 +1,15 @@
-// RunQueue: FIFO for the owner, wrap-around of a tiny ring, steal_into's
+// RunQueue: newest first for the owner, oldest first for thieves, a tiny
+// ring checked against std::deque through many wraps, steal_into's
 // "about half, return one" contract, and an owner plus two thieves that
 // together run every item exactly once.
 #include "core/run_queue.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <latch>
 #include <memory>
 #include <string>
@@ -43,14 +46,37 @@ std::vector<int> range(int from, int to) {
   return out;
 }
 
-TEST(RunQueue, OwnerPopsInPushOrder) {
+std::vector<int> reversed(std::vector<int> v) {
+  std::reverse(v.begin(), v.end());
+  return v;
+}
+
+TEST(RunQueue, OwnerPopsNewestFirst) {
   Items items(8);
   RunQueue<int, 8> q;
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(q.try_push(items[i]));
   EXPECT_EQ(q.size(), 8u);
-  EXPECT_EQ(drain(q), range(0, 8));
+  EXPECT_EQ(drain(q), reversed(range(0, 8)));
   EXPECT_EQ(q.size(), 0u);
   EXPECT_EQ(q.try_pop(), nullptr);
+  EXPECT_EQ(q.steal_one(), nullptr);
+}
+
+TEST(RunQueue, StealOneTakesTheOldestWhileTheOwnerTakesTheNewest) {
+  Items items(6);
+  RunQueue<int, 8> q;
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(q.try_push(items[i]));
+  EXPECT_EQ(*q.steal_one(), 0);
+  EXPECT_EQ(*q.try_pop(), 5);
+  EXPECT_EQ(*q.steal_one(), 1);
+  EXPECT_EQ(*q.try_pop(), 4);
+  EXPECT_EQ(*q.steal_one(), 2);
+  EXPECT_EQ(*q.try_pop(), 3);  // the last one, taken with the owner's CAS
+  EXPECT_EQ(q.try_pop(), nullptr);
+  EXPECT_EQ(q.steal_one(), nullptr);
+  ASSERT_TRUE(q.try_push(items[0]));  // and the deque goes on from there
+  EXPECT_EQ(*q.steal_one(), 0);
+  EXPECT_EQ(q.size(), 0u);
 }
 
 TEST(RunQueue, RefusesAPushWhenFull) {
@@ -59,33 +85,52 @@ TEST(RunQueue, RefusesAPushWhenFull) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(q.try_push(items[i]));
   EXPECT_FALSE(q.try_push(items[4]));
   EXPECT_EQ(q.size(), 4u);
-  EXPECT_EQ(*q.try_pop(), 0);
+  EXPECT_EQ(*q.try_pop(), 3);
   EXPECT_TRUE(q.try_push(items[4]));
-  EXPECT_EQ(drain(q), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_FALSE(q.try_push(items[3]));
+  EXPECT_EQ(*q.steal_one(), 0);  // a take from the top makes room too
+  EXPECT_TRUE(q.try_push(items[3]));
+  EXPECT_EQ(drain(q), (std::vector<int>{3, 4, 2, 1}));
 }
 
-TEST(RunQueue, WrapsAroundWithCapacityFour) {
+TEST(RunQueue, MatchesADequeThroughManyWrapsOfCapacityFour) {
+  // Pushes, owner pops and steals in a fixed pseudo-random mix, checked
+  // against std::deque at every step: the indices lap the 4-slot ring
+  // hundreds of times.
   Items items(4000);
   RunQueue<int, 4> q;
-  std::size_t pushed = 0;
-  int popped = 0;
-  for (int round = 0; pushed < items.values.size(); ++round) {
-    std::size_t fill = 1 + static_cast<std::size_t>(round) % 4;
-    for (std::size_t k = 0; k < fill && pushed < items.values.size(); ++k) {
-      if (!q.try_push(items[pushed])) break;
-      ++pushed;
-    }
-    EXPECT_LE(q.size(), 4u);
-    std::size_t take = 1 + static_cast<std::size_t>(round * 3) % 4;
-    for (std::size_t k = 0; k < take; ++k) {
+  std::deque<int> model;
+  std::size_t next = 0;
+  std::uint64_t rng = 12345;
+  while (next < items.values.size()) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    const unsigned op = static_cast<unsigned>(rng >> 61);  // 0 … 7
+    if (op < 4) {
+      const bool fits = model.size() < 4;
+      ASSERT_EQ(q.try_push(items[next]), fits) << "push " << next;
+      if (fits) model.push_back(static_cast<int>(next));
+      ++next;
+    } else if (op < 6) {
       int* v = q.try_pop();
-      if (v == nullptr) break;
-      ASSERT_EQ(*v, popped) << "round " << round;
-      ++popped;
+      if (model.empty()) {
+        ASSERT_EQ(v, nullptr);
+      } else {
+        ASSERT_NE(v, nullptr);
+        ASSERT_EQ(*v, model.back());
+        model.pop_back();
+      }
+    } else {
+      int* v = q.steal_one();
+      if (model.empty()) {
+        ASSERT_EQ(v, nullptr);
+      } else {
+        ASSERT_NE(v, nullptr);
+        ASSERT_EQ(*v, model.front());
+        model.pop_front();
+      }
     }
+    ASSERT_EQ(q.size(), model.size());
   }
-  for (int v : drain(q)) ASSERT_EQ(v, popped++);
-  EXPECT_EQ(static_cast<std::size_t>(popped), pushed);
 }
 
 TEST(RunQueue, StealIntoTakesAboutHalfAndReturnsTheOldest) {
@@ -99,9 +144,28 @@ TEST(RunQueue, StealIntoTakesAboutHalfAndReturnsTheOldest) {
     EXPECT_EQ(*first, 0) << "n = " << n << ": a thief takes the oldest entries";
     EXPECT_EQ(thief.size(), static_cast<std::size_t>(taken - 1)) << "n = " << n;
     EXPECT_EQ(victim.size(), static_cast<std::size_t>(n - taken)) << "n = " << n;
+    // The thief's owner pops newest first, and the stolen entries were
+    // pushed so that it runs them in their victim's order.
     EXPECT_EQ(drain(thief), range(1, taken)) << "n = " << n;
-    EXPECT_EQ(drain(victim), range(taken, n)) << "n = " << n;
+    EXPECT_EQ(drain(victim), reversed(range(taken, n))) << "n = " << n;
   }
+}
+
+TEST(RunQueue, StealIntoStopsAtTheRoomTheDestinationHasAndLosesNothing) {
+  // A thief's view of the victim's size can be larger than the ring (its two
+  // loads are not one snapshot), so steal_into must never claim an entry the
+  // destination cannot take: here the destination has room for one.
+  Items items(16);
+  RunQueue<int, 8> victim, thief;
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(victim.try_push(items[i]));
+  for (int i = 8; i < 15; ++i) ASSERT_TRUE(thief.try_push(items[i]));
+  int* first = victim.steal_into(thief);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(*first, 0);
+  EXPECT_EQ(thief.size(), 8u) << "one more entry fitted";
+  EXPECT_EQ(victim.size(), 6u) << "the rest stays with the victim";
+  EXPECT_EQ(drain(thief), (std::vector<int>{1, 14, 13, 12, 11, 10, 9, 8}));
+  EXPECT_EQ(drain(victim), reversed(range(2, 8)));
 }
 
 TEST(RunQueue, StealFromAnEmptyQueueReturnsNull) {
@@ -114,27 +178,28 @@ TEST(RunQueue, StolenEntriesCanBeStolenAgainAndPushedAfter) {
   Items items(12);
   RunQueue<int, 16> a, b, c;
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(a.try_push(items[i]));
-  ASSERT_EQ(*a.steal_into(b), 0);  // b now holds 1, 2, 3
+  ASSERT_EQ(*a.steal_into(b), 0);  // b holds 1, 2, 3, with 1 at its bottom
   ASSERT_EQ(b.size(), 3u);
-  ASSERT_EQ(*b.steal_into(c), 1);  // c holds 2
+  ASSERT_EQ(*b.steal_into(c), 3);  // b's oldest is 3; c holds 2
   EXPECT_EQ(c.size(), 1u);
   ASSERT_TRUE(b.try_push(items[8]));  // the owner keeps using its queue
-  EXPECT_EQ(drain(b), (std::vector<int>{3, 8}));
+  EXPECT_EQ(drain(b), (std::vector<int>{8, 1}));
   EXPECT_EQ(drain(c), (std::vector<int>{2}));
-  EXPECT_EQ(drain(a), range(4, 8));
+  EXPECT_EQ(drain(a), reversed(range(4, 8)));
 }
 
 TEST(RunQueue, StealsAcrossTheWrapOfBothRings) {
   // Advance both rings' indices past several laps first, so that the stolen
-  // range and the thief's destination both straddle the end of the buffer.
+  // entries and the thief's destination both straddle the end of the buffer.
   Items items(64);
   RunQueue<int, 4> victim, thief;
   std::size_t next = 0;
   for (int lap = 0; lap < 3; ++lap) {
     for (int k = 0; k < 3; ++k) ASSERT_TRUE(victim.try_push(items[next++]));
-    drain(victim);
+    while (victim.steal_one() != nullptr) {
+    }
     ASSERT_TRUE(thief.try_push(items[0]));
-    thief.try_pop();
+    thief.steal_one();
   }
   // victim indices are at 9, thief's at 3: both wrap within the next 4.
   const int base = static_cast<int>(next);
@@ -143,7 +208,7 @@ TEST(RunQueue, StealsAcrossTheWrapOfBothRings) {
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(*first, base);
   EXPECT_EQ(drain(thief), (std::vector<int>{base + 1}));
-  EXPECT_EQ(drain(victim), (std::vector<int>{base + 2, base + 3}));
+  EXPECT_EQ(drain(victim), (std::vector<int>{base + 3, base + 2}));
 }
 
 TEST(RunQueue, PopManyMovesTheOldestEntries) {
@@ -223,13 +288,22 @@ TYPED_TEST(RunQueueConcurrency, EveryItemRunsExactlyOnceWithAnOwnerAndTwoThieves
   }
   start.arrive_and_wait();
   // The owner pushes everything, popping one of its own every third push and
-  // whenever its ring is full, so thieves race both ends of a moving ring.
+  // whenever its ring is full (or spilling its older half, as a worker does),
+  // so thieves race both ends of a moving ring.
+  std::size_t full = 0;
   for (std::size_t i = 0; i < n && !timed_out; ++i) {
     while (!queues[0].try_push(items[i])) {
-      if (int* v = queues[0].try_pop()) run(v);
+      if (++full % 2 == 0) {
+        queues[0].pop_many(Q::capacity / 2, run);
+      } else if (int* v = queues[0].try_pop()) {
+        run(v);
+      }
     }
     if (i % 3 == 2) {
       if (int* v = queues[0].try_pop()) run(v);
+    }
+    if (i % 7 == 6) {  // the owner takes its oldest too, as a worker does now and then
+      if (int* v = queues[0].steal_one()) run(v);
     }
     if ((i & 1023) == 0 && std::chrono::steady_clock::now() >= end) timed_out = true;
   }

@@ -363,6 +363,69 @@ TEST_P(WorkerFairness, APingPongPairInTheLifoSlotDoesNotStarveTheRunQueue) {
   EXPECT_TRUE(state->bystander_ran.load());
 }
 
+/// A chain that never ends by itself: each link spawns a leaf and the next
+/// link, and wakes the link first and the leaf second, so the leaf takes the
+/// LIFO slot and the link goes on top of the run queue, and runs next.
+/// Below them, the run queue keeps one old entry (the watcher) that new
+/// work is always newer than. Links stay alive (a stopping link would stop
+/// its children); leaves stop.
+struct Grow {};
+struct ChainState {
+  std::atomic<bool> bystander_ran{false};
+  std::atomic<std::uint64_t> links{0};
+  std::promise<std::uint64_t> done;  // links made until the bystander ran
+};
+struct Leaf : Handles<Leaf, Grow> {
+  void on(Context& ctx, Grow&) { ctx.stop(); }
+};
+struct ChainLink : Handles<ChainLink, Grow> {
+  explicit ChainLink(std::shared_ptr<ChainState> state) : state_(std::move(state)) {}
+  void on(Context& ctx, Grow&) {
+    const std::uint64_t n = state_->links.fetch_add(1) + 1;
+    if (state_->bystander_ran.load()) {
+      state_->done.set_value(n);
+    } else {
+      Pid next = ctx.spawn<ChainLink>(state_);
+      Pid leaf = ctx.spawn<Leaf>();
+      ctx.send(next, Grow{});
+      ctx.send(leaf, Grow{});
+    }
+  }
+  std::shared_ptr<ChainState> state_;
+};
+struct ChainWatcher : Handles<ChainWatcher, Poke> {
+  explicit ChainWatcher(std::shared_ptr<ChainState> state) : state_(std::move(state)) {}
+  void on(Context&, Poke&) { state_->bystander_ran = true; }
+  std::shared_ptr<ChainState> state_;
+};
+/// Wakes the watcher, then the first link (which pushes the watcher out of
+/// the LIFO slot into the run queue, under everything the chain adds).
+struct ChainStarter : Handles<ChainStarter, Serve> {
+  explicit ChainStarter(std::shared_ptr<ChainState> state) : state_(std::move(state)) {}
+  void on(Context& ctx, Serve& s) {
+    ctx.send(s.bystander, Poke{});
+    ctx.send(ctx.spawn<ChainLink>(state_), Grow{});
+  }
+  std::shared_ptr<ChainState> state_;
+};
+
+TEST_P(WorkerFairness, AStreamOfNewWorkDoesNotStarveTheOldestEntryOfTheRunQueue) {
+  // The run queue runs newest first, so only the worker's periodic turn for
+  // its oldest entry (or a thief) runs the watcher: without it the chain
+  // would never end and the test would time out.
+  auto state = std::make_shared<ChainState>();
+  auto chain = state->done.get_future();
+  auto system = make_system();
+  Pid watcher = spawn<ChainWatcher>(*system, state);
+  Pid starter = spawn<ChainStarter>(*system, state);
+  system->send(starter, Serve{Pid(), watcher});
+  ASSERT_TRUE(arrive(*system, chain, "the watcher to run while the chain grows"));
+  EXPECT_GE(chain.get(), 1u);
+  EXPECT_TRUE(state->bystander_ran.load());
+  system->shutdown();  // the chain's links go with the starter, their ancestor
+  EXPECT_EQ(system->live_actors(), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Configs, WorkerFairness, ::testing::ValuesIn(one_and_two_workers()),
                          test::config_name);
 
