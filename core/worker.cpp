@@ -21,7 +21,8 @@ namespace {
 // mailboxes scheduled from outside threads cannot starve (Tokio uses 61: a
 // prime, so it does not beat with other periodic work).
 constexpr std::uint32_t global_interval = 61;
-// LIFO-slot runs in a row before the slot goes to the back of the run queue.
+// LIFO-slot runs in a row, while others wait, before the slot holder goes onto
+// the run queue and the oldest entry there runs.
 constexpr std::uint32_t max_lifo_streak = 8;
 // Mailboxes taken from the global queue at once (the rest go to the run queue).
 constexpr std::size_t global_batch = 32;
