@@ -6,25 +6,29 @@
 // Why LIFO for the owner: what a handler wakes runs while what it touched is
 // still in cache, and a tree of spawns is walked depth first, so the live
 // part of it stays small (skynet, 2 workers: 25 MiB peak RSS instead of
-// 52, and a third less time; bench/RESULTS.md, run U). Fairness does not come from this deque: a mailbox
-// that used up its batch goes to the global queue, behind everything, and a
-// worker takes the oldest entry here (steal_one, from the top) every so
-// often (Worker::next_local), so a burst of new work cannot starve old.
+// 52, and a third less time; bench/RESULTS.md, run U). Fairness does not
+// come from this deque: a mailbox that used up its batch goes to the global
+// queue, behind everything, and a worker takes the oldest entry here
+// (steal_one, from the top) every so often (Worker::next_local), so a
+// burst of new work cannot starve old.
 //
 //   buf_:  [ … | top_ → oldest … newest | ← bottom_ | … ]   (indices mod Capacity)
 //
-// top_ only grows (thieves' CAS, or the owner's for the last entry), so a
-// thief's CAS fails if anyone took the entry it read; bottom_ is written by
-// the owner only. The fixed ring never grows: a full deque refuses the push
+// top_ only grows, and only by CAS (a thief's; the owner's for the last
+// entry, for a spill in pop_many, or in its own steal_one), so a taker's
+// CAS fails if anyone took the entry it read; bottom_ is written by the
+// owner only. The fixed ring never grows: a full deque refuses the push
 // and the worker spills half of it to the global queue.
 //
-// Beyond the textbook: a thief takes about half, still one CAS per entry
-// (fenced once, see steal_into), and never more than its own deque can
-// hold; the owner spills with one CAS for a whole range (pop_many) and
-// reads top_ only when its last view of it says the ring is full.
+// Where this departs from Lê et al., each argued at its code: try_pop's
+// store of bottom_ is release (C++20 release sequences); a thief takes
+// about half, one CAS per entry but one fence per steal (steal_into), and
+// never more than its own deque can hold; the owner spills with one CAS
+// for a whole range (pop_many) and reads top_ only when its last view of it
+// says the ring is full (has_room).
 //
 // Our own because no dependency we take has one (moodycamel's queues are
-// FIFO); it is the textbook algorithm with its proof's memory orderings.
+// FIFO).
 //
 // Does NOT guarantee: that a steal succeeds while the owner or another thief
 // takes concurrently (it gives up after a bounded number of races); any order
@@ -35,6 +39,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 
@@ -62,8 +67,9 @@ class RunQueue {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
     if (!has_room()) return false;
     buf_[b & mask].store(v, std::memory_order_relaxed);  // relaxed: published by bottom_
-    // release: pairs with the acquire load of bottom_ in steal_one / size, so
-    // a thief that sees the entry sees what was written before the push.
+    // release: pairs with the loads of bottom_ in claim_oldest (acquire),
+    // steal_into (seq_cst) and size (acquire), so a thief that sees the
+    // entry sees what was written before the push.
     bottom_.store(b + 1, std::memory_order_release);
     return true;
   }
@@ -71,32 +77,36 @@ class RunQueue {
   /// Removes the newest entry, or null. Owner-only, lock-free.
   T* try_pop() noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;  // relaxed: our own
-    // release, not relaxed: a thief may read this value of bottom_ instead
-    // of the one try_push stored, and must still see the entries below it
-    // (C++20 release sequences no longer include a thread's later plain
-    // stores). Free on x86; the fence below orders it before our read of top_.
+    // release, not relaxed: pairs with the same loads as try_push's store.
+    // A thief may read this value of bottom_ instead of the one try_push
+    // stored, and must still see the entries below it (C++20 release
+    // sequences no longer include a thread's later plain stores). Free on
+    // x86; the fence below orders it before our read of top_.
     bottom_.store(b, std::memory_order_release);
     // seq_cst fence: the store-load barrier of Chase-Lev. Our new bottom_ is
-    // visible before we read top_, and pairs with the fence in steal_one:
+    // visible before we read top_, and pairs with the fence in claim_oldest
+    // (and the seq_cst CAS that stands for it in steal_into):
     // a thief and we cannot both miss each other's claim on the last entry.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     std::int64_t t = top_.load(std::memory_order_relaxed);  // relaxed: after the fence
     if (t > b) {
-      // empty: undo. relaxed: top_ > b, so a thief reading this value sees
-      // an empty deque and reads no slot.
-      bottom_.store(b + 1, std::memory_order_relaxed);
+      // empty: undo. release: as the store above (a thief reading this
+      // value is still ordered after the pushes). top_ > b already, so a
+      // thief with an older top_ may read a slot, but its CAS fails.
+      bottom_.store(b + 1, std::memory_order_release);
       return nullptr;
     }
     T* v = buf_[b & mask].load(std::memory_order_relaxed);  // relaxed: we wrote it
     if (t == b) {
-      // The last entry: a thief may be taking it. seq_cst: as the thieves' CAS.
+      // The last entry: a thief may be taking it. seq_cst: as the thieves'
+      // CAS. relaxed on failure: the value read is not used.
       if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
                                         std::memory_order_relaxed)) {
         v = nullptr;  // a thief won it
       }
-      // relaxed: top_ is now b + 1 as well, so a thief reading this value
-      // sees an empty deque and reads no slot.
-      bottom_.store(b + 1, std::memory_order_relaxed);
+      // release: as the store above. top_ is b + 1 now, so a thief with an
+      // older top_ may read a slot, but its CAS fails.
+      bottom_.store(b + 1, std::memory_order_release);
     }
     return v;
   }
@@ -111,16 +121,17 @@ class RunQueue {
   template <class Out>
   std::size_t pop_many(std::size_t n, Out&& out) noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
-    // acquire: pairs with the thieves' CAS, as in try_push.
-    std::int64_t t = top_.load(std::memory_order_acquire);
+    // relaxed: we read only slots we wrote, and the CAS decides the claim.
+    std::int64_t t = top_.load(std::memory_order_relaxed);
     std::int64_t k = 0;
     do {
       k = std::min<std::int64_t>(static_cast<std::int64_t>(n), b - t);
       if (k <= 0) return 0;
-      // seq_cst: a claim on top_ like every other taker's (steal_one); on
-      // failure t is reloaded and the range shrinks to what is left.
+      // seq_cst: a claim on top_ like every other taker's (claim_oldest); on
+      // failure t is reloaded (relaxed, as the load above) and the range
+      // shrinks to what is left.
     } while (!top_.compare_exchange_weak(t, t + k, std::memory_order_seq_cst,
-                                         std::memory_order_acquire));
+                                         std::memory_order_relaxed));
     for (std::int64_t i = t; i < t + k; ++i) {
       out(buf_[i & mask].load(std::memory_order_relaxed));  // relaxed: we wrote them
     }
@@ -169,8 +180,9 @@ class RunQueue {
       if (t >= b) break;
       T* v = buf_[t & mask].load(std::memory_order_relaxed);  // relaxed: as in claim_oldest
       std::int64_t expected = t;
-      // seq_cst: as in claim_oldest. A failure means another taker came:
-      // the steal already has its first entry, so leave the rest.
+      // seq_cst: as in claim_oldest (relaxed on failure: not used). A
+      // failure means another taker came: the steal already has its first
+      // entry, so leave the rest.
       if (!top_.compare_exchange_strong(expected, t + 1, std::memory_order_seq_cst,
                                         std::memory_order_relaxed)) {
         break;
@@ -179,7 +191,10 @@ class RunQueue {
     }
     // Cannot fail: we own dst, so only we push to it, and its room only
     // grows while we steal.
-    while (count > 0) dst.try_push(got[--count]);
+    while (count > 0) {
+      [[maybe_unused]] const bool pushed = dst.try_push(got[--count]);
+      assert(pushed && "steal_into claimed more than its deque could take");
+    }
     return first;
   }
 
@@ -221,8 +236,9 @@ class RunQueue {
   /// steal_one, also telling which index it took (`claimed`).
   T* claim_oldest(std::int64_t& claimed) noexcept {
     for (int attempt = 0; attempt < 8; ++attempt) {
-      // acquire: pairs with the CAS of an earlier taker (its entry was read
-      // before the slot could be reused).
+      // acquire, as in Lê et al.: pairs with the CAS of an earlier taker
+      // (a seq_cst RMW), so what it did before is visible. Not what makes
+      // the claim safe: the fence and the CAS below do that.
       std::int64_t t = top_.load(std::memory_order_acquire);
       // seq_cst fence: pairs with the one in try_pop (see there).
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -234,7 +250,7 @@ class RunQueue {
       // CAS below fails, so a stale value is never used.
       T* v = buf_[t & mask].load(std::memory_order_relaxed);
       // seq_cst: claims entry t against the owner's last-entry CAS and other
-      // thieves (Lê et al.).
+      // thieves (Lê et al.). relaxed on failure: t is reloaded next round.
       if (top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
                                        std::memory_order_relaxed)) {
         claimed = t;
@@ -244,11 +260,11 @@ class RunQueue {
     return nullptr;
   }
 
-  // top_ is written by the thieves (and the owner for the last entry),
-  // bottom_ by the owner only.
+  // top_ is written by every taker (CAS only), bottom_ by the owner only;
+  // top_seen_ is the owner's, on bottom_'s line, which only it writes.
   alignas(detail::cache_line_size) std::atomic<std::int64_t> top_{0};
   alignas(detail::cache_line_size) std::atomic<std::int64_t> bottom_{0};
-  std::int64_t top_seen_ = 0;  // owner-only: a recent value of top_ (has_room)
+  std::int64_t top_seen_ = 0;  // a recent value of top_ (has_room)
   alignas(detail::cache_line_size) std::array<std::atomic<T*>, Capacity> buf_;
 };
 

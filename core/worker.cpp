@@ -129,6 +129,9 @@ ActorCell* Worker::steal() {
     unsigned v = (start + k) % n;
     if (v == index_) continue;
     counters_.steals_tried.add();
+    // What else was stolen is on our run queue now; no notify here: when
+    // this searcher finds work, the run loop wakes another worker if it was
+    // the last searcher (end_search), and that one can steal from us.
     ActorCell* c = sched_.worker(v).queue().steal_into(queue_);
     if (trace_ != nullptr && (c != nullptr || trace_->ring.pushed() == 0 ||
                               counters_.steals_tried.get() % 64 == 0)) [[unlikely]] {

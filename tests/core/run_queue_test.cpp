@@ -152,9 +152,10 @@ TEST(RunQueue, StealIntoTakesAboutHalfAndReturnsTheOldest) {
 }
 
 TEST(RunQueue, StealIntoStopsAtTheRoomTheDestinationHasAndLosesNothing) {
-  // A thief's view of the victim's size can be larger than the ring (its two
-  // loads are not one snapshot), so steal_into must never claim an entry the
-  // destination cannot take: here the destination has room for one.
+  // steal_into must never claim an entry its destination cannot take (it
+  // would be lost): here the destination has room for one. (Races make this
+  // matter even for an empty destination: a thief's two loads of the
+  // victim's ends are not one snapshot, and its size can overshoot the ring.)
   Items items(16);
   RunQueue<int, 8> victim, thief;
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(victim.try_push(items[i]));
