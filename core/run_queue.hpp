@@ -65,11 +65,10 @@ class RunQueue {
   /// Appends `v` at the bottom; false if the ring is full. Owner-only, wait-free.
   bool try_push(T* v) noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
-    if (!has_room()) return false;
+    if (!has_room(b)) return false;
     buf_[b & mask].store(v, std::memory_order_relaxed);  // relaxed: published by bottom_
-    // release: pairs with the loads of bottom_ in claim_oldest (acquire),
-    // steal_into (seq_cst) and size (acquire), so a thief that sees the
-    // entry sees what was written before the push.
+    // A thief that sees the entry sees what was written before the push.
+    // release: pairs with the bottom_ loads in claim_oldest, steal_into, size.
     bottom_.store(b + 1, std::memory_order_release);
     return true;
   }
@@ -77,11 +76,11 @@ class RunQueue {
   /// Removes the newest entry, or null. Owner-only, lock-free.
   T* try_pop() noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;  // relaxed: our own
-    // release, not relaxed: pairs with the same loads as try_push's store.
-    // A thief may read this value of bottom_ instead of the one try_push
-    // stored, and must still see the entries below it (C++20 release
-    // sequences no longer include a thread's later plain stores). Free on
-    // x86; the fence below orders it before our read of top_.
+    // Not relaxed: a thief may read this value of bottom_ instead of the one
+    // try_push stored, and must still see the entries below it (C++20
+    // release sequences no longer include a thread's later plain stores).
+    // Free on x86; the fence below orders it before our read of top_.
+    // release: pairs with the bottom_ loads in claim_oldest, steal_into, size.
     bottom_.store(b, std::memory_order_release);
     // seq_cst fence: the store-load barrier of Chase-Lev. Our new bottom_ is
     // visible before we read top_, and pairs with the fence in claim_oldest
@@ -90,22 +89,23 @@ class RunQueue {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     std::int64_t t = top_.load(std::memory_order_relaxed);  // relaxed: after the fence
     if (t > b) {
-      // empty: undo. release: as the store above (a thief reading this
-      // value is still ordered after the pushes). top_ > b already, so a
-      // thief with an older top_ may read a slot, but its CAS fails.
+      // Empty: undo. top_ > b already, so a thief with an older top_ may
+      // read a slot, but its CAS fails.
+      // release: pairs with the bottom_ loads in claim_oldest, steal_into, size.
       bottom_.store(b + 1, std::memory_order_release);
       return nullptr;
     }
     T* v = buf_[b & mask].load(std::memory_order_relaxed);  // relaxed: we wrote it
     if (t == b) {
       // The last entry: a thief may be taking it. seq_cst: as the thieves'
-      // CAS. relaxed on failure: the value read is not used.
+      // CAS (claim_oldest, steal_into), which it pairs with.
       if (!top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                        std::memory_order_relaxed)) {
+                                        std::memory_order_relaxed)) {  // relaxed: t unused
         v = nullptr;  // a thief won it
       }
-      // release: as the store above. top_ is b + 1 now, so a thief with an
-      // older top_ may read a slot, but its CAS fails.
+      // top_ is b + 1 now, so a thief with an older top_ may read a slot,
+      // but its CAS fails.
+      // release: pairs with the bottom_ loads in claim_oldest, steal_into, size.
       bottom_.store(b + 1, std::memory_order_release);
     }
     return v;
@@ -131,7 +131,7 @@ class RunQueue {
       // failure t is reloaded (relaxed, as the load above) and the range
       // shrinks to what is left.
     } while (!top_.compare_exchange_weak(t, t + k, std::memory_order_seq_cst,
-                                         std::memory_order_relaxed));
+                                         std::memory_order_relaxed));  // relaxed: as the load of t
     for (std::int64_t i = t; i < t + k; ++i) {
       out(buf_[i & mask].load(std::memory_order_relaxed));  // relaxed: we wrote them
     }
@@ -184,7 +184,7 @@ class RunQueue {
       // failure means another taker came: the steal already has its first
       // entry, so leave the rest.
       if (!top_.compare_exchange_strong(expected, t + 1, std::memory_order_seq_cst,
-                                        std::memory_order_relaxed)) {
+                                        std::memory_order_relaxed)) {  // relaxed: unused
         break;
       }
       got[count++] = v;
@@ -213,12 +213,11 @@ class RunQueue {
   }
 
  private:
-  /// Whether try_push would succeed now. Owner-only. Reads top_ only when
-  /// the last value seen says the ring is full: top_ only grows, so an old
-  /// value errs on the side of "full", and the owner does not pull the line
-  /// the thieves' CASes write on every push.
-  bool has_room() noexcept {
-    const std::int64_t b = bottom_.load(std::memory_order_relaxed);  // relaxed: our own
+  /// Whether a push at bottom `b` would succeed now. Owner-only. Reads top_
+  /// only when the last value seen says the ring is full: top_ only grows,
+  /// so an old value errs on the side of "full", and the owner does not pull
+  /// the line the thieves' CASes write on every push.
+  bool has_room(std::int64_t b) noexcept {
     if (b - top_seen_ < cap) return true;
     // acquire: pairs with the takers' CAS on top_: the slots we may now
     // reuse were read by whoever took their entries, before that CAS.
@@ -252,7 +251,7 @@ class RunQueue {
       // seq_cst: claims entry t against the owner's last-entry CAS and other
       // thieves (Lê et al.). relaxed on failure: t is reloaded next round.
       if (top_.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                       std::memory_order_relaxed)) {
+                                       std::memory_order_relaxed)) {  // relaxed: t reloaded
         claimed = t;
         return v;
       }

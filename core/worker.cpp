@@ -57,11 +57,15 @@ void Worker::push_local(ActorCell* cell) noexcept {
 void Worker::push_back(ActorCell* cell) noexcept {
   // The back of all runnable work: the owner runs its run queue (newest
   // first) before it looks here again, unless global_interval comes first.
-  if (!sched_.global_queue().enqueue(global_producer_, cell)) {
+  enqueue_global(&cell, 1);
+  sched_.notify_one();
+}
+
+void Worker::enqueue_global(ActorCell* const* cells, std::size_t n) noexcept {
+  if (!sched_.global_queue().enqueue_bulk(global_producer_, cells, n)) {
     std::fprintf(stderr, "shoal: out of memory growing the global queue\n");
     std::abort();
   }
-  sched_.notify_one();
 }
 
 void Worker::spill(ActorCell* extra) noexcept {
@@ -71,10 +75,7 @@ void Worker::spill(ActorCell* extra) noexcept {
   std::size_t n = queue_.pop_many(
       batch.size() - 1, [&, i = std::size_t{0}](ActorCell* c) mutable { batch[i++] = c; });
   batch[n++] = extra;
-  if (!sched_.global_queue().enqueue_bulk(global_producer_, batch.data(), n)) {
-    std::fprintf(stderr, "shoal: out of memory growing the global queue\n");
-    std::abort();
-  }
+  enqueue_global(batch.data(), n);
 }
 
 // -- finding work ----------------------------------------------------------------------

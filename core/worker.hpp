@@ -105,6 +105,9 @@ class Worker {
   ActorCell* idle();
   void park();
   void spill(ActorCell* extra) noexcept;
+  /// Appends `n` cells to the global queue as this worker's producer;
+  /// aborts with a message if the queue cannot grow (out of memory).
+  void enqueue_global(ActorCell* const* cells, std::size_t n) noexcept;
   /// Starts or stops recording on this thread, as the recorder says.
   void refresh_trace() noexcept;
   static RunStats run_traced(ActorCell* cell, WorkerCounters& counters, detail::WorkerTrace& trace,

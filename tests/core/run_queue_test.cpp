@@ -110,23 +110,19 @@ TEST(RunQueue, MatchesADequeThroughManyWrapsOfCapacityFour) {
       ASSERT_EQ(q.try_push(items[next]), fits) << "push " << next;
       if (fits) model.push_back(static_cast<int>(next));
       ++next;
-    } else if (op < 6) {
-      int* v = q.try_pop();
-      if (model.empty()) {
-        ASSERT_EQ(v, nullptr);
-      } else {
-        ASSERT_NE(v, nullptr);
-        ASSERT_EQ(*v, model.back());
-        model.pop_back();
-      }
     } else {
-      int* v = q.steal_one();
+      const bool pop = op < 6;  // the owner's pop (newest), else a steal (oldest)
+      int* v = pop ? q.try_pop() : q.steal_one();
       if (model.empty()) {
-        ASSERT_EQ(v, nullptr);
+        ASSERT_EQ(v, nullptr) << (pop ? "pop" : "steal");
       } else {
-        ASSERT_NE(v, nullptr);
-        ASSERT_EQ(*v, model.front());
-        model.pop_front();
+        ASSERT_NE(v, nullptr) << (pop ? "pop" : "steal");
+        ASSERT_EQ(*v, pop ? model.back() : model.front()) << (pop ? "pop" : "steal");
+        if (pop) {
+          model.pop_back();
+        } else {
+          model.pop_front();
+        }
       }
     }
     ASSERT_EQ(q.size(), model.size());

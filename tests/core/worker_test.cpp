@@ -339,10 +339,13 @@ struct Player : Handles<Player, Serve, SetPartner, Volley> {
   Pid partner_;
 };
 
-struct Watcher : Handles<Watcher, Poke> {
-  explicit Watcher(std::shared_ptr<RallyState> state) : state_(std::move(state)) {}
+/// Marks that it ran: the bystander of the fairness tests (State has
+/// `bystander_ran`).
+template <class State>
+struct Watcher : Handles<Watcher<State>, Poke> {
+  explicit Watcher(std::shared_ptr<State> state) : state_(std::move(state)) {}
   void on(Context&, Poke&) { state_->bystander_ran = true; }
-  std::shared_ptr<RallyState> state_;
+  std::shared_ptr<State> state_;
 };
 
 TEST_P(WorkerFairness, APingPongPairInTheLifoSlotDoesNotStarveTheRunQueue) {
@@ -355,7 +358,7 @@ TEST_P(WorkerFairness, APingPongPairInTheLifoSlotDoesNotStarveTheRunQueue) {
   auto system = make_system();
   Pid a = spawn<Player>(*system, state);
   Pid b = spawn<Player>(*system, state);
-  Pid watcher = spawn<Watcher>(*system, state);
+  Pid watcher = spawn<Watcher<RallyState>>(*system, state);
   system->send(b, SetPartner{a});
   system->send(a, Serve{b, watcher});
   ASSERT_TRUE(arrive(*system, rally, "the watcher to run during the rally"));
@@ -393,11 +396,6 @@ struct ChainLink : Handles<ChainLink, Grow> {
   }
   std::shared_ptr<ChainState> state_;
 };
-struct ChainWatcher : Handles<ChainWatcher, Poke> {
-  explicit ChainWatcher(std::shared_ptr<ChainState> state) : state_(std::move(state)) {}
-  void on(Context&, Poke&) { state_->bystander_ran = true; }
-  std::shared_ptr<ChainState> state_;
-};
 /// Wakes the watcher, then the first link (which pushes the watcher out of
 /// the LIFO slot into the run queue, under everything the chain adds).
 struct ChainStarter : Handles<ChainStarter, Serve> {
@@ -416,7 +414,7 @@ TEST_P(WorkerFairness, AStreamOfNewWorkDoesNotStarveTheOldestEntryOfTheRunQueue)
   auto state = std::make_shared<ChainState>();
   auto chain = state->done.get_future();
   auto system = make_system();
-  Pid watcher = spawn<ChainWatcher>(*system, state);
+  Pid watcher = spawn<Watcher<ChainState>>(*system, state);
   Pid starter = spawn<ChainStarter>(*system, state);
   system->send(starter, Serve{Pid(), watcher});
   ASSERT_TRUE(arrive(*system, chain, "the watcher to run while the chain grows"));
