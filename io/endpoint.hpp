@@ -104,9 +104,15 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     // relaxed: a count folded into the sequence; no data depends on it.
     return refused_.exchange(0, std::memory_order_relaxed);
   }
-  /// Intrusive link for the node's ready list. io thread and the producer
-  /// that scheduled it (see Node::schedule).
+  /// Intrusive link for the home io thread's ready list, and whether the
+  /// endpoint is on it (IoLoop::schedule sets `listed` with an exchange and
+  /// links only if it was clear; IoLoop::take_ready clears it after reading
+  /// `ready_next`). The flag, not the queue's empty mark, decides who links:
+  /// the io thread also marks the queue empty outside take_ready (a lost
+  /// connection drops the queue, connected() flushes it), and a producer
+  /// that then wins the mark must not link an endpoint still listed.
   std::atomic<Endpoint*> ready_next{nullptr};
+  std::atomic<bool> listed{false};
 
   // io-thread state (NodeImpl reads and writes these directly)
   State state = State::idle;

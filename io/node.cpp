@@ -199,6 +199,12 @@ void IoLoop::stop_and_join() {
 bool IoLoop::home_of(const Endpoint& e) const noexcept { return &e.home() == this; }
 
 void IoLoop::schedule(Endpoint& e) noexcept {
+  // acq_rel: acquire pairs with the release exchange in take_ready that
+  // cleared the flag (the io thread's read of ready_next is done before our
+  // store to it below); release pairs with that exchange's acquire when it
+  // reads our `true` (what we queued before this call is visible to the
+  // flush that follows it). Already listed: the io thread will flush it.
+  if (e.listed.exchange(true, std::memory_order_acq_rel)) return;
   Endpoint* head = ready_.load(std::memory_order_relaxed);  // relaxed: the CAS validates it
   do {
     e.ready_next.store(head, std::memory_order_relaxed);  // relaxed: published by the CAS
@@ -331,9 +337,14 @@ bool IoLoop::take_ready() {
   Endpoint* e = ready_.exchange(nullptr, std::memory_order_acquire);
   if (e == nullptr) return false;
   while (e != nullptr) {
-    // Read the link first: once flush() marks the queue empty, a producer
-    // may push the endpoint again and overwrite it.
+    // Read the link first: once the flag is clear, a producer may list the
+    // endpoint again and overwrite it.
     Endpoint* next = e->ready_next.load(std::memory_order_relaxed);  // relaxed: after the acquire
+    // acq_rel: release pairs with the acquire exchange in schedule() (our
+    // read of ready_next comes before a new lister's store); acquire pairs
+    // with the release of a producer that found it listed and left it to
+    // this flush.
+    e->listed.exchange(false, std::memory_order_acq_rel);
     flush(*e);
     e = next;
   }

@@ -179,6 +179,9 @@ void IoLoop::flush(Endpoint& e) {
   }
   switch (e.state) {
     case Endpoint::State::idle:
+      // Listed, but the queue went with a lost connection since: nothing
+      // to connect for (the mark makes the next sender list it again).
+      if (e.try_mark_empty()) return;
       start_connect(e);
       return;
     case Endpoint::State::connecting:
@@ -306,6 +309,7 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
   }
   finish_batch(c);
   e.popped(bytes);
+  if (!owed_.empty()) pay_owed();  // watches of a gone incarnation's actors
 }
 
 void IoLoop::trace_frame(shoal::detail::WorkerTrace& t, TraceKind kind, const Connection& c,
@@ -388,22 +392,49 @@ void IoLoop::drop_one(Envelope& env, RemoteProcess& target) {
   const MessageType* t = env.type->base();
   if (auto* w = env.get<shoal::detail::Watch>()) {
     // The watch never reached the peer: the watcher hears the address died.
-    ActorSystem::post_system(w->watcher, emplace_envelope<Terminated>(
-                                             Pid(&target), TerminatedReason::address_terminated));
+    owed_.terminated.emplace_back(w->watcher, Pid(&target));
   } else if (t != message_type_of<shoal::detail::Unwatch> && t != message_type_of<Terminated> &&
              t != message_type_of<shoal::detail::StopRequest> &&
              t != message_type_of<DeadLetterResponse>) {
-    if (const SenderHeader* h = env.sender_header(); h != nullptr && !h->sender.empty() &&
-                                                     is_future(h->sender)) {
-      if (static_cast<shoal::detail::FutureCore*>(h->sender.process())
-              ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {
-        bump(stats_.futures_failed);
+    bump(stats_.dropped_connection_lost);
+    // Published now; the asker (ActorSystem::bounce's job) is told later.
+    DeadLetter d{target.id(), env.type->name, DeadLetterReason::connection_lost};
+    system_.dead_letters().publish(d);
+    system_.events().publish(d);
+    if (const SenderHeader* h = env.sender_header(); h != nullptr && !h->sender.empty()) {
+      if (is_future(h->sender)) {
+        owed_.futures.push_back(h->sender);
+      } else {
+        owed_.responses.push_back({h->sender, DeadLetterResponse{target.id(), env.type->name,
+                                                                 DeadLetterReason::connection_lost}});
       }
     }
-    bump(stats_.dropped_connection_lost);
-    system_.report_dead_letter(env, target.id(), DeadLetterReason::connection_lost);
   }
   env.destroy_payload();
+}
+
+void IoLoop::pay_owed() {
+  // Moved out first: a future's continuation runs here and may send to
+  // the same peer, and so come back through a drop.
+  Owed owed = std::move(owed_);
+  owed_ = {};
+  for (Pid& f : owed.futures) {
+    if (static_cast<shoal::detail::FutureCore*>(f.process())
+            ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {
+      bump(stats_.futures_failed);
+    }
+  }
+  for (auto& [watcher, watchee] : owed.terminated) {
+    ActorSystem::post_system(watcher, emplace_envelope<Terminated>(
+                                          watchee, TerminatedReason::address_terminated));
+  }
+  for (auto& [asker, response] : owed.responses) {
+    // Plain (no sender), as ActorSystem::bounce sends it.
+    try {
+      system_.send(asker, response);
+    } catch (const std::bad_alloc&) {
+    }
+  }
 }
 
 void IoLoop::drop_queued(Endpoint& e) {
@@ -419,24 +450,22 @@ void IoLoop::drop_queued(Endpoint& e) {
   }
   e.popped(bytes);
   e.next_sequence += e.take_refused();
+  // Only now, with the queue empty and marked: whatever a failed future or
+  // a Terminated makes someone send next (a retry) goes to a new attempt,
+  // not into the queue being dropped.
+  pay_owed();
 }
 
 void IoLoop::association_lost(Endpoint& e) {
-  for (Pid& f : e.pending_futures) {
-    if (static_cast<shoal::detail::FutureCore*>(f.process())
-            ->fail(RequestErrc::delivery_failed, DeadLetterReason::connection_lost)) {
-      bump(stats_.futures_failed);
-    }
-  }
+  owed_.futures.insert(owed_.futures.end(), std::make_move_iterator(e.pending_futures.begin()),
+                       std::make_move_iterator(e.pending_futures.end()));
   e.pending_futures.clear();
-  for (auto& [watcher, watchee] : e.watches) {
-    ActorSystem::post_system(watcher, emplace_envelope<Terminated>(
-                                          watchee, TerminatedReason::address_terminated));
-  }
+  owed_.terminated.insert(owed_.terminated.end(), std::make_move_iterator(e.watches.begin()),
+                          std::make_move_iterator(e.watches.end()));
   e.watches.clear();
   e.connection = nullptr;
   e.state = Endpoint::State::idle;
-  drop_queued(e);
+  drop_queued(e);  // pays what is owed once the queue is gone
 }
 
 }  // namespace shoal::io::detail

@@ -279,10 +279,18 @@ class IoLoop final : public wire::BatchSink {
                    std::uint64_t messages, std::uint64_t bytes, std::uint64_t flows);
   void write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProcess& target);
   void start_send(Connection& c);
+  /// Drops what is queued for the peer (dead letters), marks the queue
+  /// empty, then pays what the drops owe (pay_owed).
   void drop_queued(Endpoint& e);
+  /// One message that will never be sent: a dead letter; a future or a
+  /// watcher it concerns is owed a failure (owed_).
   void drop_one(Envelope& env, RemoteProcess& target);
+  /// Fails the owed futures and tells the owed watchers. Called once the
+  /// queue they came from is empty and marked, so that whatever they send
+  /// in answer (a retry) reaches the next connection, not the dropped queue.
+  void pay_owed();
   /// The peer is gone (connection lost, unreachable, restarted, shutdown):
-  /// fail its futures, tell its watchers, drop its queue; back to idle.
+  /// drop its queue, then fail its futures and tell its watchers; back to idle.
   void association_lost(Endpoint& e);
   void connect_failed(Endpoint& e);
   void connected(Endpoint& e, Connection& c);
@@ -320,9 +328,10 @@ class IoLoop final : public wire::BatchSink {
   GuestRunner guest_;  // runs what deliveries woke while every worker sleeps (this thread)
 
   // Ready list: an intrusive Treiber stack of endpoints (Endpoint::ready_next).
-  // Producers push (each endpoint at most once: the queue's empty mark);
-  // the io thread takes the whole stack with one exchange, so ABA cannot
-  // bite. Order among endpoints does not matter.
+  // Producers push (each endpoint at most once: Endpoint::listed, set by
+  // whoever links it, cleared by take_ready); the io thread takes the whole
+  // stack with one exchange, so ABA cannot bite. Order among endpoints does
+  // not matter.
   alignas(shoal::detail::cache_line_size) std::atomic<Endpoint*> ready_{nullptr};
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stopping_{false};
@@ -384,6 +393,17 @@ class IoLoop final : public wire::BatchSink {
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::vector<std::shared_ptr<Endpoint>> active_;  // endpoints with io state (timers)
   std::vector<Pid> holds_;  // targets and remote senders of the batch being built
+  // What dropped messages and associations owe: futures to fail, watchers
+  // to tell (watcher, watchee), asking actors' DeadLetterResponses; paid
+  // by pay_owed().
+  struct Owed {
+    std::vector<Pid> futures;
+    std::vector<std::pair<Pid, Pid>> terminated;
+    std::vector<std::pair<Pid, DeadLetterResponse>> responses;
+    bool empty() const noexcept {
+      return futures.empty() && terminated.empty() && responses.empty();
+    }
+  } owed_;
   std::thread thread_;
 };
 

@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "tests/io/io_kit.hpp"
@@ -193,6 +195,146 @@ TEST_F(TwoProcesses, AKilledPeerIsNoticedAndItsRestartIsANewIncarnation) {
   EXPECT_EQ(r.value().value, 9u);
   EXPECT_EQ(here->stats().duplicates_dropped, 0u);
   EXPECT_GE(here->stats().connections_opened, 2u);
+}
+
+/// A shoal-node on a free port below the ephemeral range (32768 and up):
+/// redials while it is down can then never connect a socket to itself on
+/// that port (TCP self-connect), which would keep it from being reused.
+std::unique_ptr<NodeProcess> start_on_low_port() {
+  std::mt19937 rng(std::random_device{}());
+  std::unique_ptr<NodeProcess> p;
+  for (int attempt = 0; attempt < 50 && (!p || p->address().empty()); ++attempt) {
+    p = std::make_unique<NodeProcess>("127.0.0.1:" + std::to_string(20000 + rng() % 10000), false);
+  }
+  if (p && p->address().empty()) p.reset();
+  return p;
+}
+
+/// Sends Items to the sink in bursts of 256 (one chain each: the outbox),
+/// re-queuing itself between bursts, until stopped; counts the sink's Acks.
+struct Pump : Handles<Pump, Probe, Ack> {
+  Pump(Pid sink, std::shared_ptr<Counter> acks) : sink(std::move(sink)), acks(std::move(acks)) {}
+  void on(Context& ctx, Probe&) {
+    for (int i = 0; i < 256; ++i) ctx.request(sink, Item{1, seq++});
+    ctx.send(ctx.self(), Probe{});
+  }
+  void on(Context&, Ack&) { acks->add(); }
+  Pid sink;
+  std::shared_ptr<Counter> acks;
+  std::uint64_t seq = 0;
+};
+
+/// Starts a shoal-node on `address` again after the last one there was
+/// killed: its listening port may stay taken for a moment (the killed
+/// process's connections linger until this node closes its side).
+std::unique_ptr<NodeProcess> restart_on(const std::string& address) {
+  auto until = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    auto p = std::make_unique<NodeProcess>(address, false);
+    if (p->address() == address || std::chrono::steady_clock::now() > until) return p;
+  }
+}
+
+/// Asks the peer's echo until it answers; the error of the last attempt if
+/// it never did within `deadline`.
+std::string wait_for_echo(ActorSystem& sys, const Pid& echo, std::uint64_t value,
+                          std::chrono::seconds deadline = 60s) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  std::string last = "no attempt";
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = sys.request_future<Probe>(echo, Probe{value}, 5s).result();
+    if (r.ok() && r.value().value == value) return {};
+    last = r.ok() ? "a wrong answer" : r.what();
+  }
+  return last;
+}
+
+/// Destroys the node on another thread and fails the test (aborting: a
+/// wedged io thread cannot be recovered) if that takes over 60 s.
+void destroy_within_deadline(std::optional<Node>& node) {
+  auto gone = std::async(std::launch::async, [&] { node.reset(); });
+  if (gone.wait_for(60s) != std::future_status::ready) {
+    std::fprintf(stderr, "FATAL: ~Node() did not return within 60 s\n");
+    std::abort();
+  }
+}
+
+TEST_F(TwoProcesses, AStreamThroughRepeatedKillsAndRestartsOfThePeerKeepsMoving) {
+  // The regression for a livelock: with a stream running, a connection
+  // lost while the peer's endpoint waited on the io thread's ready list
+  // let the next send link the endpoint to itself; the io thread then
+  // flushed it forever and ~Node() never returned.
+  std::unique_ptr<NodeProcess> peer = start_on_low_port();
+  ASSERT_TRUE(peer) << "no free port in 20000-29999";
+  const std::string address = peer->address();
+  Pid echo = here->pid(address, "echo");
+  auto acks = std::make_shared<Counter>();
+  Pid pump = sys->spawn<Pump>(here->pid(address, "sink"), acks);
+  sys->send(pump, Probe{});
+  constexpr int restarts = 6;
+  for (int round = 0; round <= restarts; ++round) {
+    std::string error = wait_for_echo(*sys, echo, 100 + round);
+    ASSERT_TRUE(error.empty()) << "round " << round << ": the peer never answered: " << error;
+    // The stream reaches this incarnation too: its sink acks it.
+    const std::uint64_t before = acks->get();
+    ASSERT_TRUE(acks->wait_for(before + 3, 60s))
+        << "round " << round << ": the stream stalled at " << before << " acks";
+    if (round == restarts) break;
+    peer->kill_hard();
+    peer = restart_on(address);
+    ASSERT_EQ(peer->address(), address) << "the peer could not listen again on " << address;
+  }
+  sys->stop(pump);
+  EXPECT_EQ(here->stats().duplicates_dropped, 0u);
+  destroy_within_deadline(here);
+}
+
+TEST_F(TwoProcesses, ARequestRetriedAtOnceAfterDeliveryFailedReachesTheRestartedPeer) {
+  // A request sent as soon as an earlier one failed with delivery_failed
+  // must not be dropped with the lost connection's queue: the futures fail
+  // only once that queue is gone.
+  std::unique_ptr<NodeProcess> peer = start_on_low_port();
+  ASSERT_TRUE(peer) << "no free port in 20000-29999";
+  const std::string address = peer->address();
+  Pid echo = here->pid(address, "echo");
+  Pid sink = here->pid(address, "sink");
+  ASSERT_TRUE(wait_for_echo(*sys, echo, 1).empty());
+  for (int round = 0; round < 8; ++round) {
+    // The sink never answers one Item: this stays pending until the loss.
+    auto pending = sys->request_future<Ack>(sink, Item{7, 0}, 60s);
+    // Odd rounds retry from the failed future's continuation, on the
+    // thread that fails it (the io thread, inside the loss); even rounds
+    // from this thread as soon as it wakes.
+    std::promise<Future<Probe>> retried;
+    const std::uint64_t value = 1000u + round;
+    if (round % 2 == 1) {
+      pending.then([&](Result<Ack> lost) {
+        if (lost.ok() || lost.error() != RequestErrc::delivery_failed) {
+          retried.set_exception(std::make_exception_ptr(std::runtime_error(
+              "the pending request ended with " + (lost.ok() ? "an answer" : lost.what()))));
+          return;
+        }
+        retried.set_value(sys->request_future<Probe>(echo, Probe{value}, 30s));
+      });
+    }
+    peer->kill_hard();
+    if (round % 2 == 0) {
+      auto lost = pending.result();
+      ASSERT_FALSE(lost.ok());
+      ASSERT_EQ(lost.error(), RequestErrc::delivery_failed) << lost.what();
+      retried.set_value(sys->request_future<Probe>(echo, Probe{value}, 30s));
+    }
+    auto got = retried.get_future();
+    ASSERT_EQ(got.wait_for(60s), std::future_status::ready) << "the pending request never failed";
+    // The node redials (with backoff) until the peer is back.
+    Future<Probe> retry = got.get();
+    peer = restart_on(address);
+    ASSERT_EQ(peer->address(), address) << "the peer could not listen again on " << address;
+    auto r = retry.result();
+    ASSERT_TRUE(r.ok()) << "round " << round << ": the retry failed: " << r.what();
+    EXPECT_EQ(r.value().value, value);
+  }
+  destroy_within_deadline(here);
 }
 
 }  // namespace
