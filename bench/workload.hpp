@@ -72,6 +72,9 @@ struct Workload {
   bool scalable = false;
   /// Its messages carry RunConfig::message_bytes of payload.
   bool sized_messages = false;
+  /// Programs a run starts, per system ("shoal", "caf"): paths to check
+  /// before the runs (the remote workloads' server processes).
+  std::vector<std::pair<std::string, std::string>> programs{};
 };
 
 /// Every workload, in the order --list prints them.

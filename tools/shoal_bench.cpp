@@ -80,6 +80,7 @@ constexpr std::string_view usage_text =
                    [--json FILE] [--baseline FILE] [--noise PCT]
                    [--no-caf] [--no-fork]
        shoal-bench --list [WORKLOAD...]
+       shoal-bench --programs [WORKLOAD...]
        shoal-bench --help
 
 Runs each selected workload --reps times with shoal and, alternately, with its
@@ -121,6 +122,8 @@ the medians.
   --no-caf     run shoal only
   --no-fork    run every repetition in this process (for a debugger)
   --list       print the selected workloads (name, unit, description)
+  --programs   print the programs the selected workloads start (the remote
+               workloads' server processes), one path a line
   --help       print this text
 
 Exit status: 0 ok, 1 a run failed, 2 bad command line.
@@ -151,6 +154,7 @@ struct Options {
   bool run_caf = true;
   bool fork_runs = true;
   bool list = false;
+  bool programs = false;
   bool help = false;
 };
 
@@ -287,6 +291,9 @@ Options parse_args(const std::vector<std::string_view>& args) {
     } else if (arg == "--list") {
       no_value();
       opts.list = true;
+    } else if (arg == "--programs") {
+      no_value();
+      opts.programs = true;
     } else if (arg == "--help" || arg == "-h") {
       no_value();
       opts.help = true;
@@ -398,6 +405,22 @@ struct Progress {
 
 bool runs_caf(const Workload& w, const Options& opts) {
   return opts.run_caf && static_cast<bool>(w.run_caf);
+}
+
+// The programs the selected runs start, each once; only those that are not
+// an executable file if `missing_only`.
+std::vector<std::string> programs_of(const std::vector<Workload>& selected, const Options& opts,
+                                     bool missing_only) {
+  std::vector<std::string> out;
+  for (const Workload& w : selected) {
+    for (const auto& [system, path] : w.programs) {
+      if (system == "caf" && !runs_caf(w, opts)) continue;
+      if (std::find(out.begin(), out.end(), path) != out.end()) continue;
+      if (missing_only && ::access(path.c_str(), X_OK) == 0) continue;
+      out.push_back(path);
+    }
+  }
+  return out;
 }
 
 // Runs `run` in a child process and brings its Timing back through a pipe.
@@ -581,6 +604,20 @@ int main(int argc, char** argv) {
   if (opts.list) {
     print_list(std::cout, selected);
     return 0;
+  }
+  if (opts.programs) {
+    for (const std::string& p : programs_of(selected, opts, false)) std::cout << p << '\n';
+    return 0;
+  }
+  // Checked before the runs: a missing server program would fail every
+  // remote repetition, one by one.
+  if (std::vector<std::string> missing = programs_of(selected, opts, true); !missing.empty()) {
+    for (const std::string& p : missing) {
+      std::cerr << "shoal-bench: " << p << " is not built (the remote workloads start it)\n";
+    }
+    std::cerr << "shoal-bench: `ninja -C BUILD bench-suite` builds everything the suite runs "
+                 "(tools/run-bench does)\n";
+    return 1;
   }
 
   // Opened before the runs so a bad path fails in a second, not after an hour.

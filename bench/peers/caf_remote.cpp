@@ -30,8 +30,7 @@ using go_atom = caf::atom_constant<caf::atom("go")>;
 
 struct Client {
   explicit Client(unsigned workers)
-      : server({sibling_program("SHOAL_CAF_NODE", "../bench/peers/caf-remote-node"), "--workers",
-                std::to_string(workers)}),
+      : server({server_program(), "--workers", std::to_string(workers)}),
         system(configured(config, workers)) {
     std::string line = server.read_line();  // "listening 127.0.0.1:PORT"
     auto colon = line.rfind(':');
@@ -109,6 +108,10 @@ caf::behavior pinger(caf::stateful_actor<PingState>* self, caf::actor server,
 }
 
 }  // namespace
+
+std::string server_program() {
+  return sibling_program("SHOAL_CAF_NODE", "../bench/peers/caf-remote-node");
+}
 
 Timing remote_stream(unsigned workers, unsigned senders, std::uint64_t items,
                      std::uint64_t window) {

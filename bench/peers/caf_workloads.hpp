@@ -15,4 +15,7 @@ namespace shoal::bench::caf_peer {
 
 #include "bench/workloads/shapes.inc"
 
+/// The server program the remote twins start (bench/peers/caf-remote-node).
+std::string server_program();
+
 }  // namespace shoal::bench::caf_peer

@@ -29,8 +29,7 @@ using node::Item;
 using node::Probe;
 
 std::vector<std::string> server_command(unsigned workers) {
-  std::vector<std::string> cmd{sibling_program("SHOAL_NODE", "node/shoal-node"), "--workers",
-                               std::to_string(workers)};
+  std::vector<std::string> cmd{server_program(), "--workers", std::to_string(workers)};
   if (options().spin_us != 0) {
     cmd.push_back("--spin");
     cmd.push_back(std::to_string(options().spin_us));
@@ -127,6 +126,8 @@ struct Pinger : Handles<Pinger, Go, Probe> {
 };
 
 }  // namespace
+
+std::string server_program() { return sibling_program("SHOAL_NODE", "node/shoal-node"); }
 
 Timing remote_stream(unsigned workers, unsigned senders, std::uint64_t items,
                      std::uint64_t window) {

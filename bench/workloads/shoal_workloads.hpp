@@ -43,4 +43,7 @@ Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages);
 Timing pairs_beside_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
                           unsigned fail_every);
 
+/// The server program the remote workloads start (tools/node/shoal-node).
+std::string server_program();
+
 }  // namespace shoal::bench::native

@@ -241,6 +241,13 @@ std::vector<Workload> workloads() {
     if (!said) std::fprintf(stderr, "shoal-bench: remote workloads left out: %s\n", no_uring.c_str());
     said = true;
   }
+  // What a remote run starts: each system's server process.
+  const std::vector<std::pair<std::string, std::string>> servers{
+      {"shoal", native::server_program()},
+#if SHOAL_BENCH_HAVE_CAF
+      {"caf", peer::server_program()},
+#endif
+  };
   for (unsigned senders : {1u, 16u}) {
     if (!no_uring.empty()) break;
     list.push_back(
@@ -258,6 +265,7 @@ std::vector<Workload> workloads() {
          SHOAL_NATIVE(remote_stream(c.workers, senders, sized(remote_items, c), remote_window)),
          SHOAL_CAF(remote_stream(c.workers, senders, sized(remote_items, c), remote_window))});
     list.back().scalable = true;
+    list.back().programs = servers;
   }
   {
     struct Pct {
@@ -277,6 +285,7 @@ std::vector<Workload> workloads() {
                       SHOAL_NATIVE(remote_rtt(c.workers, sized(remote_round_trips, c))),
                       SHOAL_CAF(remote_rtt(c.workers, sized(remote_round_trips, c)))});
       list.back().scalable = true;
+      list.back().programs = servers;
     }
   }
 
@@ -289,6 +298,7 @@ std::vector<Workload> workloads() {
                   [](const Timing& t) { return 100.0 * t.seconds / t.items; },
                   SHOAL_NATIVE(remote_idle(c.workers, 0.1, 1.0)),
                   SHOAL_CAF(remote_idle(c.workers, 0.1, 1.0))});
+  list.back().programs = servers;
   list.push_back({"idle",
                   "CPU used by a system with 1,000 idle actors, 100 ms after its last message",
                   "% core",

@@ -44,6 +44,15 @@ r = run("--help")
 check(r.returncode == 0 and "--trace FILE" in r.stdout, "--help")
 r = run("--list")
 check(r.returncode == 0 and "ping-pong" in r.stdout and "fan-in/256" in r.stdout, "--list")
+# A remote workload whose server program is missing fails at once, naming
+# it, before any repetition runs.
+if "remote-idle" in r.stdout:
+    missing = subprocess.run([bench, "remote-idle", "--no-caf", "--reps", "1"], capture_output=True,
+                             text=True, timeout=60,
+                             env={**os.environ, "SHOAL_NODE": "/nonexistent/shoal-node"})
+    check(missing.returncode == 1 and "/nonexistent/shoal-node is not built" in missing.stderr
+          and "bench-suite" in missing.stderr, f"a missing server program: exit "
+          f"{missing.returncode}\n{missing.stderr}")
 
 # -- a short observed run ------------------------------------------------------------
 out_json = os.path.join(tmp, "run.json")
