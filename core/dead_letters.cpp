@@ -32,6 +32,8 @@ std::string_view to_string(DeadLetterReason r) noexcept {
       return "unknown_type";
     case DeadLetterReason::malformed:
       return "malformed";
+    case DeadLetterReason::too_large:
+      return "too_large";
   }
   return "unknown";
 }

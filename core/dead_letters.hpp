@@ -33,8 +33,9 @@ enum class DeadLetterReason : std::uint8_t {
   connection_lost,    ///< queued for a node whose connection dropped or never came up
   unknown_type,       ///< arrived from a node with a type name this node does not know
   malformed,          ///< arrived from a node but did not decode
+  too_large,          ///< to a remote actor, larger than one frame the peer accepts
 };
-inline constexpr std::size_t dead_letter_reason_count = 13;
+inline constexpr std::size_t dead_letter_reason_count = 14;
 
 /// A readable name for a reason ("target_stopped", ...).
 std::string_view to_string(DeadLetterReason r) noexcept;

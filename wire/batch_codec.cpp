@@ -1,5 +1,6 @@
 #include "wire/batch_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -33,7 +34,7 @@ BatchWriter::Add BatchWriter::add(const OutboundMessage& m) {
     // new batch (the receiver drops a step back as a duplicate).
     if (m.sequence <= last_sequence_ ||
         m.sequence - first_sequence_ > std::numeric_limits<std::uint32_t>::max() ||
-        pending_.size() >= limits_.max_envelopes) {
+        pending_.size() >= std::min(limits_.max_envelopes, limits_.max_table_entries)) {
       return Add::full;
     }
   }

@@ -49,6 +49,9 @@ class BatchWriter {
   };
 
   explicit BatchWriter(const FrameLimits& limits = {}) : limits_(limits) {}
+  /// The limits the next batches keep to (the receiving peer's, from its
+  /// handshake). Between batches only (size() == 0).
+  void set_limits(const FrameLimits& limits) noexcept { limits_ = limits; }
 
   /// Encodes one message into the current batch (starting one if needed).
   Add add(const OutboundMessage& m);

@@ -40,6 +40,7 @@ struct Frame {
     disconnect @6 :Disconnect;
     undeliverable @7 :Undeliverable;
     stop @8 :Stop;
+    auth @9 :Auth;
   }
 }
 
@@ -72,10 +73,38 @@ struct Envelope {
 # nothing else until the answering handshake arrives (the acceptor may
 # move the connection between its io threads in that pause, and refuses a
 # frame that comes before its answer when it does).
+#
+# Authentication (nodes configured with a shared secret): the dialer's
+# handshake carries a fresh nonce; the acceptor's answer carries its own
+# nonce and its proof; the dialer checks the proof, then sends an `Auth`
+# frame with its own proof before anything else; the acceptor reads no
+# other frame until that proof checks. A proof is HMAC-SHA256(secret,
+# label || transcript), label "shoal/1 acceptor" or "shoal/1 dialer", and
+# the transcript binds both nonces, both addresses and both incarnations
+# (io/auth.hpp spells out the bytes). A node with a secret refuses a peer
+# that offers no proof; a node without one refuses a peer that asks for it.
 struct Handshake {
   version @0 :UInt32;      # protocolVersion of the sender
   address @1 :Text;        # the sender's advertised node address
   incarnation @2 :UInt64;  # random per ActorSystem start, never 0
+  # The sender's numbering of its messages to this peer (Batch sequence
+  # numbers) started afresh under this id; the receiver forgets what it
+  # expected when it changes. 0: not said (count on).
+  association @3 :UInt64;
+  # What the sender accepts (wire/frame_codec.hpp FrameLimits); the peer
+  # keeps its frames within them, and refuses one message that cannot be,
+  # rather than the connection. 0: not said (the defaults).
+  maxFrameBytes @4 :UInt64;
+  maxSegments @5 :UInt32;
+  maxEnvelopes @6 :UInt32;
+  maxTableEntries @7 :UInt32;
+  nonce @8 :Data;          # authentication: 32 fresh random bytes; empty: none
+  proof @9 :Data;          # the acceptor's proof (the answer only)
+}
+
+# The dialer's proof (authentication), its first frame after the answer.
+struct Auth {
+  proof @0 :Data;
 }
 
 struct Heartbeat {
@@ -114,6 +143,7 @@ enum UndeliverableReason {
   outboundFull @8;
   connectionLost @9;
   other @10;
+  tooLarge @11;
 }
 
 # A request from the peer could not be delivered here (or became a dead

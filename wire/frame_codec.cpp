@@ -102,14 +102,45 @@ void set_ref(schema::ActorRef::Builder b, const OutboundRef& ref) {
   }
 }
 
-void ControlWriter::handshake(std::string_view address, std::uint64_t incarnation,
-                              std::vector<std::byte>& out) {
+namespace {
+
+capnp::Data::Reader as_data(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const capnp::byte*>(bytes.data()), bytes.size()};
+}
+
+}  // namespace
+
+void ControlWriter::handshake(const HandshakeInfo& info, std::vector<std::byte>& out) {
   detail::PooledMessage m(pool_);
   auto h = m.initRoot<schema::Frame>().initHandshake();
   h.setVersion(schema::PROTOCOL_VERSION);
-  set_text(h.initAddress(static_cast<unsigned>(address.size())), address);
-  h.setIncarnation(incarnation);
+  set_text(h.initAddress(static_cast<unsigned>(info.address.size())), info.address);
+  h.setIncarnation(info.incarnation);
+  h.setAssociation(info.association);
+  if (info.limits != nullptr) {
+    h.setMaxFrameBytes(info.limits->max_frame_bytes);
+    h.setMaxSegments(info.limits->max_segments);
+    h.setMaxEnvelopes(info.limits->max_envelopes);
+    h.setMaxTableEntries(info.limits->max_table_entries);
+  }
+  if (!info.nonce.empty()) h.setNonce(as_data(info.nonce));
+  if (!info.proof.empty()) h.setProof(as_data(info.proof));
   detail::append_frame(m, out);
+}
+
+void ControlWriter::auth(std::span<const std::byte> proof, std::vector<std::byte>& out) {
+  detail::PooledMessage m(pool_);
+  m.initRoot<schema::Frame>().initAuth().setProof(as_data(proof));
+  detail::append_frame(m, out);
+}
+
+FrameLimits peer_limits(schema::Handshake::Reader h) noexcept {
+  FrameLimits l;
+  if (h.getMaxFrameBytes() != 0) l.max_frame_bytes = h.getMaxFrameBytes();
+  if (h.getMaxSegments() != 0) l.max_segments = h.getMaxSegments();
+  if (h.getMaxEnvelopes() != 0) l.max_envelopes = h.getMaxEnvelopes();
+  if (h.getMaxTableEntries() != 0) l.max_table_entries = h.getMaxTableEntries();
+  return l;
 }
 
 void ControlWriter::heartbeat(std::uint64_t nonce, bool reply, std::vector<std::byte>& out) {

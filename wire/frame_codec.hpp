@@ -153,10 +153,29 @@ std::size_t append_frame(capnp::MessageBuilder& message, std::vector<std::byte>&
 
 }  // namespace detail
 
+/// What one side's handshake says (frame.capnp, Handshake).
+struct HandshakeInfo {
+  std::string_view address;
+  std::uint64_t incarnation = 0;
+  std::uint64_t association = 0;   ///< 0: not said
+  const FrameLimits* limits = nullptr;  ///< what the sender accepts; null: not said
+  std::span<const std::byte> nonce{};  ///< authentication; empty: none
+  std::span<const std::byte> proof{};  ///< the acceptor's proof; empty: none
+};
+
+/// A peer's frame limits from its handshake: each field it said, else the
+/// default (FrameLimits{}). Nesting and traversal stay the receiver's own.
+FrameLimits peer_limits(schema::Handshake::Reader h) noexcept;
+
 /// Writes control frames. One per connection; not thread-safe.
 class ControlWriter {
  public:
-  void handshake(std::string_view address, std::uint64_t incarnation, std::vector<std::byte>& out);
+  void handshake(std::string_view address, std::uint64_t incarnation, std::vector<std::byte>& out) {
+    handshake(HandshakeInfo{address, incarnation}, out);
+  }
+  void handshake(const HandshakeInfo& info, std::vector<std::byte>& out);
+  /// The dialer's proof (authentication).
+  void auth(std::span<const std::byte> proof, std::vector<std::byte>& out);
   void heartbeat(std::uint64_t nonce, bool reply, std::vector<std::byte>& out);
   /// A watch (`watch` true) or unwatch frame.
   void watch(const OutboundRef& watcher, const OutboundRef& watchee, bool watch,

@@ -25,7 +25,7 @@ constexpr DeadLetterReason all_reasons[] = {
     DeadLetterReason::no_sender,      DeadLetterReason::late_response,
     DeadLetterReason::not_serializable, DeadLetterReason::outbound_full,
     DeadLetterReason::connection_lost,  DeadLetterReason::unknown_type,
-    DeadLetterReason::malformed,
+    DeadLetterReason::malformed,        DeadLetterReason::too_large,
 };
 static_assert(std::size(all_reasons) == dead_letter_reason_count);
 

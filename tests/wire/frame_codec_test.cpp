@@ -108,6 +108,33 @@ TEST(ControlWriter, EveryControlFrameRoundTrips) {
   EXPECT_EQ(f.getHandshake().getVersion(), schema::PROTOCOL_VERSION);
   EXPECT_EQ(std::string(f.getHandshake().getAddress().cStr()), "10.0.0.1:4000");
   EXPECT_EQ(f.getHandshake().getIncarnation(), 0xfeedULL);
+  // Not said: a peer reads the defaults.
+  EXPECT_EQ(peer_limits(f.getHandshake()).max_frame_bytes, FrameLimits{}.max_frame_bytes);
+  EXPECT_EQ(f.getHandshake().getNonce().size(), 0u);
+
+  out.clear();
+  FrameLimits mine;
+  mine.max_frame_bytes = 1u << 16;
+  mine.max_envelopes = 8;
+  std::vector<std::byte> nonce(32, std::byte{7}), proof(32, std::byte{9});
+  w.handshake({"10.0.0.1:4000", 0xfeedULL, 0xa55, &mine, nonce, proof}, out);
+  parse_one(out, p);
+  auto h = p.reader->frame().getHandshake();
+  EXPECT_EQ(h.getAssociation(), 0xa55u);
+  FrameLimits said = peer_limits(h);
+  EXPECT_EQ(said.max_frame_bytes, 1u << 16);
+  EXPECT_EQ(said.max_envelopes, 8u);
+  EXPECT_EQ(said.max_table_entries, mine.max_table_entries);
+  ASSERT_EQ(h.getNonce().size(), 32u);
+  EXPECT_EQ(h.getNonce()[0], 7);
+  ASSERT_EQ(h.getProof().size(), 32u);
+  EXPECT_EQ(h.getProof()[31], 9);
+
+  out.clear();
+  w.auth(proof, out);
+  parse_one(out, p);
+  ASSERT_TRUE(p.reader->frame().isAuth());
+  EXPECT_EQ(p.reader->frame().getAuth().getProof().size(), 32u);
 
   out.clear();
   w.heartbeat(77, true, out);
