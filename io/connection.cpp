@@ -6,6 +6,14 @@
 
 namespace shoal::io {
 
+namespace {
+
+// Reassembly capacity kept between frames: frames that straddle receive
+// buffers are mostly batches of up to NodeConfig::batch_bytes (64 KiB).
+constexpr std::size_t keep_words = (128u << 10) / 8;
+
+}  // namespace
+
 Connection::Connection(std::uint64_t serial_, int fd_, bool dialed_)
     : serial(serial_), fd(fd_), dialed(dialed_),
       state(dialed_ ? State::connecting : State::handshaking) {}
@@ -33,6 +41,7 @@ bool Connection::feed(std::span<const std::byte> data, const wire::FrameLimits& 
     }
     // Straddles the buffer's end (or is misaligned): copy, then cut whole
     // frames out of the reassembly buffer.
+    if (pending_bytes_ == 0) partial_since_ = std::chrono::steady_clock::now();
     std::size_t need_words = (pending_bytes_ + data.size() + 7) / 8;
     if (pending_.size() < need_words) pending_.resize(need_words);
     std::memcpy(reinterpret_cast<std::byte*>(pending_.data()) + pending_bytes_, data.data(),
@@ -60,6 +69,14 @@ bool Connection::drain_pending(const wire::FrameLimits& limits,
   if (at > 0) {
     std::memmove(base, base + at, pending_bytes_ - at);
     pending_bytes_ -= at;
+    if (pending_bytes_ == 0 && pending_.size() > keep_words) {
+      // A large frame passed: give its buffer back rather than hold it for
+      // the connection's life (a peer could otherwise pin max_frame_bytes
+      // per connection with one frame).
+      std::vector<std::uint64_t>().swap(pending_);
+    } else if (pending_bytes_ != 0) {
+      partial_since_ = std::chrono::steady_clock::now();  // a new frame began
+    }
   }
   return true;
 }

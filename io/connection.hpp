@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "io/auth.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace shoal::io {
@@ -38,6 +39,16 @@ class Connection {
     handshaking,  ///< connected; no handshake from the peer yet
     open,         ///< handshake done: user frames flow
     closing,      ///< shut down; waiting for outstanding operations to end
+  };
+
+  /// What the peer's handshake said, kept until the association opens
+  /// (and carried along when the connection moves to another io thread).
+  struct Hello {
+    std::uint64_t incarnation = 0;
+    std::uint64_t association = 0;  ///< 0: not said
+    wire::FrameLimits limits{};     ///< what the peer accepts
+    bool has_nonce = false;         ///< it asked to authenticate
+    detail::Nonce nonce{};
   };
 
   Connection(std::uint64_t serial, int fd, bool dialed);
@@ -58,6 +69,8 @@ class Connection {
   }
   /// Bytes held for an incomplete frame.
   std::size_t buffered() const noexcept { return pending_bytes_; }
+  /// When the incomplete frame's first bytes came (valid while buffered()).
+  std::chrono::steady_clock::time_point partial_since() const noexcept { return partial_since_; }
 
   /// Moves `out` into flight if nothing is in flight and there is
   /// something to send; returns the bytes to send now (empty: nothing).
@@ -92,7 +105,22 @@ class Connection {
   std::chrono::steady_clock::time_point deadline{};   ///< connect + handshake
   std::chrono::steady_clock::time_point last_heard{};
   std::chrono::steady_clock::time_point last_sent{};
-  bool heartbeat_outstanding = false;
+
+  /// What `feed` accepts now: a handshake's worth until the association
+  /// opens (NodeConfig::handshake_frame_bytes), then the node's limits.
+  wire::FrameLimits receive_limits{};
+  /// Authentication: this side's nonce (sent in its handshake).
+  detail::Nonce nonce{};
+  Hello hello;                         ///< the peer's handshake
+  bool awaiting_auth = false;          ///< acceptor: answered; the dialer's proof is due
+  /// Accepted, handshake answered, waiting for the dialer's proof: the
+  /// endpoint its claimed address names (not bound until the proof checks).
+  std::shared_ptr<Endpoint> claimed;
+  bool half_open = false;              ///< accepted and counted as half-open (NodeImpl)
+  bool counted = false;                ///< counted in NodeImpl::connections_now
+  /// Bytes of `out` and the flight booked against the endpoint's byte
+  /// bound (Endpoint::book); given back as sends complete or at close.
+  std::size_t booked = 0;
 
  private:
   bool drain_pending(const wire::FrameLimits& limits,
@@ -105,6 +133,7 @@ class Connection {
   // Reassembly: words, so frames in it are aligned.
   std::vector<std::uint64_t> pending_;
   std::size_t pending_bytes_ = 0;
+  std::chrono::steady_clock::time_point partial_since_{};
 };
 
 }  // namespace shoal::io

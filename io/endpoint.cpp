@@ -1,6 +1,7 @@
 #include "io/endpoint.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "core/actor_system.hpp"
 #include "io/detail/node_impl.hpp"
@@ -33,9 +34,21 @@ RemoteProcess& target_of(Envelope& queued) noexcept {
   return *reinterpret_cast<RemoteProcess*>(mark_of(queued));
 }
 
+namespace {
+
+std::uint64_t random_association() {
+  std::random_device rd;
+  std::uint64_t v = 0;
+  while (v == 0) v = (std::uint64_t{rd()} << 32) ^ rd();
+  return v;
+}
+
+}  // namespace
+
 Endpoint::Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& system,
                    std::string address, std::size_t max_queued_bytes)
-    : node_(node), home_(home), system_(system), address_(std::move(address)),
+    : association(random_association()),
+      node_(node), home_(home), system_(system), address_(std::move(address)),
       // Far below the bit the inside count starts at (see load_).
       max_queued_bytes_(std::min<std::size_t>(max_queued_bytes, bytes_mask / 2)) {
   // Born marked empty: the first producer learns it made the queue

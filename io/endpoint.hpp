@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "io/socket.hpp"
+#include "wire/frame_codec.hpp"
 
 #include "core/detail/config.hpp"
 #include "core/mpsc_queue.hpp"
@@ -88,13 +89,27 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// Pops the oldest queued envelope (the queue keeps its node: destroy
   /// the payload only). io thread only.
   Envelope* try_pop() noexcept { return queue_.try_pop(); }
-  /// After popping `bytes` worth: gives them back to the bound.
-  void popped(std::size_t bytes) noexcept {
+  /// After popping `popped` bytes of envelopes and encoding them (with any
+  /// control frames) into `encoded` bytes of frames for the peer: the bound
+  /// now counts the frames instead, until they are sent (unbook). The one
+  /// byte bound covers both, so a peer that stops reading makes sends
+  /// outbound_full instead of growing the frames waiting for its socket.
+  void book(std::size_t popped, std::size_t encoded) noexcept {
     // relaxed: a bound, not a synchronisation; the envelopes travel
     // through the queue's own acquire/release. (An RMW: it keeps the
     // producers' release decrements of the inside count visible to
-    // close()'s acquire load — a release sequence.)
-    load_.fetch_sub(bytes, std::memory_order_relaxed);
+    // close()'s acquire load — a release sequence.) Unsigned wrap-around
+    // adds the difference either way.
+    load_.fetch_add(encoded - popped, std::memory_order_relaxed);
+  }
+  /// Bytes counted against the bound now: queued messages and booked
+  /// frames. Any thread; a snapshot.
+  std::size_t queued_bytes() const noexcept {
+    return load_.load(std::memory_order_relaxed) & bytes_mask;  // relaxed: a statistic
+  }
+  /// `bytes` of booked frames were sent (or dropped with their connection).
+  void unbook(std::size_t bytes) noexcept {
+    load_.fetch_sub(bytes, std::memory_order_relaxed);  // relaxed: as in book()
   }
   /// Marks the queue empty if it is (the next producer re-schedules);
   /// false: more arrived, keep draining. io thread only.
@@ -121,6 +136,13 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::steady_clock::time_point waiting_until{};  ///< for the peer's dial
   std::uint64_t next_sequence = 1;        ///< outbound numbering
+  /// This endpoint's numbering of messages to the peer (next_sequence) is
+  /// its own: a new Endpoint (after eviction) starts again at 1 under a new
+  /// id, said in the handshake so the peer forgets what it expected.
+  const std::uint64_t association;
+  std::uint64_t peer_association = 0;     ///< the peer's, from its last handshake
+  /// What the peer accepts (its handshake); batches keep to it.
+  wire::FrameLimits send_limits{};
   std::uint64_t peer_incarnation = 0;     ///< 0: never connected
   std::uint64_t inbound_expected = 0;     ///< next sequence expected; 0: none yet
   std::vector<Pid> pending_futures;       ///< request futures sent to the peer

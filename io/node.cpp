@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -52,6 +53,17 @@ NodeImpl::NodeImpl(ActorSystem& system_, const wire::TypeRegistry& types_, NodeC
     : system(system_), types(types_), config(std::move(config_)),
       incarnation_(random_incarnation()) {
   if (config.io_threads == 0) throw std::invalid_argument("NodeConfig::io_threads must be ≥ 1");
+  if (!config.secret.empty() && config.secret.size() < min_secret_bytes) {
+    throw std::invalid_argument("NodeConfig::secret has " + std::to_string(config.secret.size()) +
+                                " bytes; at least " + std::to_string(min_secret_bytes) +
+                                " are needed");
+  }
+  if (config.max_connections == 0 || config.max_half_open == 0) {
+    throw std::invalid_argument("NodeConfig::max_connections and max_half_open must be ≥ 1");
+  }
+  handshake_limits_ = config.limits;
+  handshake_limits_.max_frame_bytes =
+      std::min(config.limits.max_frame_bytes, config.handshake_frame_bytes);
   SocketAddress bound;
   listen_fd_ = listen_on(resolve(config.listen), 128, bound);
   address_ = config.advertise.empty() ? bound.text : config.advertise;
@@ -142,6 +154,11 @@ NodeStats NodeImpl::stats() const noexcept {
   s.heartbeats_sent = get(stats_.heartbeats_sent);
   s.futures_failed = get(stats_.futures_failed);
   s.handovers = get(stats_.handovers);
+  s.dropped_too_large = get(stats_.dropped_too_large);
+  s.connections_refused = get(stats_.connections_refused);
+  s.auth_failures = get(stats_.auth_failures);
+  std::lock_guard lock(endpoints_mu_);
+  for (const auto& [address, ep] : endpoints_) s.queued_bytes += ep->queued_bytes();
   return s;
 }
 
@@ -174,7 +191,13 @@ IoLoop::IoLoop(NodeImpl& node, unsigned index, int listen_fd)
 IoLoop::~IoLoop() { stop_and_join(); }
 
 IoLoop::Handover::~Handover() {
-  if (fd >= 0) ::close(fd);
+  if (fd < 0) return;
+  ::close(fd);
+  // relaxed: bounds (see NodeImpl::connections_now).
+  if (node != nullptr) {
+    node->half_open_now.fetch_sub(1, std::memory_order_relaxed);
+    node->connections_now.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 void IoLoop::start() {
@@ -363,12 +386,14 @@ bool IoLoop::take_handovers() {
     taken.swap(handovers_);
   }
   for (Handover& h : taken) {
-    Connection* c = adopt(std::exchange(h.fd, -1), false, nullptr);
-    c->peer = h.endpoint->address();
+    Connection* c = adopt(std::exchange(h.fd, -1), false, nullptr, /*counted=*/true);
+    c->peer = h.peer;
+    c->hello = h.hello;
+    c->half_open = true;  // counted by the loop that accepted it
     c->deadline = Clock::now() + config_.connect_timeout;
     c->receiving = true;
     port_->receive(c->fd, token(c->serial, op_receive));
-    accept_handshake(*c, h.endpoint, h.incarnation);
+    accept_handshake(*c, h.endpoint);
   }
   return !taken.empty();
 }
@@ -380,9 +405,17 @@ void IoLoop::on_completion(const Completion& c) {
   std::uint64_t serial = c.token >> 2;
   auto op = static_cast<Op>(c.token & 3);
   if (op == op_accept) {
-    if (c.result >= 0) {
+    // relaxed loads: bounds; only this thread accepts.
+    if (c.result >= 0 &&
+        (node_.connections_now.load(std::memory_order_relaxed) >= config_.max_connections ||
+         node_.half_open_now.load(std::memory_order_relaxed) >= config_.max_half_open)) {
+      ::close(c.result);  // no buffer, no state: refused before a byte is read
+      bump(stats_.connections_refused);
+    } else if (c.result >= 0) {
       if (!set_nodelay(c.result)) report("TCP_NODELAY on an accepted socket failed");
       Connection* conn = adopt(c.result, false, nullptr);
+      conn->half_open = true;
+      node_.half_open_now.fetch_add(1, std::memory_order_relaxed);  // relaxed: a bound
       conn->deadline = Clock::now() + config_.connect_timeout;
       conn->receiving = true;
       port_->receive(conn->fd, token(conn->serial, op_receive));
@@ -416,13 +449,25 @@ void IoLoop::on_completion(const Completion& c) {
         break;
       }
       bump(stats_.bytes_sent, static_cast<std::uint64_t>(c.result));
+      if (conn.booked != 0) {
+        const std::size_t give = std::min(conn.booked, static_cast<std::size_t>(c.result));
+        conn.booked -= give;
+        if (conn.endpoint) conn.endpoint->unbook(give);
+      }
       if (!conn.sent(static_cast<std::size_t>(c.result))) {
         port_->send(conn.fd, conn.rest_of_flight(), token(conn.serial, op_send));
         break;
       }
-      if (conn.close_when_sent && conn.out.empty()) {
-        conn.close_when_sent = false;
-        ::shutdown(conn.fd, SHUT_RDWR);
+      if (conn.close_when_sent) {
+        if (conn.out.empty()) {
+          conn.close_when_sent = false;
+          ::shutdown(conn.fd, SHUT_RDWR);
+        } else {
+          // A refusal came while this send was in flight: its Disconnect
+          // is in `out` and goes now; the socket closes after it.
+          start_send(conn);
+          break;
+        }
       }
       if (conn.state == Connection::State::closing) {
         maybe_free(conn);
@@ -448,7 +493,8 @@ void IoLoop::on_completion(const Completion& c) {
         conn.last_heard = Clock::now();
         conn.receiving = true;
         port_->receive(conn.fd, token(conn.serial, op_receive));
-        control_.handshake(address_, incarnation_, conn.out);
+        conn.receive_limits = node_.handshake_limits();
+        write_handshake(conn, conn.endpoint.get());
         start_send(conn);
       }
       break;
@@ -457,14 +503,19 @@ void IoLoop::on_completion(const Completion& c) {
   }
 }
 
-Connection* IoLoop::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint) {
+Connection* IoLoop::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint,
+                          bool counted) {
   std::uint64_t serial = next_serial_++;
   auto c = std::make_unique<Connection>(serial, fd, dialed);
   c->endpoint = std::move(endpoint);
   c->peer = c->endpoint ? c->endpoint->address() : "(accepted)";
   c->last_heard = c->last_sent = Clock::now();
+  c->receive_limits = node_.handshake_limits();
   Connection* raw = c.get();
   connections_.emplace(serial, std::move(c));
+  raw->counted = true;
+  // relaxed: a bound. A hand-over's connection was counted where it was accepted.
+  if (!counted) node_.connections_now.fetch_add(1, std::memory_order_relaxed);
   return raw;
 }
 
@@ -472,6 +523,8 @@ void IoLoop::close_connection(Connection& c, std::string_view why, bool protocol
   if (c.state == Connection::State::closing) return;
   bool was_open = c.state == Connection::State::open;
   c.state = Connection::State::closing;
+  end_half_open(c);
+  unbook_all(c);
   bump(stats_.connections_closed);
   if (protocol_error) bump(stats_.protocol_errors);
   // Not when this node, or the peer, shuts down in order: counted only.
@@ -528,8 +581,26 @@ void IoLoop::maybe_free(Connection& c) {
   }
   auto it = connections_.find(c.serial);
   if (it == connections_.end()) return;
+  uncount(c);
   graveyard_.push_back(std::move(it->second));  // freed at the top of the next round
   connections_.erase(it);
+}
+
+void IoLoop::uncount(Connection& c) noexcept {
+  if (!c.counted) return;
+  c.counted = false;
+  node_.connections_now.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a bound
+}
+
+void IoLoop::end_half_open(Connection& c) noexcept {
+  if (!c.half_open) return;
+  c.half_open = false;
+  node_.half_open_now.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a bound
+}
+
+void IoLoop::unbook_all(Connection& c) noexcept {
+  if (c.booked != 0 && c.endpoint) c.endpoint->unbook(c.booked);
+  c.booked = 0;
 }
 
 // -- timers --
@@ -545,6 +616,12 @@ void IoLoop::run_timers(Clock::time_point now) {
   }
   for (auto& [serial, cp] : connections_) {
     Connection& c = *cp;
+    if (c.state != Connection::State::closing && c.buffered() != 0 &&
+        now - c.partial_since() >= config_.frame_timeout) {
+      refuse(c, "a frame took longer than the frame timeout to arrive (" +
+                    std::to_string(c.buffered()) + " bytes of it came)");
+      continue;
+    }
     switch (c.state) {
       case Connection::State::connecting:
       case Connection::State::handshaking:
@@ -586,6 +663,9 @@ std::chrono::nanoseconds IoLoop::next_timer(Clock::time_point now) const {
       next = std::min(next, c->last_heard + config_.heartbeat_timeout);
     } else if (c->state != Connection::State::closing) {
       next = std::min(next, c->deadline);
+    }
+    if (c->state != Connection::State::closing && c->buffered() != 0) {
+      next = std::min(next, c->partial_since() + config_.frame_timeout);
     }
   }
   return std::max<std::chrono::nanoseconds>(next - now, std::chrono::microseconds(50));
@@ -650,6 +730,10 @@ void IoLoop::shutdown_io() {
     graveyard_.clear();
   }
   graveyard_.clear();
+  for (auto& [serial, c] : connections_) {
+    end_half_open(*c);
+    uncount(*c);
+  }
   connections_.clear();
   active_.clear();  // port_ stays: stop_and_join() may still wake it
 }

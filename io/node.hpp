@@ -40,6 +40,7 @@
 
 #include "core/actor_system.hpp"
 #include "core/pid.hpp"
+#include "io/auth.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/type_registry.hpp"
 
@@ -69,10 +70,34 @@ struct NodeConfig {
   unsigned io_threads = 1;
   EventPortKind event_port = EventPortKind::automatic;
   /// What this node accepts from a peer (frame size, tables, nesting).
+  /// Said in the handshake: a peer keeps its frames within them, and a
+  /// message too large for one is a dead letter there (too_large).
   wire::FrameLimits limits{};
-  /// Bound on what may wait for one peer (encoded size estimate: the
-  /// messages' node sizes); beyond it, sends are dead letters (outbound_full).
+  /// Bound on everything waiting for one peer: queued messages (their node
+  /// sizes) and the frames encoded from them that its socket has not taken
+  /// yet. Beyond it, sends are dead letters (outbound_full).
   std::size_t outbound_queue_bytes = 64u << 20;
+  /// The cluster's shared secret (read_secret_file, secret_from_environment
+  /// in io/auth.hpp; at least 16 bytes). Set: every connection proves both
+  /// sides know it in the handshake (HMAC-SHA256 challenge and response),
+  /// and a peer that cannot is refused before any of its envelopes is read;
+  /// the address a peer claims is bound to its proof. Empty: no
+  /// authentication — anyone who can connect is a peer.
+  std::string secret{};
+  /// Connections at once (dialed and accepted, all io threads); an accept
+  /// beyond it is closed at once (NodeStats::connections_refused).
+  unsigned max_connections = 1024;
+  /// Accepted connections whose handshake (and proof) is not done yet; an
+  /// accept beyond it is closed at once. Each holds at most
+  /// handshake_frame_bytes until then, for at most connect_timeout.
+  unsigned max_half_open = 64;
+  /// The largest frame read before the association is open (the handshake,
+  /// the proof).
+  std::size_t handshake_frame_bytes = 4096;
+  /// How long one frame may take to arrive once its first bytes came; a
+  /// connection that holds a partial frame longer is closed (a peer
+  /// trickling bytes cannot pin a frame buffer).
+  std::chrono::milliseconds frame_timeout{10000};
   /// A batch frame is closed at this size, or when the queue is drained.
   std::size_t batch_bytes = 64u << 10;
   /// While every worker of the system sleeps, an io thread runs the actors
@@ -129,6 +154,12 @@ struct NodeStats {
   std::uint64_t heartbeats_sent = 0;
   std::uint64_t futures_failed = 0;      ///< request futures failed by a lost connection
   std::uint64_t handovers = 0;  ///< accepted connections moved to their peer's io thread
+  std::uint64_t dropped_too_large = 0;  ///< larger than one frame the peer accepts
+  std::uint64_t connections_refused = 0;  ///< accepts over max_connections / max_half_open
+  std::uint64_t auth_failures = 0;  ///< handshakes refused for a missing or wrong proof
+  /// Now, not a count: bytes waiting for peers (queued messages and frames
+  /// their sockets have not taken), each peer's within outbound_queue_bytes.
+  std::uint64_t queued_bytes = 0;
 };
 
 class Node {

@@ -14,8 +14,10 @@ void IoLoop::on_receive(Connection& c, const Completion& comp) {
     if (c.state != Connection::State::closing) {
       c.last_heard = Clock::now();
       wire::FrameError error = wire::FrameError::none;
+      // c.receive_limits, by reference: a handshake's worth until the
+      // association opens (a frame that opens it changes them for the next).
       bool ok = c.feed(
-          comp.data, config_.limits,
+          comp.data, c.receive_limits,
           [&](std::span<const std::byte> frame) {
             if (c.state != Connection::State::closing) on_frame(c, frame);
           },
@@ -73,8 +75,12 @@ void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
       close_connection(c, "peer said: " + std::string(why), false);
       return;
     }
+    if (f.isAuth()) {
+      on_auth(c, f.getAuth());
+      return;
+    }
     if (c.state != Connection::State::open) {
-      refuse(c, "a frame before the handshake");
+      refuse(c, c.awaiting_auth ? "a frame before the proof" : "a frame before the handshake");
       return;
     }
     if (f.isBatch()) {
@@ -117,7 +123,7 @@ void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
 }
 
 void IoLoop::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
-  if (c.state != Connection::State::handshaking) {
+  if (c.state != Connection::State::handshaking || c.awaiting_auth) {
     refuse(c, "a second handshake");
     return;
   }
@@ -132,18 +138,55 @@ void IoLoop::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
     refuse(c, "a handshake without a valid address and incarnation");
     return;
   }
+  const bool authenticating = !config_.secret.empty();
+  auto nonce = h.getNonce();
+  if (authenticating && !c.dialed && nonce.size() != shoal::io::detail::nonce_bytes) {
+    bump(stats_.auth_failures);
+    refuse(c, "authentication required: this node has a cluster secret and the peer offered "
+              "no proof");
+    return;
+  }
+  if (!authenticating && !c.dialed && nonce.size() != 0) {
+    bump(stats_.auth_failures);
+    refuse(c, "this node has no cluster secret: it cannot authenticate the peer");
+    return;
+  }
+  Connection::Hello& hello = c.hello;
+  hello.incarnation = incarnation;
+  hello.association = h.getAssociation();
+  hello.limits = wire::peer_limits(h);
+  hello.has_nonce = nonce.size() == shoal::io::detail::nonce_bytes;
+  if (hello.has_nonce) std::memcpy(hello.nonce.data(), nonce.begin(), nonce.size());
   std::string peer(address_text.cStr(), address_text.size());
   c.peer = peer;
+  if (c.dialed && authenticating) {
+    // The acceptor's answer: it must prove the secret before anything of
+    // ours goes out beyond the handshake.
+    auto proof = h.getProof();
+    const auto expected = shoal::io::detail::handshake_proof(
+        config_.secret, shoal::io::detail::Role::acceptor,
+        {c.nonce, address_, incarnation_}, {hello.nonce, peer, incarnation});
+    if (!hello.has_nonce ||
+        !shoal::io::detail::proof_matches(
+            {reinterpret_cast<const std::byte*>(proof.begin()), proof.size()}, expected)) {
+      bump(stats_.auth_failures);
+      refuse(c, "authentication failed: the peer did not prove the cluster secret");
+      return;
+    }
+    const auto mine = shoal::io::detail::handshake_proof(
+        config_.secret, shoal::io::detail::Role::dialer, {c.nonce, address_, incarnation_},
+        {hello.nonce, peer, incarnation});
+    control_.auth(mine, c.out);  // before any batch: the acceptor reads nothing else first
+  }
   std::shared_ptr<Endpoint> ep = c.dialed ? c.endpoint : node_.endpoint_for(peer);
   if (!home_of(*ep)) {
     // Not ours: end the receive, then pass the socket to the endpoint's
     // home thread (finish_handover), which answers the handshake.
     c.handover_to = ep;
-    c.handover_incarnation = incarnation;
     port_->cancel(token(c.serial, op_receive));
     return;
   }
-  accept_handshake(c, ep, incarnation);
+  accept_handshake(c, ep);
 }
 
 void IoLoop::finish_handover(Connection& c) {
@@ -154,53 +197,133 @@ void IoLoop::finish_handover(Connection& c) {
   Handover h;
   h.fd = c.release_fd();
   h.endpoint = std::move(c.handover_to);
-  h.incarnation = c.handover_incarnation;
+  h.hello = c.hello;
+  h.peer = c.peer;
+  h.node = &node_;
   IoLoop& home = h.endpoint->home();
-  // Gone from here without a close: not counted as opened or closed.
+  // Gone from here without a close: not counted as opened or closed (nor
+  // as half-open any more here: the home thread's copy is).
+  // Still counted as a connection and as half-open: the counts move with
+  // it (take_handovers, or ~Handover if nobody takes it).
   c.state = Connection::State::closing;
+  c.half_open = false;
+  c.counted = false;
   bump(stats_.handovers);
   home.hand_over(std::move(h));
 }
 
-void IoLoop::accept_handshake(Connection& c, const std::shared_ptr<Endpoint>& ep,
-                              std::uint64_t incarnation) {
-  if (!c.dialed) {
-    Connection* other = ep->connection;
-    if (other != nullptr && other != &c) {
-      if (other->state == Connection::State::open) {
-        // The peer dialed again: it lost the old connection (or restarted).
-        close_connection(*other, "the peer connected anew", false);
-      } else if (address_ < ep->address()) {
-        // Both dialed at once: the dial from the lower address wins.
-        refuse(c, "duplicate connection");
-        return;
-      } else {
-        // Ours loses: close it without counting a failure.
-        other->endpoint.reset();
-        ep->connection = nullptr;
-        close_connection(*other, "the peer's dial won", false);
-      }
+void IoLoop::write_handshake(Connection& c, const Endpoint* ep) {
+  wire::HandshakeInfo info{address_, incarnation_};
+  info.association = ep != nullptr ? ep->association : 0;
+  info.limits = &config_.limits;
+  shoal::io::detail::Proof proof;
+  if (!config_.secret.empty()) {
+    c.nonce = shoal::io::detail::fresh_nonce();
+    info.nonce = c.nonce;
+    if (!c.dialed) {
+      proof = shoal::io::detail::handshake_proof(
+          config_.secret, shoal::io::detail::Role::acceptor,
+          {c.hello.nonce, c.peer, c.hello.incarnation}, {c.nonce, address_, incarnation_});
+      info.proof = proof;
     }
-    c.endpoint = ep;
-    ep->connection = &c;
-    if (!ep->active) {
-      ep->active = true;
-      active_.push_back(ep);
-    }
-    control_.handshake(address_, incarnation_, c.out);
   }
-  if (ep->peer_incarnation != incarnation) {
+  control_.handshake(info, c.out);
+}
+
+void IoLoop::accept_handshake(Connection& c, const std::shared_ptr<Endpoint>& ep) {
+  if (c.dialed) {
+    open_association(c, *ep);
+    return;
+  }
+  Connection* other = ep->connection;
+  if (other != nullptr && other != &c && other->state != Connection::State::open &&
+      address_ < ep->address()) {
+    // Both dialed at once: the dial from the lower address wins. Decided
+    // before answering (nothing of the peer's is in flight yet).
+    refuse(c, "duplicate connection");
+    return;
+  }
+  write_handshake(c, ep.get());
+  if (config_.secret.empty()) {
+    bind_accepted(c, ep);
+    return;
+  }
+  // Nothing about the claimed address changes until the dialer's proof
+  // checks: a client without the secret cannot displace the real peer.
+  c.claimed = ep;
+  c.awaiting_auth = true;
+  start_send(c);
+}
+
+void IoLoop::on_auth(Connection& c, wire::schema::Auth::Reader a) {
+  if (!c.awaiting_auth) {
+    refuse(c, "an unexpected auth frame");
+    return;
+  }
+  auto proof = a.getProof();
+  const auto expected = shoal::io::detail::handshake_proof(
+      config_.secret, shoal::io::detail::Role::dialer,
+      {c.hello.nonce, c.peer, c.hello.incarnation}, {c.nonce, address_, incarnation_});
+  if (!shoal::io::detail::proof_matches(
+          {reinterpret_cast<const std::byte*>(proof.begin()), proof.size()}, expected)) {
+    bump(stats_.auth_failures);
+    refuse(c, "authentication failed: the peer did not prove the cluster secret");
+    return;
+  }
+  c.awaiting_auth = false;
+  std::shared_ptr<Endpoint> ep = std::move(c.claimed);
+  bind_accepted(c, ep);
+}
+
+void IoLoop::bind_accepted(Connection& c, const std::shared_ptr<Endpoint>& ep) {
+  Connection* other = ep->connection;
+  if (other != nullptr && other != &c) {
+    if (other->state == Connection::State::open) {
+      // The peer dialed again: it lost the old connection (or restarted).
+      close_connection(*other, "the peer connected anew", false);
+    } else if (address_ < ep->address()) {
+      // Our dial began while the peer proved itself: the lower address's
+      // dial still wins.
+      refuse(c, "duplicate connection");
+      return;
+    } else {
+      // Ours loses: close it without counting a failure.
+      unbook_all(*other);
+      other->endpoint.reset();
+      ep->connection = nullptr;
+      close_connection(*other, "the peer's dial won", false);
+    }
+  }
+  c.endpoint = ep;
+  ep->connection = &c;
+  if (!ep->active) {
+    ep->active = true;
+    active_.push_back(ep);
+  }
+  open_association(c, *ep);
+}
+
+void IoLoop::open_association(Connection& c, Endpoint& ep) {
+  const Connection::Hello& hello = c.hello;
+  if (ep.peer_incarnation != hello.incarnation) {
     // A new incarnation: nothing numbered by the old one counts, and
     // nothing from it may reach the new one (the old association's queue,
     // futures and watches went when its connection did).
-    if (ep->peer_incarnation != 0 && ep->state == Endpoint::State::connected) {
-      association_lost(*ep);
-      ep->connection = &c;
+    if (ep.peer_incarnation != 0 && ep.state == Endpoint::State::connected) {
+      association_lost(ep);
+      ep.connection = &c;
     }
-    ep->peer_incarnation = incarnation;
-    ep->inbound_expected = 0;
+    ep.peer_incarnation = hello.incarnation;
+    ep.inbound_expected = 0;
+  } else if (hello.association != 0 && hello.association != ep.peer_association) {
+    // The same incarnation numbers anew (it evicted its endpoint for us).
+    ep.inbound_expected = 0;
   }
-  connected(*ep, c);
+  ep.peer_association = hello.association;
+  ep.send_limits = hello.limits;
+  c.receive_limits = config_.limits;
+  end_half_open(c);
+  connected(ep, c);
 }
 
 void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {

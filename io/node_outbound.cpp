@@ -234,6 +234,8 @@ IoLoop::Export& IoLoop::export_pid(const Pid& pid, std::string name) {
 
 void IoLoop::encode_queue(Endpoint& e, Connection& c) {
   e.next_sequence += e.take_refused();
+  writer_.set_limits(e.send_limits);  // the peer's, from its handshake
+  const std::size_t out_before = c.out.size();
   std::size_t bytes = 0;
   for (;;) {
     while (Envelope* env = e.try_pop()) {
@@ -296,6 +298,13 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
         // remote sender's (name, address) until it is written.
         holds_.push_back(std::move(target_hold));
         if (m.sender && !m.sender->address.empty()) holds_.push_back(env->sender_header()->sender);
+      } else if (r == wire::BatchWriter::Add::too_large) {
+        // Larger than one frame the peer accepts (its handshake said how
+        // large): this message is refused here, not the connection there.
+        bump(stats_.dropped_too_large);
+        report(std::string("cannot send a ") + std::string(codec->name()) + " to " + e.address() +
+               ": " + writer_.error());
+        system_.report_dead_letter(*env, target.id(), DeadLetterReason::too_large);
       } else {
         bump(stats_.dropped_not_serializable);
         report(std::string("cannot send a ") + std::string(codec->name()) + " to " + e.address() +
@@ -308,7 +317,12 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
     if (e.try_mark_empty()) break;  // else a producer is mid-push: keep draining
   }
   finish_batch(c);
-  e.popped(bytes);
+  // The frames now count against the peer's byte bound instead of the
+  // envelopes, until their sends complete (on_completion) or the
+  // connection closes (unbook_all).
+  const std::size_t encoded = c.out.size() - out_before;
+  e.book(bytes, encoded);
+  c.booked += encoded;
   if (!owed_.empty()) pay_owed();  // watches of a gone incarnation's actors
 }
 
@@ -448,7 +462,7 @@ void IoLoop::drop_queued(Endpoint& e) {
     }
     if (e.try_mark_empty()) break;
   }
-  e.popped(bytes);
+  e.book(bytes, 0);
   e.next_sequence += e.take_refused();
   // Only now, with the queue empty and marked: whatever a failed future or
   // a Terminated makes someone send next (a retry) goes to a new attempt,

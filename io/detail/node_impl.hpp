@@ -104,6 +104,7 @@ inline wire::schema::UndeliverableReason to_wire(DeadLetterReason r) noexcept {
     case DeadLetterReason::connection_lost: return U::CONNECTION_LOST;
     case DeadLetterReason::unknown_type: return U::UNKNOWN_TYPE;
     case DeadLetterReason::malformed: return U::MALFORMED;
+    case DeadLetterReason::too_large: return U::TOO_LARGE;
     default: return U::OTHER;
   }
 }
@@ -121,6 +122,7 @@ inline DeadLetterReason dead_letter_reason(wire::schema::UndeliverableReason r) 
     case U::NOT_SERIALIZABLE: return DeadLetterReason::not_serializable;
     case U::OUTBOUND_FULL: return DeadLetterReason::outbound_full;
     case U::CONNECTION_LOST: return DeadLetterReason::connection_lost;
+    case U::TOO_LARGE: return DeadLetterReason::too_large;
     default: return DeadLetterReason::target_stopped;  // OTHER, or a newer peer's reason
   }
 }
@@ -131,7 +133,8 @@ struct Counters {
       frames_received{0}, bytes_sent{0}, bytes_received{0}, dropped_outbound_full{0},
       dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
       sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
-      protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0};
+      protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0},
+      dropped_too_large{0}, connections_refused{0}, auth_failures{0};
 };
 
 inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
@@ -163,13 +166,21 @@ class NodeImpl {
   /// Logs a connection-level error (serialised: io threads call it).
   void report(std::string_view what);
   void note_outbound_full() noexcept { bump(stats_.dropped_outbound_full); }
+  /// The handshake's frame limits (NodeConfig::handshake_frame_bytes).
+  const wire::FrameLimits& handshake_limits() const noexcept { return handshake_limits_; }
 
   ActorSystem& system;
   const wire::TypeRegistry& types;
   const NodeConfig config;
   Counters stats_;
+  /// Connections now (all io threads), and accepted ones still half-open:
+  /// NodeConfig::max_connections, max_half_open. relaxed RMWs: bounds, no
+  /// data is published through them.
+  std::atomic<unsigned> connections_now{0};
+  std::atomic<unsigned> half_open_now{0};
 
  private:
+  wire::FrameLimits handshake_limits_;
   std::string address_;
   const std::uint64_t incarnation_;
   int listen_fd_ = -1;
@@ -210,13 +221,15 @@ class IoLoop final : public wire::BatchSink {
   struct Handover {
     Handover() = default;
     Handover(Handover&& o) noexcept
-        : fd(std::exchange(o.fd, -1)), endpoint(std::move(o.endpoint)),
-          incarnation(o.incarnation) {}
+        : fd(std::exchange(o.fd, -1)), endpoint(std::move(o.endpoint)), hello(o.hello),
+          peer(std::move(o.peer)) {}
     Handover& operator=(Handover&&) = delete;
-    ~Handover();  // closes the fd if nobody took it
+    ~Handover();  // closes the fd if nobody took it (and counts it out)
     int fd = -1;
     std::shared_ptr<Endpoint> endpoint;
-    std::uint64_t incarnation = 0;
+    Connection::Hello hello;  ///< the peer's handshake
+    std::string peer;         ///< its claimed address
+    NodeImpl* node = nullptr;  ///< counts the connection out if nobody took it
   };
   void hand_over(Handover h);
   /// A host name lookup's answer, from its resolver thread.
@@ -259,7 +272,10 @@ class IoLoop final : public wire::BatchSink {
   void on_completion(const Completion& c);
   void run_timers(Clock::time_point now);
   std::chrono::nanoseconds next_timer(Clock::time_point now) const;
-  Connection* adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint);
+  /// Takes `fd` into connections_, counting it in NodeImpl::connections_now
+  /// unless it is `counted` already (a hand-over).
+  Connection* adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint,
+                    bool counted = false);
   void close_connection(Connection& c, std::string_view why, bool protocol_error);
   /// Says why in a Disconnect frame, then closes once it is sent.
   void refuse(Connection& c, std::string_view why);
@@ -304,10 +320,26 @@ class IoLoop final : public wire::BatchSink {
   void on_receive(Connection& c, const Completion& comp);
   void on_frame(Connection& c, std::span<const std::byte> bytes);
   void on_handshake(Connection& c, wire::schema::Handshake::Reader h);
-  /// The handshake was valid and `ep` is at home here: resolve duplicate
-  /// dials, answer an accepted connection, open the association.
-  void accept_handshake(Connection& c, const std::shared_ptr<Endpoint>& ep,
-                        std::uint64_t incarnation);
+  /// The handshake (c.hello) was valid and `ep` is at home here. Dialed:
+  /// open the association. Accepted: answer it; open the association now,
+  /// or (authenticating) once the dialer's proof checks (on_auth).
+  void accept_handshake(Connection& c, const std::shared_ptr<Endpoint>& ep);
+  /// The dialer's Auth frame on an accepted connection.
+  void on_auth(Connection& c, wire::schema::Auth::Reader a);
+  /// Opens the association of an accepted connection whose peer is who it
+  /// claims: resolves duplicate dials, binds the connection to `ep`.
+  void bind_accepted(Connection& c, const std::shared_ptr<Endpoint>& ep);
+  /// The association on `c` (dialed or accepted) is open.
+  void open_association(Connection& c, Endpoint& ep);
+  /// This side's handshake on `c`: its nonce, and (acceptor, authenticating)
+  /// its proof for the peer's.
+  void write_handshake(Connection& c, const Endpoint* ep);
+  /// An accepted connection is no longer half-open (opened, moved or closed).
+  void end_half_open(Connection& c) noexcept;
+  /// `c` no longer counts in NodeImpl::connections_now (freed or moved).
+  void uncount(Connection& c) noexcept;
+  /// Gives back what `c` booked against its endpoint's bound.
+  void unbook_all(Connection& c) noexcept;
   /// An accepted connection's receive ended for a hand-over: pass it on.
   void finish_handover(Connection& c);
   void on_control(Connection& c, wire::schema::Frame::Reader f);

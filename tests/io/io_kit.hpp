@@ -110,6 +110,40 @@ struct Collector : Handles<Collector, Tagged> {
   std::shared_ptr<Counter> seen;
 };
 
+/// Calls `on(frame)` for each whole frame at the start of `bytes`, in
+/// order, until one does not parse.
+template <class On>
+void for_each_frame(const std::vector<std::byte>& bytes, On&& on) {
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    std::vector<std::byte> rest(bytes.begin() + static_cast<std::ptrdiff_t>(at), bytes.end());
+    wire::FrameHeader h;
+    wire::FrameError err = wire::FrameError::none;
+    if (wire::parse_frame_header(rest, {}, h, err) != wire::HeaderStatus::ok ||
+        h.frame_bytes > rest.size()) {
+      return;
+    }
+    auto storage = wire::test::aligned(rest);
+    wire::FrameReader r(wire::test::as_bytes(storage, h.frame_bytes), {});
+    if (r.error() != wire::FrameError::none) return;
+    on(r.frame());
+    at += h.frame_bytes;
+  }
+}
+
+/// The reason of the first Disconnect frame in `bytes`; empty if none.
+inline std::string disconnect_reason(const std::vector<std::byte>& bytes) {
+  std::string reason;
+  bool found = false;
+  for_each_frame(bytes, [&](wire::schema::Frame::Reader f) {
+    if (!found && f.isDisconnect()) {
+      reason = f.getDisconnect().getReason().cStr();
+      found = true;
+    }
+  });
+  return reason;
+}
+
 /// A raw TCP client, blocking with timeouts.
 class RawClient {
  public:
@@ -144,6 +178,28 @@ class RawClient {
       got.insert(got.end(), buf, buf + n);
     }
     return {got, false};
+  }
+  /// Reads until one whole frame has come (a shoal dialer waits for the
+  /// handshake's answer before it sends more); returns what came, empty
+  /// if EOF or `deadline` came first.
+  std::vector<std::byte> read_frame(std::chrono::seconds deadline = 30s) {
+    std::vector<std::byte> got;
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      wire::FrameHeader h;
+      wire::FrameError err = wire::FrameError::none;
+      if (wire::parse_frame_header(got, {}, h, err) == wire::HeaderStatus::ok &&
+          h.frame_bytes <= got.size()) {
+        return got;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      std::byte buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return {};
+      got.insert(got.end(), buf, buf + n);
+    }
+    return {};
   }
   void close_write() { ::shutdown(fd_, SHUT_WR); }
 

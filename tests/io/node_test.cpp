@@ -627,20 +627,6 @@ TEST_P(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
   ASSERT_TRUE(seen->wait_for(1));
 }
 
-/// Decodes the first frame of `bytes` (a Disconnect, say); empty if none.
-std::string disconnect_reason(const std::vector<std::byte>& bytes) {
-  wire::FrameHeader h;
-  wire::FrameError err = wire::FrameError::none;
-  if (wire::parse_frame_header(bytes, {}, h, err) != wire::HeaderStatus::ok ||
-      h.frame_bytes > bytes.size()) {
-    return {};
-  }
-  auto storage = wire::test::aligned(bytes);
-  wire::FrameReader r(wire::test::as_bytes(storage, h.frame_bytes), {});
-  if (r.error() != wire::FrameError::none || !r.frame().isDisconnect()) return {};
-  return r.frame().getDisconnect().getReason().cStr();
-}
-
 TEST_P(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
   capnp::MallocMessageBuilder m;
   auto h = m.initRoot<wire::schema::Frame>().initHandshake();
