@@ -122,6 +122,29 @@ void Endpoint::close() noexcept {
   // its shared_ptr to this endpoint.
 }
 
+bool Endpoint::forget_unused_proxies() {
+  std::vector<Pid> gone;  // dropped outside the lock: a proxy's destructor releases this
+  std::lock_guard lock(proxies_mu_);
+  auto unused = [](const auto& kv) { return kv.second.process()->use_count() == 1; };
+  for (auto it = by_id_.begin(); it != by_id_.end();) {
+    if (unused(*it)) {
+      gone.push_back(std::move(it->second));
+      it = by_id_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = by_name_.begin(); it != by_name_.end();) {
+    if (unused(*it)) {
+      gone.push_back(std::move(it->second));
+      it = by_name_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return by_id_.empty() && by_name_.empty();
+}
+
 Pid Endpoint::proxy(std::uint64_t id, std::string_view name, std::uint64_t incarnation) {
   std::lock_guard lock(proxies_mu_);
   // Closed (the node is going away, while other io threads may still read

@@ -83,6 +83,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   // -- the home io thread (or shutdown) -----------------------------------------
 
+  /// Forgets the proxies nobody else holds; true if none is left (then the
+  /// proxies hold no reference to this endpoint). Thread-safe.
+  bool forget_unused_proxies();
+
   /// From now on sends are dead letters; waits out producers inside
   /// enqueue(). Drops the proxies' table (it would keep this alive).
   void close() noexcept;

@@ -115,6 +115,42 @@ std::shared_ptr<Endpoint> NodeImpl::endpoint_for(std::string_view address) {
   return e;
 }
 
+std::size_t NodeImpl::evict_idle(IoLoop& loop) {
+  std::vector<std::shared_ptr<Endpoint>> gone;  // destroyed outside the lock
+  {
+    std::lock_guard lock(endpoints_mu_);
+    if (closing_) return 0;
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+      Endpoint& e = *it->second;
+      // References: the map's, the loop's active_ list (if listed there).
+      // Anything more (a proxy a user holds, a connection's claim, a lookup
+      // out, a producer between endpoint_for() and its send) keeps it. No
+      // one can take a new one meanwhile: endpoint_for() needs this lock.
+      const long expected = 1 + (e.active ? 1 : 0);
+      // (The proxy tables hold references too: forgotten first.)
+      if (&e.home() != &loop || !loop.idle_here(e) || !e.forget_unused_proxies() ||
+          it->second.use_count() > expected) {
+        ++it;
+        continue;
+      }
+      // acquire: pairs with the release decrement of the last other
+      // reference (a producer's proxy, let go after its send): what it did
+      // to the endpoint first (queued, listed it) shows in the re-check.
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (!loop.idle_here(e)) {
+        ++it;
+        continue;
+      }
+      gone.push_back(std::move(it->second));
+      it = endpoints_.erase(it);
+    }
+    // Under the lock: stats() sees the count and the endpoints agree.
+    bump(stats_.endpoints_evicted, gone.size());
+  }
+  for (auto& e : gone) loop.forget(*e);
+  return gone.size();
+}
+
 std::vector<std::shared_ptr<Endpoint>> NodeImpl::endpoints() const {
   std::lock_guard lock(endpoints_mu_);
   std::vector<std::shared_ptr<Endpoint>> all;
@@ -157,7 +193,9 @@ NodeStats NodeImpl::stats() const noexcept {
   s.dropped_too_large = get(stats_.dropped_too_large);
   s.connections_refused = get(stats_.connections_refused);
   s.auth_failures = get(stats_.auth_failures);
+  s.endpoints_evicted = get(stats_.endpoints_evicted);
   std::lock_guard lock(endpoints_mu_);
+  s.endpoints = endpoints_.size();
   for (const auto& [address, ep] : endpoints_) s.queued_bytes += ep->queued_bytes();
   return s;
 }
@@ -259,6 +297,18 @@ void IoLoop::nudge() noexcept {
       sleeping_.exchange(false, std::memory_order_acq_rel)) {
     port_->wake();
   }
+}
+
+bool IoLoop::idle_here(const Endpoint& e) const noexcept {
+  // relaxed: a hint; a producer that lists it after this read holds a
+  // reference (it got the endpoint from a proxy), which the caller counts.
+  return e.state == Endpoint::State::idle && e.connection == nullptr && !e.resolving &&
+         e.pending_futures.empty() && e.watches.empty() && e.queued_bytes() == 0 &&
+         !e.listed.load(std::memory_order_relaxed);
+}
+
+void IoLoop::forget(const Endpoint& e) {
+  std::erase_if(active_, [&](const std::shared_ptr<Endpoint>& p) { return p.get() == &e; });
 }
 
 Pid IoLoop::exported(std::uint64_t id) const {
@@ -606,6 +656,10 @@ void IoLoop::unbook_all(Connection& c) noexcept {
 // -- timers --
 
 void IoLoop::run_timers(Clock::time_point now) {
+  if (now >= next_eviction_) {
+    next_eviction_ = now + std::chrono::seconds(1);
+    node_.evict_idle(*this);
+  }
   for (auto& ep : active_) {
     if (ep->state == Endpoint::State::backing_off && now >= ep->next_attempt) {
       start_connect(*ep);

@@ -160,6 +160,11 @@ struct NodeStats {
   /// Now, not a count: bytes waiting for peers (queued messages and frames
   /// their sockets have not taken), each peer's within outbound_queue_bytes.
   std::uint64_t queued_bytes = 0;
+  /// Now: peers the node keeps state for. One that holds nothing (no
+  /// connection, queue, future, watch or proxy in use) is evicted within
+  /// about a second (endpoints_evicted counts them).
+  std::uint64_t endpoints = 0;
+  std::uint64_t endpoints_evicted = 0;
 };
 
 class Node {

@@ -134,7 +134,7 @@ struct Counters {
       dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
       sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
       protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0},
-      dropped_too_large{0}, connections_refused{0}, auth_failures{0};
+      dropped_too_large{0}, connections_refused{0}, auth_failures{0}, endpoints_evicted{0};
 };
 
 inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
@@ -160,6 +160,12 @@ class NodeImpl {
   std::shared_ptr<Endpoint> endpoint_for(std::string_view address);
   /// Every endpoint now (a copy, taken under the lock).
   std::vector<std::shared_ptr<Endpoint>> endpoints() const;
+  /// Forgets the endpoints at home on `loop` (its thread calls this) that
+  /// hold nothing: idle, no connection, nothing queued, no futures or
+  /// watches, and no proxy or other reference held outside the node. An
+  /// address seen once (a handshake's claim, a sender's ref) does not keep
+  /// one for the node's life. Returns how many went.
+  std::size_t evict_idle(IoLoop& loop);
   /// A local Pid some io thread exported under `id`, or empty. Takes each
   /// other io thread's export lock in turn.
   Pid find_export(std::uint64_t id, const IoLoop* except) const;
@@ -240,6 +246,11 @@ class IoLoop final : public wire::BatchSink {
   };
   /// The Pid exported under `id` here (under the export lock), or empty.
   Pid exported(std::uint64_t id) const;
+  /// Whether `e` (at home here) holds no io state: NodeImpl::evict_idle
+  /// may forget it. This thread only.
+  bool idle_here(const Endpoint& e) const noexcept;
+  /// Takes an evicted endpoint out of this loop's list of active ones.
+  void forget(const Endpoint& e);
 
   // -- BatchSink (this thread, while a batch decodes) --
   Pid resolve_target(const wire::InboundRef& target) override;
@@ -424,6 +435,7 @@ class IoLoop final : public wire::BatchSink {
   std::unordered_map<Process*, std::size_t> chain_index_;  // when there are many
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::vector<std::shared_ptr<Endpoint>> active_;  // endpoints with io state (timers)
+  Clock::time_point next_eviction_{};  // run_timers sweeps idle endpoints once a second
   std::vector<Pid> holds_;  // targets and remote senders of the batch being built
   // What dropped messages and associations owe: futures to fail, watchers
   // to tell (watcher, watchee), asking actors' DeadLetterResponses; paid

@@ -227,6 +227,51 @@ TEST_P(NodeFaults, ConnectionsBeyondTheConnectionBoundAreClosedAtAccept) {
                                       "the 3 accepted connections to open"));
 }
 
+TEST_P(NodeFaults, AddressesClaimedInHandshakesDoNotKeepEndpoints) {
+  b.emplace(*b_sys, types, config());
+  for (int i = 0; i < 300; ++i) {
+    RawClient raw(b->address());
+    raw.write(handshake_of("10.9." + std::to_string(i / 200) + "." + std::to_string(i % 200) +
+                           ":7000"));
+    ASSERT_FALSE(raw.read_frame().empty()) << "no answer to handshake " << i;
+  }
+  ASSERT_TRUE(shoal::test::eventually([&] { return b->stats().endpoints == 0; },
+                                      "the claimed addresses' endpoints to be evicted"))
+      << b->stats().endpoints << " left";
+  EXPECT_GE(b->stats().endpoints_evicted, 300u);
+}
+
+TEST_P(NodeFaults, AnEvictedEndpointNumbersAfreshAndItsPeerStillDelivers) {
+  // b takes a silent a for dead and closes; a then holds nothing for b and
+  // forgets it. b keeps its endpoint for a (it holds a proxy there), with
+  // the sequence it expected: a's next messages, numbered from 1 again
+  // under a new association, must not be dropped as duplicates.
+  NodeConfig quiet = config();
+  quiet.heartbeat_interval = 600s;
+  NodeConfig strict = quiet;
+  strict.heartbeat_timeout = 300ms;
+  b.emplace(*b_sys, types, strict);
+  a.emplace(*a_sys, types, quiet);
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  Pid keep = b->pid(a->address(), "anyone");
+  {
+    Pid echo = a->pid(b->address(), "echo");
+    for (std::uint64_t i = 0; i < 10; ++i) a_sys->send(echo, Ping{i});
+    ASSERT_TRUE(seen->wait_for(10));
+  }
+  ASSERT_TRUE(shoal::test::eventually(
+      [&] { return a->stats().endpoints == 0 && a->stats().endpoints_evicted >= 1; },
+      "a to forget its endpoint for b once b closed the connection"))
+      << "a: endpoints " << a->stats().endpoints << ", closed " << a->stats().connections_closed
+      << "; b: closed " << b->stats().connections_closed;
+  Pid echo = a->pid(b->address(), "echo");
+  for (std::uint64_t i = 0; i < 10; ++i) a_sys->send(echo, Ping{i});
+  ASSERT_TRUE(seen->wait_for(20)) << "got " << seen->get() << " of 20";
+  EXPECT_EQ(b->stats().duplicates_dropped, 0u);
+  EXPECT_EQ(b->stats().endpoints, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(IoThreads, NodeFaults, ::testing::Values(1u, 2u),
                          [](const ::testing::TestParamInfo<unsigned>& info) {
                            return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
