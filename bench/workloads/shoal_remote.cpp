@@ -1,7 +1,10 @@
 // shoal's remote workloads: this process is the client node, a shoal-node
 // child process the server (tools/node/: "sink" and "echo"). Both run
 // `workers` workers and one io thread.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <future>
 #include <latch>
@@ -13,6 +16,7 @@
 #include "tools/node/child_process.hpp"
 #include "bench/workloads/shoal_workloads.hpp"
 #include "core/actor_system.hpp"
+#include "io/auth.hpp"
 #include "io/node.hpp"
 #include "tools/node/node_actors.hpp"
 
@@ -28,8 +32,38 @@ using node::Ack;
 using node::Item;
 using node::Probe;
 
-std::vector<std::string> server_command(unsigned workers) {
+/// The secret the authenticated workloads share with their server: random,
+/// in a file only this user may read (shoal-node --secret-file), made once
+/// per process and removed at exit.
+const std::string& secret_file() {
+  static const std::string path = [] {
+    char name[] = "/tmp/shoal-bench-secret-XXXXXX";
+    int fd = ::mkstemp(name);  // mode 0600
+    if (fd < 0) throw std::runtime_error("cannot make a secret file in /tmp");
+    std::string hex;
+    for (std::byte b : io::detail::fresh_nonce()) {
+      static constexpr char digits[] = "0123456789abcdef";
+      hex += digits[std::to_integer<unsigned>(b) >> 4];
+      hex += digits[std::to_integer<unsigned>(b) & 15];
+    }
+    bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
+    ::close(fd);
+    if (!ok) throw std::runtime_error("cannot write the secret file");
+    static struct Remove {
+      std::string path;
+      ~Remove() { ::unlink(path.c_str()); }
+    } remove{name};
+    return std::string(name);
+  }();
+  return path;
+}
+
+std::vector<std::string> server_command(unsigned workers, bool authenticated) {
   std::vector<std::string> cmd{server_program(), "--workers", std::to_string(workers)};
+  if (authenticated) {
+    cmd.push_back("--secret-file");
+    cmd.push_back(secret_file());
+  }
   if (options().spin_us != 0) {
     cmd.push_back("--spin");
     cmd.push_back(std::to_string(options().spin_us));
@@ -44,8 +78,10 @@ std::vector<std::string> server_command(unsigned workers) {
 
 /// The server process and this process's node, connected.
 struct Client {
-  explicit Client(unsigned workers)
-      : server(server_command(workers)), system(system_config(workers)) {
+  explicit Client(unsigned workers, bool authenticated = false)
+      : server(server_command(workers, authenticated)), system(system_config(workers)),
+        authenticated(authenticated),
+        secret(authenticated ? io::read_secret_file(secret_file()) : std::string()) {
     node::register_node_types(types);
     std::string line = server.read_line();  // "listening ADDRESS incarnation X"
     auto sp = line.find(' '), sp2 = line.find(' ', sp + 1);
@@ -53,7 +89,14 @@ struct Client {
       throw std::runtime_error("shoal-node: unexpected first line: " + line);
     }
     address = line.substr(sp + 1, sp2 - sp - 1);
+    connect();
+  }
+  /// This process's node (a new one each call: a new incarnation, a new
+  /// connection), connected with one round trip.
+  void connect() {
+    here.reset();
     io::NodeConfig nc;
+    nc.secret = secret;
     if (options().spin_us != 0) nc.spin = std::chrono::microseconds(options().spin_us);
     if (options().event_port == "uring") nc.event_port = io::EventPortKind::io_uring;
     if (options().event_port == "epoll") nc.event_port = io::EventPortKind::epoll;
@@ -72,6 +115,8 @@ struct Client {
   ChildProcess server;
   wire::TypeRegistry types;
   ActorSystem system;
+  const bool authenticated;
+  const std::string secret;
   std::string address;
   std::unique_ptr<io::Node> here;
 };
@@ -131,7 +176,12 @@ std::string server_program() { return sibling_program("SHOAL_NODE", "node/shoal-
 
 Timing remote_stream(unsigned workers, unsigned senders, std::uint64_t items,
                      std::uint64_t window) {
-  Client c(workers);
+  return remote_stream_as(workers, senders, items, window, false);
+}
+
+Timing remote_stream_as(unsigned workers, unsigned senders, std::uint64_t items,
+                        std::uint64_t window, bool authenticated) {
+  Client c(workers, authenticated);
   Pid sink = c.here->pid(c.address, "sink");
   std::uint64_t each = items / senders / node::ack_every * node::ack_every;
   // One untimed pass of the same size first (its own sender ids: the sink
@@ -157,7 +207,11 @@ Timing remote_stream(unsigned workers, unsigned senders, std::uint64_t items,
 }
 
 Timing remote_rtt(unsigned workers, std::uint64_t round_trips) {
-  Client c(workers);
+  return remote_rtt_as(workers, round_trips, false);
+}
+
+Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, bool authenticated) {
+  Client c(workers, authenticated);
   std::vector<std::uint32_t> ns;
   ns.reserve(round_trips);
   std::promise<void> done;
@@ -170,6 +224,16 @@ Timing remote_rtt(unsigned workers, std::uint64_t round_trips) {
   t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   t.items = double(round_trips);
   set_percentiles(t, ns);
+  return t;
+}
+
+Timing remote_connect(unsigned workers, unsigned connections, bool authenticated) {
+  Client c(workers, authenticated);  // one connection, untimed
+  auto t0 = Clock::now();
+  for (unsigned i = 0; i < connections; ++i) c.connect();
+  Timing t;
+  t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  t.items = connections;
   return t;
 }
 

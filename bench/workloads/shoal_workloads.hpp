@@ -43,6 +43,18 @@ Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages);
 Timing pairs_beside_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
                           unsigned fail_every);
 
+/// remote_stream / remote_rtt with `authenticated` nodes: both share a
+/// cluster secret, so the connection's handshake proves it (io/auth.hpp).
+/// Steady state pays nothing for it; the rows beside the plain ones say so.
+Timing remote_stream_as(unsigned workers, unsigned senders, std::uint64_t items,
+                        std::uint64_t window, bool authenticated);
+Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, bool authenticated);
+/// Makes a new node (a new incarnation) and connects it to the server with
+/// one round trip, `connections` times: what setting up a connection costs
+/// (node start, TCP connect, handshake, and with `authenticated` the
+/// nonces and proofs), per connection.
+Timing remote_connect(unsigned workers, unsigned connections, bool authenticated);
+
 /// The server program the remote workloads start (tools/node/shoal-node).
 std::string server_program();
 

@@ -87,6 +87,7 @@ constexpr std::uint64_t round_trips = 200'000;
 constexpr std::uint64_t remote_items = 320'000;
 constexpr std::uint64_t remote_window = 20'000;
 constexpr std::uint64_t remote_round_trips = 10'000;
+constexpr unsigned remote_connections = 50;
 constexpr std::uint64_t storm_messages = 4'000'000;
 constexpr unsigned storm_pairs = 64;
 constexpr unsigned storm_fail_every = 10;
@@ -286,6 +287,52 @@ std::vector<Workload> workloads() {
                       SHOAL_CAF(remote_rtt(c.workers, sized(remote_round_trips, c)))});
       list.back().scalable = true;
       list.back().programs = servers;
+    }
+  }
+
+  // Authentication (io/auth.hpp) beside plain: steady state and the cost
+  // of setting a connection up. CAF 0.17's libcaf_io has no counterpart.
+  for (unsigned senders : {1u, 16u}) {
+    if (!no_uring.empty()) break;
+    list.push_back(
+        {"remote-stream-auth/" + std::to_string(senders),
+         "remote-stream/" + std::to_string(senders) +
+             " with both nodes sharing a cluster secret (the connection authenticated)",
+         "msg/s",
+         true,
+         {{"senders", double(senders)},
+          {"items", double(remote_items)},
+          {"window", double(remote_window)}},
+         [](const Timing& t) { return t.items / t.seconds; },
+         SHOAL_NATIVE(remote_stream_as(c.workers, senders, sized(remote_items, c), remote_window,
+                                       true)),
+         nullptr});
+    list.back().scalable = true;
+    list.back().programs = {servers.front()};
+  }
+  if (no_uring.empty()) {
+    list.push_back({"remote-rtt-auth/p50",
+                    "remote-rtt/p50 with both nodes sharing a cluster secret",
+                    "ns",
+                    false,
+                    {{"round_trips", double(remote_round_trips)}},
+                    [](const Timing& t) { return t.p50_ns; },
+                    SHOAL_NATIVE(remote_rtt_as(c.workers, sized(remote_round_trips, c), true)),
+                    nullptr});
+    list.back().scalable = true;
+    list.back().programs = {servers.front()};
+    for (bool auth : {false, true}) {
+      list.push_back({auth ? "remote-connect-auth" : "remote-connect",
+                      std::string("a new node connects to another process and makes one round "
+                                  "trip (node start and stop, TCP connect, handshake") +
+                          (auth ? ", nonces and proofs)" : ")") + ", per connection",
+                      "us",
+                      false,
+                      {{"connections", double(remote_connections)}},
+                      [](const Timing& t) { return 1e6 * t.seconds / t.items; },
+                      SHOAL_NATIVE(remote_connect(c.workers, remote_connections, auth)),
+                      nullptr});
+      list.back().programs = {servers.front()};
     }
   }
 

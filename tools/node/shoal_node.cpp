@@ -4,7 +4,10 @@
 //
 //   shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] [--spin US]
 //              [--event-port auto|uring|epoll] [--workers-only]
+//              [--secret-file PATH]
 //
+// --secret-file: the cluster's shared secret (io/auth.hpp): every
+// connection then authenticates both sides (NodeConfig::secret).
 // --spin: how long idle workers and the io thread spin before they sleep
 // (default: the system's and the node's, 50 µs each). --workers-only: the io
 // thread never runs an actor (NodeConfig::run_actors off).
@@ -32,7 +35,8 @@ void on_signal(int) { stop_requested = 1; }
 
 int usage() {
   std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] "
-               "[--spin US] [--event-port auto|uring|epoll] [--workers-only]\n";
+               "[--spin US] [--event-port auto|uring|epoll] [--workers-only] "
+               "[--secret-file PATH]\n";
   return 2;
 }
 
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
   unsigned spin_us = 0;
   auto port = shoal::io::EventPortKind::automatic;
   bool run_actors = true;
+  std::string secret_file;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -64,6 +69,8 @@ int main(int argc, char** argv) {
       } else if (p != "auto") {
         return usage();
       }
+    } else if (a == "--secret-file" && i + 1 < argc) {
+      secret_file = argv[++i];
     } else if (a == "--workers-only") {
       run_actors = false;
     } else if (a == "--spin" && i + 1 < argc) {
@@ -84,6 +91,7 @@ int main(int argc, char** argv) {
     shoal::SystemConfig sc{.scheduler = {.workers = workers}};
     shoal::io::NodeConfig nc{.listen = listen, .io_threads = io_threads, .event_port = port};
     nc.run_actors = run_actors;
+    if (!secret_file.empty()) nc.secret = shoal::io::read_secret_file(secret_file);
     if (spin_us != 0) {
       sc.scheduler.spin_before_park = std::chrono::microseconds(spin_us);
       nc.spin = std::chrono::microseconds(spin_us);
@@ -105,7 +113,8 @@ int main(int argc, char** argv) {
     auto s = node.stats();
     std::fprintf(stderr,
                  "shoal-node %s: received %llu in %llu frames, sent %llu in %llu frames, "
-                 "gaps %llu, duplicates %llu, protocol errors %llu, handovers %llu\n",
+                 "gaps %llu, duplicates %llu, protocol errors %llu, handovers %llu, "
+                 "auth failures %llu\n",
                  node.address().c_str(), static_cast<unsigned long long>(s.messages_received),
                  static_cast<unsigned long long>(s.frames_received),
                  static_cast<unsigned long long>(s.messages_sent),
@@ -113,7 +122,8 @@ int main(int argc, char** argv) {
                  static_cast<unsigned long long>(s.sequence_gaps),
                  static_cast<unsigned long long>(s.duplicates_dropped),
                  static_cast<unsigned long long>(s.protocol_errors),
-                 static_cast<unsigned long long>(s.handovers));
+                 static_cast<unsigned long long>(s.handovers),
+                 static_cast<unsigned long long>(s.auth_failures));
   } catch (const std::exception& e) {
     std::cerr << "shoal-node: " << e.what() << '\n';
     return 1;
