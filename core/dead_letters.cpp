@@ -34,6 +34,8 @@ std::string_view to_string(DeadLetterReason r) noexcept {
       return "malformed";
     case DeadLetterReason::too_large:
       return "too_large";
+    case DeadLetterReason::untrusted:
+      return "untrusted";
   }
   return "unknown";
 }

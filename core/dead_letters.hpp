@@ -34,8 +34,9 @@ enum class DeadLetterReason : std::uint8_t {
   unknown_type,       ///< arrived from a node with a type name this node does not know
   malformed,          ///< arrived from a node but did not decode
   too_large,          ///< to a remote actor, larger than one frame the peer accepts
+  untrusted,          ///< from a node: a stop, poison or watch its untrusted mode refuses
 };
-inline constexpr std::size_t dead_letter_reason_count = 14;
+inline constexpr std::size_t dead_letter_reason_count = 15;
 
 /// A readable name for a reason ("target_stopped", ...).
 std::string_view to_string(DeadLetterReason r) noexcept;

@@ -194,6 +194,7 @@ NodeStats NodeImpl::stats() const noexcept {
   s.connections_refused = get(stats_.connections_refused);
   s.auth_failures = get(stats_.auth_failures);
   s.endpoints_evicted = get(stats_.endpoints_evicted);
+  s.untrusted_refused = get(stats_.untrusted_refused);
   std::lock_guard lock(endpoints_mu_);
   s.endpoints = endpoints_.size();
   for (const auto& [address, ep] : endpoints_) s.queued_bytes += ep->queued_bytes();

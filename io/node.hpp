@@ -37,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/actor_system.hpp"
 #include "core/pid.hpp"
@@ -84,6 +85,15 @@ struct NodeConfig {
   /// the address a peer claims is bound to its proof. Empty: no
   /// authentication — anyone who can connect is a peer.
   std::string secret{};
+  /// Untrusted mode (as Akka's): peers may not stop, poison or watch this
+  /// node's actors, except those named in `exported` — a remote stop or
+  /// PoisonPill is a dead letter here (untrusted), a remote watch is
+  /// dropped (counted: NodeStats::untrusted_refused). Ordinary messages and
+  /// requests are unaffected.
+  bool untrusted = false;
+  /// Names (spawn_named) of the actors peers may stop, poison and watch in
+  /// untrusted mode.
+  std::vector<std::string> exported{};
   /// Connections at once (dialed and accepted, all io threads); an accept
   /// beyond it is closed at once (NodeStats::connections_refused).
   unsigned max_connections = 1024;
@@ -157,6 +167,7 @@ struct NodeStats {
   std::uint64_t dropped_too_large = 0;  ///< larger than one frame the peer accepts
   std::uint64_t connections_refused = 0;  ///< accepts over max_connections / max_half_open
   std::uint64_t auth_failures = 0;  ///< handshakes refused for a missing or wrong proof
+  std::uint64_t untrusted_refused = 0;  ///< stops, poisons and watches untrusted mode refused
   /// Now, not a count: bytes waiting for peers (queued messages and frames
   /// their sockets have not taken), each peer's within outbound_queue_bytes.
   std::uint64_t queued_bytes = 0;

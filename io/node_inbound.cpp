@@ -353,6 +353,7 @@ void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
         }
         return;
       }
+      if (watch && !peer_may_control(watchee, "shoal.Watch")) return;
       if (watch) {
         // Its Terminated must name it as the watcher's proxy does.
         export_pid(watchee, std::string(b.name));
@@ -410,13 +411,28 @@ void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
       auto ref = f.getStop().getTarget();
       if (!read_refs(ref, ref, "a stop")) return;
       Pid target = local_target(a);
-      if (!target.empty()) system_.stop(target);
+      if (!target.empty() && peer_may_control(target, "shoal.Stop")) system_.stop(target);
       return;
     }
     default:
       refuse(c, "an unknown frame kind");
       return;
   }
+}
+
+bool IoLoop::peer_may_control(const Pid& target, std::string_view what) {
+  if (!config_.untrusted) return true;
+  if (!config_.exported.empty()) {
+    const std::string name = system_.name_of(target);
+    for (const std::string& n : config_.exported) {
+      if (!name.empty() && n == name) return true;
+    }
+  }
+  bump(stats_.untrusted_refused);
+  DeadLetter d{target.id(), what, DeadLetterReason::untrusted};
+  system_.dead_letters().publish(d);
+  system_.events().publish(d);
+  return false;
 }
 
 Pid IoLoop::local_target(const wire::InboundRef& ref) {
@@ -464,6 +480,12 @@ void IoLoop::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
     return;
   }
   if (gaps != 0) bump(stats_.sequence_gaps, gaps);
+  if (config_.untrusted && e->type->base() == message_type_of<PoisonPill>) [[unlikely]] {
+    if (!peer_may_control(target, e->type->name)) {
+      destroy_envelope(e);  // counted as a dead letter by peer_may_control
+      return;
+    }
+  }
   ++decoded_;
   // Appended to its target's chain; flush_chains() delivers after the batch.
   Process* key = target.process();

@@ -134,7 +134,8 @@ struct Counters {
       dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
       sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
       protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0},
-      dropped_too_large{0}, connections_refused{0}, auth_failures{0}, endpoints_evicted{0};
+      dropped_too_large{0}, connections_refused{0}, auth_failures{0}, endpoints_evicted{0},
+      untrusted_refused{0};
 };
 
 inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
@@ -355,6 +356,9 @@ class IoLoop final : public wire::BatchSink {
   void finish_handover(Connection& c);
   void on_control(Connection& c, wire::schema::Frame::Reader f);
   Pid local_target(const wire::InboundRef& ref);
+  /// Untrusted mode: may a peer stop, poison or watch `target`? (Counts and
+  /// says no unless it is exported; always yes in trusted mode.)
+  bool peer_may_control(const Pid& target, std::string_view what);
   /// Hands each target its messages of the batch just decoded, one queue
   /// exchange per target (ActorSystem::deliver_chain).
   void flush_chains();

@@ -26,6 +26,7 @@ constexpr DeadLetterReason all_reasons[] = {
     DeadLetterReason::not_serializable, DeadLetterReason::outbound_full,
     DeadLetterReason::connection_lost,  DeadLetterReason::unknown_type,
     DeadLetterReason::malformed,        DeadLetterReason::too_large,
+    DeadLetterReason::untrusted,
 };
 static_assert(std::size(all_reasons) == dead_letter_reason_count);
 

@@ -272,6 +272,54 @@ TEST_P(NodeFaults, AnEvictedEndpointNumbersAfreshAndItsPeerStillDelivers) {
   EXPECT_EQ(b->stats().endpoints, 1u);
 }
 
+/// Watches `who`, then asks it for a Ping (behind the watch in the stream:
+/// once answered, the watch has been dealt with there); counts answers and
+/// Terminated.
+struct WatchAndAsk : Handles<WatchAndAsk, Pid, Ping, Terminated> {
+  WatchAndAsk(std::shared_ptr<Counter> answers, std::shared_ptr<Counter> terminated)
+      : answers(std::move(answers)), terminated(std::move(terminated)) {}
+  void on(Context& ctx, Pid& who) {
+    ctx.watch(who);
+    ctx.request(who, Ping{1});
+  }
+  void on(Context&, Ping&) { answers->add(); }
+  void on(Context&, Terminated&) { terminated->add(); }
+  std::shared_ptr<Counter> answers, terminated;
+};
+
+TEST_P(NodeFaults, UntrustedModeRefusesRemoteStopPoisonAndWatchOfActorsNotExported) {
+  NodeConfig guarded = config();
+  guarded.untrusted = true;
+  guarded.exported = {"open"};
+  b.emplace(*b_sys, types, guarded);
+  a.emplace(*a_sys, types, config());
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "closed"));
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "open"));
+  Pid closed = a->pid(b->address(), "closed");
+  auto answers = std::make_shared<Counter>(), terminated = std::make_shared<Counter>();
+  Pid watcher = a_sys->spawn<WatchAndAsk>(answers, terminated);
+  a_sys->send(watcher, closed);
+  ASSERT_TRUE(answers->wait_for(1));
+  a_sys->stop(closed);
+  a_sys->poison(closed);
+  // Behind the stop and the poison on the same connection: once answered,
+  // both were dealt with.
+  auto r = a_sys->request_future<Ping>(closed, Ping{5}, 30s).result();
+  ASSERT_TRUE(r.ok()) << r.what();
+  EXPECT_FALSE(b_sys->lookup("closed").empty()) << "a peer stopped an actor it may not";
+  EXPECT_EQ(b->stats().untrusted_refused, 3u);  // the watch, the stop, the poison
+  EXPECT_EQ(b_sys->dead_letters().count(DeadLetterReason::untrusted), 3u);
+  // Ordinary messages and requests still flow; an exported actor obeys.
+  Pid open = a->pid(b->address(), "open");
+  a_sys->send(watcher, open);
+  ASSERT_TRUE(answers->wait_for(2));
+  a_sys->stop(open);
+  ASSERT_TRUE(terminated->wait_for(1)) << "the watcher of the exported actor heard nothing";
+  EXPECT_TRUE(b_sys->lookup("open").empty());
+  EXPECT_EQ(terminated->get(), 1u) << "the refused watch reported a Terminated";
+}
+
 INSTANTIATE_TEST_SUITE_P(IoThreads, NodeFaults, ::testing::Values(1u, 2u),
                          [](const ::testing::TestParamInfo<unsigned>& info) {
                            return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
