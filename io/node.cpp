@@ -126,10 +126,14 @@ std::size_t NodeImpl::evict_idle(IoLoop& loop) {
       // Anything more (a proxy a user holds, a connection's claim, a lookup
       // out, a producer between endpoint_for() and its send) keeps it. No
       // one can take a new one meanwhile: endpoint_for() needs this lock.
+      // Another loop's endpoint: its io state is that thread's to read.
+      if (&e.home() != &loop) {
+        ++it;
+        continue;
+      }
       const long expected = 1 + (e.active ? 1 : 0);
       // (The proxy tables hold references too: forgotten first.)
-      if (&e.home() != &loop || !loop.idle_here(e) || !e.forget_unused_proxies() ||
-          it->second.use_count() > expected) {
+      if (!loop.idle_here(e) || !e.forget_unused_proxies() || it->second.use_count() > expected) {
         ++it;
         continue;
       }
