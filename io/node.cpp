@@ -23,6 +23,11 @@ const std::string& Node::address() const noexcept { return impl_->address(); }
 std::uint64_t Node::incarnation() const noexcept { return impl_->incarnation(); }
 Pid Node::pid(std::string_view address, std::string_view name) { return impl_->pid(address, name); }
 NodeStats Node::stats() const noexcept { return impl_->stats(); }
+Future<ActorIdentity> Node::identify(std::string_view address, std::string_view name,
+                                     std::chrono::nanoseconds timeout) {
+  return impl_->system.request_future<ActorIdentity>(pid(address, name), wire::Identify{},
+                                                     timeout);
+}
 
 namespace detail {
 
@@ -609,7 +614,11 @@ void IoLoop::close_connection(Connection& c, std::string_view why, bool protocol
   if (ep && ep->connection == &c) {
     ep->connection = nullptr;
     if (was_open) {
+      const std::uint64_t incarnation = ep->peer_incarnation;
       association_lost(*ep);
+      if (system_.events().active()) {
+        system_.events().publish(PeerDisconnected{ep->address(), incarnation, std::string(why)});
+      }
     } else if (c.rejected_duplicate) {
       // The peer keeps its own dial to us: wait for it to arrive.
       ep->state = Endpoint::State::connecting;

@@ -144,6 +144,25 @@ struct NodeConfig {
   std::function<void(std::string_view)> on_error{};
 };
 
+using wire::ActorIdentity;
+
+/// Published on the system's event stream when an association with a peer
+/// opens (after the handshake, and the proofs when authenticating):
+/// `system.events().subscribe<PeerConnected>(fn)`, or as a message with
+/// `system.subscribe<PeerConnected>(pid)`. Called on an io thread.
+struct PeerConnected {
+  std::string address;
+  std::uint64_t incarnation = 0;
+};
+/// Published when an open association ends: the connection was lost, the
+/// peer went silent, said goodbye, or was refused, or this node shuts down.
+/// Its futures have failed and its watchers were told by then.
+struct PeerDisconnected {
+  std::string address;
+  std::uint64_t incarnation = 0;
+  std::string reason;
+};
+
 /// Counters since the node started. Read from any thread.
 struct NodeStats {
   std::uint64_t messages_sent = 0;      ///< encoded into frames
@@ -201,6 +220,15 @@ class Node {
   Pid pid(std::string_view address, std::string_view name);
 
   NodeStats stats() const noexcept;
+
+  /// Asks the node at `address` whether an actor is registered there as
+  /// `name`. The future completes with its ActorIdentity (its id there) if
+  /// so; fails with RequestErrc::dead_letter (reason target_stopped) if no
+  /// actor has that name, delivery_failed or timeout if the node cannot be
+  /// reached. The node answers itself: the actor's mailbox is not touched.
+  /// Thread-safe; does not block.
+  Future<ActorIdentity> identify(std::string_view address, std::string_view name,
+                                 std::chrono::nanoseconds timeout);
 
  private:
   std::unique_ptr<detail::NodeImpl> impl_;

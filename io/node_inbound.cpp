@@ -480,6 +480,15 @@ void IoLoop::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
     return;
   }
   if (gaps != 0) bump(stats_.sequence_gaps, gaps);
+  if (e->type->base() == message_type_of<wire::Identify>) [[unlikely]] {
+    // Answered here, for the actor: it exists (the target resolved).
+    if (const SenderHeader* h = e->sender_header(); h != nullptr && !h->sender.empty()) {
+      system_.request(h->sender, wire::ActorIdentity{target.id()}, target, h->request_id);
+    }
+    ++decoded_;
+    destroy_envelope(e);
+    return;
+  }
   if (config_.untrusted && e->type->base() == message_type_of<PoisonPill>) [[unlikely]] {
     if (!peer_may_control(target, e->type->name)) {
       destroy_envelope(e);  // counted as a dead letter by peer_may_control

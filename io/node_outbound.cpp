@@ -166,6 +166,9 @@ void IoLoop::connected(Endpoint& e, Connection& c) {
   e.failures = 0;
   e.alternatives.clear();
   bump(stats_.connections_opened);
+  if (system_.events().active()) {
+    system_.events().publish(PeerConnected{e.address(), e.peer_incarnation});
+  }
   flush(e);
   start_send(c);
 }

@@ -166,5 +166,12 @@ struct Disconnect {
   reason @0 :Text;         # said before closing, for the peer's log
 }
 
-# The payload of built-in messages that carry nothing ("shoal.PoisonPill").
+# The payload of built-in messages that carry nothing ("shoal.PoisonPill",
+# "shoal.Identify").
 struct Empty {}
+
+# The answer to "shoal.Identify" (io/node.hpp, Node::identify): the actor
+# exists, with this id on its node.
+struct ActorIdentity {
+  id @0 :UInt64;
+}

@@ -10,6 +10,13 @@ TypeRegistry::TypeRegistry() {
   add<PoisonPill, schema::Empty>(
       "shoal.PoisonPill", [](const PoisonPill&, schema::Empty::Builder) {},
       [](schema::Empty::Reader) { return PoisonPill{}; });
+  add<Identify, schema::Empty>(
+      "shoal.Identify", [](const Identify&, schema::Empty::Builder) {},
+      [](schema::Empty::Reader) { return Identify{}; });
+  add<ActorIdentity, schema::ActorIdentity>(
+      "shoal.ActorIdentity",
+      [](const ActorIdentity& a, schema::ActorIdentity::Builder b) { b.setId(a.id); },
+      [](schema::ActorIdentity::Reader r) { return ActorIdentity{r.getId()}; });
 }
 
 void TypeRegistry::insert(std::unique_ptr<TypeCodec> codec) {

@@ -18,7 +18,9 @@
 // connection.
 //
 // Built in (every registry has them; names under "shoal."): PoisonPill, as
-// "shoal.PoisonPill", so `system.poison(remote)` works as locally. The
+// "shoal.PoisonPill", so `system.poison(remote)` works as locally;
+// Identify and ActorIdentity ("shoal.Identify", "shoal.ActorIdentity"),
+// which a node answers itself for any of its actors (io::Node::identify). The
 // runtime's other messages cross as control frames (watch, Terminated,
 // stop, a request's DeadLetterResponse as an Undeliverable).
 #pragma once
@@ -40,6 +42,15 @@
 #include "wire/frame_codec.hpp"
 
 namespace shoal::wire {
+
+/// Asks a node whether a named actor exists (io::Node::identify): the
+/// node answers for it with an ActorIdentity; a name with no actor fails
+/// the request (an Undeliverable, unknown target).
+struct Identify {};
+struct ActorIdentity {
+  std::uint64_t id = 0;  ///< the actor's id on its node
+};
+
 
 /// How one registered type crosses the wire. Made by TypeRegistry::add.
 /// Immutable after construction; thread-safe.
@@ -77,7 +88,7 @@ class TypeRegistry {
   /// A registry with the built-in types only.
   TypeRegistry();
   /// How many of size() are built in.
-  static constexpr std::size_t builtin_types = 1;
+  static constexpr std::size_t builtin_types = 3;
   TypeRegistry(const TypeRegistry&) = delete;
   TypeRegistry& operator=(const TypeRegistry&) = delete;
 

@@ -1,0 +1,99 @@
+// What a node tells the system about its peers (io/node.hpp): PeerConnected
+// and PeerDisconnected on the event stream, and identify() — whether a
+// named actor exists on another node, answered by that node itself.
+#include "io/node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/io/io_kit.hpp"
+
+namespace shoal::io::test {
+namespace {
+
+class NodeEvents : public ::testing::TestWithParam<unsigned> {
+ protected:
+  void SetUp() override {
+    register_io_types(types);
+    a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+    b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+    NodeConfig c;
+    c.io_threads = GetParam();
+    c.on_error = [](std::string_view) {};
+    a.emplace(*a_sys, types, c);
+    b.emplace(*b_sys, types, c);
+  }
+  void TearDown() override {
+    a.reset();
+    b.reset();
+    a_sys.reset();
+    b_sys.reset();
+  }
+  wire::TypeRegistry types;
+  std::optional<ActorSystem> a_sys, b_sys;
+  std::optional<Node> a, b;
+};
+
+TEST_P(NodeEvents, ConnectingAndLosingAPeerArePublishedWithItsIncarnation) {
+  std::mutex mu;
+  std::vector<PeerConnected> up;
+  std::vector<PeerDisconnected> down;
+  auto events = std::make_shared<Counter>();
+  a_sys->events().subscribe<PeerConnected>([&](const PeerConnected& e) {
+    std::lock_guard lock(mu);
+    up.push_back(e);
+    events->add();
+  });
+  a_sys->events().subscribe<PeerDisconnected>([&](const PeerDisconnected& e) {
+    std::lock_guard lock(mu);
+    down.push_back(e);
+    events->add();
+  });
+  auto seen = std::make_shared<Counter>();
+  ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
+  const std::string b_address = b->address();
+  const std::uint64_t b_incarnation = b->incarnation();
+  ASSERT_TRUE(a_sys->request_future<Ping>(a->pid(b_address, "echo"), Ping{1}, 30s).result().ok());
+  ASSERT_TRUE(events->wait_for(1));
+  b.reset();  // says goodbye
+  ASSERT_TRUE(events->wait_for(2)) << "no PeerDisconnected";
+  std::lock_guard lock(mu);
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].address, b_address);
+  EXPECT_EQ(up[0].incarnation, b_incarnation);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].address, b_address);
+  EXPECT_EQ(down[0].incarnation, b_incarnation);
+  EXPECT_NE(down[0].reason.find("shutting down"), std::string::npos) << down[0].reason;
+}
+
+TEST_P(NodeEvents, IdentifySaysWhetherANamedActorExistsWithoutTouchingIt) {
+  auto seen = std::make_shared<Counter>();
+  Pid echo = b_sys->spawn_named(Props::of<Echo>(seen), "echo").pid;
+  ASSERT_FALSE(echo.empty());
+  auto found = a->identify(b->address(), "echo", 30s).result();
+  ASSERT_TRUE(found.ok()) << found.what();
+  EXPECT_EQ(found.value().id, echo.id());
+  auto missing = a->identify(b->address(), "nobody", 30s).result();
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error(), RequestErrc::dead_letter) << missing.what();
+  EXPECT_EQ(seen->get(), 0u) << "the echo's mailbox saw the identify";
+  // After it stops, the name is free again: not found.
+  auto stopped = b_sys->stop_future(echo, 30s).result();
+  ASSERT_TRUE(stopped.ok());
+  auto gone = a->identify(b->address(), "echo", 30s).result();
+  EXPECT_FALSE(gone.ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(IoThreads, NodeEvents, ::testing::Values(1u, 2u),
+                         [](const ::testing::TestParamInfo<unsigned>& info) {
+                           return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
+                         });
+
+}  // namespace
+}  // namespace shoal::io::test
