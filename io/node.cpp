@@ -450,7 +450,7 @@ bool IoLoop::take_handovers() {
     c->peer = h.peer;
     c->hello = h.hello;
     c->half_open = true;  // counted by the loop that accepted it
-    c->deadline = Clock::now() + config_.connect_timeout;
+    c->deadline = h.deadline;  // one connect_timeout from the accept, wherever it lives
     c->receiving = true;
     port_->receive(c->fd, token(c->serial, op_receive));
     accept_handshake(*c, h.endpoint);

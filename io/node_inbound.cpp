@@ -199,6 +199,7 @@ void IoLoop::finish_handover(Connection& c) {
   h.endpoint = std::move(c.handover_to);
   h.hello = c.hello;
   h.peer = c.peer;
+  h.deadline = c.deadline;
   h.node = &node_;
   IoLoop& home = h.endpoint->home();
   // Gone from here without a close: not counted as opened or closed (nor

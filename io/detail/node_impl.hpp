@@ -229,13 +229,14 @@ class IoLoop final : public wire::BatchSink {
     Handover() = default;
     Handover(Handover&& o) noexcept
         : fd(std::exchange(o.fd, -1)), endpoint(std::move(o.endpoint)), hello(o.hello),
-          peer(std::move(o.peer)) {}
+          peer(std::move(o.peer)), deadline(o.deadline), node(o.node) {}
     Handover& operator=(Handover&&) = delete;
     ~Handover();  // closes the fd if nobody took it (and counts it out)
     int fd = -1;
     std::shared_ptr<Endpoint> endpoint;
     Connection::Hello hello;  ///< the peer's handshake
     std::string peer;         ///< its claimed address
+    std::chrono::steady_clock::time_point deadline{};  ///< the handshake's, from the accept
     NodeImpl* node = nullptr;  ///< counts the connection out if nobody took it
   };
   void hand_over(Handover h);
