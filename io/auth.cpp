@@ -81,6 +81,14 @@ Nonce fresh_nonce() {
   return n;
 }
 
+std::uint64_t random_id() {
+  std::uint64_t v = 0;
+  while (v == 0) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) crypto_failed("RAND_bytes");
+  }
+  return v;
+}
+
 Proof handshake_proof(std::string_view secret, Role role, const HandshakeSide& dialer,
                       const HandshakeSide& acceptor) {
   std::string_view label = role == Role::acceptor ? "shoal/1 acceptor" : "shoal/1 dialer";

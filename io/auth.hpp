@@ -50,6 +50,8 @@ using Proof = std::array<std::byte, proof_bytes>;
 
 /// 32 bytes from the operating system's CSPRNG (through OpenSSL).
 Nonce fresh_nonce();
+/// A random 64-bit id, never 0 (incarnations, association ids).
+std::uint64_t random_id();
 
 /// One side of a handshake, as the transcript names it.
 struct HandshakeSide {

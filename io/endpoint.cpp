@@ -1,10 +1,10 @@
 #include "io/endpoint.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include "core/actor_system.hpp"
 #include "io/detail/node_impl.hpp"
+#include "io/auth.hpp"
 #include "io/remote_process.hpp"
 
 namespace shoal::io {
@@ -34,20 +34,9 @@ RemoteProcess& target_of(Envelope& queued) noexcept {
   return *reinterpret_cast<RemoteProcess*>(mark_of(queued));
 }
 
-namespace {
-
-std::uint64_t random_association() {
-  std::random_device rd;
-  std::uint64_t v = 0;
-  while (v == 0) v = (std::uint64_t{rd()} << 32) ^ rd();
-  return v;
-}
-
-}  // namespace
-
 Endpoint::Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& system,
                    std::string address, std::size_t max_queued_bytes)
-    : association(random_association()),
+    : association(detail::random_id()),
       node_(node), home_(home), system_(system), address_(std::move(address)),
       // Far below the bit the inside count starts at (see load_).
       max_queued_bytes_(std::min<std::size_t>(max_queued_bytes, bytes_mask / 2)) {
@@ -125,23 +114,18 @@ void Endpoint::close() noexcept {
 bool Endpoint::forget_unused_proxies() {
   std::vector<Pid> gone;  // dropped outside the lock: a proxy's destructor releases this
   std::lock_guard lock(proxies_mu_);
-  auto unused = [](const auto& kv) { return kv.second.process()->use_count() == 1; };
-  for (auto it = by_id_.begin(); it != by_id_.end();) {
-    if (unused(*it)) {
-      gone.push_back(std::move(it->second));
-      it = by_id_.erase(it);
-    } else {
-      ++it;
+  auto forget = [&](auto& table) {
+    for (auto it = table.begin(); it != table.end();) {
+      if (it->second.process()->use_count() == 1) {  // ours alone (see proxy())
+        gone.push_back(std::move(it->second));
+        it = table.erase(it);
+      } else {
+        ++it;
+      }
     }
-  }
-  for (auto it = by_name_.begin(); it != by_name_.end();) {
-    if (unused(*it)) {
-      gone.push_back(std::move(it->second));
-      it = by_name_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  };
+  forget(by_id_);
+  forget(by_name_);
   return by_id_.empty() && by_name_.empty();
 }
 

@@ -154,6 +154,10 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::vector<std::pair<Pid, Pid>> watches;
   bool active = false;                    ///< in the node's list of endpoints with io state
   bool resolving = false;                 ///< a host name lookup is out (IoLoop::start_connect)
+  /// Encoding stopped with messages still queued: the frames waiting for
+  /// the socket reached the encode window. The queue stays unmarked (this
+  /// thread's to flush); the send's completion flushes it again.
+  bool backlogged = false;
   /// A host name's addresses not yet dialed in this attempt: a failed dial
   /// tries the next before it counts as a failure (IoLoop::connect_failed).
   std::vector<SocketAddress> alternatives;

@@ -43,20 +43,13 @@ bool connected_to_itself(int fd) {
   return hl == tl && std::memcmp(&here, &there, hl) == 0;
 }
 
-std::uint64_t random_incarnation() {
-  std::random_device rd;
-  std::uint64_t v = 0;
-  while (v == 0) v = (std::uint64_t{rd()} << 32) ^ rd();
-  return v;
-}
-
 }  // namespace
 
 // -- the node (shared) --
 
 NodeImpl::NodeImpl(ActorSystem& system_, const wire::TypeRegistry& types_, NodeConfig config_)
     : system(system_), types(types_), config(std::move(config_)),
-      incarnation_(random_incarnation()) {
+      incarnation_(detail::random_id()) {
   if (config.io_threads == 0) throw std::invalid_argument("NodeConfig::io_threads must be ≥ 1");
   if (!config.secret.empty() && config.secret.size() < min_secret_bytes) {
     throw std::invalid_argument("NodeConfig::secret has " + std::to_string(config.secret.size()) +
@@ -531,6 +524,9 @@ void IoLoop::on_completion(const Completion& c) {
       }
       if (conn.state == Connection::State::closing) {
         maybe_free(conn);
+      } else if (Endpoint* ep = conn.endpoint.get();
+                 ep != nullptr && ep->backlogged && ep->connection == &conn) {
+        flush(*ep);  // encodes the next window and sends it
       } else {
         start_send(conn);
       }

@@ -239,9 +239,20 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
   e.next_sequence += e.take_refused();
   writer_.set_limits(e.send_limits);  // the peer's, from its handshake
   const std::size_t out_before = c.out.size();
+  // Frames are encoded only this far ahead of the socket: beyond it the
+  // messages wait as they are (counted against the same byte bound), and a
+  // peer that stops reading holds at most this much in frames.
+  const std::size_t window = 4 * config_.batch_bytes;
+  e.backlogged = false;
   std::size_t bytes = 0;
   for (;;) {
-    while (Envelope* env = e.try_pop()) {
+    while (true) {
+      if (c.booked + (c.out.size() - out_before) >= window) {
+        e.backlogged = true;  // on_completion flushes again once the send is done
+        break;
+      }
+      Envelope* env = e.try_pop();
+      if (env == nullptr) break;
       bytes += env->type->node_size;
       RemoteProcess& target = target_of(*env);
       Pid target_hold = Pid::adopt(&target);  // post()'s reference
@@ -317,7 +328,7 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
       env->destroy_payload();
       if (writer_.bytes() >= config_.batch_bytes) finish_batch(c);
     }
-    if (e.try_mark_empty()) break;  // else a producer is mid-push: keep draining
+    if (e.backlogged || e.try_mark_empty()) break;  // else a producer is mid-push: keep draining
   }
   finish_batch(c);
   // The frames now count against the peer's byte bound instead of the
@@ -482,6 +493,7 @@ void IoLoop::association_lost(Endpoint& e) {
   e.watches.clear();
   e.connection = nullptr;
   e.state = Endpoint::State::idle;
+  e.backlogged = false;
   drop_queued(e);  // pays what is owed once the queue is gone
 }
 

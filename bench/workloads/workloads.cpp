@@ -249,24 +249,33 @@ std::vector<Workload> workloads() {
       {"caf", peer::server_program()},
 #endif
   };
-  for (unsigned senders : {1u, 16u}) {
-    if (!no_uring.empty()) break;
-    list.push_back(
-        {"remote-stream/" + std::to_string(senders),
-         std::to_string(senders) + (senders == 1 ? " sender streams" : " senders stream") +
-             " small messages to an actor in another process over one connection, "
-             "window 20,000 each (acks every 1,000); timed after an untimed pass "
-             "of the same size on the same connection",
-         "msg/s",
-         true,
-         {{"senders", double(senders)},
-          {"items", double(remote_items)},
-          {"window", double(remote_window)}},
-         [](const Timing& t) { return t.items / t.seconds; },
-         SHOAL_NATIVE(remote_stream(c.workers, senders, sized(remote_items, c), remote_window)),
-         SHOAL_CAF(remote_stream(c.workers, senders, sized(remote_items, c), remote_window))});
-    list.back().scalable = true;
-    list.back().programs = servers;
+  // Plain, then (no CAF twin) with both nodes sharing a cluster secret.
+  for (bool auth : {false, true}) {
+    for (unsigned senders : {1u, 16u}) {
+      if (!no_uring.empty()) break;
+      list.push_back(
+          {std::string(auth ? "remote-stream-auth/" : "remote-stream/") + std::to_string(senders),
+           std::to_string(senders) + (senders == 1 ? " sender streams" : " senders stream") +
+               " small messages to an actor in another process over one connection, "
+               "window 20,000 each (acks every 1,000); timed after an untimed pass "
+               "of the same size on the same connection" +
+               (auth ? "; both nodes share a cluster secret (the connection authenticated)" : ""),
+           "msg/s",
+           true,
+           {{"senders", double(senders)},
+            {"items", double(remote_items)},
+            {"window", double(remote_window)}},
+           [](const Timing& t) { return t.items / t.seconds; },
+           SHOAL_NATIVE(remote_stream_as(c.workers, senders, sized(remote_items, c),
+                                         remote_window, auth)),
+           SHOAL_CAF(remote_stream(c.workers, senders, sized(remote_items, c), remote_window))});
+      list.back().scalable = true;
+      list.back().programs = servers;
+      if (auth) {  // no twin
+        list.back().run_caf = nullptr;
+        list.back().programs.resize(1);
+      }
+    }
   }
   {
     struct Pct {
@@ -292,24 +301,6 @@ std::vector<Workload> workloads() {
 
   // Authentication (io/auth.hpp) beside plain: steady state and the cost
   // of setting a connection up. CAF 0.17's libcaf_io has no counterpart.
-  for (unsigned senders : {1u, 16u}) {
-    if (!no_uring.empty()) break;
-    list.push_back(
-        {"remote-stream-auth/" + std::to_string(senders),
-         "remote-stream/" + std::to_string(senders) +
-             " with both nodes sharing a cluster secret (the connection authenticated)",
-         "msg/s",
-         true,
-         {{"senders", double(senders)},
-          {"items", double(remote_items)},
-          {"window", double(remote_window)}},
-         [](const Timing& t) { return t.items / t.seconds; },
-         SHOAL_NATIVE(remote_stream_as(c.workers, senders, sized(remote_items, c), remote_window,
-                                       true)),
-         nullptr});
-    list.back().scalable = true;
-    list.back().programs = {servers.front()};
-  }
   if (no_uring.empty()) {
     list.push_back({"remote-rtt-auth/p50",
                     "remote-rtt/p50 with both nodes sharing a cluster secret",

@@ -77,41 +77,19 @@ TEST(Auth, ASecretFileMustBeTheOwnersAloneAndLongEnough) {
   EXPECT_THROW(secret_from_environment("SHOAL_TEST_SECRET"), std::runtime_error);
 }
 
-/// Two systems with nodes made to order; one io thread per node or two
-/// (an accepted connection then moves to its peer's io thread while the
-/// handshake, and the proof, are under way).
-class Authenticated : public ::testing::TestWithParam<unsigned> {
+/// Nodes made to order; one io thread per node or two (an accepted
+/// connection then moves to its peer's io thread while the handshake, and
+/// the proof, are under way).
+class Authenticated : public TwoSystems<unsigned> {
  protected:
-  void SetUp() override {
-    register_io_types(types);
-    a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-    b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-  }
-  void TearDown() override {
-    a.reset();
-    b.reset();
-    a_sys.reset();
-    b_sys.reset();
-  }
   NodeConfig config(const std::string& secret) {
-    NodeConfig c;
+    NodeConfig c = logging_config();
     c.io_threads = GetParam();
     c.secret = secret;
     c.backoff_min = 1ms;
     c.backoff_max = 5ms;
     c.max_attempts = 3;
-    c.on_error = [this](std::string_view e) {
-      std::lock_guard lock(log_mu);
-      log.emplace_back(e);
-    };
     return c;
-  }
-  bool logged(std::string_view part) {
-    std::lock_guard lock(log_mu);
-    for (auto& l : log) {
-      if (l.find(part) != std::string::npos) return true;
-    }
-    return false;
   }
   /// b's "echo", counting into the returned counter.
   std::shared_ptr<Counter> echo_on_b() {
@@ -119,12 +97,6 @@ class Authenticated : public ::testing::TestWithParam<unsigned> {
     EXPECT_TRUE(b_sys->spawn_named(Props::of<Echo>(seen), "echo"));
     return seen;
   }
-
-  wire::TypeRegistry types;
-  std::optional<ActorSystem> a_sys, b_sys;
-  std::optional<Node> a, b;
-  std::mutex log_mu;
-  std::vector<std::string> log;
 };
 
 TEST_P(Authenticated, NodesWithTheSameSecretTalk) {
@@ -298,10 +270,7 @@ TEST_P(Authenticated, ASecretUnder16BytesIsAConfigurationError) {
   EXPECT_THROW(Node(*b_sys, types, config("short")), std::invalid_argument);
 }
 
-INSTANTIATE_TEST_SUITE_P(IoThreads, Authenticated, ::testing::Values(1u, 2u),
-                         [](const ::testing::TestParamInfo<unsigned>& info) {
-                           return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
-                         });
+INSTANTIATE_TEST_SUITE_P(IoThreads, Authenticated, ::testing::Values(1u, 2u), io_threads_name);
 
 }  // namespace
 }  // namespace shoal::io::test

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,52 @@ struct Collector : Handles<Collector, Tagged> {
   std::map<std::uint32_t, std::uint64_t> next;
   std::shared_ptr<Counter> seen;
 };
+
+/// Two actor systems (2 workers each) and the nodes a test makes for them,
+/// `a` and `b`, torn down nodes first; `P` is the suite's parameter. A
+/// node made with `config()` gives its errors to `log` (see `logged`).
+template <class P>
+class TwoSystems : public ::testing::TestWithParam<P> {
+ protected:
+  void SetUp() override {
+    register_io_types(types);
+    a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+    b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
+  }
+  void TearDown() override {
+    a.reset();
+    b.reset();
+    a_sys.reset();
+    b_sys.reset();
+  }
+  /// A node configuration whose errors go to `log`.
+  NodeConfig logging_config() {
+    NodeConfig c;
+    c.on_error = [this](std::string_view e) {
+      std::lock_guard lock(log_mu);
+      log.emplace_back(e);
+    };
+    return c;
+  }
+  bool logged(std::string_view part) {
+    std::lock_guard lock(log_mu);
+    for (auto& l : log) {
+      if (l.find(part) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  wire::TypeRegistry types;
+  std::optional<ActorSystem> a_sys, b_sys;
+  std::optional<Node> a, b;
+  std::mutex log_mu;
+  std::vector<std::string> log;
+};
+
+/// Names a suite's instances by their io threads per node.
+inline std::string io_threads_name(const ::testing::TestParamInfo<unsigned>& info) {
+  return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
+}
 
 /// Calls `on(frame)` for each whole frame at the start of `bytes`, in
 /// order, until one does not parse.

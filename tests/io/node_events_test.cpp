@@ -16,27 +16,15 @@
 namespace shoal::io::test {
 namespace {
 
-class NodeEvents : public ::testing::TestWithParam<unsigned> {
+class NodeEvents : public TwoSystems<unsigned> {
  protected:
   void SetUp() override {
-    register_io_types(types);
-    a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-    b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-    NodeConfig c;
+    TwoSystems::SetUp();
+    NodeConfig c = logging_config();
     c.io_threads = GetParam();
-    c.on_error = [](std::string_view) {};
     a.emplace(*a_sys, types, c);
     b.emplace(*b_sys, types, c);
   }
-  void TearDown() override {
-    a.reset();
-    b.reset();
-    a_sys.reset();
-    b_sys.reset();
-  }
-  wire::TypeRegistry types;
-  std::optional<ActorSystem> a_sys, b_sys;
-  std::optional<Node> a, b;
 };
 
 TEST_P(NodeEvents, ConnectingAndLosingAPeerArePublishedWithItsIncarnation) {
@@ -90,10 +78,7 @@ TEST_P(NodeEvents, IdentifySaysWhetherANamedActorExistsWithoutTouchingIt) {
   EXPECT_FALSE(gone.ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(IoThreads, NodeEvents, ::testing::Values(1u, 2u),
-                         [](const ::testing::TestParamInfo<unsigned>& info) {
-                           return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
-                         });
+INSTANTIATE_TEST_SUITE_P(IoThreads, NodeEvents, ::testing::Values(1u, 2u), io_threads_name);
 
 }  // namespace
 }  // namespace shoal::io::test

@@ -35,34 +35,13 @@ constexpr bool sanitized = true;  // shadow memory and quarantines: RSS says not
 constexpr bool sanitized = false;
 #endif
 
-class NodeFaults : public ::testing::TestWithParam<unsigned> {
+class NodeFaults : public TwoSystems<unsigned> {
  protected:
-  void SetUp() override {
-    register_io_types(types);
-    a_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-    b_sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
-  }
-  void TearDown() override {
-    a.reset();
-    b.reset();
-    a_sys.reset();
-    b_sys.reset();
-  }
   NodeConfig config() {
-    NodeConfig c;
+    NodeConfig c = logging_config();
     c.io_threads = GetParam();
-    c.on_error = [this](std::string_view e) {
-      std::lock_guard lock(log_mu);
-      log.emplace_back(e);
-    };
     return c;
   }
-
-  wire::TypeRegistry types;
-  std::optional<ActorSystem> a_sys, b_sys;
-  std::optional<Node> a, b;
-  std::mutex log_mu;
-  std::vector<std::string> log;
 };
 
 /// A raw client's handshake, claiming `address`.
@@ -320,10 +299,7 @@ TEST_P(NodeFaults, UntrustedModeRefusesRemoteStopPoisonAndWatchOfActorsNotExport
   EXPECT_EQ(terminated->get(), 1u) << "the refused watch reported a Terminated";
 }
 
-INSTANTIATE_TEST_SUITE_P(IoThreads, NodeFaults, ::testing::Values(1u, 2u),
-                         [](const ::testing::TestParamInfo<unsigned>& info) {
-                           return info.param == 1 ? "OneIoThread" : "TwoIoThreads";
-                         });
+INSTANTIATE_TEST_SUITE_P(IoThreads, NodeFaults, ::testing::Values(1u, 2u), io_threads_name);
 
 }  // namespace
 }  // namespace shoal::io::test
