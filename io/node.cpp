@@ -25,8 +25,18 @@ Pid Node::pid(std::string_view address, std::string_view name) { return impl_->p
 NodeStats Node::stats() const noexcept { return impl_->stats(); }
 Future<ActorIdentity> Node::identify(std::string_view address, std::string_view name,
                                      std::chrono::nanoseconds timeout) {
-  return impl_->system.request_future<ActorIdentity>(pid(address, name), wire::Identify{},
-                                                     timeout);
+  ActorSystem& system = impl_->system;
+  if (address == impl_->address()) {
+    // This node: answered here, as the remote node would (a local actor
+    // would take the Identify as an unhandled message).
+    Pid local = system.lookup(name);
+    if (local.empty()) return system.request_future<ActorIdentity>(Pid(), wire::Identify{}, timeout);
+    auto* core = new shoal::detail::FutureCore(system);
+    Future<ActorIdentity> f(core);
+    core->post(make_envelope(ActorIdentity{local.id()}));
+    return f;
+  }
+  return system.request_future<ActorIdentity>(pid(address, name), wire::Identify{}, timeout);
 }
 
 namespace detail {

@@ -225,7 +225,8 @@ class Node {
   /// `name`. The future completes with its ActorIdentity (its id there) if
   /// so; fails with RequestErrc::dead_letter (reason target_stopped) if no
   /// actor has that name, delivery_failed or timeout if the node cannot be
-  /// reached. The node answers itself: the actor's mailbox is not touched.
+  /// reached. The node answers itself: the actor's mailbox is not touched
+  /// (this node's own address is answered at once, the same way).
   /// Thread-safe; does not block.
   Future<ActorIdentity> identify(std::string_view address, std::string_view name,
                                  std::chrono::nanoseconds timeout);

@@ -202,9 +202,8 @@ void IoLoop::finish_handover(Connection& c) {
   h.deadline = c.deadline;
   h.node = &node_;
   IoLoop& home = h.endpoint->home();
-  // Gone from here without a close: not counted as opened or closed (nor
-  // as half-open any more here: the home thread's copy is).
-  // Still counted as a connection and as half-open: the counts move with
+  // Gone from here without a close: not counted as opened or closed. It
+  // stays counted as a connection and as half-open: the counts move with
   // it (take_handovers, or ~Handover if nobody takes it).
   c.state = Connection::State::closing;
   c.half_open = false;

@@ -71,6 +71,11 @@ TEST_P(NodeEvents, IdentifySaysWhetherANamedActorExistsWithoutTouchingIt) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error(), RequestErrc::dead_letter) << missing.what();
   EXPECT_EQ(seen->get(), 0u) << "the echo's mailbox saw the identify";
+  // This node's own address is answered the same way.
+  auto here = b->identify(b->address(), "echo", 30s).result();
+  ASSERT_TRUE(here.ok()) << here.what();
+  EXPECT_EQ(here.value().id, echo.id());
+  EXPECT_FALSE(b->identify(b->address(), "nobody", 30s).result().ok());
   // After it stops, the name is free again: not found.
   auto stopped = b_sys->stop_future(echo, 30s).result();
   ASSERT_TRUE(stopped.ok());
