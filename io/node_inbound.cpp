@@ -420,7 +420,7 @@ void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
   }
 }
 
-bool IoLoop::peer_may_control(const Pid& target, std::string_view what) {
+bool IoLoop::peer_may_control(const Pid& target, std::string_view what, const Envelope* e) {
   if (!config_.untrusted) return true;
   if (!config_.exported.empty()) {
     const std::string name = system_.name_of(target);
@@ -429,6 +429,12 @@ bool IoLoop::peer_may_control(const Pid& target, std::string_view what) {
     }
   }
   bump(stats_.untrusted_refused);
+  if (e != nullptr) {
+    // A message (a PoisonPill): counted, and a remote asker is told (an
+    // Undeliverable goes back, reason untrusted).
+    system_.report_dead_letter(*e, target.id(), DeadLetterReason::untrusted);
+    return false;
+  }
   DeadLetter d{target.id(), what, DeadLetterReason::untrusted};
   system_.dead_letters().publish(d);
   system_.events().publish(d);
@@ -490,7 +496,7 @@ void IoLoop::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
     return;
   }
   if (config_.untrusted && e->type->base() == message_type_of<PoisonPill>) [[unlikely]] {
-    if (!peer_may_control(target, e->type->name)) {
+    if (!peer_may_control(target, e->type->name, e)) {
       destroy_envelope(e);  // counted as a dead letter by peer_may_control
       return;
     }

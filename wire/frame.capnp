@@ -144,6 +144,7 @@ enum UndeliverableReason {
   connectionLost @9;
   other @10;
   tooLarge @11;
+  untrusted @12;           # refused by the receiver's untrusted mode
 }
 
 # A request from the peer could not be delivered here (or became a dead

@@ -105,6 +105,7 @@ inline wire::schema::UndeliverableReason to_wire(DeadLetterReason r) noexcept {
     case DeadLetterReason::unknown_type: return U::UNKNOWN_TYPE;
     case DeadLetterReason::malformed: return U::MALFORMED;
     case DeadLetterReason::too_large: return U::TOO_LARGE;
+    case DeadLetterReason::untrusted: return U::UNTRUSTED;
     default: return U::OTHER;
   }
 }
@@ -123,6 +124,7 @@ inline DeadLetterReason dead_letter_reason(wire::schema::UndeliverableReason r) 
     case U::OUTBOUND_FULL: return DeadLetterReason::outbound_full;
     case U::CONNECTION_LOST: return DeadLetterReason::connection_lost;
     case U::TOO_LARGE: return DeadLetterReason::too_large;
+    case U::UNTRUSTED: return DeadLetterReason::untrusted;
     default: return DeadLetterReason::target_stopped;  // OTHER, or a newer peer's reason
   }
 }
@@ -358,8 +360,9 @@ class IoLoop final : public wire::BatchSink {
   void on_control(Connection& c, wire::schema::Frame::Reader f);
   Pid local_target(const wire::InboundRef& ref);
   /// Untrusted mode: may a peer stop, poison or watch `target`? (Counts and
-  /// says no unless it is exported; always yes in trusted mode.)
-  bool peer_may_control(const Pid& target, std::string_view what);
+  /// says no unless it is exported; always yes in trusted mode.) `e`: the
+  /// message refused, whose asker is then told.
+  bool peer_may_control(const Pid& target, std::string_view what, const Envelope* e = nullptr);
   /// Hands each target its messages of the batch just decoded, one queue
   /// exchange per target (ActorSystem::deliver_chain).
   void flush_chains();

@@ -289,6 +289,12 @@ TEST_P(NodeFaults, UntrustedModeRefusesRemoteStopPoisonAndWatchOfActorsNotExport
   EXPECT_FALSE(b_sys->lookup("closed").empty()) << "a peer stopped an actor it may not";
   EXPECT_EQ(b->stats().untrusted_refused, 3u);  // the watch, the stop, the poison
   EXPECT_EQ(b_sys->dead_letters().count(DeadLetterReason::untrusted), 3u);
+  // A poison pill sent as a request: its asker hears why at once.
+  auto refused = a_sys->request_future<Ping>(closed, PoisonPill{}, 30s).result();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), RequestErrc::dead_letter) << refused.what();
+  EXPECT_EQ(refused.reason(), DeadLetterReason::untrusted) << refused.what();
+  EXPECT_FALSE(b_sys->lookup("closed").empty());
   // Ordinary messages and requests still flow; an exported actor obeys.
   Pid open = a->pid(b->address(), "open");
   a_sys->send(watcher, open);
