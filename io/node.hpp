@@ -192,7 +192,7 @@ struct NodeStats {
   std::uint64_t queued_bytes = 0;
   /// Now: peers the node keeps state for. One that holds nothing (no
   /// connection, queue, future, watch or proxy in use) is evicted within
-  /// about a second (endpoints_evicted counts them).
+  /// a second or two (endpoints_evicted counts them).
   std::uint64_t endpoints = 0;
   std::uint64_t endpoints_evicted = 0;
 };
