@@ -104,6 +104,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
     // producers' release decrements of the inside count visible to
     // close()'s acquire load — a release sequence.) Unsigned wrap-around
     // adds the difference either way.
+    // relaxed: pairs with nothing; the producers' seq_cst fetch_add in enqueue() reads the sum.
     load_.fetch_add(encoded - popped, std::memory_order_relaxed);
   }
   /// Bytes counted against the bound now: queued messages and booked
@@ -113,7 +114,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   }
   /// `bytes` of booked frames were sent (or dropped with their connection).
   void unbook(std::size_t bytes) noexcept {
-    load_.fetch_sub(bytes, std::memory_order_relaxed);  // relaxed: as in book()
+    // relaxed: pairs with nothing, as in book(); enqueue()'s fetch_add reads the sum.
+    load_.fetch_sub(bytes, std::memory_order_relaxed);
   }
   /// Marks the queue empty if it is (the next producer re-schedules);
   /// false: more arrived, keep draining. io thread only.

@@ -145,9 +145,10 @@ std::size_t NodeImpl::evict_idle(IoLoop& loop) {
         ++it;
         continue;
       }
-      // acquire: pairs with the release decrement of the last other
-      // reference (a producer's proxy, let go after its send): what it did
-      // to the endpoint first (queued, listed it) shows in the re-check.
+      // What the last other holder (a producer's proxy, let go after its
+      // send) did to the endpoint first (queued, listed it) shows in the
+      // re-check below.
+      // acquire: pairs with the acq_rel decrement in that proxy's shared_ptr release.
       std::atomic_thread_fence(std::memory_order_acquire);
       if (!loop.idle_here(e)) {
         ++it;
@@ -244,9 +245,10 @@ IoLoop::~IoLoop() { stop_and_join(); }
 IoLoop::Handover::~Handover() {
   if (fd < 0) return;
   ::close(fd);
-  // relaxed: bounds (see NodeImpl::connections_now).
   if (node != nullptr) {
+    // relaxed: a bound; pairs with nothing (the accept's relaxed loads read it).
     node->half_open_now.fetch_sub(1, std::memory_order_relaxed);
+    // relaxed: a bound; pairs with nothing (the accept's relaxed loads read it).
     node->connections_now.fetch_sub(1, std::memory_order_relaxed);
   }
 }
@@ -278,6 +280,7 @@ void IoLoop::schedule(Endpoint& e) noexcept {
   // store to it below); release pairs with that exchange's acquire when it
   // reads our `true` (what we queued before this call is visible to the
   // flush that follows it). Already listed: the io thread will flush it.
+  // acq_rel: pairs with the acq_rel exchange(false) in take_ready.
   if (e.listed.exchange(true, std::memory_order_acq_rel)) return;
   Endpoint* head = ready_.load(std::memory_order_relaxed);  // relaxed: the CAS validates it
   do {
@@ -478,7 +481,7 @@ void IoLoop::on_completion(const Completion& c) {
       if (!set_nodelay(c.result)) report("TCP_NODELAY on an accepted socket failed");
       Connection* conn = adopt(c.result, false, nullptr);
       conn->half_open = true;
-      node_.half_open_now.fetch_add(1, std::memory_order_relaxed);  // relaxed: a bound
+      node_.half_open_now.fetch_add(1, std::memory_order_relaxed);  // relaxed: a bound, pairs with nothing
       conn->deadline = Clock::now() + config_.connect_timeout;
       conn->receiving = true;
       port_->receive(conn->fd, token(conn->serial, op_receive));
@@ -580,7 +583,8 @@ Connection* IoLoop::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoin
   Connection* raw = c.get();
   connections_.emplace(serial, std::move(c));
   raw->counted = true;
-  // relaxed: a bound. A hand-over's connection was counted where it was accepted.
+  // relaxed: a bound, pairs with nothing. A hand-over's connection was
+  // counted where it was accepted.
   if (!counted) node_.connections_now.fetch_add(1, std::memory_order_relaxed);
   return raw;
 }
@@ -659,13 +663,15 @@ void IoLoop::maybe_free(Connection& c) {
 void IoLoop::uncount(Connection& c) noexcept {
   if (!c.counted) return;
   c.counted = false;
-  node_.connections_now.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a bound
+  // relaxed: a bound; pairs with nothing (the accept's relaxed loads read it).
+  node_.connections_now.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void IoLoop::end_half_open(Connection& c) noexcept {
   if (!c.half_open) return;
   c.half_open = false;
-  node_.half_open_now.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a bound
+  // relaxed: a bound; pairs with nothing (the accept's relaxed loads read it).
+  node_.half_open_now.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void IoLoop::unbook_all(Connection& c) noexcept {

@@ -349,9 +349,11 @@ class IoLoop final : public wire::BatchSink {
   /// This side's handshake on `c`: its nonce, and (acceptor, authenticating)
   /// its proof for the peer's.
   void write_handshake(Connection& c, const Endpoint* ep);
-  /// An accepted connection is no longer half-open (opened, moved or closed).
+  /// Counts an accepted connection out of the half-open ones (when it opens
+  /// or closes; a hand-over carries the count to the new home instead).
   void end_half_open(Connection& c) noexcept;
-  /// `c` no longer counts in NodeImpl::connections_now (freed or moved).
+  /// Counts `c` out of NodeImpl::connections_now when it is freed (a
+  /// hand-over carries the count to the new home instead).
   void uncount(Connection& c) noexcept;
   /// Gives back what `c` booked against its endpoint's bound.
   void unbook_all(Connection& c) noexcept;
