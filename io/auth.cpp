@@ -65,7 +65,8 @@ std::string read_secret_file(const std::string& path) {
 
 std::string secret_from_environment(const char* name) {
   const char* v = std::getenv(name);
-  if (v == nullptr) throw std::runtime_error(std::string("no cluster secret: ") + name + " is not set");
+  if (v == nullptr)
+    throw std::runtime_error(std::string("no cluster secret: ") + name + " is not set");
   std::string secret(v);
   check_length(secret, std::string("$") + name);
   return secret;
@@ -84,7 +85,8 @@ Nonce fresh_nonce() {
 std::uint64_t random_id() {
   std::uint64_t v = 0;
   while (v == 0) {
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) crypto_failed("RAND_bytes");
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1)
+      crypto_failed("RAND_bytes");
   }
   return v;
 }

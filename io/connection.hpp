@@ -111,13 +111,13 @@ class Connection {
   wire::FrameLimits receive_limits{};
   /// Authentication: this side's nonce (sent in its handshake).
   detail::Nonce nonce{};
-  Hello hello;                         ///< the peer's handshake
-  bool awaiting_auth = false;          ///< acceptor: answered; the dialer's proof is due
+  Hello hello;                 ///< the peer's handshake
+  bool awaiting_auth = false;  ///< acceptor: answered; the dialer's proof is due
   /// Accepted, handshake answered, waiting for the dialer's proof: the
   /// endpoint its claimed address names (not bound until the proof checks).
   std::shared_ptr<Endpoint> claimed;
-  bool half_open = false;              ///< accepted and counted as half-open (NodeImpl)
-  bool counted = false;                ///< counted in NodeImpl::connections_now
+  bool half_open = false;  ///< accepted and counted as half-open (NodeImpl)
+  bool counted = false;    ///< counted in NodeImpl::connections_now
   /// Bytes of `out` and the flight booked against the endpoint's byte
   /// bound (Endpoint::book); given back as sends complete or at close.
   std::size_t booked = 0;

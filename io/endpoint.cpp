@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "core/actor_system.hpp"
-#include "io/detail/node_impl.hpp"
 #include "io/auth.hpp"
+#include "io/detail/node_impl.hpp"
 #include "io/remote_process.hpp"
 
 namespace shoal::io {
@@ -37,7 +37,10 @@ RemoteProcess& target_of(Envelope& queued) noexcept {
 Endpoint::Endpoint(detail::NodeImpl& node, detail::IoLoop& home, ActorSystem& system,
                    std::string address, std::size_t max_queued_bytes)
     : association(detail::random_id()),
-      node_(node), home_(home), system_(system), address_(std::move(address)),
+      node_(node),
+      home_(home),
+      system_(system),
+      address_(std::move(address)),
       // Far below the bit the inside count starts at (see load_).
       max_queued_bytes_(std::min<std::size_t>(max_queued_bytes, bytes_mask / 2)) {
   // Born marked empty: the first producer learns it made the queue

@@ -146,7 +146,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   /// its own: a new Endpoint (after eviction) starts again at 1 under a new
   /// id, said in the handshake so the peer forgets what it expected.
   const std::uint64_t association;
-  std::uint64_t peer_association = 0;     ///< the peer's, from its last handshake
+  std::uint64_t peer_association = 0;  ///< the peer's, from its last handshake
   /// What the peer accepts (its handshake); batches keep to it.
   wire::FrameLimits send_limits{};
   std::uint64_t peer_incarnation = 0;     ///< 0: never connected

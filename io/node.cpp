@@ -30,7 +30,8 @@ Future<ActorIdentity> Node::identify(std::string_view address, std::string_view 
     // This node: answered here, as the remote node would (a local actor
     // would take the Identify as an unhandled message).
     Pid local = system.lookup(name);
-    if (local.empty()) return system.request_future<ActorIdentity>(Pid(), wire::Identify{}, timeout);
+    if (local.empty())
+      return system.request_future<ActorIdentity>(Pid(), wire::Identify{}, timeout);
     auto* core = new shoal::detail::FutureCore(system);
     Future<ActorIdentity> f(core);
     core->post(make_envelope(ActorIdentity{local.id()}));
@@ -58,7 +59,9 @@ bool connected_to_itself(int fd) {
 // -- the node (shared) --
 
 NodeImpl::NodeImpl(ActorSystem& system_, const wire::TypeRegistry& types_, NodeConfig config_)
-    : system(system_), types(types_), config(std::move(config_)),
+    : system(system_),
+      types(types_),
+      config(std::move(config_)),
       incarnation_(detail::random_id()) {
   if (config.io_threads == 0) throw std::invalid_argument("NodeConfig::io_threads must be ≥ 1");
   if (!config.secret.empty() && config.secret.size() < min_secret_bytes) {
@@ -455,7 +458,7 @@ bool IoLoop::take_handovers() {
     Connection* c = adopt(std::exchange(h.fd, -1), false, nullptr, /*counted=*/true);
     c->peer = h.peer;
     c->hello = h.hello;
-    c->half_open = true;  // counted by the loop that accepted it
+    c->half_open = true;       // counted by the loop that accepted it
     c->deadline = h.deadline;  // one connect_timeout from the accept, wherever it lives
     c->receiving = true;
     port_->receive(c->fd, token(c->serial, op_receive));
@@ -481,7 +484,8 @@ void IoLoop::on_completion(const Completion& c) {
       if (!set_nodelay(c.result)) report("TCP_NODELAY on an accepted socket failed");
       Connection* conn = adopt(c.result, false, nullptr);
       conn->half_open = true;
-      node_.half_open_now.fetch_add(1, std::memory_order_relaxed);  // relaxed: a bound, pairs with nothing
+      node_.half_open_now.fetch_add(
+          1, std::memory_order_relaxed);  // relaxed: a bound, pairs with nothing
       conn->deadline = Clock::now() + config_.connect_timeout;
       conn->receiving = true;
       port_->receive(conn->fd, token(conn->serial, op_receive));
@@ -572,8 +576,7 @@ void IoLoop::on_completion(const Completion& c) {
   }
 }
 
-Connection* IoLoop::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint,
-                          bool counted) {
+Connection* IoLoop::adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint, bool counted) {
   std::uint64_t serial = next_serial_++;
   auto c = std::make_unique<Connection>(serial, fd, dialed);
   c->endpoint = std::move(endpoint);

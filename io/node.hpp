@@ -183,10 +183,10 @@ struct NodeStats {
   std::uint64_t heartbeats_sent = 0;
   std::uint64_t futures_failed = 0;      ///< request futures failed by a lost connection
   std::uint64_t handovers = 0;  ///< accepted connections moved to their peer's io thread
-  std::uint64_t dropped_too_large = 0;  ///< larger than one frame the peer accepts
+  std::uint64_t dropped_too_large = 0;    ///< larger than one frame the peer accepts
   std::uint64_t connections_refused = 0;  ///< accepts over max_connections / max_half_open
-  std::uint64_t auth_failures = 0;  ///< handshakes refused for a missing or wrong proof
-  std::uint64_t untrusted_refused = 0;  ///< stops, poisons and watches untrusted mode refused
+  std::uint64_t auth_failures = 0;        ///< handshakes refused for a missing or wrong proof
+  std::uint64_t untrusted_refused = 0;    ///< stops, poisons and watches untrusted mode refused
   /// Now, not a count: bytes waiting for peers (queued messages and frames
   /// their sockets have not taken), each peer's within outbound_queue_bytes.
   std::uint64_t queued_bytes = 0;

@@ -142,8 +142,9 @@ void IoLoop::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
   auto nonce = h.getNonce();
   if (authenticating && !c.dialed && nonce.size() != shoal::io::detail::nonce_bytes) {
     bump(stats_.auth_failures);
-    refuse(c, "authentication required: this node has a cluster secret and the peer offered "
-              "no proof");
+    refuse(c,
+           "authentication required: this node has a cluster secret and the peer offered "
+           "no proof");
     return;
   }
   if (!authenticating && !c.dialed && nonce.size() != 0) {
@@ -164,8 +165,8 @@ void IoLoop::on_handshake(Connection& c, wire::schema::Handshake::Reader h) {
     // ours goes out beyond the handshake.
     auto proof = h.getProof();
     const auto expected = shoal::io::detail::handshake_proof(
-        config_.secret, shoal::io::detail::Role::acceptor,
-        {c.nonce, address_, incarnation_}, {hello.nonce, peer, incarnation});
+        config_.secret, shoal::io::detail::Role::acceptor, {c.nonce, address_, incarnation_},
+        {hello.nonce, peer, incarnation});
     if (!hello.has_nonce ||
         !shoal::io::detail::proof_matches(
             {reinterpret_cast<const std::byte*>(proof.begin()), proof.size()}, expected)) {
@@ -221,9 +222,9 @@ void IoLoop::write_handshake(Connection& c, const Endpoint* ep) {
     c.nonce = shoal::io::detail::fresh_nonce();
     info.nonce = c.nonce;
     if (!c.dialed) {
-      proof = shoal::io::detail::handshake_proof(
-          config_.secret, shoal::io::detail::Role::acceptor,
-          {c.hello.nonce, c.peer, c.hello.incarnation}, {c.nonce, address_, incarnation_});
+      proof = shoal::io::detail::handshake_proof(config_.secret, shoal::io::detail::Role::acceptor,
+                                                 {c.hello.nonce, c.peer, c.hello.incarnation},
+                                                 {c.nonce, address_, incarnation_});
       info.proof = proof;
     }
   }
@@ -262,8 +263,8 @@ void IoLoop::on_auth(Connection& c, wire::schema::Auth::Reader a) {
   }
   auto proof = a.getProof();
   const auto expected = shoal::io::detail::handshake_proof(
-      config_.secret, shoal::io::detail::Role::dialer,
-      {c.hello.nonce, c.peer, c.hello.incarnation}, {c.nonce, address_, incarnation_});
+      config_.secret, shoal::io::detail::Role::dialer, {c.hello.nonce, c.peer, c.hello.incarnation},
+      {c.nonce, address_, incarnation_});
   if (!shoal::io::detail::proof_matches(
           {reinterpret_cast<const std::byte*>(proof.begin()), proof.size()}, expected)) {
     bump(stats_.auth_failures);

@@ -433,8 +433,9 @@ void IoLoop::drop_one(Envelope& env, RemoteProcess& target) {
       if (is_future(h->sender)) {
         owed_.futures.push_back(h->sender);
       } else {
-        owed_.responses.push_back({h->sender, DeadLetterResponse{target.id(), env.type->name,
-                                                                 DeadLetterReason::connection_lost}});
+        owed_.responses.push_back(
+            {h->sender,
+             DeadLetterResponse{target.id(), env.type->name, DeadLetterReason::connection_lost}});
       }
     }
   }
@@ -453,8 +454,8 @@ void IoLoop::pay_owed() {
     }
   }
   for (auto& [watcher, watchee] : owed.terminated) {
-    ActorSystem::post_system(watcher, emplace_envelope<Terminated>(
-                                          watchee, TerminatedReason::address_terminated));
+    ActorSystem::post_system(
+        watcher, emplace_envelope<Terminated>(watchee, TerminatedReason::address_terminated));
   }
   for (auto& [asker, response] : owed.responses) {
     // Plain (no sender), as ActorSystem::bounce sends it.

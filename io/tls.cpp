@@ -62,8 +62,8 @@ struct TlsContext::Impl {
   }
 
   // Client: offer the PSK (only for the hash it is bound to).
-  static int use_session(SSL* ssl, const EVP_MD* md, const unsigned char** id,
-                         std::size_t* id_len, SSL_SESSION** sess) {
+  static int use_session(SSL* ssl, const EVP_MD* md, const unsigned char** id, std::size_t* id_len,
+                         SSL_SESSION** sess) {
     *sess = nullptr;
     *id = nullptr;
     *id_len = 0;
@@ -102,8 +102,7 @@ TlsContext::TlsContext(std::string_view secret) : impl_(std::make_unique<Impl>()
   }
   for (SSL_CTX** ctx : {&impl_->client, &impl_->server}) {
     *ctx = SSL_CTX_new(TLS_method());
-    if (*ctx == nullptr ||
-        SSL_CTX_set_min_proto_version(*ctx, TLS1_3_VERSION) != 1 ||
+    if (*ctx == nullptr || SSL_CTX_set_min_proto_version(*ctx, TLS1_3_VERSION) != 1 ||
         SSL_CTX_set_max_proto_version(*ctx, TLS1_3_VERSION) != 1 ||
         SSL_CTX_set_ciphersuites(*ctx, "TLS_AES_128_GCM_SHA256") != 1) {
       throw std::runtime_error("TLS: cannot make a context: " + openssl_error());
@@ -182,8 +181,8 @@ bool TlsSession::start(std::vector<std::byte>& to_send) { return step(to_send); 
 
 bool TlsSession::receive(std::span<const std::byte> in, std::vector<std::byte>& plain,
                          std::vector<std::byte>& to_send) {
-  if (!in.empty() && BIO_write(ssl_->in, in.data(), static_cast<int>(in.size())) !=
-                         static_cast<int>(in.size())) {
+  if (!in.empty() &&
+      BIO_write(ssl_->in, in.data(), static_cast<int>(in.size())) != static_cast<int>(in.size())) {
     return fail("TLS: buffering received bytes");
   }
   if (!established_ && !step(to_send)) return false;

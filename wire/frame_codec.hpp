@@ -157,10 +157,10 @@ std::size_t append_frame(capnp::MessageBuilder& message, std::vector<std::byte>&
 struct HandshakeInfo {
   std::string_view address;
   std::uint64_t incarnation = 0;
-  std::uint64_t association = 0;   ///< 0: not said
+  std::uint64_t association = 0;        ///< 0: not said
   const FrameLimits* limits = nullptr;  ///< what the sender accepts; null: not said
-  std::span<const std::byte> nonce{};  ///< authentication; empty: none
-  std::span<const std::byte> proof{};  ///< the acceptor's proof; empty: none
+  std::span<const std::byte> nonce{};   ///< authentication; empty: none
+  std::span<const std::byte> proof{};   ///< the acceptor's proof; empty: none
 };
 
 /// A peer's frame limits from its handshake: each field it said, else the

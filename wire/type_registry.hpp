@@ -51,7 +51,6 @@ struct ActorIdentity {
   std::uint64_t id = 0;  ///< the actor's id on its node
 };
 
-
 /// How one registered type crosses the wire. Made by TypeRegistry::add.
 /// Immutable after construction; thread-safe.
 class TypeCodec {

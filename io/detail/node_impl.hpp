@@ -104,8 +104,10 @@ inline wire::schema::UndeliverableReason to_wire(DeadLetterReason r) noexcept {
     case DeadLetterReason::connection_lost: return U::CONNECTION_LOST;
     case DeadLetterReason::unknown_type: return U::UNKNOWN_TYPE;
     case DeadLetterReason::malformed: return U::MALFORMED;
-    case DeadLetterReason::too_large: return U::TOO_LARGE;
-    case DeadLetterReason::untrusted: return U::UNTRUSTED;
+    case DeadLetterReason::too_large:
+      return U::TOO_LARGE;
+    case DeadLetterReason::untrusted:
+      return U::UNTRUSTED;
     default: return U::OTHER;
   }
 }
@@ -123,8 +125,10 @@ inline DeadLetterReason dead_letter_reason(wire::schema::UndeliverableReason r) 
     case U::NOT_SERIALIZABLE: return DeadLetterReason::not_serializable;
     case U::OUTBOUND_FULL: return DeadLetterReason::outbound_full;
     case U::CONNECTION_LOST: return DeadLetterReason::connection_lost;
-    case U::TOO_LARGE: return DeadLetterReason::too_large;
-    case U::UNTRUSTED: return DeadLetterReason::untrusted;
+    case U::TOO_LARGE:
+      return DeadLetterReason::too_large;
+    case U::UNTRUSTED:
+      return DeadLetterReason::untrusted;
     default: return DeadLetterReason::target_stopped;  // OTHER, or a newer peer's reason
   }
 }
@@ -135,9 +139,8 @@ struct Counters {
       frames_received{0}, bytes_sent{0}, bytes_received{0}, dropped_outbound_full{0},
       dropped_connection_lost{0}, dropped_not_serializable{0}, rejected_inbound{0},
       sequence_gaps{0}, duplicates_dropped{0}, connections_opened{0}, connections_closed{0},
-      protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0},
-      dropped_too_large{0}, connections_refused{0}, auth_failures{0}, endpoints_evicted{0},
-      untrusted_refused{0};
+      protocol_errors{0}, heartbeats_sent{0}, futures_failed{0}, handovers{0}, dropped_too_large{0},
+      connections_refused{0}, auth_failures{0}, endpoints_evicted{0}, untrusted_refused{0};
 };
 
 inline void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
@@ -230,14 +233,18 @@ class IoLoop final : public wire::BatchSink {
   struct Handover {
     Handover() = default;
     Handover(Handover&& o) noexcept
-        : fd(std::exchange(o.fd, -1)), endpoint(std::move(o.endpoint)), hello(o.hello),
-          peer(std::move(o.peer)), deadline(o.deadline), node(o.node) {}
+        : fd(std::exchange(o.fd, -1)),
+          endpoint(std::move(o.endpoint)),
+          hello(o.hello),
+          peer(std::move(o.peer)),
+          deadline(o.deadline),
+          node(o.node) {}
     Handover& operator=(Handover&&) = delete;
     ~Handover();  // closes the fd if nobody took it (and counts it out)
     int fd = -1;
     std::shared_ptr<Endpoint> endpoint;
-    Connection::Hello hello;  ///< the peer's handshake
-    std::string peer;         ///< its claimed address
+    Connection::Hello hello;                           ///< the peer's handshake
+    std::string peer;                                  ///< its claimed address
     std::chrono::steady_clock::time_point deadline{};  ///< the handshake's, from the accept
     NodeImpl* node = nullptr;  ///< counts the connection out if nobody took it
   };
@@ -289,8 +296,7 @@ class IoLoop final : public wire::BatchSink {
   std::chrono::nanoseconds next_timer(Clock::time_point now) const;
   /// Takes `fd` into connections_, counting it in NodeImpl::connections_now
   /// unless it is `counted` already (a hand-over).
-  Connection* adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint,
-                    bool counted = false);
+  Connection* adopt(int fd, bool dialed, std::shared_ptr<Endpoint> endpoint, bool counted = false);
   void close_connection(Connection& c, std::string_view why, bool protocol_error);
   /// Says why in a Disconnect frame, then closes once it is sent.
   void refuse(Connection& c, std::string_view why);
@@ -445,7 +451,7 @@ class IoLoop final : public wire::BatchSink {
   std::unordered_map<Process*, std::size_t> chain_index_;  // when there are many
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::vector<std::shared_ptr<Endpoint>> active_;  // endpoints with io state (timers)
-  Clock::time_point next_eviction_{};  // run_timers sweeps idle endpoints once a second
+  Clock::time_point next_eviction_{};              // run_timers sweeps idle endpoints once a second
   std::vector<Pid> holds_;  // targets and remote senders of the batch being built
   // What dropped messages and associations owe: futures to fail, watchers
   // to tell (watcher, watchee), asking actors' DeadLetterResponses; paid

@@ -39,16 +39,16 @@ TEST(Auth, AProofDependsOnTheRoleBothNoncesBothAddressesAndIncarnations) {
   EXPECT_FALSE(proof_matches(base, handshake_proof(secret_one, Role::dialer, d, a)));
   EXPECT_FALSE(proof_matches(base, handshake_proof(secret_two, Role::acceptor, d, a)));
   auto other = fresh_nonce();
-  EXPECT_FALSE(proof_matches(base, handshake_proof(secret_one, Role::acceptor,
-                                                   {other, d.address, d.incarnation}, a)));
-  EXPECT_FALSE(proof_matches(base, handshake_proof(secret_one, Role::acceptor,
-                                                   {nd, "10.0.0.3:7000", 11}, a)));
-  EXPECT_FALSE(proof_matches(base, handshake_proof(secret_one, Role::acceptor, d,
-                                                   {na, a.address, 23})));
+  EXPECT_FALSE(proof_matches(
+      base, handshake_proof(secret_one, Role::acceptor, {other, d.address, d.incarnation}, a)));
+  EXPECT_FALSE(proof_matches(
+      base, handshake_proof(secret_one, Role::acceptor, {nd, "10.0.0.3:7000", 11}, a)));
+  EXPECT_FALSE(
+      proof_matches(base, handshake_proof(secret_one, Role::acceptor, d, {na, a.address, 23})));
   // Length-prefixed: moving a byte from one address to the other changes it.
-  EXPECT_FALSE(proof_matches(base, handshake_proof(secret_one, Role::acceptor,
-                                                   {nd, "10.0.0.1:700", 11},
-                                                   {na, "010.0.0.2:7000", 22})));
+  EXPECT_FALSE(
+      proof_matches(base, handshake_proof(secret_one, Role::acceptor, {nd, "10.0.0.1:700", 11},
+                                          {na, "010.0.0.2:7000", 22})));
   std::vector<std::byte> short_proof(base.begin(), base.end() - 1);
   EXPECT_FALSE(proof_matches(short_proof, base));
 }

@@ -128,8 +128,8 @@ TEST_P(NodeFaults, APeerThatNeverReadsMeetsTheByteBoundNotTheSendersMemory) {
   }
   // What the kernel's socket buffers took is gone from the node; the rest
   // waits within the bound, and everything past it was refused.
-  ASSERT_TRUE(shoal::test::eventually(
-      [&] { return b->stats().dropped_outbound_full > 0; }, "outbound_full refusals"));
+  ASSERT_TRUE(shoal::test::eventually([&] { return b->stats().dropped_outbound_full > 0; },
+                                      "outbound_full refusals"));
   NodeStats s = b->stats();
   EXPECT_LE(s.queued_bytes, bound + (256u << 10)) << "more waits for the peer than its bound";
   EXPECT_GT(s.dropped_outbound_full, sent / 2);
@@ -168,8 +168,7 @@ TEST_P(NodeFaults, BeforeTheHandshakeOnlyAHandshakesWorthIsRead) {
   raw.write(bytes);
   auto [got, eof] = raw.read_to_eof();
   EXPECT_TRUE(eof);
-  EXPECT_NE(disconnect_reason(got).find("too_large"), std::string::npos)
-      << disconnect_reason(got);
+  EXPECT_NE(disconnect_reason(got).find("too_large"), std::string::npos) << disconnect_reason(got);
 }
 
 TEST_P(NodeFaults, ConnectionsBeyondTheHalfOpenBoundAreClosedAtAccept) {
@@ -210,8 +209,8 @@ TEST_P(NodeFaults, AddressesClaimedInHandshakesDoNotKeepEndpoints) {
   b.emplace(*b_sys, types, config());
   for (int i = 0; i < 300; ++i) {
     RawClient raw(b->address());
-    raw.write(handshake_of("10.9." + std::to_string(i / 200) + "." + std::to_string(i % 200) +
-                           ":7000"));
+    raw.write(
+        handshake_of("10.9." + std::to_string(i / 200) + "." + std::to_string(i % 200) + ":7000"));
     ASSERT_FALSE(raw.read_frame().empty()) << "no answer to handshake " << i;
   }
   ASSERT_TRUE(shoal::test::eventually([&] { return b->stats().endpoints == 0; },

@@ -48,9 +48,9 @@ TEST(Tls, TwoSessionsWithOneSecretShakeHandsAndCarryBytesBothWays) {
   ASSERT_TRUE(run_handshake(client, server)) << client.error() << " / " << server.error();
   std::vector<std::byte> wire, plain;
   ASSERT_TRUE(client.send(bytes_of("hello over tls"), wire));
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(wire.data()), wire.size())
-                .find("hello over tls"),
-            std::string::npos)
+  EXPECT_EQ(
+      std::string(reinterpret_cast<const char*>(wire.data()), wire.size()).find("hello over tls"),
+      std::string::npos)
       << "the plaintext is on the wire";
   std::vector<std::byte> back;
   ASSERT_TRUE(server.receive(wire, plain, back)) << server.error();
