@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 namespace shoal::io {
 
@@ -83,25 +84,49 @@ bool Connection::drain_pending(const wire::FrameLimits& limits,
 
 // -- outbound --
 
-std::span<const std::byte> Connection::next_send() noexcept {
-  if (sending || out.empty()) return {};
-  flight_.swap(out);
-  out.clear();
+std::span<const std::byte> Connection::next_send() {
+  if (sending || !has_sendable()) return {};
   flight_done_ = 0;
-  flight_messages = out_messages;
-  out_messages = 0;
+  flight_plain_ = 0;
+  flight_messages = 0;
+  if (!tls) {
+    flight_.swap(out);
+    out.clear();
+    flight_messages = std::exchange(out_messages, 0);
+  } else {
+    // The session's bytes first (its Finished before the first record),
+    // then the frames, sealed once the session is established. Sealing
+    // copies once more: records land in the session's buffer, then here.
+    flight_.swap(tls_out);
+    tls_out.clear();
+    if (!out.empty() && tls->established()) {
+      if (!tls->send(out, flight_)) {
+        tls_failed = true;
+        flight_.clear();
+        return {};
+      }
+      flight_plain_ = out.size();
+      out.clear();
+      flight_messages = std::exchange(out_messages, 0);
+    }
+  }
   sending = true;
   return {flight_.data(), flight_.size()};
 }
 
-bool Connection::sent(std::size_t n) noexcept {
+std::size_t Connection::sent(std::size_t n) noexcept {
   flight_done_ += n;
-  if (flight_done_ < flight_.size()) return false;
-  sending = false;
-  flight_.clear();
-  flight_done_ = 0;
-  flight_messages = 0;
-  return true;
+  const bool done = flight_done_ >= flight_.size();
+  std::size_t carried = n;
+  if (tls) carried = done ? flight_plain_ : 0;
+  if (done) {
+    sending = false;
+    flight_.clear();
+    flight_done_ = 0;
+    flight_plain_ = 0;
+    flight_messages = 0;
+  }
+  return carried;
 }
 
 std::span<const std::byte> Connection::rest_of_flight() const noexcept {

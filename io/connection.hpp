@@ -13,6 +13,13 @@
 // next send carries all of them (coalescing by "queue drained", never by
 // a timer).
 //
+// TLS (NodeConfig::tls): the connection owns a TlsSession between the
+// socket and the frames. Received bytes are opened into `plain_in` before
+// `feed`; `out` keeps plaintext frames, sealed into records as they move
+// into flight; the session's own bytes (its handshake flights, alerts)
+// wait in `tls_out` and go first. Frames written before the TLS handshake
+// is done (the dialer's shoal handshake) wait in `out` until it is.
+//
 // io thread only; no synchronisation.
 #pragma once
 
@@ -26,6 +33,7 @@
 #include <vector>
 
 #include "io/auth.hpp"
+#include "io/tls.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace shoal::io {
@@ -73,10 +81,19 @@ class Connection {
   std::chrono::steady_clock::time_point partial_since() const noexcept { return partial_since_; }
 
   /// Moves `out` into flight if nothing is in flight and there is
-  /// something to send; returns the bytes to send now (empty: nothing).
-  std::span<const std::byte> next_send() noexcept;
-  /// A send of `n` bytes completed; returns true if the flight is done.
-  bool sent(std::size_t n) noexcept;
+  /// something to send (with TLS: `tls_out`, then `out` sealed, once the
+  /// session is established); returns the bytes to send now (empty:
+  /// nothing, or sealing failed: then `tls_failed` is set).
+  std::span<const std::byte> next_send();
+  /// A send of `n` bytes completed (`sending` is false once the flight is
+  /// done). Returns how many bytes of `out` it carried, for the booking:
+  /// `n` without TLS; with TLS, the flight's plaintext once its last
+  /// record went.
+  std::size_t sent(std::size_t n) noexcept;
+  /// Frames are waiting that a send could carry now.
+  bool has_sendable() const noexcept {
+    return !tls_out.empty() || (!out.empty() && (!tls || tls->established()));
+  }
   /// What a send in flight still has to send.
   std::span<const std::byte> rest_of_flight() const noexcept;
 
@@ -122,6 +139,13 @@ class Connection {
   /// bound (Endpoint::book); given back as sends complete or at close.
   std::size_t booked = 0;
 
+  /// TLS (NodeConfig::tls); null: plain TCP.
+  std::unique_ptr<TlsSession> tls;
+  std::vector<std::byte> tls_out;   ///< the session's own bytes, due before `out`
+  std::vector<std::byte> plain_in;  ///< a receive's bytes, opened (reused)
+  bool tls_failed = false;          ///< sealing failed: the connection must close
+  bool tls_heard = false;           ///< bytes came through the session already
+
  private:
   bool drain_pending(const wire::FrameLimits& limits,
                      const std::function<void(std::span<const std::byte>)>& on_frame,
@@ -130,6 +154,7 @@ class Connection {
   bool owns_fd_ = true;
   std::vector<std::byte> flight_;
   std::size_t flight_done_ = 0;
+  std::size_t flight_plain_ = 0;  ///< bytes of `out` sealed into a TLS flight
   // Reassembly: words, so frames in it are aligned.
   std::vector<std::uint64_t> pending_;
   std::size_t pending_bytes_ = 0;

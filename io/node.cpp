@@ -69,6 +69,13 @@ NodeImpl::NodeImpl(ActorSystem& system_, const wire::TypeRegistry& types_, NodeC
                                 " bytes; at least " + std::to_string(min_secret_bytes) +
                                 " are needed");
   }
+  if (config.tls) {
+    if (config.secret.empty()) {
+      throw std::invalid_argument(
+          "NodeConfig::tls needs NodeConfig::secret (its key is derived from it)");
+    }
+    tls_ = std::make_unique<TlsContext>(config.secret);
+  }
   if (config.max_connections == 0 || config.max_half_open == 0) {
     throw std::invalid_argument("NodeConfig::max_connections and max_half_open must be ≥ 1");
   }
@@ -90,6 +97,11 @@ NodeImpl::NodeImpl(ActorSystem& system_, const wire::TypeRegistry& types_, NodeC
     ::close(listen_fd_);
     throw;
   }
+}
+
+std::unique_ptr<TlsSession> NodeImpl::tls_session(TlsSession::Role role) const {
+  if (!tls_) return nullptr;
+  return std::make_unique<TlsSession>(*tls_, role);
 }
 
 NodeImpl::~NodeImpl() {
@@ -458,6 +470,7 @@ bool IoLoop::take_handovers() {
     Connection* c = adopt(std::exchange(h.fd, -1), false, nullptr, /*counted=*/true);
     c->peer = h.peer;
     c->hello = h.hello;
+    c->tls = std::move(h.tls);
     c->half_open = true;       // counted by the loop that accepted it
     c->deadline = h.deadline;  // one connect_timeout from the accept, wherever it lives
     c->receiving = true;
@@ -483,6 +496,7 @@ void IoLoop::on_completion(const Completion& c) {
     } else if (c.result >= 0) {
       if (!set_nodelay(c.result)) report("TCP_NODELAY on an accepted socket failed");
       Connection* conn = adopt(c.result, false, nullptr);
+      conn->tls = node_.tls_session(TlsSession::Role::server);
       conn->half_open = true;
       node_.half_open_now.fetch_add(
           1, std::memory_order_relaxed);  // relaxed: a bound, pairs with nothing
@@ -519,17 +533,20 @@ void IoLoop::on_completion(const Completion& c) {
         break;
       }
       bump(stats_.bytes_sent, static_cast<std::uint64_t>(c.result));
-      if (conn.booked != 0) {
-        const std::size_t give = std::min(conn.booked, static_cast<std::size_t>(c.result));
+      if (const std::size_t carried = conn.sent(static_cast<std::size_t>(c.result));
+          conn.booked != 0 && carried != 0) {
+        // Clamped: `booked` counts only user frames, not handshakes,
+        // heartbeats and other control frames that share the flights.
+        const std::size_t give = std::min(conn.booked, carried);
         conn.booked -= give;
         if (conn.endpoint) conn.endpoint->unbook(give);
       }
-      if (!conn.sent(static_cast<std::size_t>(c.result))) {
+      if (conn.sending) {
         port_->send(conn.fd, conn.rest_of_flight(), token(conn.serial, op_send));
         break;
       }
       if (conn.close_when_sent) {
-        if (conn.out.empty()) {
+        if (!conn.has_sendable()) {
           conn.close_when_sent = false;
           ::shutdown(conn.fd, SHUT_RDWR);
         } else {
@@ -567,6 +584,14 @@ void IoLoop::on_completion(const Completion& c) {
         conn.receiving = true;
         port_->receive(conn.fd, token(conn.serial, op_receive));
         conn.receive_limits = node_.handshake_limits();
+        // With TLS the handshake frame waits in `out` until the session is
+        // established; the ClientHello goes first.
+        conn.tls = node_.tls_session(TlsSession::Role::client);
+        if (conn.tls && !conn.tls->start(conn.tls_out)) {
+          close_connection(conn, "TLS: " + conn.tls->error(), false);
+          maybe_free(conn);
+          break;
+        }
         write_handshake(conn, conn.endpoint.get());
         start_send(conn);
       }

@@ -85,6 +85,12 @@ struct NodeConfig {
   /// the address a peer claims is bound to its proof. Empty: no
   /// authentication — anyone who can connect is a peer.
   std::string secret{};
+  /// Encrypt every connection: TLS 1.3 (OpenSSL) keyed by `secret` (a
+  /// pre-shared key derived from it: no certificates), under the same
+  /// handshake and proofs. Needs `secret`; both nodes must set it (a node
+  /// without it is refused, with a message saying so). It costs a share
+  /// of throughput: bench/RESULTS.md, remote-*-tls.
+  bool tls = false;
   /// Untrusted mode (as Akka's): peers may not stop, poison or watch this
   /// node's actors, except those named in `exported` — a remote stop or
   /// PoisonPill is a dead letter here (untrusted), a remote watch is

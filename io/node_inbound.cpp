@@ -1,6 +1,7 @@
 // NodeImpl, inbound: bytes → frames → handshake, batches, control frames.
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "core/actor_cell.hpp"
 #include "core/future.hpp"
@@ -8,22 +9,68 @@
 
 namespace shoal::io::detail {
 
+namespace {
+
+/// The reason of a plain Disconnect frame at the start of `data`, if it
+/// holds one (what a node without TLS answers a ClientHello); else empty.
+std::string plain_disconnect_reason(std::span<const std::byte> data) {
+  wire::FrameHeader h;
+  wire::FrameError error = wire::FrameError::none;
+  const wire::FrameLimits limits{};
+  if (wire::parse_frame_header(data, limits, h, error) != wire::HeaderStatus::ok ||
+      h.frame_bytes > data.size()) {
+    return {};
+  }
+  std::vector<std::uint64_t> words((h.frame_bytes + 7) / 8);  // aligned for the reader
+  std::memcpy(words.data(), data.data(), h.frame_bytes);
+  wire::FrameReader reader({reinterpret_cast<const std::byte*>(words.data()), h.frame_bytes},
+                           limits);
+  if (reader.error() != wire::FrameError::none) return {};
+  try {
+    auto f = reader.frame();
+    if (!f.isDisconnect()) return {};
+    auto reason = f.getDisconnect().getReason();
+    return std::string(reason.cStr(), std::min<std::size_t>(reason.size(), 256));
+  } catch (const kj::Exception&) {
+    return {};
+  }
+}
+
+/// Does `data` begin as a TLS record would (content type 20–23, version
+/// 3.x)? Only to say what went wrong when one side has TLS and the other
+/// has not.
+bool looks_like_tls(std::span<const std::byte> data) noexcept {
+  if (data.size() < 2) return false;
+  const auto type = std::to_integer<unsigned>(data[0]);
+  return type >= 20 && type <= 23 && std::to_integer<unsigned>(data[1]) == 3;
+}
+
+}  // namespace
+
 void IoLoop::on_receive(Connection& c, const Completion& comp) {
   if (comp.result > 0) {
     bump(stats_.bytes_received, static_cast<std::uint64_t>(comp.result));
     if (c.state != Connection::State::closing) {
       c.last_heard = Clock::now();
+      std::span<const std::byte> data = comp.data;
+      if (c.tls && !open_records(c, data)) data = {};
       wire::FrameError error = wire::FrameError::none;
       // c.receive_limits, by reference: a handshake's worth until the
       // association opens (a frame that opens it changes them for the next).
-      bool ok = c.feed(
-          comp.data, c.receive_limits,
-          [&](std::span<const std::byte> frame) {
-            if (c.state != Connection::State::closing) on_frame(c, frame);
-          },
-          error);
+      bool ok =
+          c.state == Connection::State::closing || c.feed(
+                                                       data, c.receive_limits,
+                                                       [&](std::span<const std::byte> frame) {
+                                                         if (c.state != Connection::State::closing)
+                                                           on_frame(c, frame);
+                                                       },
+                                                       error);
       if (!ok && c.state != Connection::State::closing) {
-        refuse(c, "bad frame header (" + std::string(wire::to_string(error)) + ")");
+        std::string why = "bad frame header (" + std::string(wire::to_string(error)) + ")";
+        if (!c.tls && c.state == Connection::State::handshaking && looks_like_tls(data)) {
+          why += ": the peer speaks TLS and this node does not (NodeConfig::tls)";
+        }
+        refuse(c, why);
       }
     }
   }
@@ -46,6 +93,44 @@ void IoLoop::on_receive(Connection& c, const Completion& comp) {
     }
   }
   maybe_free(c);
+}
+
+bool IoLoop::open_records(Connection& c, std::span<const std::byte>& data) {
+  TlsSession& tls = *c.tls;
+  const bool was_established = tls.established();
+  const bool first_bytes = !c.tls_heard;
+  c.tls_heard = true;
+  c.plain_in.clear();
+  if (!tls.receive(data, c.plain_in, c.tls_out)) {
+    std::string why = "TLS: " + tls.error();
+    if (!was_established) {
+      // The peer could not prove the key (or speaks no TLS): refused as
+      // a failed proof is, after the alert OpenSSL wrote, if any.
+      bump(stats_.auth_failures);
+      if (first_bytes && !looks_like_tls(data)) {
+        why = "the peer does not speak TLS (NodeConfig::tls must be set on both nodes)";
+        if (std::string said = plain_disconnect_reason(data); !said.empty()) {
+          why += "; it said: " + said;
+        } else if (!c.dialed) {
+          // A plain dialer reads plain frames: it is told why, in the
+          // clear (nothing but the reason goes out).
+          c.tls_out.clear();
+          control_.disconnect("this node speaks TLS only (NodeConfig::tls)", c.tls_out);
+        }
+      }
+    }
+    if (!c.tls_out.empty()) {
+      c.close_when_sent = true;
+      start_send(c);
+    }
+    close_connection(c, why, true);
+    return false;
+  }
+  if (!c.tls_out.empty() || (!was_established && tls.established())) {
+    start_send(c);  // its handshake flight; then, once established, `out`
+  }
+  data = c.plain_in;
+  return true;
 }
 
 void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
@@ -72,6 +157,11 @@ void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
       std::string_view why(reason.cStr(), std::min<std::size_t>(reason.size(), 256));
       if (why == "duplicate connection") c.rejected_duplicate = true;
       if (why == goodbye_reason) c.peer_said_goodbye = true;
+      if (c.state != Connection::State::open && !c.rejected_duplicate && !c.peer_said_goodbye) {
+        // Refused before the association opened (no secret, another
+        // version, TLS on one side only): the operator hears why here too.
+        report("connection to " + c.peer + " refused by the peer: " + std::string(why));
+      }
       close_connection(c, "peer said: " + std::string(why), false);
       return;
     }
@@ -199,6 +289,7 @@ void IoLoop::finish_handover(Connection& c) {
   h.fd = c.release_fd();
   h.endpoint = std::move(c.handover_to);
   h.hello = c.hello;
+  h.tls = std::move(c.tls);  // established; the peer waits for the answer
   h.peer = c.peer;
   h.deadline = c.deadline;
   h.node = &node_;

@@ -409,7 +409,14 @@ void IoLoop::write_control(Endpoint& e, Connection& c, Envelope& env, RemoteProc
 void IoLoop::start_send(Connection& c) {
   if (c.state == Connection::State::closing && !c.close_when_sent) return;
   auto bytes = c.next_send();
-  if (bytes.empty()) return;
+  if (bytes.empty()) {
+    if (c.tls_failed) {
+      c.tls_failed = false;
+      c.close_when_sent = false;
+      close_connection(c, "TLS: " + c.tls->error(), true);
+    }
+    return;
+  }
   c.last_sent = Clock::now();
   port_->send(c.fd, bytes, token(c.serial, op_send));
 }

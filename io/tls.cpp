@@ -5,8 +5,10 @@
 #include <openssl/hmac.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "io/auth.hpp"
@@ -117,26 +119,98 @@ TlsContext::TlsContext(std::string_view secret) : impl_(std::make_unique<Impl>()
 
 TlsContext::~TlsContext() = default;
 
+// -- the session's BIO --
+//
+// OpenSSL reads the peer's bytes straight from the span receive() was
+// given and writes sealed records straight onto the vector the caller
+// passed: no memory BIO between, which would copy once more each way and
+// zero its whole buffer on every reset.
+
 struct TlsSession::Ssl {
   SSL* ssl = nullptr;
-  BIO* in = nullptr;   // ciphertext from the peer (owned by ssl)
-  BIO* out = nullptr;  // ciphertext for the peer (owned by ssl)
+  std::span<const std::byte> in;          ///< received, not yet read by OpenSSL
+  std::vector<std::byte>* out = nullptr;  ///< where records go during a call
   ~Ssl() { SSL_free(ssl); }
 };
 
-TlsSession::TlsSession(const TlsContext& ctx, Role role) : ssl_(std::make_unique<Ssl>()) {
+namespace {
+
+TlsSession::Ssl& pipe_of(BIO* b) { return *static_cast<TlsSession::Ssl*>(BIO_get_data(b)); }
+
+int pipe_write(BIO* b, const char* data, std::size_t len, std::size_t* written) {
+  auto& p = pipe_of(b);
+  if (p.out == nullptr) return 0;  // outside a call: never (start, receive, send set it)
+  try {
+    const auto* first = reinterpret_cast<const std::byte*>(data);
+    p.out->insert(p.out->end(), first, first + len);
+  } catch (const std::bad_alloc&) {
+    return 0;  // not through OpenSSL's C frames
+  }
+  *written = len;
+  return 1;
+}
+
+int pipe_read(BIO* b, char* data, std::size_t len, std::size_t* read) {
+  auto& p = pipe_of(b);
+  BIO_clear_retry_flags(b);
+  if (p.in.empty()) {
+    BIO_set_retry_read(b);  // more may come: "retry", not EOF
+    return 0;
+  }
+  const std::size_t n = std::min(len, p.in.size());
+  std::memcpy(data, p.in.data(), n);
+  p.in = p.in.subspan(n);
+  *read = n;
+  return 1;
+}
+
+long pipe_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
+}
+
+int pipe_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+const BIO_METHOD* pipe_method() {
+  static BIO_METHOD* const m = [] {
+    BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "shoal pipe");
+    if (made == nullptr || BIO_meth_set_write_ex(made, pipe_write) != 1 ||
+        BIO_meth_set_read_ex(made, pipe_read) != 1 || BIO_meth_set_ctrl(made, pipe_ctrl) != 1 ||
+        BIO_meth_set_create(made, pipe_create) != 1) {
+      throw std::runtime_error("TLS: cannot make the session BIO method: " + openssl_error());
+    }
+    return made;
+  }();
+  return m;
+}
+
+/// Points the session's BIO at `out` for the length of one call.
+class Writing {
+ public:
+  Writing(TlsSession::Ssl& s, std::vector<std::byte>& out) : s_(s) { s_.out = &out; }
+  ~Writing() { s_.out = nullptr; }
+  Writing(const Writing&) = delete;
+  Writing& operator=(const Writing&) = delete;
+
+ private:
+  TlsSession::Ssl& s_;
+};
+
+}  // namespace
+
+TlsSession::TlsSession(const TlsContext& ctx, Role role)
+    : ssl_(std::make_unique<Ssl>()), scratch_(new std::byte[scratch_bytes]) {
   TlsContext::Impl& impl = ctx.impl();
   ssl_->ssl = SSL_new(role == Role::client ? impl.client : impl.server);
-  ssl_->in = BIO_new(BIO_s_mem());
-  ssl_->out = BIO_new(BIO_s_mem());
-  if (ssl_->ssl == nullptr || ssl_->in == nullptr || ssl_->out == nullptr) {
-    BIO_free(ssl_->in);
-    BIO_free(ssl_->out);
+  BIO* bio = BIO_new(pipe_method());
+  if (ssl_->ssl == nullptr || bio == nullptr) {
+    BIO_free(bio);
     throw std::runtime_error("TLS: cannot make a session: " + openssl_error());
   }
-  // A drained memory BIO says "retry", not EOF: more may come.
-  BIO_set_mem_eof_return(ssl_->in, -1);
-  SSL_set_bio(ssl_->ssl, ssl_->in, ssl_->out);
+  BIO_set_data(bio, ssl_.get());
+  SSL_set_bio(ssl_->ssl, bio, bio);  // one BIO both ways: the SSL owns its one reference
   if (role == Role::client) {
     SSL_set_connect_state(ssl_->ssl);
   } else {
@@ -151,59 +225,52 @@ bool TlsSession::fail(const char* what) {
   return false;
 }
 
-bool TlsSession::drain(std::vector<std::byte>& to_send) {
-  while (std::size_t pending = BIO_ctrl_pending(ssl_->out)) {
-    const std::size_t at = to_send.size();
-    to_send.resize(at + pending);
-    int n = BIO_read(ssl_->out, to_send.data() + at, static_cast<int>(pending));
-    if (n <= 0) {
-      to_send.resize(at);
-      return fail("TLS: reading sealed records");
-    }
-    to_send.resize(at + static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-bool TlsSession::step(std::vector<std::byte>& to_send) {
+bool TlsSession::step() {
   int r = SSL_do_handshake(ssl_->ssl);
   if (r == 1) {
     established_ = true;
-    return drain(to_send);
+    return true;
   }
   int e = SSL_get_error(ssl_->ssl, r);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return drain(to_send);
-  drain(to_send);  // an alert for the peer, if OpenSSL wrote one
-  return fail("TLS handshake failed");
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return true;
+  return fail("TLS handshake failed");  // an alert for the peer may be in to_send
 }
 
-bool TlsSession::start(std::vector<std::byte>& to_send) { return step(to_send); }
+bool TlsSession::start(std::vector<std::byte>& to_send) {
+  Writing w(*ssl_, to_send);
+  return step();
+}
 
 bool TlsSession::receive(std::span<const std::byte> in, std::vector<std::byte>& plain,
                          std::vector<std::byte>& to_send) {
-  if (!in.empty() &&
-      BIO_write(ssl_->in, in.data(), static_cast<int>(in.size())) != static_cast<int>(in.size())) {
-    return fail("TLS: buffering received bytes");
-  }
-  if (!established_ && !step(to_send)) return false;
+  Writing w(*ssl_, to_send);
+  ssl_->in = in;
+  // Whatever happens, nothing of `in` is kept past this call: OpenSSL
+  // reads until the BIO says "retry" and holds a partial record itself.
+  struct Forget {
+    Ssl& s;
+    ~Forget() { s.in = {}; }
+  } forget{*ssl_};
+  if (!established_ && !step()) return false;
   if (!established_) return true;
   for (;;) {
-    const std::size_t at = plain.size();
-    plain.resize(at + 16384);
+    // Into the scratch buffer, then appended: a record is at most 16 KiB,
+    // and resizing `plain` by that much first would zero-fill it on every
+    // call (most records on a busy link are a few hundred bytes).
     std::size_t got = 0;
-    int r = SSL_read_ex(ssl_->ssl, plain.data() + at, 16384, &got);
-    plain.resize(at + (r == 1 ? got : 0));
-    if (r == 1) continue;
+    int r = SSL_read_ex(ssl_->ssl, scratch_.get(), scratch_bytes, &got);
+    if (r == 1) {
+      plain.insert(plain.end(), scratch_.get(), scratch_.get() + got);
+      continue;
+    }
     int e = SSL_get_error(ssl_->ssl, 0);
-    if (e == SSL_ERROR_WANT_READ) break;
-    drain(to_send);
+    if (e == SSL_ERROR_WANT_READ) return true;
     if (e == SSL_ERROR_ZERO_RETURN) {
       error_ = "TLS: the peer closed the session";
       return false;
     }
     return fail("TLS: a record did not open");
   }
-  return drain(to_send);
 }
 
 bool TlsSession::send(std::span<const std::byte> plain, std::vector<std::byte>& to_send) {
@@ -211,11 +278,12 @@ bool TlsSession::send(std::span<const std::byte> plain, std::vector<std::byte>& 
     error_ = "TLS: send before the handshake is done";
     return false;
   }
+  Writing w(*ssl_, to_send);
   std::size_t written = 0;
   if (!plain.empty() && SSL_write_ex(ssl_->ssl, plain.data(), plain.size(), &written) != 1) {
     return fail("TLS: sealing records");
   }
-  return drain(to_send);
+  return true;
 }
 
 }  // namespace shoal::io

@@ -2,7 +2,8 @@
 // derived from the cluster secret (io/auth.hpp), through OpenSSL, in
 // memory: no certificates to issue, and the io thread keeps reading and
 // writing plain buffers through its port (io_uring or epoll) — OpenSSL
-// only turns ciphertext into plaintext and back (memory BIOs).
+// only turns ciphertext into plaintext and back (its BIO reads the bytes
+// given and writes onto the vector given).
 //
 //   TlsContext ctx(secret);                  // one per node
 //   TlsSession s(ctx, TlsSession::Role::client);
@@ -18,8 +19,8 @@
 // this machine's kernel offers no "tls" ULP (net/ipv4/tcp_available_ulp
 // lists only mptcp), so records are sealed here.
 //
-// Not wired into Node yet (issue 21): this is the session the connection
-// will own. io thread only; no synchronisation.
+// NodeConfig::tls: each Connection owns one (io/connection.hpp). io thread
+// only; no synchronisation.
 #pragma once
 
 #include <cstddef>
@@ -78,12 +79,17 @@ class TlsSession {
   const std::string& error() const noexcept { return error_; }
 
  private:
-  bool drain(std::vector<std::byte>& to_send);
-  bool step(std::vector<std::byte>& to_send);
+  bool step();
   bool fail(const char* what);
 
-  struct Ssl;
+ public:
+  struct Ssl;  ///< the SSL and what its BIO reads and writes (tls.cpp)
+
+ private:
   std::unique_ptr<Ssl> ssl_;
+  /// One record's plaintext at most (TLS: 2^14 bytes).
+  static constexpr std::size_t scratch_bytes = 16384;
+  std::unique_ptr<std::byte[]> scratch_;  ///< uninitialised: SSL_read's target
   bool established_ = false;
   std::string error_;
 };

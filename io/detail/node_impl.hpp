@@ -180,6 +180,8 @@ class NodeImpl {
   void note_outbound_full() noexcept { bump(stats_.dropped_outbound_full); }
   /// The handshake's frame limits (NodeConfig::handshake_frame_bytes).
   const wire::FrameLimits& handshake_limits() const noexcept { return handshake_limits_; }
+  /// A TLS session for a new connection (NodeConfig::tls), or null.
+  std::unique_ptr<TlsSession> tls_session(TlsSession::Role role) const;
 
   ActorSystem& system;
   const wire::TypeRegistry& types;
@@ -193,6 +195,7 @@ class NodeImpl {
 
  private:
   wire::FrameLimits handshake_limits_;
+  std::unique_ptr<TlsContext> tls_;  ///< NodeConfig::tls; immutable once made
   std::string address_;
   const std::uint64_t incarnation_;
   int listen_fd_ = -1;
@@ -236,6 +239,7 @@ class IoLoop final : public wire::BatchSink {
         : fd(std::exchange(o.fd, -1)),
           endpoint(std::move(o.endpoint)),
           hello(o.hello),
+          tls(std::move(o.tls)),
           peer(std::move(o.peer)),
           deadline(o.deadline),
           node(o.node) {}
@@ -244,6 +248,7 @@ class IoLoop final : public wire::BatchSink {
     int fd = -1;
     std::shared_ptr<Endpoint> endpoint;
     Connection::Hello hello;                           ///< the peer's handshake
+    std::unique_ptr<TlsSession> tls;                   ///< its session (NodeConfig::tls)
     std::string peer;                                  ///< its claimed address
     std::chrono::steady_clock::time_point deadline{};  ///< the handshake's, from the accept
     NodeImpl* node = nullptr;  ///< counts the connection out if nobody took it
@@ -365,6 +370,10 @@ class IoLoop final : public wire::BatchSink {
   void unbook_all(Connection& c) noexcept;
   /// An accepted connection's receive ended for a hand-over: pass it on.
   void finish_handover(Connection& c);
+  /// TLS: opens the records in `data` (then: the plaintext, in
+  /// c.plain_in) and sends what the session owes the peer. False: the
+  /// session failed and the connection is closing.
+  bool open_records(Connection& c, std::span<const std::byte>& data);
   void on_control(Connection& c, wire::schema::Frame::Reader f);
   Pid local_target(const wire::InboundRef& ref);
   /// Untrusted mode: may a peer stop, poison or watch `target`? (Counts and

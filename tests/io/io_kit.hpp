@@ -248,6 +248,19 @@ class RawClient {
     }
     return {};
   }
+  /// What the next receive brings; empty on EOF, error or `deadline`.
+  std::vector<std::byte> read_some(std::chrono::seconds deadline = 30s) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      std::byte buf[16384];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return {};
+      return {buf, buf + n};
+    }
+    return {};
+  }
   void close_write() { ::shutdown(fd_, SHUT_WR); }
 
  private:

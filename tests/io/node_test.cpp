@@ -31,7 +31,11 @@ namespace {
 struct Shape {
   unsigned io_threads;
   EventPortKind port;
+  bool tls = false;  ///< every node shares a secret and encrypts (NodeConfig::tls)
 };
+
+/// The secret of the TLS shapes' nodes.
+const std::string cluster_secret = "0123456789abcdef-the-test-cluster";
 
 /// Runs every case with one io thread per node and with two (where an
 /// accepted connection is handed over to its peer's io thread), each over
@@ -44,8 +48,16 @@ class TwoNodes : public ::testing::TestWithParam<Shape> {
     NodeConfig c;
     c.io_threads = GetParam().io_threads;
     c.event_port = GetParam().port;
+    if (GetParam().tls) {
+      c.secret = cluster_secret;
+      c.tls = true;
+    }
     return c;
   }
+  /// A raw client speaks plain TCP without the secret: under TLS it is
+  /// refused before any frame of its (tests/io/node_tls_test.cpp has the
+  /// hostile clients that hold the key).
+  bool raw_clients_refused() const { return GetParam().tls; }
   void SetUp() override {
     if (GetParam().port == EventPortKind::io_uring) SHOAL_IO_REQUIRE_URING();
     register_io_types(types);
@@ -612,6 +624,7 @@ TEST_P(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
 // -- a peer that sends what no shoal node would --
 
 TEST_P(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   {
     RawClient raw(b->address());
     std::vector<std::byte> junk(64, std::byte{0x5a});
@@ -628,6 +641,7 @@ TEST_P(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
 }
 
 TEST_P(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   capnp::MallocMessageBuilder m;
   auto h = m.initRoot<wire::schema::Frame>().initHandshake();
   h.setVersion(99);
@@ -646,6 +660,7 @@ TEST_P(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
 }
 
 TEST_P(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   RawClient raw(b->address());
   std::uint32_t header[2] = {0, 0x10000000};  // one segment of 2 GiB
   std::vector<std::byte> bytes(sizeof header);
@@ -657,6 +672,7 @@ TEST_P(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
 }
 
 TEST_P(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.handshake("127.0.0.1:2", 9, frame);
@@ -677,6 +693,7 @@ TEST_P(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
 }
 
 TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.heartbeat(1, false, frame);
@@ -688,6 +705,7 @@ TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
 }
 
 TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMoves) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   if (GetParam().io_threads == 1) GTEST_SKIP() << "one io thread answers at once: nothing moves";
   // b accepts on its second io thread; this peer's endpoint will live on
   // its first. The protocol says a dialer waits for the answer; one that
@@ -707,6 +725,7 @@ TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMo
 }
 
 TEST_P(TwoNodes, AFrozenPeerIsTakenForDeadByItsSilence) {
+  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
   NodeConfig fast = config();
   fast.heartbeat_interval = 20ms;
   fast.heartbeat_timeout = 200ms;
@@ -956,17 +975,17 @@ TEST_P(TwoNodes, AnActorRefPassedOnByAThirdNodeReachesTheActor) {
   EXPECT_EQ(c.stats().rejected_inbound, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, TwoNodes,
-                         ::testing::Values(Shape{1, EventPortKind::io_uring},
-                                           Shape{2, EventPortKind::io_uring},
-                                           Shape{1, EventPortKind::epoll},
-                                           Shape{2, EventPortKind::epoll}),
-                         [](const ::testing::TestParamInfo<Shape>& info) {
-                           std::string name = info.param.io_threads == 1 ? "OneIoThread"
-                                                                         : "TwoIoThreads";
-                           return name + (info.param.port == EventPortKind::epoll ? "Epoll"
-                                                                                  : "Uring");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, TwoNodes,
+    ::testing::Values(Shape{1, EventPortKind::io_uring}, Shape{2, EventPortKind::io_uring},
+                      Shape{1, EventPortKind::epoll}, Shape{2, EventPortKind::epoll},
+                      Shape{1, EventPortKind::io_uring, true},
+                      Shape{2, EventPortKind::epoll, true}),
+    [](const ::testing::TestParamInfo<Shape>& info) {
+      std::string name = info.param.io_threads == 1 ? "OneIoThread" : "TwoIoThreads";
+      name += info.param.port == EventPortKind::epoll ? "Epoll" : "Uring";
+      return name + (info.param.tls ? "Tls" : "");
+    });
 
 }  // namespace
 }  // namespace shoal::io::test

@@ -1,11 +1,15 @@
 // Two processes on 127.0.0.1: this test's node and a shoal-node process
 // (tools/node/). Send, request, stream in order, watch; then the peer is
 // killed (SIGKILL: no goodbye) and restarted on the same address as a new
-// incarnation.
+// incarnation. Every case runs over plain TCP and over TLS (both nodes
+// share a secret file: shoal-node --secret-file --tls).
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -13,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "io/auth.hpp"
 #include "tests/io/io_kit.hpp"
 #include "tools/node/child_process.hpp"
 #include "tools/node/node_actors.hpp"
@@ -23,6 +28,11 @@ namespace {
 using node::Ack;
 using node::Item;
 using node::Probe;
+
+/// What every shoal-node of the running case is started with besides its
+/// own options: the secret file and --tls in the TLS cases (set by the
+/// fixture's SetUp).
+std::vector<std::string> link_args;
 
 /// A shoal-node child process (node::ChildProcess), and what it says
 /// when it is listening.
@@ -40,6 +50,7 @@ class NodeProcess {
     try {
       std::vector<std::string> cmd{exe, "--listen", listen, "--workers", "1"};
       cmd.insert(cmd.end(), extra.begin(), extra.end());
+      cmd.insert(cmd.end(), link_args.begin(), link_args.end());
       child_.emplace(cmd);
       std::string line = child_->read_line();
       char addr[128] = {};
@@ -88,7 +99,8 @@ struct Streamer : Handles<Streamer, Ack, Probe> {
   std::promise<Ack>* done;
 };
 
-class TwoProcesses : public ::testing::Test {
+/// The parameter: true runs the case over TLS.
+class TwoProcesses : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     // No io_uring here: the nodes fall back to epoll (NodeConfig's
@@ -96,6 +108,16 @@ class TwoProcesses : public ::testing::Test {
     node::register_node_types(types);
     sys.emplace(SystemConfig{.scheduler = {.workers = 2}});
     NodeConfig cfg;
+    link_args.clear();
+    if (GetParam()) {
+      secret_path =
+          ::testing::TempDir() + "/shoal-two-process-secret-" + std::to_string(::getpid());
+      std::ofstream(secret_path, std::ios::trunc) << "0123456789abcdef-two-process-secret";
+      ::chmod(secret_path.c_str(), 0600);
+      link_args = {"--secret-file", secret_path, "--tls"};
+      cfg.secret = read_secret_file(secret_path);
+      cfg.tls = true;
+    }
     cfg.on_error = [](std::string_view) {};
     cfg.backoff_min = 5ms;
     cfg.backoff_max = 50ms;
@@ -105,13 +127,16 @@ class TwoProcesses : public ::testing::Test {
   void TearDown() override {
     here.reset();
     sys.reset();
+    link_args.clear();
+    if (!secret_path.empty()) ::unlink(secret_path.c_str());
   }
+  std::string secret_path;
   wire::TypeRegistry types;
   std::optional<ActorSystem> sys;
   std::optional<Node> here;
 };
 
-TEST_F(TwoProcesses, RequestAndAnInOrderStreamAcrossProcesses) {
+TEST_P(TwoProcesses, RequestAndAnInOrderStreamAcrossProcesses) {
   // Two io threads there: the peer accepts on one and hands the
   // connection to the other (this node's endpoint's home) mid-handshake;
   // and epoll there, io_uring here where the kernel has it: the wire does
@@ -153,7 +178,7 @@ struct Watcher : Handles<Watcher, WatchIt, Terminated> {
   std::promise<TerminatedReason>* heard;
 };
 
-TEST_F(TwoProcesses, AKilledPeerIsNoticedAndItsRestartIsANewIncarnation) {
+TEST_P(TwoProcesses, AKilledPeerIsNoticedAndItsRestartIsANewIncarnation) {
   // A port below the ephemeral range (32768 and up): the node's redials
   // while the peer is down can then never connect a socket to itself on
   // that port (TCP self-connect), which would keep it from being reused.
@@ -266,7 +291,7 @@ void destroy_within_deadline(std::optional<Node>& node) {
   }
 }
 
-TEST_F(TwoProcesses, AStreamThroughRepeatedKillsAndRestartsOfThePeerKeepsMoving) {
+TEST_P(TwoProcesses, AStreamThroughRepeatedKillsAndRestartsOfThePeerKeepsMoving) {
   // The regression for a livelock: with a stream running, a connection
   // lost while the peer's endpoint waited on the io thread's ready list
   // let the next send link the endpoint to itself; the io thread then
@@ -296,7 +321,7 @@ TEST_F(TwoProcesses, AStreamThroughRepeatedKillsAndRestartsOfThePeerKeepsMoving)
   destroy_within_deadline(here);
 }
 
-TEST_F(TwoProcesses, ARequestRetriedAtOnceAfterDeliveryFailedReachesTheRestartedPeer) {
+TEST_P(TwoProcesses, ARequestRetriedAtOnceAfterDeliveryFailedReachesTheRestartedPeer) {
   // A request sent as soon as an earlier one failed with delivery_failed
   // must not be dropped with the lost connection's queue: the futures fail
   // only once that queue is gone.
@@ -343,6 +368,11 @@ TEST_F(TwoProcesses, ARequestRetriedAtOnceAfterDeliveryFailedReachesTheRestarted
   }
   destroy_within_deadline(here);
 }
+
+INSTANTIATE_TEST_SUITE_P(Links, TwoProcesses, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Tls" : "Plain";
+                         });
 
 }  // namespace
 }  // namespace shoal::io::test

@@ -4,10 +4,11 @@
 //
 //   shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] [--spin US]
 //              [--event-port auto|uring|epoll] [--workers-only]
-//              [--secret-file PATH]
+//              [--secret-file PATH] [--tls]
 //
 // --secret-file: the cluster's shared secret (io/auth.hpp): every
 // connection then authenticates both sides (NodeConfig::secret).
+// --tls: and is encrypted, TLS 1.3 keyed by that secret (NodeConfig::tls).
 // --spin: how long idle workers and the io thread spin before they sleep
 // (default: the system's and the node's, 50 µs each). --workers-only: the io
 // thread never runs an actor (NodeConfig::run_actors off).
@@ -36,7 +37,7 @@ void on_signal(int) { stop_requested = 1; }
 int usage() {
   std::cerr << "usage: shoal-node [--listen HOST:PORT] [--workers N] [--io-threads N] "
                "[--spin US] [--event-port auto|uring|epoll] [--workers-only] "
-               "[--secret-file PATH]\n";
+               "[--secret-file PATH] [--tls]\n";
   return 2;
 }
 
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   auto port = shoal::io::EventPortKind::automatic;
   bool run_actors = true;
   std::string secret_file;
+  bool tls = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -71,6 +73,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--secret-file" && i + 1 < argc) {
       secret_file = argv[++i];
+    } else if (a == "--tls") {
+      tls = true;
     } else if (a == "--workers-only") {
       run_actors = false;
     } else if (a == "--spin" && i + 1 < argc) {
@@ -92,6 +96,7 @@ int main(int argc, char** argv) {
     shoal::io::NodeConfig nc{.listen = listen, .io_threads = io_threads, .event_port = port};
     nc.run_actors = run_actors;
     if (!secret_file.empty()) nc.secret = shoal::io::read_secret_file(secret_file);
+    nc.tls = tls;  // without a secret: the Node says so (invalid_argument)
     if (spin_us != 0) {
       sc.scheduler.spin_before_park = std::chrono::microseconds(spin_us);
       nc.spin = std::chrono::microseconds(spin_us);
