@@ -58,12 +58,13 @@ const std::string& secret_file() {
   return path;
 }
 
-std::vector<std::string> server_command(unsigned workers, bool authenticated) {
+std::vector<std::string> server_command(unsigned workers, Link link) {
   std::vector<std::string> cmd{server_program(), "--workers", std::to_string(workers)};
-  if (authenticated) {
+  if (link != Link::plain) {
     cmd.push_back("--secret-file");
     cmd.push_back(secret_file());
   }
+  if (link == Link::tls) cmd.push_back("--tls");
   if (options().spin_us != 0) {
     cmd.push_back("--spin");
     cmd.push_back(std::to_string(options().spin_us));
@@ -78,10 +79,9 @@ std::vector<std::string> server_command(unsigned workers, bool authenticated) {
 
 /// The server process and this process's node, connected.
 struct Client {
-  explicit Client(unsigned workers, bool authenticated = false)
-      : server(server_command(workers, authenticated)), system(system_config(workers)),
-        authenticated(authenticated),
-        secret(authenticated ? io::read_secret_file(secret_file()) : std::string()) {
+  explicit Client(unsigned workers, Link link = Link::plain)
+      : server(server_command(workers, link)), system(system_config(workers)), link(link),
+        secret(link != Link::plain ? io::read_secret_file(secret_file()) : std::string()) {
     node::register_node_types(types);
     std::string line = server.read_line();  // "listening ADDRESS incarnation X"
     auto sp = line.find(' '), sp2 = line.find(' ', sp + 1);
@@ -97,6 +97,7 @@ struct Client {
     here.reset();
     io::NodeConfig nc;
     nc.secret = secret;
+    nc.tls = link == Link::tls;
     if (options().spin_us != 0) nc.spin = std::chrono::microseconds(options().spin_us);
     if (options().event_port == "uring") nc.event_port = io::EventPortKind::io_uring;
     if (options().event_port == "epoll") nc.event_port = io::EventPortKind::epoll;
@@ -115,7 +116,7 @@ struct Client {
   ChildProcess server;
   wire::TypeRegistry types;
   ActorSystem system;
-  const bool authenticated;
+  const Link link;
   const std::string secret;
   std::string address;
   std::unique_ptr<io::Node> here;
@@ -176,12 +177,12 @@ std::string server_program() { return sibling_program("SHOAL_NODE", "node/shoal-
 
 Timing remote_stream(unsigned workers, unsigned senders, std::uint64_t items,
                      std::uint64_t window) {
-  return remote_stream_as(workers, senders, items, window, false);
+  return remote_stream_as(workers, senders, items, window, Link::plain);
 }
 
 Timing remote_stream_as(unsigned workers, unsigned senders, std::uint64_t items,
-                        std::uint64_t window, bool authenticated) {
-  Client c(workers, authenticated);
+                        std::uint64_t window, Link link) {
+  Client c(workers, link);
   Pid sink = c.here->pid(c.address, "sink");
   std::uint64_t each = items / senders / node::ack_every * node::ack_every;
   // One untimed pass of the same size first (its own sender ids: the sink
@@ -207,11 +208,11 @@ Timing remote_stream_as(unsigned workers, unsigned senders, std::uint64_t items,
 }
 
 Timing remote_rtt(unsigned workers, std::uint64_t round_trips) {
-  return remote_rtt_as(workers, round_trips, false);
+  return remote_rtt_as(workers, round_trips, Link::plain);
 }
 
-Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, bool authenticated) {
-  Client c(workers, authenticated);
+Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, Link link) {
+  Client c(workers, link);
   std::vector<std::uint32_t> ns;
   ns.reserve(round_trips);
   std::promise<void> done;
@@ -227,8 +228,8 @@ Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, bool authentic
   return t;
 }
 
-Timing remote_connect(unsigned workers, unsigned connections, bool authenticated) {
-  Client c(workers, authenticated);  // one connection, untimed
+Timing remote_connect(unsigned workers, unsigned connections, Link link) {
+  Client c(workers, link);  // one connection, untimed
   auto t0 = Clock::now();
   for (unsigned i = 0; i < connections; ++i) c.connect();
   Timing t;

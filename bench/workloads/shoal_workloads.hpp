@@ -43,17 +43,25 @@ Timing ping_pong_with_middleware(unsigned workers, std::uint64_t messages);
 Timing pairs_beside_storm(unsigned workers, unsigned pairs, std::uint64_t messages,
                           unsigned fail_every);
 
-/// remote_stream / remote_rtt with `authenticated` nodes: both share a
-/// cluster secret, so the connection's handshake proves it (io/auth.hpp).
-/// Steady state pays nothing for it; the rows beside the plain ones say so.
+/// How the remote workloads' two nodes guard their link.
+enum class Link {
+  plain,          ///< no secret
+  authenticated,  ///< a shared cluster secret: the handshake proves it (io/auth.hpp)
+  tls,            ///< and every byte is encrypted, TLS 1.3 (NodeConfig::tls)
+};
+
+/// remote_stream / remote_rtt over a `link` other than plain.
+/// Authentication happens once per connection: steady state pays nothing
+/// for it. TLS seals and opens every byte: the rows beside the plain ones
+/// say what it costs.
 Timing remote_stream_as(unsigned workers, unsigned senders, std::uint64_t items,
-                        std::uint64_t window, bool authenticated);
-Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, bool authenticated);
+                        std::uint64_t window, Link link);
+Timing remote_rtt_as(unsigned workers, std::uint64_t round_trips, Link link);
 /// Makes a new node (a new incarnation) and connects it to the server with
 /// one round trip, `connections` times: what setting up a connection costs
-/// (node start, TCP connect, handshake, and with `authenticated` the
-/// nonces and proofs), per connection.
-Timing remote_connect(unsigned workers, unsigned connections, bool authenticated);
+/// (node start, TCP connect, handshake; authenticated: the nonces and
+/// proofs; tls: the TLS handshake too), per connection.
+Timing remote_connect(unsigned workers, unsigned connections, Link link);
 
 /// The server program the remote workloads start (tools/node/shoal-node).
 std::string server_program();

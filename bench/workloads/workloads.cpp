@@ -249,29 +249,42 @@ std::vector<Workload> workloads() {
       {"caf", peer::server_program()},
 #endif
   };
-  // Plain, then (no CAF twin) with both nodes sharing a cluster secret.
-  for (bool auth : {false, true}) {
+  // Plain, then (no CAF twin) with both nodes sharing a cluster secret,
+  // then with the link encrypted too.
+  struct LinkRow {
+    native::Link link;
+    const char* prefix;
+    const char* says;
+  };
+  const LinkRow links[] = {
+      {native::Link::plain, "remote-stream/", ""},
+      {native::Link::authenticated, "remote-stream-auth/",
+       "; both nodes share a cluster secret (the connection authenticated)"},
+      {native::Link::tls, "remote-stream-tls/",
+       "; both nodes share a cluster secret and encrypt the link (TLS 1.3)"},
+  };
+  for (const LinkRow& l : links) {
     for (unsigned senders : {1u, 16u}) {
       if (!no_uring.empty()) break;
       list.push_back(
-          {std::string(auth ? "remote-stream-auth/" : "remote-stream/") + std::to_string(senders),
+          {std::string(l.prefix) + std::to_string(senders),
            std::to_string(senders) + (senders == 1 ? " sender streams" : " senders stream") +
                " small messages to an actor in another process over one connection, "
                "window 20,000 each (acks every 1,000); timed after an untimed pass "
                "of the same size on the same connection" +
-               (auth ? "; both nodes share a cluster secret (the connection authenticated)" : ""),
+               l.says,
            "msg/s",
            true,
            {{"senders", double(senders)},
             {"items", double(remote_items)},
             {"window", double(remote_window)}},
            [](const Timing& t) { return t.items / t.seconds; },
-           SHOAL_NATIVE(remote_stream_as(c.workers, senders, sized(remote_items, c),
-                                         remote_window, auth)),
+           SHOAL_NATIVE(
+               remote_stream_as(c.workers, senders, sized(remote_items, c), remote_window, l.link)),
            SHOAL_CAF(remote_stream(c.workers, senders, sized(remote_items, c), remote_window))});
       list.back().scalable = true;
       list.back().programs = servers;
-      if (auth) {  // no twin
+      if (l.link != native::Link::plain) {  // no twin
         list.back().run_caf = nullptr;
         list.back().programs.resize(1);
       }
@@ -299,29 +312,42 @@ std::vector<Workload> workloads() {
     }
   }
 
-  // Authentication (io/auth.hpp) beside plain: steady state and the cost
-  // of setting a connection up. CAF 0.17's libcaf_io has no counterpart.
+  // Authentication (io/auth.hpp) and TLS beside plain: steady state and
+  // the cost of setting a connection up. CAF 0.17's libcaf_io has neither.
   if (no_uring.empty()) {
-    list.push_back({"remote-rtt-auth/p50",
-                    "remote-rtt/p50 with both nodes sharing a cluster secret",
-                    "ns",
-                    false,
-                    {{"round_trips", double(remote_round_trips)}},
-                    [](const Timing& t) { return t.p50_ns; },
-                    SHOAL_NATIVE(remote_rtt_as(c.workers, sized(remote_round_trips, c), true)),
-                    nullptr});
-    list.back().scalable = true;
-    list.back().programs = {servers.front()};
-    for (bool auth : {false, true}) {
-      list.push_back({auth ? "remote-connect-auth" : "remote-connect",
+    for (const LinkRow& l : links) {
+      if (l.link == native::Link::plain) continue;
+      const bool tls = l.link == native::Link::tls;
+      list.push_back({tls ? "remote-rtt-tls/p50" : "remote-rtt-auth/p50",
+                      tls ? "remote-rtt/p50 with both nodes sharing a cluster secret and "
+                            "encrypting the link (TLS 1.3)"
+                          : "remote-rtt/p50 with both nodes sharing a cluster secret",
+                      "ns",
+                      false,
+                      {{"round_trips", double(remote_round_trips)}},
+                      [](const Timing& t) { return t.p50_ns; },
+                      SHOAL_NATIVE(remote_rtt_as(c.workers, sized(remote_round_trips, c), l.link)),
+                      nullptr});
+      list.back().scalable = true;
+      list.back().programs = {servers.front()};
+    }
+    for (const LinkRow& l : links) {
+      const char* name = l.link == native::Link::plain           ? "remote-connect"
+                         : l.link == native::Link::authenticated ? "remote-connect-auth"
+                                                                 : "remote-connect-tls";
+      const char* extra = l.link == native::Link::plain ? ")"
+                          : l.link == native::Link::authenticated
+                              ? ", nonces and proofs)"
+                              : ", TLS 1.3 handshake, nonces and proofs)";
+      list.push_back({name,
                       std::string("a new node connects to another process and makes one round "
                                   "trip (node start and stop, TCP connect, handshake") +
-                          (auth ? ", nonces and proofs)" : ")") + ", per connection",
+                          extra + ", per connection",
                       "us",
                       false,
                       {{"connections", double(remote_connections)}},
                       [](const Timing& t) { return 1e6 * t.seconds / t.items; },
-                      SHOAL_NATIVE(remote_connect(c.workers, remote_connections, auth)),
+                      SHOAL_NATIVE(remote_connect(c.workers, remote_connections, l.link)),
                       nullptr});
       list.back().programs = {servers.front()};
     }
