@@ -340,6 +340,9 @@ class ActorCell : public Process, public Context {
   std::uint32_t child_count() const noexcept { return ext_ ? ext_->child_count : 0; }
   void finish_death() noexcept;
   [[gnu::cold]] void drain_dead() noexcept;
+  /// A chain the mailbox refused (sent after the stop): each message a
+  /// dead letter (target_stopped).
+  [[gnu::cold]] void refuse_chain(Envelope* first, Envelope* last) noexcept;
   void schedule_first() noexcept;
 
   State state() const noexcept { return static_cast<State>(state_); }

@@ -474,6 +474,8 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
     system_->scheduler().schedule(this);
   } else if (c == Claim::drain) [[unlikely]] {
     drain_dead();
+  } else if (c == Claim::refused) [[unlikely]] {
+    system_->dead_letter(e, id(), DeadLetterReason::target_stopped);  // sent after the stop
   }
 }
 
@@ -483,6 +485,8 @@ inline void ActorCell::post_user_chain(Envelope* first, Envelope* last) noexcept
     system_->scheduler().schedule(this);
   } else if (c == Claim::drain) [[unlikely]] {
     drain_dead();
+  } else if (c == Claim::refused) [[unlikely]] {
+    refuse_chain(first, last);
   }
 }
 

@@ -93,6 +93,8 @@ enum class Claim : std::uint8_t {
   none,      ///< someone else owns the next run
   schedule,  ///< the caller moved the mailbox from idle: it must hand it to the scheduler
   drain,     ///< the actor is dead and the caller owns the drain: it must drain
+  refused,   ///< a user push after the stop request: not queued; the caller owns the
+             ///< message(s) and makes them dead letters (target_stopped)
 };
 
 class Mailbox {
@@ -123,7 +125,13 @@ class Mailbox {
   /// the stop overtakes queued user mail. The first request
   /// notifies (and may claim the run); later ones return `none`. A flag and
   /// not a message: no node to allocate or to keep in every mailbox.
-  /// Thread-safe, wait-free.
+  ///
+  /// The same flag closes the user queue: a user push that sees it is
+  /// refused (Claim::refused), since no user message is handled after a
+  /// stop. So mail sent after the stop is a dead letter at its sender, and
+  /// the drain at death (finish_dead) ends whatever the senders do: only
+  /// pushes already past their look at the flag can still enter, a bounded
+  /// number. Thread-safe, wait-free.
   Claim request_stop() noexcept {
     // relaxed: the exchange only elects the one requester that notifies;
     // notify()'s release publishes the flag to the owner (see has_runnable).
@@ -137,6 +145,12 @@ class Mailbox {
   /// Thread-safe, lock-free; never blocks or waits for the consumer.
   template <class OnDrop>
   Claim push_user(Envelope* e, OnDrop&& on_drop) noexcept {
+    // relaxed: pairs with request_stop's exchange, publishing nothing: a
+    // push that misses the flag queues as before, and its message is
+    // drained at death. The flag shares its line with bounded_, which
+    // every push reads anyway (not the status word's line).
+    if (stop_.load(std::memory_order_relaxed)) [[unlikely]]
+      return Claim::refused;
     if (bounded_ == nullptr) [[likely]] {
       // Notify between entering and linking: the notification's fetch_add
       // then does not wait for the link store, whose cache line the owner
@@ -159,6 +173,9 @@ class Mailbox {
   /// one actor (a remote batch) uses. Unbounded mailboxes only
   /// (takes_chains). Thread-safe, lock-free.
   Claim push_user_chain(Envelope* first, Envelope* last) noexcept {
+    // relaxed: as in push_user.
+    if (stop_.load(std::memory_order_relaxed)) [[unlikely]]
+      return Claim::refused;
     MpscQueue::Entered in = user_.enter_chain(last);
     Claim c = in.was_marked ? notify() : Claim::none;
     user_.link(in, first);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <string>
@@ -126,9 +127,13 @@ TEST_P(LifecycleTest, StoppingAParentStopsItsChildrenFirstAndWaitsForThem) {
     EXPECT_LT(stopped, p_stopped) << c << " must stop before its parent's Stopped\n"
                                   << journal->dump();
   }
-  // The parent saw both Terminated, before its own Stopped.
+  // The parent saw both Terminated after its own Stopping (as README
+  // says, and Proto.Actor does), before its own Stopped.
   auto p = journal->of("p");
   EXPECT_EQ(p.back(), "stopped");
+  const auto first_terminated = std::find_if(
+      p.begin(), p.end(), [](const std::string& e) { return e.rfind("terminated:#", 0) == 0; });
+  EXPECT_LT(std::find(p.begin(), p.end(), "stopping"), first_terminated) << journal->dump();
   EXPECT_EQ(std::count_if(p.begin(), p.end(),
                           [](const std::string& e) { return e.rfind("terminated:#", 0) == 0; }),
             2);
