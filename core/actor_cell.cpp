@@ -158,15 +158,6 @@ void ActorCell::drain_dead() noexcept {
                        });
 }
 
-void ActorCell::refuse_chain(Envelope* first, Envelope* last) noexcept {
-  for (Envelope* e = first; e != nullptr;) {
-    // relaxed: the chain is the caller's, linked on its own thread.
-    Envelope* next = e == last ? nullptr : e->next.load(std::memory_order_relaxed);
-    system_->dead_letter(e, id(), DeadLetterReason::target_stopped);
-    e = next;
-  }
-}
-
 void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
   // Only a watch needs an answer: the watcher must get its one Terminated.
   // (Stop, unwatch, directives and failures of children have nothing left

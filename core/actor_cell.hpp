@@ -158,7 +158,7 @@ class ActorCell : public Process, public Context {
   inline void post_user(Envelope* e) noexcept;
   /// Delivers user messages `first` … `last` (linked through `next`, oldest
   /// first) with one queue exchange and at most one schedule. Only when
-  /// takes_chains(). Thread-safe, never blocks.
+  /// takes_chains() said so as the chain began. Thread-safe, never blocks.
   inline void post_user_chain(Envelope* first, Envelope* last) noexcept;
   bool takes_chains() const noexcept { return mailbox_.takes_chains(); }
   /// Delivers a system message (ownership taken). Thread-safe, never blocks.
@@ -340,9 +340,6 @@ class ActorCell : public Process, public Context {
   std::uint32_t child_count() const noexcept { return ext_ ? ext_->child_count : 0; }
   void finish_death() noexcept;
   [[gnu::cold]] void drain_dead() noexcept;
-  /// A chain the mailbox refused (sent after the stop): each message a
-  /// dead letter (target_stopped).
-  [[gnu::cold]] void refuse_chain(Envelope* first, Envelope* last) noexcept;
   void schedule_first() noexcept;
 
   State state() const noexcept { return static_cast<State>(state_); }

@@ -485,8 +485,6 @@ inline void ActorCell::post_user_chain(Envelope* first, Envelope* last) noexcept
     system_->scheduler().schedule(this);
   } else if (c == Claim::drain) [[unlikely]] {
     drain_dead();
-  } else if (c == Claim::refused) [[unlikely]] {
-    refuse_chain(first, last);
   }
 }
 

@@ -40,10 +40,20 @@ struct Counter : Handles<Counter, Add> {
   long n = 0;
 };
 
-/// Stops `to`, then sends it `count` messages from this handler: they
-/// leave as one chain (the outbox), refused as a whole.
+/// Stops `to`, then sends it `count` messages from this handler: a burst
+/// begun after the stop, each message refused.
 struct StopThenBurst : Handles<StopThenBurst, Burst> {
   void on(Context& ctx, Burst& b) {
+    ctx.system().stop(b.to);
+    for (int i = 0; i < b.count; ++i) ctx.send(b.to, Work{std::uint64_t(i)});
+  }
+};
+
+/// Sends `to` `count` messages, stops it, sends `count` more, all in one
+/// handler: one burst (the outbox) begun before the stop.
+struct BurstAroundStop : Handles<BurstAroundStop, Burst> {
+  void on(Context& ctx, Burst& b) {
+    for (int i = 0; i < b.count; ++i) ctx.send(b.to, Work{std::uint64_t(i)});
     ctx.system().stop(b.to);
     for (int i = 0; i < b.count; ++i) ctx.send(b.to, Work{std::uint64_t(i)});
   }
@@ -74,7 +84,7 @@ TEST(StopFlood, EverySendAfterTheStopIsRefusedAtTheSender) {
   EXPECT_EQ(count(system, DeadLetterReason::stopped_with_mail), 0u);
 }
 
-TEST(StopFlood, AChainSentAfterTheStopIsRefusedWhole) {
+TEST(StopFlood, ABurstBegunAfterTheStopIsRefusedMessageByMessage) {
   ActorSystem system({.scheduler = {.workers = 2}});
   Pid sink = system.spawn<Sink>();
   Pid burster = system.spawn<StopThenBurst>();
@@ -85,6 +95,21 @@ TEST(StopFlood, AChainSentAfterTheStopIsRefusedWhole) {
   system.shutdown();
   EXPECT_EQ(count(system, DeadLetterReason::target_stopped), 100u);
   EXPECT_EQ(count(system, DeadLetterReason::stopped_with_mail), 0u);
+}
+
+TEST(StopFlood, ABurstBegunBeforeTheStopGoesWithTheQueuedMail) {
+  // The stop is looked at as a burst begins (Mailbox::takes_chains): what
+  // the burst carries after it is mail left at the stop, as documented.
+  ActorSystem system({.scheduler = {.workers = 2}});
+  Pid sink = system.spawn<Sink>();
+  Pid burster = system.spawn<BurstAroundStop>();
+  system.send(burster, Burst{sink, 20});
+  EXPECT_TRUE(
+      test::eventually([&] { return count(system, DeadLetterReason::stopped_with_mail) == 40; },
+                       "the burst's 40 messages to be mail left at the stop"));
+  system.shutdown();
+  EXPECT_EQ(count(system, DeadLetterReason::stopped_with_mail), 40u);
+  EXPECT_EQ(count(system, DeadLetterReason::target_stopped), 0u);
 }
 
 /// Threads that send to `target` as fast as they can until told to stop.

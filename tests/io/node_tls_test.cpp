@@ -89,8 +89,9 @@ class TlsClient {
 /// A handshake a raw client writes, asking to authenticate (a nonce) but
 /// unable to prove anything.
 std::vector<std::byte> raw_handshake(const std::string& address) {
+  const auto nonce = io::detail::fresh_nonce();  // info.nonce is a view of it
   wire::HandshakeInfo info{address, 77};
-  info.nonce = io::detail::fresh_nonce();
+  info.nonce = nonce;
   std::vector<std::byte> out;
   wire::ControlWriter().handshake(info, out);
   return out;
