@@ -154,11 +154,13 @@ class ActorCell : public Process, public Context {
   /// Undoes adopt_child for a child whose spawn was refused. Owner only.
   void disown_child(ActorCell* child) noexcept;
 
-  /// Delivers a user message (ownership taken). Thread-safe, never blocks.
-  inline void post_user(Envelope* e) noexcept;
+  /// Delivers a user message (ownership taken). False if the actor was
+  /// asked to stop: then the message is a dead letter (target_stopped).
+  /// Thread-safe, never blocks.
+  inline bool post_user(Envelope* e) noexcept;
   /// Delivers user messages `first` … `last` (linked through `next`, oldest
   /// first) with one queue exchange and at most one schedule. Only when
-  /// takes_chains() said so as the chain began. Thread-safe, never blocks.
+  /// takes_chains(). Thread-safe, never blocks.
   inline void post_user_chain(Envelope* first, Envelope* last) noexcept;
   bool takes_chains() const noexcept { return mailbox_.takes_chains(); }
   /// Delivers a system message (ownership taken). Thread-safe, never blocks.

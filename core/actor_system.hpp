@@ -462,7 +462,7 @@ class ActorSystem {
 
 // -- inline fast paths that need ActorSystem ------------------------------------------
 
-inline void ActorCell::post_user(Envelope* e) noexcept {
+inline bool ActorCell::post_user(Envelope* e) noexcept {
   // No early "is it dead?" read: it would pull the mailbox's producer cache
   // line in shared state just before the push needs it exclusive. Mail to a
   // dead actor is drained into dead letters by the notify protocol.
@@ -476,7 +476,9 @@ inline void ActorCell::post_user(Envelope* e) noexcept {
     drain_dead();
   } else if (c == Claim::refused) [[unlikely]] {
     system_->dead_letter(e, id(), DeadLetterReason::target_stopped);  // sent after the stop
+    return false;
   }
+  return true;
 }
 
 inline void ActorCell::post_user_chain(Envelope* first, Envelope* last) noexcept {
@@ -508,8 +510,9 @@ inline void Context::send_from_here(const Pid& to, Envelope* e) {
       }
       if (o.first != nullptr) [[unlikely]]
         detail::flush_outbox();  // a burst to another target ends here
-      o.last = to.process();
-      static_cast<ActorCell*>(to.process())->post_user(e);
+      // A target that refused (stopped) begins no burst: the next send
+      // to it comes here again and is refused too.
+      o.last = static_cast<ActorCell*>(to.process())->post_user(e) ? to.process() : nullptr;
       return;
     }
     // A remote proxy (not an actor, not a future): its bursts are held too.

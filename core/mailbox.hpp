@@ -166,24 +166,21 @@ class Mailbox {
     return notify();
   }
 
-  /// True if push_user_chain may be used: an unbounded mailbox not yet
-  /// asked to stop (a chain begun after the stop goes message by message
-  /// through push_user, which refuses each). Thread-safe.
-  bool takes_chains() const noexcept {
-    // relaxed: as in push_user (one line with bounded_).
-    return bounded_ == nullptr && !stop_.load(std::memory_order_relaxed);
-  }
+  /// True if push_user_chain may be used (an unbounded mailbox). Fixed at
+  /// construction; thread-safe.
+  bool takes_chains() const noexcept { return bounded_ == nullptr; }
   /// Queues the user messages `first` … `last` (linked through `next`,
   /// oldest first) with one exchange: what a sender with many messages for
   /// one actor (a remote batch) uses. Unbounded mailboxes only
   /// (takes_chains). Thread-safe, lock-free.
   ///
-  /// The stop flag is not looked at here but when the chain began
-  /// (takes_chains): a handler's burst is flushed later, after the target's
-  /// line has usually moved to its consumer again, and reading it once more
-  /// per chain cost fan-in/16 ~7 %. A chain begun before the stop still
-  /// enters and is drained at death (stopped_with_mail); each sending thread
-  /// holds at most one chain, so the drain stays bounded.
+  /// The stop flag is not looked at here but as the chain began: a burst's
+  /// first message goes through push_user, and one refused there begins no
+  /// chain (Context::send_from_here). A burst is flushed later, after the
+  /// target's line has usually moved to its consumer again, and reading it
+  /// once more per chain cost fan-in/16 ~7 %. A chain begun before the stop
+  /// still enters and is drained at death (stopped_with_mail); each sending
+  /// thread holds at most one chain, so the drain stays bounded.
   Claim push_user_chain(Envelope* first, Envelope* last) noexcept {
     MpscQueue::Entered in = user_.enter_chain(last);
     Claim c = in.was_marked ? notify() : Claim::none;

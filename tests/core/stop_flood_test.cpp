@@ -32,7 +32,14 @@ struct Burst {
 };
 
 struct Sink : Handles<Sink, Work> {
-  void on(Context&, Work&) {}
+  Sink() = default;
+  explicit Sink(std::shared_ptr<std::atomic<std::uint64_t>> handled)
+      : handled(std::move(handled)) {}
+  void on(Context&, Work&) {
+    // relaxed: a count the test polls; the dead letters' counts order nothing either.
+    if (handled) handled->fetch_add(1, std::memory_order_relaxed);
+  }
+  std::shared_ptr<std::atomic<std::uint64_t>> handled;
 };
 
 struct Counter : Handles<Counter, Add> {
@@ -98,17 +105,24 @@ TEST(StopFlood, ABurstBegunAfterTheStopIsRefusedMessageByMessage) {
 }
 
 TEST(StopFlood, ABurstBegunBeforeTheStopGoesWithTheQueuedMail) {
-  // The stop is looked at as a burst begins (Mailbox::takes_chains): what
-  // the burst carries after it is mail left at the stop, as documented.
+  // A burst looks at the stop as it begins: what it carries after the stop
+  // is mail left at the stop (or, for its first message, handled if the
+  // target ran it before the stop), as documented; none of it is refused.
   ActorSystem system({.scheduler = {.workers = 2}});
-  Pid sink = system.spawn<Sink>();
+  auto handled = std::make_shared<std::atomic<std::uint64_t>>(0);
+  Pid sink = system.spawn<Sink>(handled);
   Pid burster = system.spawn<BurstAroundStop>();
   system.send(burster, Burst{sink, 20});
-  EXPECT_TRUE(
-      test::eventually([&] { return count(system, DeadLetterReason::stopped_with_mail) == 40; },
-                       "the burst's 40 messages to be mail left at the stop"));
+  auto accounted = [&] {
+    // relaxed: as in Sink.
+    return handled->load(std::memory_order_relaxed) +
+           count(system, DeadLetterReason::stopped_with_mail);
+  };
+  EXPECT_TRUE(test::eventually([&] { return accounted() == 40; },
+                               "the burst's 40 messages to be handled or mail left at the stop"));
   system.shutdown();
-  EXPECT_EQ(count(system, DeadLetterReason::stopped_with_mail), 40u);
+  EXPECT_EQ(accounted(), 40u);
+  EXPECT_GE(count(system, DeadLetterReason::stopped_with_mail), 39u);
   EXPECT_EQ(count(system, DeadLetterReason::target_stopped), 0u);
 }
 
