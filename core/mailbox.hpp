@@ -146,10 +146,10 @@ class Mailbox {
   /// Thread-safe, lock-free; never blocks or waits for the consumer.
   template <class OnDrop>
   Claim push_user(Envelope* e, OnDrop&& on_drop) noexcept {
-    // relaxed: pairs with request_stop's exchange, publishing nothing: a
-    // push that misses the flag queues as before, and its message is
-    // drained at death. The flag shares its line with bounded_, which
-    // every push reads anyway (not the status word's line).
+    // The flag shares its line with bounded_, which every push reads
+    // anyway (not the status word's line). A push that misses it queues,
+    // and its message is drained at death.
+    // relaxed: pairs with request_stop's exchange; no data rides on it.
     if (stop_.load(std::memory_order_relaxed)) [[unlikely]]
       return Claim::refused;
     if (bounded_ == nullptr) [[likely]] {
@@ -177,8 +177,8 @@ class Mailbox {
   /// The stop flag is not looked at here but as the chain began: a burst's
   /// first message goes through push_user, and one refused there begins no
   /// chain (Context::send_from_here). A burst is flushed later, after the
-  /// target's line has usually moved to its consumer again, and reading it
-  /// once more per chain cost fan-in/16 ~7 %. A chain begun before the stop
+  /// target's line has usually moved to its consumer again: reading the
+  /// flag here would cost a cache miss per chain. A chain begun before the stop
   /// still enters and is drained at death (stopped_with_mail); each sending
   /// thread holds at most one chain, so the drain stays bounded.
   Claim push_user_chain(Envelope* first, Envelope* last) noexcept {

@@ -498,8 +498,8 @@ void IoLoop::on_completion(const Completion& c) {
       Connection* conn = adopt(c.result, false, nullptr);
       conn->tls = node_.tls_session(TlsSession::Role::server);
       conn->half_open = true;
-      node_.half_open_now.fetch_add(
-          1, std::memory_order_relaxed);  // relaxed: a bound, pairs with nothing
+      // relaxed: a bound; pairs with nothing (the accept's relaxed loads read it).
+      node_.half_open_now.fetch_add(1, std::memory_order_relaxed);
       conn->deadline = Clock::now() + config_.connect_timeout;
       conn->receiving = true;
       port_->receive(conn->fd, token(conn->serial, op_receive));
@@ -669,9 +669,15 @@ void IoLoop::close_connection(Connection& c, std::string_view why, bool protocol
 
 void IoLoop::refuse(Connection& c, std::string_view why) {
   control_.disconnect(why, c.out);
-  c.close_when_sent = true;
-  start_send(c);
-  // Counted and reported as closed now; the socket goes once the frame
+  close_after_sending(c, why);
+}
+
+void IoLoop::close_after_sending(Connection& c, std::string_view why) {
+  if (c.has_sendable()) {
+    c.close_when_sent = true;
+    start_send(c);
+  }
+  // Counted and reported as closed now; the socket goes once what is due
   // is out (on_completion) or the send fails.
   std::string reason(why);
   close_connection(c, reason, true);

@@ -11,6 +11,12 @@ namespace shoal::io::detail {
 
 namespace {
 
+/// A Disconnect's reason, cut to what a log line takes.
+std::string_view reason_of(wire::schema::Disconnect::Reader d) {
+  auto reason = d.getReason();
+  return {reason.cStr(), std::min<std::size_t>(reason.size(), 256)};
+}
+
 /// The reason of a plain Disconnect frame at the start of `data`, if it
 /// holds one (what a node without TLS answers a ClientHello); else empty.
 std::string plain_disconnect_reason(std::span<const std::byte> data) {
@@ -28,9 +34,7 @@ std::string plain_disconnect_reason(std::span<const std::byte> data) {
   if (reader.error() != wire::FrameError::none) return {};
   try {
     auto f = reader.frame();
-    if (!f.isDisconnect()) return {};
-    auto reason = f.getDisconnect().getReason();
-    return std::string(reason.cStr(), std::min<std::size_t>(reason.size(), 256));
+    return f.isDisconnect() ? std::string(reason_of(f.getDisconnect())) : std::string();
   } catch (const kj::Exception&) {
     return {};
   }
@@ -119,11 +123,7 @@ bool IoLoop::open_records(Connection& c, std::span<const std::byte>& data) {
         }
       }
     }
-    if (!c.tls_out.empty()) {
-      c.close_when_sent = true;
-      start_send(c);
-    }
-    close_connection(c, why, true);
+    close_after_sending(c, why);
     return false;
   }
   if (!c.tls_out.empty() || (!was_established && tls.established())) {
@@ -153,8 +153,7 @@ void IoLoop::on_frame(Connection& c, std::span<const std::byte> bytes) {
       return;
     }
     if (f.isDisconnect()) {
-      auto reason = f.getDisconnect().getReason();
-      std::string_view why(reason.cStr(), std::min<std::size_t>(reason.size(), 256));
+      const std::string_view why = reason_of(f.getDisconnect());
       if (why == "duplicate connection") c.rejected_duplicate = true;
       if (why == goodbye_reason) c.peer_said_goodbye = true;
       if (c.state != Connection::State::open && !c.rejected_duplicate && !c.peer_said_goodbye) {

@@ -368,6 +368,9 @@ class IoLoop final : public wire::BatchSink {
   void uncount(Connection& c) noexcept;
   /// Gives back what `c` booked against its endpoint's bound.
   void unbook_all(Connection& c) noexcept;
+  /// Closes `c` for bad input, after what is due to the peer (a refusal's
+  /// Disconnect, a TLS alert) has gone out.
+  void close_after_sending(Connection& c, std::string_view why);
   /// An accepted connection's receive ended for a hand-over: pass it on.
   void finish_handover(Connection& c);
   /// TLS: opens the records in `data` (then: the plaintext, in

@@ -102,17 +102,8 @@ class Authenticated : public TwoSystems<unsigned> {
 TEST_P(Authenticated, NodesWithTheSameSecretTalk) {
   a.emplace(*a_sys, types, config(secret_one));
   b.emplace(*b_sys, types, config(secret_one));
-  auto seen = echo_on_b();
-  Pid echo = a->pid(b->address(), "echo");
-  for (std::uint64_t i = 0; i < 50; ++i) {
-    auto r = a_sys->request_future<Ping>(echo, Ping{i}, 30s).result();
-    ASSERT_TRUE(r.ok()) << r.what();
-    EXPECT_EQ(r.value().count, i + 1);
-  }
-  // And the other way, on the same connection.
-  ASSERT_TRUE(a_sys->spawn_named(Props::of<Echo>(std::make_shared<Counter>()), "echo"));
-  auto r = b_sys->request_future<Ping>(b->pid(a->address(), "echo"), Ping{7}, 30s).result();
-  ASSERT_TRUE(r.ok()) << r.what();
+  expect_requests_both_ways();
+  if (HasFatalFailure()) return;
   EXPECT_EQ(a->stats().auth_failures + b->stats().auth_failures, 0u);
   EXPECT_EQ(a->stats().connections_opened, 1u);
   EXPECT_EQ(b->stats().connections_opened, 1u);

@@ -145,6 +145,21 @@ class TwoSystems : public ::testing::TestWithParam<P> {
     return false;
   }
 
+  /// 50 requests from a to an echo on b, then one from b to an echo on a,
+  /// on the same connection; each answered.
+  void expect_requests_both_ways() {
+    ASSERT_TRUE(b_sys->spawn_named(Props::of<Echo>(std::make_shared<Counter>()), "echo"));
+    Pid echo = a->pid(b->address(), "echo");
+    for (std::uint64_t i = 0; i < 50; ++i) {
+      auto r = a_sys->request_future<Ping>(echo, Ping{i}, 30s).result();
+      ASSERT_TRUE(r.ok()) << r.what();
+      EXPECT_EQ(r.value().count, i + 1);
+    }
+    ASSERT_TRUE(a_sys->spawn_named(Props::of<Echo>(std::make_shared<Counter>()), "echo"));
+    auto r = b_sys->request_future<Ping>(b->pid(a->address(), "echo"), Ping{7}, 30s).result();
+    ASSERT_TRUE(r.ok()) << r.what();
+  }
+
   wire::TypeRegistry types;
   std::optional<ActorSystem> a_sys, b_sys;
   std::optional<Node> a, b;

@@ -54,10 +54,6 @@ class TwoNodes : public ::testing::TestWithParam<Shape> {
     }
     return c;
   }
-  /// A raw client speaks plain TCP without the secret: under TLS it is
-  /// refused before any frame of its (tests/io/node_tls_test.cpp has the
-  /// hostile clients that hold the key).
-  bool raw_clients_refused() const { return GetParam().tls; }
   void SetUp() override {
     if (GetParam().port == EventPortKind::io_uring) SHOAL_IO_REQUIRE_URING();
     register_io_types(types);
@@ -623,8 +619,13 @@ TEST_P(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
 
 // -- a peer that sends what no shoal node would --
 
-TEST_P(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+/// The cases with a raw client, which speaks plain TCP without the secret:
+/// run on the plain shapes only (under TLS it is refused before any frame
+/// of its; tests/io/node_tls_test.cpp has the hostile clients that hold
+/// the key).
+class RawPeer : public TwoNodes {};
+
+TEST_P(RawPeer, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
   {
     RawClient raw(b->address());
     std::vector<std::byte> junk(64, std::byte{0x5a});
@@ -640,8 +641,7 @@ TEST_P(TwoNodes, GarbageBytesCloseThatConnectionAndTheNodeServesOthers) {
   ASSERT_TRUE(seen->wait_for(1));
 }
 
-TEST_P(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+TEST_P(RawPeer, AWrongProtocolVersionIsRefusedWithAReason) {
   capnp::MallocMessageBuilder m;
   auto h = m.initRoot<wire::schema::Frame>().initHandshake();
   h.setVersion(99);
@@ -659,8 +659,7 @@ TEST_P(TwoNodes, AWrongProtocolVersionIsRefusedWithAReason) {
   EXPECT_GE(b->stats().protocol_errors, 1u);
 }
 
-TEST_P(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+TEST_P(RawPeer, AnOversizedFrameIsRefusedFromItsHeader) {
   RawClient raw(b->address());
   std::uint32_t header[2] = {0, 0x10000000};  // one segment of 2 GiB
   std::vector<std::byte> bytes(sizeof header);
@@ -671,8 +670,7 @@ TEST_P(TwoNodes, AnOversizedFrameIsRefusedFromItsHeader) {
   EXPECT_NE(disconnect_reason(got).find("too_large"), std::string::npos);
 }
 
-TEST_P(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+TEST_P(RawPeer, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.handshake("127.0.0.1:2", 9, frame);
@@ -692,8 +690,7 @@ TEST_P(TwoNodes, ATruncatedFrameThenCloseIsNoCrashAndNoDelivery) {
   EXPECT_EQ(b->stats().messages_received, 0u);
 }
 
-TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+TEST_P(RawPeer, AFrameBeforeTheHandshakeIsRefused) {
   wire::ControlWriter w;
   std::vector<std::byte> frame;
   w.heartbeat(1, false, frame);
@@ -704,8 +701,7 @@ TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsRefused) {
   EXPECT_NE(disconnect_reason(got).find("before the handshake"), std::string::npos);
 }
 
-TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMoves) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+TEST_P(RawPeer, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMoves) {
   if (GetParam().io_threads == 1) GTEST_SKIP() << "one io thread answers at once: nothing moves";
   // b accepts on its second io thread; this peer's endpoint will live on
   // its first. The protocol says a dialer waits for the answer; one that
@@ -724,8 +720,7 @@ TEST_P(TwoNodes, AFrameBeforeTheHandshakeIsAnsweredIsRefusedWhileTheConnectionMo
   EXPECT_EQ(b->stats().protocol_errors, 1u);
 }
 
-TEST_P(TwoNodes, AFrozenPeerIsTakenForDeadByItsSilence) {
-  if (raw_clients_refused()) GTEST_SKIP() << "a raw client cannot speak TLS";
+TEST_P(RawPeer, AFrozenPeerIsTakenForDeadByItsSilence) {
   NodeConfig fast = config();
   fast.heartbeat_interval = 20ms;
   fast.heartbeat_timeout = 200ms;
@@ -975,17 +970,23 @@ TEST_P(TwoNodes, AnActorRefPassedOnByAThirdNodeReachesTheActor) {
   EXPECT_EQ(c.stats().rejected_inbound, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, TwoNodes,
-    ::testing::Values(Shape{1, EventPortKind::io_uring}, Shape{2, EventPortKind::io_uring},
-                      Shape{1, EventPortKind::epoll}, Shape{2, EventPortKind::epoll},
-                      Shape{1, EventPortKind::io_uring, true},
-                      Shape{2, EventPortKind::epoll, true}),
-    [](const ::testing::TestParamInfo<Shape>& info) {
-      std::string name = info.param.io_threads == 1 ? "OneIoThread" : "TwoIoThreads";
-      name += info.param.port == EventPortKind::epoll ? "Epoll" : "Uring";
-      return name + (info.param.tls ? "Tls" : "");
-    });
+std::string shape_name(const ::testing::TestParamInfo<Shape>& info) {
+  std::string name = info.param.io_threads == 1 ? "OneIoThread" : "TwoIoThreads";
+  name += info.param.port == EventPortKind::epoll ? "Epoll" : "Uring";
+  return name + (info.param.tls ? "Tls" : "");
+}
+
+const Shape plain_shapes[] = {{1, EventPortKind::io_uring},
+                              {2, EventPortKind::io_uring},
+                              {1, EventPortKind::epoll},
+                              {2, EventPortKind::epoll}};
+const Shape tls_shapes[] = {{1, EventPortKind::io_uring, true}, {2, EventPortKind::epoll, true}};
+
+INSTANTIATE_TEST_SUITE_P(Shapes, TwoNodes,
+                         ::testing::Values(plain_shapes[0], plain_shapes[1], plain_shapes[2],
+                                           plain_shapes[3], tls_shapes[0], tls_shapes[1]),
+                         shape_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, RawPeer, ::testing::ValuesIn(plain_shapes), shape_name);
 
 }  // namespace
 }  // namespace shoal::io::test
