@@ -163,6 +163,8 @@ class ActorCell : public Process, public Context {
   /// takes_chains(). Thread-safe, never blocks.
   inline void post_user_chain(Envelope* first, Envelope* last) noexcept;
   bool takes_chains() const noexcept { return mailbox_.takes_chains(); }
+  /// takes_chains(), and not asked to stop (Mailbox::takes_chains_now).
+  bool takes_chains_now() const noexcept { return mailbox_.takes_chains_now(); }
   /// Delivers a system message (ownership taken). Thread-safe, never blocks.
   void post_system(Envelope* e) noexcept;
   /// Asks the actor to stop after its current message, before anything

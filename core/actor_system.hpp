@@ -169,13 +169,15 @@ class ActorSystem {
   /// Delivers the user messages `first` … `last` (owned; linked through
   /// `next` with relaxed stores, oldest first) to a non-empty Pid: one queue
   /// exchange for all of them where the target allows it (a plain actor
-  /// with an unbounded mailbox, no trace), else one deliver() each.
+  /// with an unbounded mailbox, not asked to stop, no trace), else one
+  /// deliver() each — so a stopped target refuses each (target_stopped)
+  /// and a peer streaming to it cannot keep its drain at death going.
   /// Thread-safe.
   void deliver_chain(const Pid& to, Envelope* first, Envelope* last) noexcept {
     if (detail::outbox.first != nullptr) [[unlikely]]
       detail::flush_outbox();
     if (to.is_plain_actor() && detail::active_trace == nullptr &&
-        static_cast<ActorCell*>(to.process())->takes_chains()) [[likely]] {
+        static_cast<ActorCell*>(to.process())->takes_chains_now()) [[likely]] {
       static_cast<ActorCell*>(to.process())->post_user_chain(first, last);
       return;
     }

@@ -169,6 +169,16 @@ class Mailbox {
   /// True if push_user_chain may be used (an unbounded mailbox). Fixed at
   /// construction; thread-safe.
   bool takes_chains() const noexcept { return bounded_ == nullptr; }
+  /// True if a chain whose sender has not looked at the stop flag (a remote
+  /// batch) may be queued now: an unbounded mailbox not asked to stop. Else
+  /// the sender goes message by message through push_user, which refuses
+  /// after a stop. Thread-safe; stale at once (a chain that passes just
+  /// before a stop is drained at death, as a push that misses the flag is).
+  bool takes_chains_now() const noexcept {
+    // relaxed: as in push_user; the flag sits on bounded_'s line, which
+    // takes_chains() reads anyway.
+    return bounded_ == nullptr && !stop_.load(std::memory_order_relaxed);
+  }
   /// Queues the user messages `first` … `last` (linked through `next`,
   /// oldest first) with one exchange: what a sender with many messages for
   /// one actor (a remote batch) uses. Unbounded mailboxes only
@@ -176,7 +186,8 @@ class Mailbox {
   ///
   /// The stop flag is not looked at here but as the chain began: a burst's
   /// first message goes through push_user, and one refused there begins no
-  /// chain (Context::send_from_here). A burst is flushed later, after the
+  /// chain (Context::send_from_here); a remote batch asks takes_chains_now()
+  /// (ActorSystem::deliver_chain). A burst is flushed later, after the
   /// target's line has usually moved to its consumer again: reading the
   /// flag here would cost a cache miss per chain. A chain begun before the stop
   /// still enters and is drained at death (stopped_with_mail); each sending

@@ -104,6 +104,28 @@ TEST(StopFlood, ABurstBegunAfterTheStopIsRefusedMessageByMessage) {
   EXPECT_EQ(count(system, DeadLetterReason::stopped_with_mail), 0u);
 }
 
+TEST(StopFlood, AChainDeliveredAfterTheStopIsRefusedMessageByMessage) {
+  // What a node's io thread does with a peer's batch: one chain per target
+  // (ActorSystem::deliver_chain). Queued whole after the stop, a peer that
+  // keeps streaming would keep the stopped actor's drain at death going.
+  ActorSystem system({.scheduler = {.workers = 2}});
+  Pid sink = system.spawn<Sink>();
+  system.stop(sink);
+  Envelope* first = make_envelope(Work{0});
+  Envelope* last = first;
+  for (std::uint64_t i = 1; i < 100; ++i) {
+    Envelope* e = make_envelope(Work{i});
+    // relaxed: the chain is this thread's until deliver_chain publishes it.
+    last->next.store(e, std::memory_order_relaxed);
+    last = e;
+  }
+  system.deliver_chain(sink, first, last);
+  // Counted on this thread, before deliver_chain returned.
+  EXPECT_EQ(count(system, DeadLetterReason::target_stopped), 100u);
+  system.shutdown();
+  EXPECT_EQ(count(system, DeadLetterReason::stopped_with_mail), 0u);
+}
+
 TEST(StopFlood, ABurstBegunBeforeTheStopGoesWithTheQueuedMail) {
   // A burst looks at the stop as it begins: what it carries after the stop
   // is mail left at the stop (or, for its first message, handled if the

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/trace_flows.hpp"
@@ -570,6 +571,56 @@ TEST_P(TwoNodes, StoppingARemotePidStopsTheActorOnItsNode) {
   ASSERT_TRUE(seen->wait_for(1)) << "no Terminated";
   // Its name is released before its watchers are told.
   EXPECT_TRUE(b_sys->lookup("echo").empty());
+}
+
+TEST_P(TwoNodes, AStreamFromThePeerToAStoppedActorIsRefusedThereAndTheActorDies) {
+  // A batch from the peer is one chain per target (ActorSystem::deliver_chain):
+  // after a stop it must be refused message by message like a local send,
+  // else a peer that keeps streaming keeps the stopped actor's drain going.
+  // By id (an unnamed actor): a name stops resolving as the actor stops.
+  struct Keeper : Handles<Keeper, Ping> {
+    explicit Keeper(std::promise<Pid>* got) : got(got) {}
+    void on(Context& ctx, Ping&) { got->set_value(ctx.sender()); }
+    std::promise<Pid>* got;
+  };
+  std::promise<Pid> got;
+  auto learnt = got.get_future();
+  ASSERT_TRUE(a_sys->spawn_named(Props::of<Keeper>(&got), "keeper"));
+  auto seen = std::make_shared<Counter>();
+  Pid local = b_sys->spawn<Echo>(seen);
+  b_sys->request(b->pid(a->address(), "keeper"), Ping{1}, local);
+  ASSERT_EQ(learnt.wait_for(30s), std::future_status::ready);
+  Pid remote = learnt.get();
+  ASSERT_NE(remote.id(), 0u) << "an unnamed actor travels by id";
+  const std::uint64_t live = b_sys->live_actors();
+
+  std::atomic<bool> go{true};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 2; ++t) {
+    flood.emplace_back([&] {
+      // relaxed: a stop signal, no data.
+      while (go.load(std::memory_order_relaxed)) a_sys->send(remote, Ping{0});
+    });
+  }
+  struct Join {
+    std::atomic<bool>& go;
+    std::vector<std::thread>& threads;
+    ~Join() {
+      go.store(false, std::memory_order_relaxed);  // relaxed: pairs with the loads above
+      for (auto& t : threads) t.join();
+    }
+  } join{go, flood};
+  ASSERT_TRUE(seen->wait_for(10'000)) << "the stream did not start: " << seen->get();
+  auto stopped = b_sys->stop_future(local, 60s).result();
+  ASSERT_TRUE(stopped.ok()) << stopped.what();
+  EXPECT_TRUE(shoal::test::eventually([&] { return b_sys->live_actors() == live - 1; },
+                                      "the stopped actor to leave b's live table"));
+  const auto refused = b_sys->dead_letters().count(DeadLetterReason::target_stopped);
+  EXPECT_TRUE(shoal::test::eventually(
+      [&] {
+        return b_sys->dead_letters().count(DeadLetterReason::target_stopped) > refused + 1000;
+      },
+      "what the peer still streams to be refused at b as target_stopped"));
 }
 
 TEST_P(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
