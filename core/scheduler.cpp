@@ -50,6 +50,13 @@ void Scheduler::start() {
   if (config_.pin_workers && sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
     cpus = CPU_COUNT(&allowed);
   }
+  // The monitor first: the workers read monitor_ (note_busy) from their start.
+  // It needs the asymmetric fence that makes using a worker's slot and
+  // wheel safe (worker.hpp).
+  if (config_.stall_after > std::chrono::nanoseconds::zero() && detail::enable_process_fence()) {
+    monitor_ = std::make_unique<Monitor>(*this);
+    monitor_->start();
+  }
   for (auto& w : workers_) {
     w->thread() = std::thread([wp = w.get()] { wp->run(); });
     if (cpus > 0) {
@@ -73,6 +80,7 @@ void Scheduler::stop() {
   // seq_cst: also the store half of a store→load pair with add_timer (see
   // there); the acquire load in stopping() pairs with it as a release.
   stopping_.store(true, std::memory_order_seq_cst);
+  if (monitor_) monitor_->stop();  // first: it may hand cells to the workers
   for (auto& w : workers_) w->parker().unpark();
   for (auto& w : workers_) {
     if (w->thread().joinable()) w->thread().join();
@@ -92,9 +100,11 @@ void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
   const auto at = now() + delay;
   t->set_deadline(static_cast<std::uint64_t>((at + tick - std::chrono::nanoseconds(1)) / tick));
   Worker* w = Worker::current();
+  // The monitor expiring a stalled worker's timers re-arms into that wheel.
+  if (w == nullptr) w = detail::expiring_wheel;
   if (w != nullptr && &w->scheduler() == this) {
     t->set_owner(w->index());
-    w->timers().insert(t);  // expired, or discarded after the worker is joined
+    w->insert_timer(t);  // expired, or discarded after the worker is joined
     return;
   }
   if (stopping_.load(std::memory_order_seq_cst)) {
@@ -116,14 +126,18 @@ void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
 void Scheduler::cancel_timer(Timer* t) noexcept {
   Worker* w = Worker::current();
   const bool deterministic = config_.deterministic;
-  if (deterministic || (w != nullptr && &w->scheduler() == this && w->index() == t->owner())) {
-    // The owner's own thread: unlink now (if its arm has arrived).
-    TimerWheel& wheel = deterministic ? det_timers_ : w->timers();
+  if (deterministic) {
     if (t->linked()) {
-      wheel.remove(t);
+      det_timers_.remove(t);
       t->drop();  // the wheel's reference
     }
     t->drop();  // the caller's
+    return;
+  }
+  if (w != nullptr && &w->scheduler() == this && w->index() == t->owner()) {
+    // The owner's own thread: unlink now (if its arm has arrived).
+    if (w->remove_timer(t)) t->drop();  // the wheel's reference
+    t->drop();                          // the caller's
     return;
   }
   if (stopping_.load(std::memory_order_seq_cst)) {

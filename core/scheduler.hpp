@@ -24,9 +24,11 @@
 // so a cancelled timer's memory comes back at the owner's next look, not at
 // its deadline. A worker looks at its wheel when it runs out of work, and
 // every `global_interval` runs while busy (a clock read then, only if it
-// has timers); it parks no longer than until its earliest deadline. So a
-// timer fires late by at most one tick plus one handler's run on its
-// worker — never early.
+// has timers); it parks no longer than until its earliest deadline. While
+// a worker is inside one run for longer than `stall_after`, the monitor
+// (monitor.hpp) fires its due timers instead. So a timer fires late by
+// about two ticks plus the longer of `stall_after` and `global_interval`
+// runs on its worker at most — never early.
 //
 // Guest runs (guest_runner.hpp): a thread that is not a worker may keep the
 // mailboxes it makes runnable while every worker is parked and run them
@@ -51,6 +53,7 @@
 
 #include "core/detail/config.hpp"
 #include "core/flight_recorder.hpp"
+#include "core/monitor.hpp"
 #include "core/stats.hpp"
 #include "core/timer_wheel.hpp"
 #include "core/worker.hpp"
@@ -76,6 +79,11 @@ struct SchedulerConfig {
   /// Events each worker's flight-recorder ring keeps (48 bytes each; made
   /// the first time tracing starts). The newest are kept.
   std::size_t trace_events = std::size_t{1} << 16;
+  /// A worker inside one run for longer than this gives up its LIFO slot
+  /// and held mailbox to the other workers (monitor.hpp), which the monitor
+  /// notices within a tick or two: what a long handler woke runs elsewhere
+  /// meanwhile. Zero: never (no monitor thread).
+  std::chrono::nanoseconds stall_after{std::chrono::microseconds(200)};
 };
 
 class Scheduler {
@@ -216,6 +224,15 @@ class Scheduler {
   bool cancel_park(unsigned index);
   /// True if any queue other than LIFO slots holds runnable work.
   bool has_pending_work() const noexcept;
+  /// The monitor hands over a mailbox it took from a stalled worker: it
+  /// goes to the global queue. Thread-safe.
+  void requeue_stalled(ActorCell* cell) noexcept { schedule_external(cell); }
+  /// The monitor thread (monitor.hpp), or null if none runs. Thread-safe.
+  const Monitor* monitor() const noexcept { return monitor_.get(); }
+  /// A worker left idle (Monitor::note_busy). Thread-safe.
+  void note_busy() noexcept {
+    if (monitor_ != nullptr) monitor_->note_busy();
+  }
 
  private:
   void schedule_external(ActorCell* cell) noexcept;
@@ -242,6 +259,7 @@ class Scheduler {
   std::vector<unsigned> sleepers_;  // parked workers, LIFO (warmest cache first)
 
   FlightRecorder recorder_;
+  std::unique_ptr<Monitor> monitor_;  // see start()
 
   mutable std::mutex guests_mu_;
   std::vector<GuestRunner*> guests_;  // guarded by guests_mu_

@@ -22,6 +22,13 @@ HistogramSnapshot BatchSizes::snapshot() const {
   return HistogramSnapshot::from_buckets(std::move(counts), sum + large_sum_.get());
 }
 
+std::uint64_t BatchSizes::runs() const noexcept {
+  std::uint64_t n = 0;
+  // relaxed: a statistic; see record().
+  for (const auto& c : counts_) n += c.load(std::memory_order_relaxed);
+  return n;
+}
+
 WorkerStats detail::snapshot_of(const WorkerCounters& c, unsigned index, std::uint64_t now,
                                 double ns_per_tick) {
   WorkerStats s;
@@ -35,6 +42,7 @@ WorkerStats detail::snapshot_of(const WorkerCounters& c, unsigned index, std::ui
   s.parks = c.parks.get();
   s.wakeups = c.wakeups.get();
   s.held_reruns = c.held_reruns.get();
+  s.stalls_given_up = c.stalls_given_up.get();
   // The current idle period counts too (a worker asleep since it started
   // has finished none). The two reads are not one snapshot: around the end
   // of a period the sum may miss that period for a moment.
@@ -107,23 +115,25 @@ nlohmann::json summary_json(const HistogramSummary& h) {
 std::string SystemStats::to_text() const {
   std::string out = format("uptime %s, %" PRIu64 " messages, %" PRIu64 " dead letters\n",
                            duration(uptime_ns).c_str(), messages(), dead_letters);
-  out += format("%-6s %12s %10s %8s %8s %10s %8s %8s %6s %7s %10s\n", "worker", "messages", "runs",
-                "batch50", "batch99", "steals", "parks", "wakeups", "busy%", "system", "held");
+  out += format("%-6s %12s %10s %8s %8s %10s %8s %8s %6s %7s %10s %6s\n", "worker", "messages",
+                "runs", "batch50", "batch99", "steals", "parks", "wakeups", "busy%", "system",
+                "held", "stalls");
   for (const auto& w : workers) {
     const double total = w.busy_ns + w.idle_ns;
-    out += format("%-6u %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %4" PRIu64
-                  "/%-5" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5.1f%% %7" PRIu64 " %10" PRIu64 "\n",
-                  w.index, w.messages, w.runs, w.batch_sizes.value_at_percentile(50),
-                  w.batch_sizes.value_at_percentile(99), w.steals_won, w.steals_tried, w.parks,
-                  w.wakeups, total > 0 ? 100.0 * w.busy_ns / total : 0.0, w.system_messages,
-                  w.held_reruns);
+    out +=
+        format("%-6u %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " %4" PRIu64 "/%-5" PRIu64
+               " %8" PRIu64 " %8" PRIu64 " %5.1f%% %7" PRIu64 " %10" PRIu64 " %6" PRIu64 "\n",
+               w.index, w.messages, w.runs, w.batch_sizes.value_at_percentile(50),
+               w.batch_sizes.value_at_percentile(99), w.steals_won, w.steals_tried, w.parks,
+               w.wakeups, total > 0 ? 100.0 * w.busy_ns / total : 0.0, w.system_messages,
+               w.held_reruns, w.stalls_given_up);
   }
   for (const auto& g : guests) {
-    out +=
-        format("%-6s %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-               " %10s %8s %8s %6s %7" PRIu64 " %10s\n",
-               g.name.c_str(), g.messages, g.runs, g.batch_sizes.value_at_percentile(50),
-               g.batch_sizes.value_at_percentile(99), "-", "-", "-", "-", g.system_messages, "-");
+    out += format("%-6s %12" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+                  " %10s %8s %8s %6s %7" PRIu64 " %10s %6s\n",
+                  g.name.c_str(), g.messages, g.runs, g.batch_sizes.value_at_percentile(50),
+                  g.batch_sizes.value_at_percentile(99), "-", "-", "-", "-", g.system_messages, "-",
+                  "-");
   }
   if (actors.empty()) return out;
   out += format("%-24s %10s %7s %7s %10s %10s %10s %10s %10s %10s\n", "actor", "messages", "depth",
@@ -156,6 +166,7 @@ std::string SystemStats::to_json() const {
                             {"parks", w.parks},
                             {"wakeups", w.wakeups},
                             {"held_reruns", w.held_reruns},
+                            {"stalls_given_up", w.stalls_given_up},
                             {"busy_ns", w.busy_ns},
                             {"idle_ns", w.idle_ns},
                             {"batch_size", summary_json(b)}});

@@ -82,6 +82,9 @@ class BatchSizes {
   }
   /// Runs, messages (the sum), percentiles. Any thread; allocates.
   HistogramSnapshot snapshot() const;
+  /// Runs recorded so far (every bucket's count). Any thread; may lag the
+  /// writer; no allocation.
+  std::uint64_t runs() const noexcept;
 
  private:
   static constexpr std::uint32_t exact_below = 64;
@@ -102,6 +105,9 @@ struct WorkerCounters {
   detail::Counter parks;            ///< times the worker went to sleep
   detail::Counter wakeups;          ///< ... and was woken for work (not a timeout)
   detail::Counter held_reruns;      ///< held mailboxes run again without going idle
+  /// Stalls in which the monitor took this worker's LIFO slot or held
+  /// mailbox (Worker::give_up_stalled). Written by the monitor, its only writer.
+  detail::Counter stalls_given_up;
   detail::Counter idle_ticks;       ///< time searching or asleep, finished periods
   detail::Counter idle_since;       ///< tick the current idle period began; 0 if busy
   std::uint64_t start_tick = 0;     ///< when the worker was made (set before any reader exists)
@@ -193,6 +199,9 @@ struct WorkerStats {
   /// Runs of a mailbox the worker held after its previous run (mail came
   /// before it had to go idle: no idle/wake round trip). See worker.cpp.
   std::uint64_t held_reruns = 0;
+  /// Times the worker, inside one run longer than SchedulerConfig::
+  /// stall_after, had its LIFO slot or held mailbox taken for the others.
+  std::uint64_t stalls_given_up = 0;
   double busy_ns = 0;
   double idle_ns = 0;
   HistogramSnapshot batch_sizes;

@@ -17,10 +17,11 @@
 // worker's cancel O(log n) with tombstones; the wheel is single-threaded
 // (owner only), so it is short.
 //
-// Owner thread only: other threads hand timers over through the scheduler
-// (Scheduler::add_timer). Deadlines are in ticks since the scheduler began.
-// A timer never fires before its deadline; it fires at the first advance()
-// whose `now` reaches it.
+// Owner thread only (a worker's wheel: its thread, or the monitor while the
+// worker is stalled, as worker.hpp describes): other threads hand timers
+// over through the scheduler (Scheduler::add_timer). Deadlines are in
+// ticks since the scheduler began. A timer never fires before its
+// deadline; it fires at the first advance() whose `now` reaches it.
 #pragma once
 
 #include <cstddef>
@@ -47,7 +48,9 @@ class Timer {
   bool linked() const noexcept { return wheel_ != nullptr; }
 
   /// The deadline has passed: the wheel has unlinked the timer. Runs on the
-  /// wheel's owner thread; may insert timers into the same wheel.
+  /// wheel's owner thread, or on the scheduler's monitor while that owner
+  /// is stalled in a long run (Worker::expire_for_stalled); may insert
+  /// timers into the same wheel (through Scheduler::add_timer).
   virtual void expire() noexcept = 0;
   /// The wheel is shutting down with the timer pending (it will never fire).
   virtual void discard() noexcept = 0;

@@ -107,15 +107,19 @@ ActorCell* Worker::next_local() {
     // so a stream of new work cannot keep it waiting for ever.
     if (ActorCell* c = queue_.steal_one()) return c;
   }
-  if (lifo_slot_ != nullptr) {
-    ActorCell* c = lifo_slot_;
-    lifo_slot_ = nullptr;
-    if (lifo_streak_++ < max_lifo_streak || queue_.size() == 0) return c;
-    // Streak used up and others are waiting: the oldest of them runs now,
-    // the slot holder after it (on top of the run queue).
-    push_local(c);
-    lifo_streak_ = 0;
-    if (ActorCell* oldest = queue_.steal_one()) return oldest;
+  // relaxed: only this thread stores a cell in the slot (the monitor only
+  // empties it; after_take settles that race).
+  if (ActorCell* c = lifo_slot_.load(std::memory_order_relaxed); c != nullptr) {
+    lifo_slot_.store(nullptr, std::memory_order_relaxed);
+    c = after_take(c);
+    if (c != nullptr) {
+      if (lifo_streak_++ < max_lifo_streak || queue_.size() == 0) return c;
+      // Streak used up and others are waiting: the oldest of them runs now,
+      // the slot holder after it (on top of the run queue).
+      push_local(c);
+      lifo_streak_ = 0;
+      if (ActorCell* oldest = queue_.steal_one()) return oldest;
+    }
   }
   lifo_streak_ = 0;
   if (ActorCell* c = queue_.try_pop()) return c;
@@ -242,11 +246,78 @@ void Worker::discard_timer_mail() noexcept {
 }
 
 bool Worker::poll_timers() {
+  WheelUse use(*this);
   take_timer_mail();
   if (timers_.empty()) return false;
   const std::uint64_t now = sched_.current_tick();
   if (timers_.next_expiry() > now) return false;
   return timers_.advance(now) != 0;
+}
+
+void Worker::insert_timer(Timer* t) noexcept {
+  if (detail::expiring_wheel == this) {
+    timers_.insert(t);  // the monitor, inside expire_for_stalled (wheel_mu_ held)
+    return;
+  }
+  WheelUse use(*this);
+  timers_.insert(t);
+}
+
+bool Worker::remove_timer(Timer* t) noexcept {
+  WheelUse use(*this);
+  if (!t->linked()) return false;
+  timers_.remove(t);
+  return true;
+}
+
+// -- the wheel against the monitor (see worker.hpp) --------------------------------
+
+Worker::WheelUse::WheelUse(Worker& w) noexcept : w_(w), outer_(w.wheel_depth_++ == 0) {
+  if (!outer_) return;  // the outer use marked (or locked) already
+  // relaxed: the fence pair orders it (the monitor's process_fence).
+  w_.in_wheel_.store(true, std::memory_order_relaxed);
+  detail::light_fence();
+  // acquire: pairs with the monitor's release clear of the flag, so what it
+  // did to the wheel is visible to this use.
+  if (w_.wheel_flag_.load(std::memory_order_acquire)) [[unlikely]] {
+    // The monitor may be in the wheel: step out of the fast path and wait.
+    w_.in_wheel_.store(false, std::memory_order_relaxed);  // relaxed: the lock orders the rest
+    w_.wheel_mu_.lock();
+    locked_ = true;
+  }
+}
+
+Worker::WheelUse::~WheelUse() {
+  --w_.wheel_depth_;
+  if (!outer_) return;
+  if (locked_) {
+    w_.wheel_mu_.unlock();
+  } else {
+    // release: pairs with the monitor's acquire load; this use's changes to
+    // the wheel are visible to a monitor that sees the wheel free.
+    w_.in_wheel_.store(false, std::memory_order_release);
+  }
+}
+
+std::size_t Worker::expire_for_stalled(std::uint64_t runs) noexcept {
+  std::lock_guard lock(wheel_mu_);
+  // relaxed: process_fence orders it before the load below and before every
+  // load of the owner's after the fence (WheelUse).
+  wheel_flag_.store(true, std::memory_order_relaxed);
+  detail::process_fence();
+  std::size_t fired = 0;
+  // acquire: pairs with WheelUse's release; the owner's last use of the
+  // wheel is visible. A use begun after the fence waits for wheel_mu_.
+  if (!in_wheel_.load(std::memory_order_acquire) && this->runs() == runs) {
+    detail::expiring_wheel = this;
+    take_timer_mail();
+    const std::uint64_t now = sched_.current_tick();
+    if (!timers_.empty() && timers_.next_expiry() <= now) fired = timers_.advance(now);
+    detail::expiring_wheel = nullptr;
+  }
+  // release: pairs with WheelUse's acquire load of the flag.
+  wheel_flag_.store(false, std::memory_order_release);
+  return fired;
 }
 
 void Worker::park() {
@@ -261,12 +332,16 @@ void Worker::park() {
   counters_.parks.add();
   const std::uint64_t asleep = trace_ != nullptr ? detail::ticks() : 0;
   if (!has_timer_mail_.load(std::memory_order_seq_cst)) {
-    if (timers_.empty()) {
+    std::uint64_t next = TimerWheel::never;
+    {
+      WheelUse use(*this);
+      if (!timers_.empty()) next = timers_.next_expiry();
+    }
+    if (next == TimerWheel::never) {
       parker_.park();
     } else {
       // Sleep no longer than until the earliest timer.
-      const auto wait =
-          sched_.tick * static_cast<std::int64_t>(timers_.next_expiry()) - sched_.now();
+      const auto wait = sched_.tick * static_cast<std::int64_t>(next) - sched_.now();
       if (wait > std::chrono::nanoseconds::zero()) parker_.park_for(wait);
     }
   }
@@ -301,6 +376,7 @@ ActorCell* Worker::idle() {
     if (c != nullptr) break;
   }
   counters_.idle_since.set(0);
+  sched_.note_busy();  // after the store above: the monitor may be asleep
   counters_.idle_ticks.add(detail::ticks() - since);
   return c;
 }
@@ -378,27 +454,81 @@ RunStats Worker::run_traced(ActorCell* cell, WorkerCounters& counters, detail::W
 // cell that just ran is never the held one.
 
 void Worker::after_run(ActorCell* cell, bool held) noexcept {
-  if (held_ != nullptr) settle_held();
+  // relaxed (all loads of held_ and lifo_slot_ here): only this thread
+  // stores cells in them; the monitor only empties them (after_take).
+  if (held_.load(std::memory_order_relaxed) != nullptr) settle_held();
   if (!held) return;
-  if (lifo_slot_ != nullptr) {
-    held_ = cell;
+  if (lifo_slot_.load(std::memory_order_relaxed) != nullptr) {
+    // release: pairs with the monitor's acquire exchange (the run's writes
+    // to the cell go with it).
+    held_.store(cell, std::memory_order_release);
   } else {
     cell->end_hold();
   }
 }
 
 void Worker::settle_held() noexcept {
-  ActorCell* c = std::exchange(held_, nullptr);
+  ActorCell* c = held_.load(std::memory_order_relaxed);
+  held_.store(nullptr, std::memory_order_relaxed);
+  c = after_take(c);
+  if (c == nullptr) return;  // the monitor took it
   if (!c->looks_runnable()) {
     c->end_hold();  // idle, or back in the run queue if mail just came
   } else {
     counters_.held_reruns.add();
-    if (lifo_slot_ == nullptr) {
-      lifo_slot_ = c;  // still owned: it runs next without a wake-up
+    if (lifo_slot_.load(std::memory_order_relaxed) == nullptr) {
+      // release: as in schedule_local. Still owned: it runs next without a
+      // wake-up.
+      lifo_slot_.store(c, std::memory_order_release);
     } else {
       push_local(c);
     }
   }
+}
+
+// -- giving up a stalled worker's cells (see worker.hpp) ---------------------------
+
+Worker::Given Worker::give_up_stalled(std::uint64_t runs) noexcept {
+  std::lock_guard lock(stall_mu_);
+  if (!stall_flag_.load(std::memory_order_relaxed)) {
+    // relaxed: process_fence orders it before the loads below and before
+    // every load of the owner's that follows the fence (after_take).
+    stall_flag_.store(true, std::memory_order_relaxed);
+    detail::process_fence();
+  }
+  // After the fence the owner's stores so far are visible: if it finished
+  // the run meanwhile it is not stalled, and it keeps its cells (it will
+  // clear the flag at its next take).
+  if (this->runs() != runs) return {};
+  Given g;
+  // acquire (both exchanges): pairs with the owner's release stores; what
+  // the owner wrote to the cell before leaving it there is visible here.
+  ActorCell* s = lifo_slot_.load(std::memory_order_relaxed);
+  if (s != nullptr && lifo_slot_.compare_exchange_strong(s, nullptr, std::memory_order_acquire,
+                                                         std::memory_order_relaxed)) {
+    g.slot = s;
+    taken_.push_back(s);
+  }
+  ActorCell* h = held_.load(std::memory_order_relaxed);
+  if (h != nullptr && held_.compare_exchange_strong(h, nullptr, std::memory_order_acquire,
+                                                    std::memory_order_relaxed)) {
+    g.held = h;
+    taken_.push_back(h);
+  }
+  if (g.slot != nullptr || g.held != nullptr)
+    counters_.stalls_given_up.add();  // the monitor: its only writer
+  return g;
+}
+
+ActorCell* Worker::reconcile(ActorCell* mine) noexcept {
+  std::lock_guard lock(stall_mu_);
+  for (ActorCell* t : taken_) {
+    if (t == mine) mine = nullptr;  // read before the monitor took it: not ours
+  }
+  taken_.clear();
+  // relaxed: under stall_mu_; the monitor sets it again (and fences) under it.
+  stall_flag_.store(false, std::memory_order_relaxed);
+  return mine;
 }
 
 // -- the loop ----------------------------------------------------------------------
@@ -408,7 +538,8 @@ void Worker::run() {
   refresh_trace();
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
-    if (c == nullptr && held_ != nullptr) {
+    if (c == nullptr &&
+        held_.load(std::memory_order_relaxed) != nullptr) {  // relaxed: as in after_run
       // Rare: a cell is held only while the LIFO slot is full, but when the
       // slot's streak is used up next_local moves it to the run queue, where
       // thieves may take everything before the pop. A worker must never
@@ -435,7 +566,8 @@ void Worker::run() {
     }
     after_run(c, r.held);
   }
-  if (held_ != nullptr) settle_held();  // stopping: nothing holds a cell past the loop
+  // Stopping: nothing holds a cell past the loop. relaxed: as in after_run.
+  if (held_.load(std::memory_order_relaxed) != nullptr) settle_held();
   trace_ = nullptr;
   detail::active_trace = nullptr;
   current_ = nullptr;

@@ -18,20 +18,41 @@
 // first), then the global queue, then it steals (the oldest half of a
 // victim's run queue).
 //
-// The LIFO slot is owner-only (a plain pointer): stealing it would cost two
-// locked instructions per hop of every ping-pong. The price: a mailbox in the
-// slot waits for the handler that scheduled it to return, even if another
-// worker is idle. TODO(perf): measure a stealable slot once the trace exists.
+// Giving up a stalled worker's cells. The LIFO slot and the held mailbox
+// are the owner's: it reads and writes them with plain loads and stores (an
+// atomic exchange there would cost two locked instructions per hop of every
+// ping-pong). But a worker inside one long run must not keep them: the actor
+// its handler woke would wait for that handler. So the scheduler's monitor
+// (monitor.hpp), seeing a worker in one run for longer than
+// SchedulerConfig::stall_after, takes them (give_up_stalled) for the other
+// workers. The owner's every take of the slot or the held cell is
+//     old = load; store(new); light_fence; if (stall_flag_) reconcile(old)
+// and the monitor's is
+//     stall_flag_ = true; process_fence(); compare-exchange(old → null)
+// so either the owner's store is visible to the monitor's exchange (which
+// then fails or takes what the owner left), or the owner's look at the
+// flag comes after the fence, sees it, and learns under stall_mu_ whether
+// `old` was taken (taken_): no cell is run twice. The flag stays set until
+// the owner has looked; its cost on the fast path is one plain load.
+//
+// The timer wheel is the owner's too, and the monitor expires the due
+// timers of a stalled worker (expire_for_stalled) with the same pair: the
+// owner marks each use of its wheel (WheelUse: in_wheel_ = true;
+// light_fence; if wheel_flag_, wait for wheel_mu_), the monitor sets
+// wheel_flag_, fences, and uses the wheel only if in_wheel_ is false.
 #pragma once
 
 #include <concurrentqueue/concurrentqueue.h>
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "core/detail/config.hpp"
 #include "core/detail/parker.hpp"
+#include "core/detail/process_fence.hpp"
 #include "core/flight_recorder.hpp"
 #include "core/run_queue.hpp"
 #include "core/stats.hpp"
@@ -42,6 +63,13 @@ namespace shoal {
 class ActorCell;
 struct RunStats;
 class Scheduler;
+class Worker;
+
+namespace detail {
+/// The worker whose timers the monitor expires on this thread just now
+/// (Worker::expire_for_stalled): Scheduler::add_timer re-arms into it.
+inline thread_local Worker* expiring_wheel = nullptr;
+}  // namespace detail
 
 class Worker {
  public:
@@ -79,8 +107,13 @@ class Worker {
   RunQueue<ActorCell>& queue() noexcept { return queue_; }
   const RunQueue<ActorCell>& queue() const noexcept { return queue_; }
   detail::Parker& parker() noexcept { return parker_; }
-  /// This worker's timers. Owner thread only (the scheduler after joining).
+  /// This worker's timers, with no guard: the scheduler after joining.
   TimerWheel& timers() noexcept { return timers_; }
+  /// Links a timer in this worker's wheel: on the owner thread, or on the
+  /// monitor's while it expires this worker's timers (expiring_wheel).
+  void insert_timer(Timer* t) noexcept;
+  /// Unlinks `t` if linked here; true if it was. Owner thread only.
+  bool remove_timer(Timer* t) noexcept;
   /// Hands this worker a timer to link (`cancel` false) or a cancelled
   /// timer to unlink and drop (`cancel` true), from another thread; wakes
   /// the worker if it is parked (it must re-time its sleep). Thread-safe.
@@ -89,6 +122,38 @@ class Worker {
   /// discarded, cancels dropped). Thread-safe against late posters.
   void discard_timer_mail() noexcept;
   std::thread& thread() noexcept { return thread_; }
+
+  // -- watched by the monitor (monitor.hpp) ------------------------------------
+  /// Runs this worker has finished (its batch-size histogram's count, so
+  /// nothing extra on the run path): unchanged while it is inside one run.
+  /// Thread-safe; stale at once; reads every bucket (for the monitor).
+  std::uint64_t runs() const noexcept { return counters_.batch_sizes.runs(); }
+  /// True while the worker looks for work or sleeps. Thread-safe; stale.
+  bool is_idle() const noexcept { return counters_.idle_since.get() != 0; }
+  /// True if the LIFO slot or the held mailbox has a cell now (what
+  /// give_up_stalled would take). Thread-safe; stale at once.
+  bool has_local_cells() const noexcept {
+    // relaxed: a hint; give_up_stalled decides under its fence.
+    return lifo_slot_.load(std::memory_order_relaxed) != nullptr ||
+           held_.load(std::memory_order_relaxed) != nullptr;
+  }
+  /// What give_up_stalled took: the LIFO slot's mailbox (scheduled: run it)
+  /// and the held one (owned, drained when held: settle it).
+  struct Given {
+    ActorCell* slot = nullptr;
+    ActorCell* held = nullptr;
+  };
+  /// Expires this worker's due timers (and links its posted ones) on the
+  /// calling thread if the worker is still inside the run that ended its
+  /// `runs`-th and not using its wheel: what a timer's expiry re-arms goes
+  /// back into this wheel. Returns how many fired. The monitor only; a
+  /// process_fence per call; takes wheel_mu_.
+  std::size_t expire_for_stalled(std::uint64_t runs) noexcept;
+  /// Takes the LIFO slot's and the held mailbox from this worker if it is
+  /// still inside the run that ended its `runs`-th (see the top of the
+  /// file). The caller owns what it gets. Any thread but the owner; a
+  /// process_fence (µs) the first time per stall; takes stall_mu_.
+  Given give_up_stalled(std::uint64_t runs) noexcept;
 
  private:
   ActorCell* next_local();
@@ -117,6 +182,24 @@ class Worker {
   void after_run(ActorCell* cell, bool held) noexcept;
   /// Runs the held cell next if mail looks pending, else releases it.
   void settle_held() noexcept;
+  /// The owner's look after a take of the slot or the held cell: `mine`,
+  /// or null if the monitor took it. Clears the flag.
+  inline ActorCell* after_take(ActorCell* mine) noexcept;
+  [[gnu::cold]] ActorCell* reconcile(ActorCell* mine) noexcept;
+  /// The owner's use of its wheel, against the monitor's (see the top).
+  /// Nests: only the outermost use marks.
+  class WheelUse {
+   public:
+    explicit WheelUse(Worker& w) noexcept;
+    ~WheelUse();
+    WheelUse(const WheelUse&) = delete;
+    WheelUse& operator=(const WheelUse&) = delete;
+
+   private:
+    Worker& w_;
+    bool outer_;
+    bool locked_ = false;
+  };
 
   static inline thread_local Worker* current_ = nullptr;
 
@@ -124,12 +207,16 @@ class Worker {
   Scheduler& sched_;
   const unsigned index_;
 
-  // -- owner thread only ------------------------------------------------------
-  ActorCell* lifo_slot_ = nullptr;
-  std::uint32_t lifo_streak_ = 0;
+  // -- owner thread writes; the monitor reads (and takes: see the top) -----------
+  std::atomic<ActorCell*> lifo_slot_{nullptr};
   // A cell whose last run drained its mailbox, kept owned for one more run
-  // (after_run): in no queue, so nobody else can run it meanwhile.
-  ActorCell* held_ = nullptr;
+  // (after_run): in no queue, so no other worker can run it meanwhile.
+  std::atomic<ActorCell*> held_{nullptr};
+  std::atomic<bool> in_wheel_{false};  // the owner is using its wheel (WheelUse)
+
+  // -- owner thread only ------------------------------------------------------
+  std::uint32_t lifo_streak_ = 0;
+  std::uint32_t wheel_depth_ = 0;       // WheelUse nesting
   std::uint32_t global_countdown_ = 1;  // ticks until the global queue goes first
   std::uint64_t rng_;
   bool searching_ = false;
@@ -141,6 +228,16 @@ class Worker {
 
   // -- shared: thieves and wakers -------------------------------------------------
   RunQueue<ActorCell> queue_;
+  // Written by the monitor when it takes (rare); read by the owner at every
+  // take of the slot or the held cell: a line of its own, read-shared.
+  alignas(detail::cache_line_size) std::atomic<bool> stall_flag_{false};
+  std::atomic<bool> wheel_flag_{false};  // the monitor wants the wheel (see the top)
+  std::mutex stall_mu_;                  // the monitor's takes; the owner's reconcile
+  std::vector<ActorCell*> taken_;        // under stall_mu_: taken since the owner looked
+  // The monitor's use of the wheel, and the owner's while wheel_flag_ is
+  // set. Never held with stall_mu_ by the monitor; the owner may take
+  // stall_mu_ under it (a timer's send reconciles the slot).
+  std::mutex wheel_mu_;
   alignas(detail::cache_line_size) detail::Parker parker_;
   // Timers posted by other threads: Timer* with the low bit set for a cancel.
   // Rare (arming off the workers, cancelling across workers): a
@@ -153,9 +250,22 @@ class Worker {
 
 // -- inline fast path ----------------------------------------------------------
 
+inline ActorCell* Worker::after_take(ActorCell* mine) noexcept {
+  // The store of the take before this load (the cheap side of the fence).
+  detail::light_fence();
+  // relaxed: the monitor's process_fence orders its store before every
+  // load of ours after the fence; stall_mu_ orders the rest (reconcile).
+  if (stall_flag_.load(std::memory_order_relaxed)) [[unlikely]]
+    return reconcile(mine);
+  return mine;
+}
+
 inline void Worker::schedule_local(ActorCell* cell) noexcept {
-  ActorCell* prev = lifo_slot_;
-  lifo_slot_ = cell;
+  // relaxed load: only this thread stores a cell here. release store: pairs
+  // with the monitor's acquire exchange (the cell's state goes with it).
+  ActorCell* prev = lifo_slot_.load(std::memory_order_relaxed);
+  lifo_slot_.store(cell, std::memory_order_release);
+  prev = after_take(prev);
   if (prev != nullptr) push_local(prev);
 }
 
