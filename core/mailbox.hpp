@@ -175,8 +175,8 @@ class Mailbox {
   /// after a stop. Thread-safe; stale at once (a chain that passes just
   /// before a stop is drained at death, as a push that misses the flag is).
   bool takes_chains_now() const noexcept {
-    // relaxed: as in push_user; the flag sits on bounded_'s line, which
-    // takes_chains() reads anyway.
+    // relaxed: pairs with request_stop's exchange; no data rides on it.
+    // The flag sits on bounded_'s line, which takes_chains() reads anyway.
     return bounded_ == nullptr && !stop_.load(std::memory_order_relaxed);
   }
   /// Queues the user messages `first` … `last` (linked through `next`,

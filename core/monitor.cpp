@@ -14,8 +14,8 @@ void Monitor::start() {
 }
 
 void Monitor::stop() noexcept {
-  // relaxed: unpark() orders it (the token's exchange) before the monitor's
-  // next look at it.
+  // relaxed: pairs with the loads in run() and sleep_while_all_idle();
+  // unpark() (the token's exchange) orders it before the monitor's next look.
   stop_.store(true, std::memory_order_relaxed);
   parker_.unpark();
   if (thread_.joinable()) thread_.join();
@@ -23,9 +23,10 @@ void Monitor::stop() noexcept {
 
 void Monitor::run() {
   unsigned quiet = 0;
-  // relaxed: see stop().
+  // relaxed (both): pair with the store in stop(), ordered by the parker.
   while (!stop_.load(std::memory_order_relaxed)) {
     parker_.park_for(Scheduler::tick);
+    // relaxed: pairs with the store in stop(), as above.
     if (stop_.load(std::memory_order_relaxed) || sched_.stopping()) break;
     quiet = look(sched_.now()) ? quiet + 1 : 0;
     if (quiet >= quiet_looks) {
@@ -41,7 +42,8 @@ void Monitor::sleep_while_all_idle() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   bool all_idle = true;
   for (unsigned i = 0; i < sched_.worker_count(); ++i) all_idle &= sched_.worker(i).is_idle();
-  // relaxed: see stop().
+  // relaxed: pairs with the store in stop(); a stop after this load still
+  // ends the park (its unpark leaves the token set).
   if (all_idle && !stop_.load(std::memory_order_relaxed)) parker_.park();
   // relaxed: a stale `true` costs a worker one spare unpark.
   asleep_.store(false, std::memory_order_relaxed);

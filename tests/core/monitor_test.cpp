@@ -48,32 +48,46 @@ struct Answerer : Handles<Answerer, Answer, Wake> {
   std::shared_ptr<Signal> signal;
 };
 
-/// Wakes the actor and then waits in its handler, without returning, for
+struct Later {
+  Pid who;
+  std::shared_ptr<Signal> signal;
+};
+
+/// Wakes the actor (Wake: at once; Later: by a timer armed on its own
+/// worker's wheel) and then waits in its handler, without returning, for
 /// the effect of that actor's run.
-struct Waiter : Handles<Waiter, Wake> {
+struct Waiter : Handles<Waiter, Wake, Later> {
+  Waiter(std::shared_ptr<std::atomic<bool>> r, std::shared_ptr<std::promise<void>> f)
+      : result(std::move(r)), finished(std::move(f)) {}
   void on(Context& ctx, Wake& w) {
     ctx.send(w.who, Answer{});
-    const bool ok =
-        w.signal->done.get_future().wait_for(test::deadline) == std::future_status::ready;
+    wait(*w.signal);
+  }
+  void on(Context& ctx, Later& l) {
+    ctx.send_after(l.who, Answer{}, 20ms);
+    wait(*l.signal);
+  }
+  void wait(Signal& signal) {
+    const bool ok = signal.done.get_future().wait_for(test::deadline) == std::future_status::ready;
     // relaxed: read by the test after the future below, which orders it.
     result->store(ok, std::memory_order_relaxed);
     finished->set_value();
   }
-  Waiter(std::shared_ptr<std::atomic<bool>> r, std::shared_ptr<std::promise<void>> f)
-      : result(std::move(r)), finished(std::move(f)) {}
   std::shared_ptr<std::atomic<bool>> result;
   std::shared_ptr<std::promise<void>> finished;
 };
 
 /// Where the scenario's first message goes.
-enum class First { waiter, answerer };
+enum class First { waiter, answerer, waiter_by_timer };
 
 /// A waiter wakes an answerer and waits, inside its handler, for the
 /// answerer's effect. Sent to the waiter first, the answerer goes into the
 /// waiting worker's LIFO slot; sent to the answerer first, the answerer
 /// wakes the waiter (into the slot) and its run ends drained, so the
 /// worker holds it while the waiter runs, and the waiter's Answer finds it
-/// held. Either way only the monitor's give-up lets the answerer run.
+/// held. Either way only the monitor's give-up lets the answerer run. By
+/// timer, the Answer waits in the waiting worker's wheel: only the
+/// monitor's firing of it lets the answerer hear it.
 ::testing::AssertionResult answered_while_waiting(ActorSystem& system, First first) {
   auto signal = std::make_shared<Signal>();
   auto result = std::make_shared<std::atomic<bool>>(false);
@@ -83,8 +97,10 @@ enum class First { waiter, answerer };
   Pid waiter = system.spawn<Waiter>(result, finished);
   if (first == First::waiter) {
     system.send(waiter, Wake{answerer, signal});
-  } else {
+  } else if (first == First::answerer) {
     system.send(answerer, Wake{waiter, signal});
+  } else {
+    system.send(waiter, Later{answerer, signal});
   }
   if (auto r = test::ready_within(done, "the waiting handler to return"); !r) return r;
   // relaxed: ordered by the future above.
@@ -125,38 +141,9 @@ TEST(Monitor, RunsWithOneWorkerForItsTimersAndNotWithoutABound) {
 
 // -- timers of a stalled worker -----------------------------------------------------
 
-struct Later {
-  Pid who;
-  std::shared_ptr<Signal> signal;
-};
-/// Arms a timer on its own worker's wheel (from inside its handler) for the
-/// actor that sets the signal, then waits for the signal without returning.
-struct TimerWaiter : Handles<TimerWaiter, Later> {
-  TimerWaiter(std::shared_ptr<std::atomic<bool>> r, std::shared_ptr<std::promise<void>> f)
-      : result(std::move(r)), finished(std::move(f)) {}
-  void on(Context& ctx, Later& l) {
-    ctx.send_after(l.who, Answer{}, 20ms);
-    const bool ok =
-        l.signal->done.get_future().wait_for(test::deadline) == std::future_status::ready;
-    result->store(ok, std::memory_order_relaxed);  // relaxed: as in Waiter
-    finished->set_value();
-  }
-  std::shared_ptr<std::atomic<bool>> result;
-  std::shared_ptr<std::promise<void>> finished;
-};
-
 TEST(Monitor, ATimerArmedByALongHandlerFiresWhileItRuns) {
   ActorSystem system({.scheduler = {.workers = 2}});
-  auto signal = std::make_shared<Signal>();
-  auto result = std::make_shared<std::atomic<bool>>(false);
-  auto finished = std::make_shared<std::promise<void>>();
-  auto done = finished->get_future();
-  Pid answerer = system.spawn<Answerer>(signal);
-  Pid waiter = system.spawn<TimerWaiter>(result, finished);
-  system.send(waiter, Later{answerer, signal});
-  ASSERT_TRUE(test::ready_within(done, "the waiting handler to return"));
-  EXPECT_TRUE(result->load(std::memory_order_relaxed))
-      << "the timer on the waiting handler's worker never fired while it waited";
+  EXPECT_TRUE(answered_while_waiting(system, First::waiter_by_timer));
 }
 
 struct Block {};

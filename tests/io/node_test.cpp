@@ -88,6 +88,27 @@ class TwoNodes : public ::testing::TestWithParam<Shape> {
   void watched_echo(Pid& remote, std::shared_ptr<Counter>& echo_seen,
                     std::shared_ptr<Counter>& terminated);
 
+  /// The id-based Pid by which a knows `unnamed`, an unnamed actor on b:
+  /// learnt as the sender of a request it makes to a's "keeper".
+  Pid as_seen_from_a(const Pid& unnamed) {
+    struct Keeper : Handles<Keeper, Ping> {
+      explicit Keeper(std::promise<Pid>* got) : got(got) {}
+      void on(Context& ctx, Ping&) { got->set_value(ctx.sender()); }
+      std::promise<Pid>* got;
+    };
+    std::promise<Pid> got;
+    auto learnt = got.get_future();
+    EXPECT_TRUE(a_sys->spawn_named(Props::of<Keeper>(&got), "keeper"));
+    b_sys->request(b->pid(a->address(), "keeper"), Ping{1}, unnamed);
+    if (learnt.wait_for(30s) != std::future_status::ready) {
+      ADD_FAILURE() << "a never heard from the unnamed actor";
+      return {};
+    }
+    Pid seen = learnt.get();
+    EXPECT_NE(seen.id(), 0u) << "an unnamed actor travels by id";
+    return seen;
+  }
+
   wire::TypeRegistry types;
   std::optional<ActorSystem> a_sys, b_sys;
   std::optional<Node> a, b;
@@ -578,20 +599,10 @@ TEST_P(TwoNodes, AStreamFromThePeerToAStoppedActorIsRefusedThereAndTheActorDies)
   // after a stop it must be refused message by message like a local send,
   // else a peer that keeps streaming keeps the stopped actor's drain going.
   // By id (an unnamed actor): a name stops resolving as the actor stops.
-  struct Keeper : Handles<Keeper, Ping> {
-    explicit Keeper(std::promise<Pid>* got) : got(got) {}
-    void on(Context& ctx, Ping&) { got->set_value(ctx.sender()); }
-    std::promise<Pid>* got;
-  };
-  std::promise<Pid> got;
-  auto learnt = got.get_future();
-  ASSERT_TRUE(a_sys->spawn_named(Props::of<Keeper>(&got), "keeper"));
   auto seen = std::make_shared<Counter>();
   Pid local = b_sys->spawn<Echo>(seen);
-  b_sys->request(b->pid(a->address(), "keeper"), Ping{1}, local);
-  ASSERT_EQ(learnt.wait_for(30s), std::future_status::ready);
-  Pid remote = learnt.get();
-  ASSERT_NE(remote.id(), 0u) << "an unnamed actor travels by id";
+  Pid remote = as_seen_from_a(local);
+  ASSERT_FALSE(remote.empty());
   const std::uint64_t live = b_sys->live_actors();
 
   std::atomic<bool> go{true};
@@ -626,21 +637,10 @@ TEST_P(TwoNodes, AStreamFromThePeerToAStoppedActorIsRefusedThereAndTheActorDies)
 TEST_P(TwoNodes, AnActorIdFromAGoneIncarnationNeverReachesTheNewOne) {
   // a learns an id-based Pid for an unnamed actor on b (the sender of a
   // request), then b's node restarts at the same address.
-  struct Keeper : Handles<Keeper, Ping> {
-    explicit Keeper(std::promise<Pid>* got) : got(got) {}
-    void on(Context& ctx, Ping&) { got->set_value(ctx.sender()); }
-    std::promise<Pid>* got;
-  };
-  std::promise<Pid> got;
-  auto learnt = got.get_future();
-  ASSERT_TRUE(a_sys->spawn_named(Props::of<Keeper>(&got), "keeper"));
   auto unused = std::make_shared<Counter>();
   Pid unnamed = b_sys->spawn<Echo>(unused);
-  b_sys->request(b->pid(a->address(), "keeper"), Ping{1}, unnamed);
-  ASSERT_EQ(learnt.wait_for(30s), std::future_status::ready);
-  Pid stale = learnt.get();
+  Pid stale = as_seen_from_a(unnamed);
   ASSERT_FALSE(stale.empty());
-  EXPECT_NE(stale.id(), 0u) << "an unnamed actor travels by id";
 
   std::string address = b->address();
   const std::uint64_t closed = a->stats().connections_closed;
