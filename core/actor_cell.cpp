@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "core/actor_system.hpp"
+#include "core/detail/long_run.hpp"
 
 namespace shoal {
 
@@ -183,6 +184,12 @@ RunStats ActorCell::run(bool may_hold) {
   bool active = false;  // handled a message that resets the receive timeout
   // Read once: the first line of the cell is the one senders write.
   const bool instrumented = is_instrumented();
+  // The worker's long-run flag (detail/long_run.hpp), looked at after each
+  // handler. Raised before this run began: not by one of its handlers.
+  detail::LongRunWatch& watch = *detail::long_run_watch;
+  // relaxed (both): no data goes with a flag dropped unreported.
+  if (watch.raised.load(std::memory_order_relaxed)) [[unlikely]]
+    watch.raised.store(false, std::memory_order_relaxed);
   for (;;) {
     // System messages, then a stop, first, and again before every user
     // message. System messages go before the stop so that a watch or a
@@ -191,6 +198,7 @@ RunStats ActorCell::run(bool may_hold) {
     if (Envelope* s = mailbox_.pop_system()) {
       ++r.system;
       handle_system(*s);
+      note_if_long(watch, *s->type);
       mailbox_.done_with_system(s);  // a child's term_node_ releases the child here
       if (dead_) break;
       continue;
@@ -218,6 +226,7 @@ RunStats ActorCell::run(bool may_hold) {
     } else {
       invoke(*u);
     }
+    note_if_long(watch, *u->type);
     ++r.user;
     if (u->is<PoisonPill>()) [[unlikely]]
       request_stop();  // taken at the top of the loop, like any stop
@@ -371,8 +380,47 @@ Pid SpawnNext::operator()() const {
   return final_(state_);
 }
 
+void ActorCell::note_if_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
+  // relaxed: a look; report_long's acquire exchange pairs with the raise.
+  if (w.raised.load(std::memory_order_relaxed)) [[unlikely]]
+    report_long(w, t);
+}
+
+void ActorCell::report_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
+  // acquire: pairs with the release store in Worker::flag_long_run; the
+  // run count and the time it wrote before are visible.
+  if (!w.raised.exchange(false, std::memory_order_acquire)) return;
+  Worker* worker = Worker::current();
+  // relaxed: ordered by the exchange. A run that has been counted since the
+  // raise ended before this handler: the flag came just too late for it.
+  if (worker == nullptr || worker->runs() != w.runs.load(std::memory_order_relaxed)) return;
+  const std::chrono::nanoseconds since(w.since_ns.load(std::memory_order_relaxed));
+  const std::chrono::nanoseconds at_least = system_->scheduler().now() - since;
+  const std::string_view actor_type = type_name();
+  if (detail::WorkerTrace* trace = detail::active_trace) {
+    trace->ring.push(
+        {.ts = trace->now(),
+         .kind = TraceKind::long_handler,
+         .x = static_cast<std::uint32_t>(std::min<std::size_t>(t.base()->name.size(), 0xffffff)),
+         .a = id(),
+         .b = reinterpret_cast<std::uintptr_t>(t.base()->name.data()),
+         .c = static_cast<std::uint64_t>(at_least.count())});
+  }
+  if (!system_->events().active()) return;
+  system_->events().publish(LongHandlerEvent{.actor_id = id(),
+                                             .actor_type = actor_type,
+                                             .message_type = t.base()->name,
+                                             .at_least = at_least,
+                                             .worker = worker->index()});
+}
+
 bool ActorCell::deliver_lifecycle(Envelope& e) noexcept {
   if (actor_ == nullptr) return true;
+  struct Look {  // after the handler, however it ends
+    ActorCell& cell;
+    const MessageType& type;
+    ~Look() { cell.note_if_long(*detail::long_run_watch, type); }
+  } look{*this, *e.type};
   try {
     handle(e);
     return true;

@@ -71,6 +71,7 @@ class ActorCell;
 
 namespace detail {
 
+struct LongRunWatch;
 void release_terminated_child(Envelope* e) noexcept;
 /// The system message a child sends its parent when it is gone (resident in
 /// the child; releases the child's reference when the parent's queue is done).
@@ -326,6 +327,10 @@ class ActorCell : public Process, public Context {
   friend class ReceiveNext;
   /// Runs a lifecycle message through the actor; true if it did not throw.
   bool deliver_lifecycle(Envelope& e) noexcept;
+  /// After a handler of a message of type `t`: reports it if the monitor
+  /// raised `w` meanwhile (detail/long_run.hpp).
+  void note_if_long(detail::LongRunWatch& w, const MessageType& t) noexcept;
+  [[gnu::cold]] void report_long(detail::LongRunWatch& w, const MessageType& t) noexcept;
   void handle_system(Envelope& e) noexcept;
   void handle_post_mortem(const Envelope& e) noexcept;
   void on_terminated(Envelope& e, Terminated& t) noexcept;

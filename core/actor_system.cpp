@@ -329,14 +329,23 @@ Trace ActorSystem::trace() const {
   t.lanes = scheduler_.recorder().read(&t.guest_names);
   // The lanes name the actors' types (TraceKind::actor_type: a static
   // string of this process); a Trace holds names instead.
+  // So do long_handler events the message types: an index into
+  // Trace::message_types replaces the name's address.
   std::unordered_map<std::uint64_t, std::string_view> types;
   std::unordered_set<std::uint64_t> ids;
+  std::unordered_map<std::uint64_t, std::uint64_t> message_type_index;  // address → index
   for (auto& lane : t.lanes) {
-    for (const TraceEvent& e : lane) {
+    for (TraceEvent& e : lane) {
       if (e.kind == TraceKind::actor_type) {
         types.emplace(e.a, std::string_view(reinterpret_cast<const char*>(e.b), e.x));
       } else if (e.kind == TraceKind::run || e.kind == TraceKind::scheduled) {
         ids.insert(e.a);
+      } else if (e.kind == TraceKind::long_handler) {
+        ids.insert(e.a);
+        auto [it, added] = message_type_index.emplace(e.b, t.message_types.size());
+        if (added) t.message_types.emplace_back(reinterpret_cast<const char*>(e.b), e.x);
+        e.b = it->second;
+        e.x = 0;
       }
     }
     std::erase_if(lane, [](const TraceEvent& e) { return e.kind == TraceKind::actor_type; });

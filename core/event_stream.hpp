@@ -15,11 +15,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +36,20 @@ struct SupervisionEvent {
   std::uint64_t actor_id;  ///< the actor the directive applies to
   Directive directive;
   std::string reason;  ///< the failure's message (of the failing actor)
+};
+
+/// A handler ran longer than SchedulerConfig::long_handler: published by
+/// the worker that ran it, as soon as it returned (monitor.hpp). Tells an
+/// operator who holds a worker up.
+struct LongHandlerEvent {
+  std::uint64_t actor_id;
+  std::string_view actor_type;    ///< the actor's C++ type; lives as long as the process
+  std::string_view message_type;  ///< what it handled (a lifecycle message: Started, …)
+  /// How long its run had lasted when the handler returned, at least: from
+  /// the monitor's first look at the run (up to a tick after it began).
+  /// The run's earlier handlers, if any, are in it; they were short.
+  std::chrono::nanoseconds at_least;
+  unsigned worker;  ///< the worker it ran on
 };
 
 class EventStream {

@@ -56,17 +56,21 @@ enum class TraceKind : std::uint8_t {
   steal = 5,      ///< a = victim worker, x = 1 if it gave work
   park = 6,       ///< asleep for `dur`; x = 1 if woken for work, 0 timeout or spurious
   // A node's io thread (its guest lane): frames handled for `dur`.
-  remote_in = 7,   ///< a batch frame delivered: a = peer's incarnation, b = messages,
-                   ///< c = frame bytes, d = first flow sent, x = flows sent (as a run's)
-  remote_out = 8,  ///< frames written for a peer: a = peer's incarnation, b = messages,
-                   ///< c = bytes
+  remote_in = 7,     ///< a batch frame delivered: a = peer's incarnation, b = messages,
+                     ///< c = frame bytes, d = first flow sent, x = flows sent (as a run's)
+  remote_out = 8,    ///< frames written for a peer: a = peer's incarnation, b = messages,
+                     ///< c = bytes
+  long_handler = 9,  ///< actor a's handler of one message ran ≥ c ns (long_handler in
+                     ///< SchedulerConfig), recorded as it returned. b = the message
+                     ///< type: in a lane, its name's address (x = its length); in a
+                     ///< Trace, an index into Trace::message_types
   // Only in a lane, never in a Trace or a file: ActorSystem::trace() turns
   // these into Trace::names and drops them.
-  actor_type = 9,  ///< a = actor, b = the address of its type's name, x = the name's
-                   ///< length (a string that lives as long as the process)
+  actor_type = 10,  ///< a = actor, b = the address of its type's name, x = the name's
+                    ///< length (a string that lives as long as the process)
 };
 /// The last kind a Trace (and so a trace file) may hold.
-inline constexpr std::uint8_t trace_kind_max = 8;
+inline constexpr std::uint8_t trace_kind_max = 9;
 
 /// guest: kept by the guest runner making it runnable (guest_runner.hpp).
 enum class ScheduledWhere : std::uint8_t {

@@ -1,11 +1,16 @@
 #include "core/monitor.hpp"
 
+#include <sys/prctl.h>
+
+#include <algorithm>
+
 #include "core/actor_cell.hpp"
 #include "core/scheduler.hpp"
 
 namespace shoal {
 
-Monitor::Monitor(Scheduler& sched) : sched_(sched), seen_(sched.worker_count()) {}
+Monitor::Monitor(Scheduler& sched, bool takes_stalled)
+    : sched_(sched), takes_stalled_(takes_stalled), seen_(sched.worker_count()) {}
 
 Monitor::~Monitor() { stop(); }
 
@@ -22,18 +27,43 @@ void Monitor::stop() noexcept {
 }
 
 void Monitor::run() {
+  // Its waits are short (period()): the default 50 µs of timer slack
+  // would stretch them by up to half.
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   unsigned quiet = 0;
+  Found found;
   // relaxed (both): pair with the store in stop(), ordered by the parker.
   while (!stop_.load(std::memory_order_relaxed)) {
-    parker_.park_for(Scheduler::tick);
+    // relaxed: a hint for the workers (note_busy, note_parking); the
+    // parker's token keeps a wake-up that comes before the wait.
+    wake_on_.store(wake_on(found), std::memory_order_relaxed);
+    parker_.park_for(period(found));
     // relaxed: pairs with the store in stop(), as above.
     if (stop_.load(std::memory_order_relaxed) || sched_.stopping()) break;
-    quiet = look(sched_.now()) ? quiet + 1 : 0;
+    found = look(sched_.now());
+    quiet = found.all_idle ? quiet + 1 : 0;
     if (quiet >= quiet_looks) {
       sleep_while_all_idle();
       quiet = 0;
+      // A worker has just left idle (note_busy): look again soon, as when
+      // one is busy and another idle.
+      found = {.all_idle = false, .any_idle = true};
     }
   }
+}
+
+Monitor::Wake Monitor::wake_on(Found f) const noexcept {
+  if (!takes_stalled_ || sched_.worker_count() < 2) return Wake::never;
+  if (f.all_idle) return Wake::on_busy;
+  return f.any_idle ? Wake::never : Wake::on_park;
+}
+
+std::chrono::nanoseconds Monitor::period(Found f) const noexcept {
+  if (!takes_stalled_ || sched_.worker_count() < 2 || f.all_idle || !f.any_idle) {
+    return Scheduler::tick;
+  }
+  return std::clamp(sched_.config().stall_after / 2, min_period,
+                    std::chrono::nanoseconds(Scheduler::tick));
 }
 
 void Monitor::sleep_while_all_idle() {
@@ -49,22 +79,34 @@ void Monitor::sleep_while_all_idle() {
   asleep_.store(false, std::memory_order_relaxed);
 }
 
-bool Monitor::look(std::chrono::nanoseconds now) {
-  const auto bound = sched_.config().stall_after;
-  bool all_idle = true;
+Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
+  const auto stall_after = sched_.config().stall_after;
+  const auto long_handler = sched_.config().long_handler;
+  Found found;
   for (unsigned i = 0; i < sched_.worker_count(); ++i) {
     Worker& w = sched_.worker(i);
     Seen& seen = seen_[i];
     const std::uint64_t runs = w.runs();
     const bool idle = w.is_idle();
-    all_idle &= idle;
-    if (idle || runs != seen.runs) {
-      seen = {runs, now};  // moving, or with nothing to run: not stalled
+    found.all_idle &= idle;
+    found.any_idle |= idle;
+    if (idle || runs != seen.runs || seen.idle) {
+      // Moving, or with nothing to run: not stalled. A run may begin from
+      // here (the first look at it busy), not from a look while idle.
+      seen = {.runs = runs, .since = now, .idle = idle};
       continue;
     }
-    if (now - seen.since < bound) continue;
+    const auto in_run = now - seen.since;  // at least: it began before `since`
+    if (long_handler.count() > 0 && in_run >= long_handler && !seen.flagged_long) {
+      w.flag_long_run(seen.since, runs);
+      seen.flagged_long = true;
+    }
+    if (!takes_stalled_ || in_run < stall_after) continue;
     // Stalled: its due timers fire from here (a tick late at most).
-    w.expire_for_stalled(runs);
+    if (seen.expired == std::chrono::nanoseconds::zero() || now - seen.expired >= Scheduler::tick) {
+      w.expire_for_stalled(runs);
+      seen.expired = now;
+    }
     if (sched_.worker_count() < 2 || !w.has_local_cells()) continue;
     const Worker::Given g = w.give_up_stalled(runs);
     if (g.slot != nullptr) sched_.requeue_stalled(g.slot);
@@ -78,7 +120,7 @@ bool Monitor::look(std::chrono::nanoseconds now) {
       }
     }
   }
-  return all_idle;
+  return found;
 }
 
 }  // namespace shoal

@@ -8,12 +8,28 @@
 //   - with two or more workers, takes the worker's LIFO slot and held
 //     mailbox (Worker::give_up_stalled) to the global queue, where another
 //     worker runs them: what a long handler woke does not wait for it.
+// For a worker inside one run for longer than SchedulerConfig::long_handler
+// it raises the worker's long-run flag, once per run: the handler reports
+// itself when it returns (detail/long_run.hpp).
+//
+// How often it looks. Every stall_after / 2 (≥ 20 µs) while a worker is
+// idle and another busy: the idle one can run what a stall gives up at
+// once, and the look takes the idle CPU's time. Once a tick otherwise: with
+// every worker busy, none could run what a stall gives up before its own
+// next look at the global queue anyway, and a look on a busy CPU costs a
+// context switch; with every worker idle nothing can stall. Leaving either
+// state ends the tick's wait at once: the first worker to leave idle
+// (note_busy) or to park (note_parking) wakes the monitor. So what a long
+// handler woke waits about 1.5 × stall_after (plus the spin before a
+// park), not a tick. Timers of a stalled worker are expired once a tick
+// (they have a tick's resolution).
 //
 // The monitor never runs actors and costs the workers nothing while they
-// make progress: it reads each worker's run count once a tick. When every
-// worker has been idle for `quiet_looks` ticks it sleeps until a worker
-// leaves idle (note_busy), so an idle system pays nothing for it. Started
-// when stall_after is above zero and the kernel has membarrier.
+// make progress: it reads each worker's run count. When every worker has
+// been idle for `quiet_looks` looks it sleeps until a worker leaves idle
+// (note_busy), so an idle system pays nothing for it. Started
+// when long_handler is above zero, or stall_after is and the kernel has
+// membarrier (taking from a stalled worker needs it).
 #pragma once
 
 #include <atomic>
@@ -30,7 +46,9 @@ class Scheduler;
 
 class Monitor {
  public:
-  explicit Monitor(Scheduler& sched);
+  /// `takes_stalled`: expire timers of and take cells from stalled workers
+  /// (SchedulerConfig::stall_after); else only watch for long handlers.
+  Monitor(Scheduler& sched, bool takes_stalled);
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
   ~Monitor();
@@ -51,8 +69,18 @@ class Monitor {
     // Store→load against the monitor's sleep (run()): seq_cst fences both
     // sides, so either it sees this worker busy or this sees it asleep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    // relaxed: ordered by the fence above, as the pair's load half.
-    if (asleep_.load(std::memory_order_relaxed)) parker_.unpark();
+    // relaxed (both): ordered by the fence above, as the pair's load half;
+    // wake_on_ is a hint (missed, the monitor looks a tick later).
+    if (asleep_.load(std::memory_order_relaxed) ||
+        wake_on_.load(std::memory_order_relaxed) == Wake::on_busy) {
+      parker_.unpark();
+    }
+  }
+  /// A worker is about to park: wakes the monitor if every worker was busy
+  /// at its last look (it waits a tick then). Thread-safe; a load.
+  void note_parking() noexcept {
+    // relaxed: a hint; missed, the monitor looks a tick later.
+    if (wake_on_.load(std::memory_order_relaxed) == Wake::on_park) parker_.unpark();
   }
 
  private:
@@ -60,21 +88,39 @@ class Monitor {
   struct Seen {
     std::uint64_t runs = 0;
     std::chrono::nanoseconds since{};  // when `runs` was first seen
+    bool idle = false;                 // idle at the last look
+    bool flagged_long = false;         // this run's long-run flag is raised
+    std::chrono::nanoseconds expired{};  // when its timers were last expired from here
+  };
+  /// What ends a tick-long wait early (see "how often it looks").
+  enum class Wake : std::uint8_t { never, on_busy, on_park };
+  /// What one look found.
+  struct Found {
+    bool all_idle = true;  // every worker looks for work or sleeps
+    bool any_idle = false;
   };
   void run();
-  /// One look at every worker at time `now`; true if every one was idle.
-  bool look(std::chrono::nanoseconds now);
+  /// One look at every worker at time `now`.
+  Found look(std::chrono::nanoseconds now);
+  /// What may end the wait after a look that found `f`.
+  Wake wake_on(Found f) const noexcept;
+  /// How long to wait before the next look, after one that found `f`.
+  std::chrono::nanoseconds period(Found f) const noexcept;
   /// Sleeps until note_busy or stop, unless a worker turns out busy.
   void sleep_while_all_idle();
 
   /// Looks in a row with every worker idle before the monitor sleeps.
   static constexpr unsigned quiet_looks = 10;
+  /// The shortest period between looks.
+  static constexpr std::chrono::nanoseconds min_period{std::chrono::microseconds(20)};
 
   Scheduler& sched_;
+  const bool takes_stalled_;
   std::vector<Seen> seen_;  // monitor thread only
   detail::Parker parker_;   // the tick's sleep; stop() and note_busy() unpark it
   std::atomic<bool> stop_{false};
   std::atomic<bool> asleep_{false};  // in sleep_while_all_idle (note_busy reads it)
+  std::atomic<Wake> wake_on_{Wake::never};  // written before each wait; workers read it
   std::thread thread_;
 };
 

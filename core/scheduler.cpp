@@ -51,10 +51,13 @@ void Scheduler::start() {
     cpus = CPU_COUNT(&allowed);
   }
   // The monitor first: the workers read monitor_ (note_busy) from their start.
-  // It needs the asymmetric fence that makes using a worker's slot and
-  // wheel safe (worker.hpp).
-  if (config_.stall_after > std::chrono::nanoseconds::zero() && detail::enable_process_fence()) {
-    monitor_ = std::make_unique<Monitor>(*this);
+  // Taking from stalled workers needs the asymmetric fence that makes using
+  // a worker's slot and wheel safe (worker.hpp); reporting long handlers
+  // does not.
+  const bool takes_stalled =
+      config_.stall_after > std::chrono::nanoseconds::zero() && detail::enable_process_fence();
+  if (takes_stalled || config_.long_handler > std::chrono::nanoseconds::zero()) {
+    monitor_ = std::make_unique<Monitor>(*this, takes_stalled);
     monitor_->start();
   }
   for (auto& w : workers_) {

@@ -84,6 +84,11 @@ struct SchedulerConfig {
   /// notices within a tick or two: what a long handler woke runs elsewhere
   /// meanwhile. Zero: never (no monitor thread).
   std::chrono::nanoseconds stall_after{std::chrono::microseconds(200)};
+  /// A handler that runs longer than this is reported once it returns: a
+  /// LongHandler event on the system's event stream and a long_handler
+  /// event in the flight recorder, naming the actor's type and the
+  /// message's (monitor.hpp). Zero: not watched.
+  std::chrono::nanoseconds long_handler{std::chrono::milliseconds(100)};
 };
 
 class Scheduler {
@@ -232,6 +237,10 @@ class Scheduler {
   /// A worker left idle (Monitor::note_busy). Thread-safe.
   void note_busy() noexcept {
     if (monitor_ != nullptr) monitor_->note_busy();
+  }
+  /// A worker is about to park (Monitor::note_parking). Thread-safe.
+  void note_parking() noexcept {
+    if (monitor_ != nullptr) monitor_->note_parking();
   }
 
  private:

@@ -18,7 +18,8 @@ namespace shoal {
 namespace {
 
 constexpr char magic[8] = {'S', 'H', 'O', 'A', 'L', 'T', 'R', 'C'};
-constexpr std::uint32_t version = 3;            // what encode_trace writes
+constexpr std::uint32_t version = 4;                   // what encode_trace writes
+constexpr std::uint32_t version_no_message_types = 3;  // still read: no long handlers
 constexpr std::uint32_t version_no_guests = 2;  // still read: worker lanes only
 constexpr std::uint32_t version_no_stats = 1;   // still read: no statistics section either
 constexpr std::uint32_t max_threads = 4096;
@@ -126,6 +127,10 @@ std::string Trace::actor_name(std::uint64_t id) const {
   return "#" + std::to_string(id);
 }
 
+std::string Trace::message_type(std::uint64_t i) const {
+  return i < message_types.size() ? message_types[i] : std::string("?");
+}
+
 std::string Trace::lane_name(std::size_t lane) const {
   const std::size_t w = worker_lanes();
   if (lane < w) return "worker " + std::to_string(lane);
@@ -157,6 +162,12 @@ std::string encode_trace(const Trace& t) {
     put<std::uint32_t>(out, static_cast<std::uint32_t>(n));
     out.append(name.data(), n);
   }
+  put<std::uint64_t>(out, t.message_types.size());
+  for (const std::string& name : t.message_types) {
+    const std::size_t n = std::min<std::size_t>(name.size(), max_name_length);
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(n));
+    out.append(name.data(), n);
+  }
   for (const auto& w : t.lanes) {
     put<std::uint64_t>(out, w.size());
     for (const TraceEvent& e : w) {
@@ -182,8 +193,8 @@ Trace decode_trace(std::string_view bytes) {
     r.fail(0, "not a shoal trace (no SHOALTRC magic)");
   }
   const auto v = r.get<std::uint32_t>("the version");
-  if (v != version && v != version_no_guests && v != version_no_stats) {
-    r.fail(8, "unsupported version " + std::to_string(v) + " (this reads 1 to 3)");
+  if (v < version_no_stats || v > version) {
+    r.fail(8, "unsupported version " + std::to_string(v) + " (this reads 1 to 4)");
   }
   const auto threads = r.get<std::uint32_t>("the lane count");
   if (threads > max_threads) r.fail(12, "lane count " + std::to_string(threads) + " > 4096");
@@ -191,7 +202,7 @@ Trace decode_trace(std::string_view bytes) {
   if (!(t.ns_per_tick > 0 && t.ns_per_tick < 1e6)) {
     r.fail(16, "ns per tick out of range");
   }
-  if (v == version) {
+  if (v >= version_no_message_types) {
     const auto workers = r.get<std::uint32_t>("the worker lane count");
     if (workers > threads) {
       r.fail(24, "worker lane count " + std::to_string(workers) + " > lane count " +
@@ -216,6 +227,21 @@ Trace decode_trace(std::string_view bytes) {
     if (len > max_name_length) r.fail(len_at, "name length " + std::to_string(len) + " > 4096");
     t.names.emplace(id, std::string(r.bytes(len, "a name")));
   }
+  if (v >= version) {
+    const std::size_t types_at = r.pos();
+    const auto types = r.get<std::uint64_t>("the message type count");
+    if (types > max_names) {
+      r.fail(types_at, "message type count " + std::to_string(types) + " too large");
+    }
+    for (std::uint64_t i = 0; i < types; ++i) {
+      const std::size_t len_at = r.pos();
+      const auto len = r.get<std::uint32_t>("a message type's length");
+      if (len > max_name_length) {
+        r.fail(len_at, "message type length " + std::to_string(len) + " > 4096");
+      }
+      t.message_types.emplace_back(r.bytes(len, "a message type"));
+    }
+  }
   t.lanes.resize(threads);
   for (auto& w : t.lanes) {
     const std::size_t count_at = r.pos();
@@ -232,7 +258,8 @@ Trace decode_trace(std::string_view bytes) {
       const auto w1 = r.get<std::uint64_t>("an event");
       e.dur = static_cast<std::uint32_t>(w1);
       const auto kind = static_cast<std::uint8_t>(w1 >> 32);
-      if (kind == 0 || kind > trace_kind_max) {
+      if (kind == 0 || kind > trace_kind_max ||
+          (v < version && kind == static_cast<std::uint8_t>(TraceKind::long_handler))) {
         r.fail(at, "unknown event kind " + std::to_string(kind));
       }
       e.kind = static_cast<TraceKind>(kind);
@@ -338,6 +365,13 @@ class ChromeWriter {
              ",\"messages\":" + std::to_string(e.b) + ",\"bytes\":" + std::to_string(e.c) + "}}");
         break;
       }
+      case TraceKind::long_handler:
+        item("{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"long_handler\",\"name\":" +
+             quote("long handler: " + t_.actor_name(e.a) + " on " + t_.message_type(e.b)) +
+             ",\"pid\":1,\"tid\":" + tid + ",\"ts\":" + us(e.ts) + ",\"args\":{\"actor\":" +
+             std::to_string(e.a) + ",\"message_type\":" + quote(t_.message_type(e.b)) +
+             ",\"at_least_us\":" + num(static_cast<double>(e.c) / 1e3) + "}}");
+        break;
       case TraceKind::actor_type:
         break;  // never in a Trace: ActorSystem::trace() turns it into a name
     }

@@ -5,14 +5,16 @@
 //
 //   offset  size  field
 //   0       8     magic "SHOALTRC"
-//   8       4     version (3; versions 1 and 2 still read)
+//   8       4     version (4; versions 1 to 3 still read)
 //   12      4     lane count T (workers, then guests; ≤ 4096)
 //   16      8     ns per tick (IEEE double)
-//   24      4     worker lane count W (≤ T)                          version 3 only
+//   24      4     worker lane count W (≤ T)                        from version 3
 //   28      …     (T − W) × { u32 length L (≤ 256), L bytes of UTF-8 }: the guest
-//                 lanes' names                                        version 3 only
+//                 lanes' names                                      from version 3
 //   …       8     name count N (≤ 2^24)
 //   32      …     N × { u64 actor id, u32 length L (≤ 4096), L bytes of UTF-8 }
+//   …       8     message type count M (≤ 2^24)                     from version 4
+//   …       …     M × { u32 length L (≤ 4096), L bytes of UTF-8 }    from version 4
 //   …       …     T × { u64 event count E (≤ 2^28), E × 48-byte events }
 //   …       8     statistics length S (≤ 64 MiB; 0: none)          not version 1
 //   …       S     SystemStats::to_json() at dump time: a JSON object  not version 1
@@ -23,7 +25,8 @@
 // every length against what is left, every kind against the known ones and
 // that the statistics are a JSON object nested at most 64 deep, and names
 // the byte offset of the first thing that is wrong (for the statistics, the
-// offset of their length). Versions 1 and 2 hold worker lanes only.
+// offset of their length). Versions 1 and 2 hold worker lanes only;
+// versions before 4 no long_handler events (and no message types).
 #pragma once
 
 #include <algorithm>
@@ -52,6 +55,8 @@ struct Trace {
   /// k's ("io 0"). Names past lanes.size() are ignored.
   std::vector<std::string> guest_names;
   std::unordered_map<std::uint64_t, std::string> names;  ///< actor id → name or type
+  /// Message types that long_handler events name (their b is an index).
+  std::vector<std::string> message_types;
   /// SystemStats::to_json() (a JSON object, ≤ max_trace_stats_bytes); empty: none.
   std::string stats_json;
 
@@ -59,6 +64,8 @@ struct Trace {
   std::uint64_t first_tick() const noexcept;
   /// "name" or "#id".
   std::string actor_name(std::uint64_t id) const;
+  /// message_types[i], or "?" past its end (a file is read as it comes).
+  std::string message_type(std::uint64_t i) const;
   /// How many of the lanes are workers' (the first ones).
   std::size_t worker_lanes() const noexcept {
     return lanes.size() - std::min(guest_names.size(), lanes.size());
@@ -89,7 +96,7 @@ Trace load_trace(const std::string& path);
 
 /// Chrome trace-event JSON: one thread per lane ("worker N", "io 0"), a complete
 /// ("X") slice per actor run named after the actor, park slices, instant
-/// events for steals and schedules, and a flow ("s"/"f") per message whose
+/// events for steals, schedules and long handlers, and a flow ("s"/"f") per message whose
 /// two ends are both in the trace (ends lost to a ring's wrap are left out).
 /// Times in microseconds from the first event.
 std::string to_chrome_json(const Trace& t);

@@ -328,6 +328,7 @@ void Worker::park() {
   // relied on this look.
   if (last_searcher && sched_.has_pending_work()) sched_.notify_one();
   if (sched_.stopping()) return;
+  sched_.note_parking();  // the monitor looks more often while a worker is idle
   parked_.store(true, std::memory_order_seq_cst);  // see post_timer
   counters_.parks.add();
   const std::uint64_t asleep = trace_ != nullptr ? detail::ticks() : 0;
@@ -535,6 +536,7 @@ ActorCell* Worker::reconcile(ActorCell* mine) noexcept {
 
 void Worker::run() {
   current_ = this;
+  detail::long_run_watch = &long_run_;
   refresh_trace();
   while (!sched_.stopping()) {
     ActorCell* c = next_local();
@@ -570,6 +572,7 @@ void Worker::run() {
   if (held_.load(std::memory_order_relaxed) != nullptr) settle_held();
   trace_ = nullptr;
   detail::active_trace = nullptr;
+  detail::long_run_watch = &detail::no_long_run_watch;
   current_ = nullptr;
 }
 

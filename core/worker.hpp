@@ -45,12 +45,14 @@
 #include <concurrentqueue/concurrentqueue.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/detail/config.hpp"
+#include "core/detail/long_run.hpp"
 #include "core/detail/parker.hpp"
 #include "core/detail/process_fence.hpp"
 #include "core/flight_recorder.hpp"
@@ -154,6 +156,17 @@ class Worker {
   /// file). The caller owns what it gets. Any thread but the owner; a
   /// process_fence (µs) the first time per stall; takes stall_mu_.
   Given give_up_stalled(std::uint64_t runs) noexcept;
+  /// Tells the handler running now that its run (the one after the
+  /// `runs`-th) has lasted from `since` (scheduler time) past
+  /// SchedulerConfig::long_handler: it reports itself when it returns
+  /// (detail/long_run.hpp). The monitor only, once a run.
+  void flag_long_run(std::chrono::nanoseconds since, std::uint64_t runs) noexcept {
+    // relaxed (both): published by the release store below.
+    long_run_.since_ns.store(since.count(), std::memory_order_relaxed);
+    long_run_.runs.store(runs, std::memory_order_relaxed);
+    // release: pairs with the acquire exchange of the reporting thread.
+    long_run_.raised.store(true, std::memory_order_release);
+  }
 
  private:
   ActorCell* next_local();
@@ -231,6 +244,7 @@ class Worker {
   // Written by the monitor when it takes (rare); read by the owner at every
   // take of the slot or the held cell: a line of its own, read-shared.
   alignas(detail::cache_line_size) std::atomic<bool> stall_flag_{false};
+  detail::LongRunWatch long_run_;        // the same: raised rarely, read per message
   std::atomic<bool> wheel_flag_{false};  // the monitor wants the wheel (see the top)
   std::mutex stall_mu_;                  // the monitor's takes; the owner's reconcile
   std::vector<ActorCell*> taken_;        // under stall_mu_: taken since the owner looked

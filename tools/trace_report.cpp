@@ -132,7 +132,8 @@ json report_json(const Trace& t, std::string_view title) {
                   {"parks", s.parks},
                   {"schedules", s.schedules},
                   {"steals", s.steals},
-                  {"steal_attempts", s.steal_attempts}};
+                  {"steal_attempts", s.steal_attempts},
+                  {"long_handlers", s.long_handlers.size()}};
 
   std::unordered_map<std::uint64_t, std::size_t> actor_index;
   json actors = json::array();

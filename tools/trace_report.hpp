@@ -15,7 +15,7 @@
 // The JSON (`lanes[i]` is worker i; event arrays are columns sorted by t):
 //   title, ns_per_tick, summary {workers, duration_us, busy_us, park_us,
 //     events, runs, messages, system_messages, flows, parks, schedules,
-//     steals, steal_attempts}
+//     steals, steal_attempts, long_handlers (how many long_handler events)}
 //   actors [{id, name, runs, messages, system_messages, busy_us,
 //     handler_us {p50, p90, p99, max, n}, latency_us {…}}]   busiest first
 //   lanes [{events, from (first event), wrapped (the ring looks full: nothing

@@ -112,6 +112,13 @@ TraceStats analyze(const Trace& t) {
           }
           guest->io_us += dur_us;
           break;
+        case TraceKind::long_handler:
+          s.long_handlers.push_back({.actor = t.actor_name(e.a),
+                                     .message_type = t.message_type(e.b),
+                                     .lane = t.lane_name(w),
+                                     .at_us = static_cast<double>(e.ts - t0) * us_per_tick,
+                                     .at_least_us = static_cast<double>(e.c) / 1e3});
+          break;
         case TraceKind::actor_type:
           break;  // never in a Trace (ActorSystem::trace() makes it a name)
       }
@@ -189,6 +196,11 @@ std::string format_summary(const TraceStats& s, std::size_t top) {
            std::to_string(g.frames_in) + " frames in (" + std::to_string(g.messages_in) +
            " messages), " + std::to_string(g.writes_out) + " writes out (" +
            std::to_string(g.messages_out) + " messages), " + format_duration(g.io_us) + "\n";
+  }
+  for (const LongHandlerStats& l : s.long_handlers) {
+    out += "long       " + l.actor + " on " + l.message_type + ": at least " +
+           format_duration(l.at_least_us) + ", " + l.lane + " at " + format_duration(l.at_us) +
+           "\n";
   }
   if (s.actors.empty()) return out;
   // One format for the header and the rows, so the columns line up.

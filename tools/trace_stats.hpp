@@ -13,6 +13,7 @@
 //                   runs with only system messages, bucket k ≥ 1 holds
 //                   [2^(k-1), 2^k)
 //   steal           a steal event with x != 0 on the thief's lane; a = victim
+//   long handler    a long_handler event (a handler the monitor saw run long)
 // Times are microseconds; percentiles are nearest-rank over exact samples.
 #pragma once
 
@@ -52,6 +53,15 @@ struct GuestLaneStats {
   double io_us = 0;                                ///< in both
 };
 
+/// A long_handler event: a handler that ran past SchedulerConfig::long_handler.
+struct LongHandlerStats {
+  std::string actor;  ///< Trace::actor_name
+  std::string message_type;
+  std::string lane;  ///< Trace::lane_name
+  double at_us = 0;  ///< when it returned, from the first event
+  double at_least_us = 0;
+};
+
 struct TraceStats {
   std::size_t workers = 0;  ///< worker lanes (guest lanes are in `guests`)
   double duration_us = 0;   ///< first event's begin to last event's end
@@ -64,6 +74,7 @@ struct TraceStats {
   std::vector<std::uint64_t> batch_runs;                 ///< runs per batch-size bucket
   std::vector<std::vector<std::uint64_t>> steal_matrix;  ///< [thief][victim]
   std::vector<GuestLaneStats> guests;                    ///< per guest lane
+  std::vector<LongHandlerStats> long_handlers;           ///< in the order of the lanes
 
   /// The part of busy_us spent in guest lanes.
   double guest_busy_us() const noexcept {

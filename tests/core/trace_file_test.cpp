@@ -48,6 +48,10 @@ Trace sample() {
                         .a = 9,
                         .b = 1,
                         .c = std::uint64_t{77} << 9 | 3 << 1});  // its sender's run was lost
+  // worker 1: #9's handler of a Ping ran at least 2 ms.
+  t.message_types = {"app::Ping"};
+  t.lanes[1].push_back(
+      {.ts = 1450, .kind = TraceKind::long_handler, .a = 9, .b = 0, .c = 2'000'000});
   t.stats_json = R"({"uptime_ns": 5000.5, "workers": [{"index": 0, "messages": 3}], "actors": []})";
   return t;
 }
@@ -103,6 +107,7 @@ void expect_same(const Trace& a, const Trace& b) {
   EXPECT_EQ(a.names, b.names);
   EXPECT_EQ(a.stats_json, b.stats_json);
   EXPECT_EQ(a.guest_names, b.guest_names);
+  EXPECT_EQ(a.message_types, b.message_types);
   ASSERT_EQ(a.lanes.size(), b.lanes.size());
   for (std::size_t w = 0; w < a.lanes.size(); ++w) {
     ASSERT_EQ(a.lanes[w].size(), b.lanes[w].size());
@@ -209,7 +214,7 @@ TEST(TraceFile, EveryTruncationIsAnErrorNamingAnOffsetInside) {
 TEST(TraceFile, CorruptHeadersNameWhereTheyGoWrong) {
   const std::string good = encode_trace(sample());
   EXPECT_EQ(offset_of_error(with(good, 0, "NOTATRACE", 8)), 0u);
-  for (const std::uint32_t v : {0u, 4u}) EXPECT_EQ(offset_of_error(with(good, 8, &v, 4)), 8u);
+  for (const std::uint32_t v : {0u, 5u}) EXPECT_EQ(offset_of_error(with(good, 8, &v, 4)), 8u);
   const std::uint32_t threads = 1u << 20;
   EXPECT_EQ(offset_of_error(with(good, 12, &threads, 4)), 12u);
   const double nan_rate = -1;
@@ -278,13 +283,50 @@ TEST(TraceFile, AnUnknownEventKindOrAHugeCountIsAnError) {
   t.lanes.resize(1);
   t.lanes[0].push_back({.ts = 1, .kind = TraceKind::run, .a = 1});
   const std::string good = encode_trace(t);
-  // Header 36 bytes, no names, then the count (8) and the event.
-  const std::size_t count_at = 36, event_at = 44;
+  // Header 28 bytes, no names (8), no message types (8), then the count
+  // (8) and the event.
+  const std::size_t count_at = 44, event_at = 52;
   std::string bad_kind = good;
   bad_kind[event_at + 8 + 4] = 99;
   EXPECT_EQ(offset_of_error(bad_kind), event_at);
   const std::uint64_t huge = 1ull << 40;
   EXPECT_EQ(offset_of_error(with(good, count_at, &huge, 8)), count_at);
+}
+
+TEST(TraceFile, LongHandlerEventsNameTheirMessageTypeAndOlderVersionsHaveNone) {
+  // Lanes of one worker; no names, one message type, one long_handler event.
+  Trace t;
+  t.lanes.resize(1);
+  t.message_types = {"app::Ping"};
+  t.lanes[0].push_back({.ts = 5, .kind = TraceKind::long_handler, .a = 3, .b = 0, .c = 7'000});
+  const std::string good = encode_trace(t);
+  const Trace back = decode_trace(good);
+  EXPECT_EQ(back.message_type(0), "app::Ping");
+  EXPECT_EQ(back.message_type(1), "?") << "an index past the table";
+  const std::string json = to_chrome_json(back);
+  EXPECT_NE(json.find("long handler: #3 on app::Ping"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"at_least_us\":7.000"), std::string::npos) << json;
+  // Offsets: header 28, name count 8, the message type count at 36, the
+  // first type's length at 44.
+  const std::uint64_t huge = std::uint64_t{1} << 30;
+  expect_error(with(good, 36, &huge, 8), 36, "message type count");
+  const std::uint32_t long_type = 4097;
+  expect_error(with(good, 44, &long_type, 4), 44, "message type length");
+  // A version 3 file has no message types and no such event.
+  std::string v3("SHOALTRC", 8);
+  append<std::uint32_t>(v3, 3);  // version
+  append<std::uint32_t>(v3, 1);  // one lane
+  append<double>(v3, 1.0);       // ns per tick
+  append<std::uint32_t>(v3, 1);  // one worker lane
+  append<std::uint64_t>(v3, 0);  // no names
+  append<std::uint64_t>(v3, 1);  // one event, of the new kind
+  const std::size_t event_at = v3.size();
+  append<std::uint64_t>(v3, 5);
+  append<std::uint64_t>(v3,
+                        std::uint64_t{static_cast<std::uint8_t>(TraceKind::long_handler)} << 32);
+  for (std::uint64_t word : {3, 0, 7000, 0}) append<std::uint64_t>(v3, word);
+  append<std::uint64_t>(v3, 0);  // no statistics
+  expect_error(v3, event_at, "unknown event kind");
 }
 
 TEST(TraceFile, RandomCorruptionNeverCrashes) {

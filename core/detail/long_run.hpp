@@ -1,0 +1,37 @@
+// The long-handler watch: how the monitor (monitor.hpp) tells the handler
+// running on a worker that it has run past SchedulerConfig::long_handler.
+//
+// The monitor cannot name the handler: it sees only that a worker's run
+// count has not moved. So it raises the worker's flag, and the handler's
+// own run loop (ActorCell::run) looks at the flag after every message it
+// handles — one load of a line the worker only reads — and, when raised,
+// reports the actor and the message it just handled (LongHandlerEvent).
+// The flag costs the run loop nothing else: no clock read per message. A
+// flag raised outside a handler (a long stretch of timer expiry between
+// runs) is lowered unreported at the start of the next run.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace shoal::detail {
+
+struct LongRunWatch {
+  /// Raised by the monitor (release) once per long run; lowered by the
+  /// thread that reports it (acquire exchange): the pair orders since_ns.
+  std::atomic<bool> raised{false};
+  /// Scheduler time (ns) the monitor first saw the run: the handler has
+  /// run at least from here. Written by the monitor before it raises.
+  std::atomic<std::int64_t> since_ns{0};
+  /// The worker's finished runs when the monitor raised the flag: the
+  /// reporter drops a flag whose run has ended (raised just too late).
+  std::atomic<std::uint64_t> runs{0};
+};
+
+/// Never raised: what a thread that is not a worker (a guest, a test
+/// driving the deterministic mode) watches.
+inline LongRunWatch no_long_run_watch;
+/// The watch of the worker on this thread (Worker::run sets it).
+inline thread_local LongRunWatch* long_run_watch = &no_long_run_watch;
+
+}  // namespace shoal::detail
