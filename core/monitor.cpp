@@ -102,8 +102,10 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
       seen.flagged_long = true;
     }
     if (!takes_stalled_ || in_run < stall_after) continue;
-    // Stalled: its due timers fire from here (a tick late at most).
-    if (seen.expired == std::chrono::nanoseconds::zero() || now - seen.expired >= Scheduler::tick) {
+    // Stalled: its due timers fire from here (a tick late at most), once a
+    // tick, and not at all (nor its fence) if it has none.
+    if (w.may_have_timers() && (seen.expired == std::chrono::nanoseconds::zero() ||
+                                now - seen.expired >= Scheduler::tick)) {
       w.expire_for_stalled(runs);
       seen.expired = now;
     }

@@ -290,6 +290,8 @@ Worker::WheelUse::WheelUse(Worker& w) noexcept : w_(w), outer_(w.wheel_depth_++ 
 Worker::WheelUse::~WheelUse() {
   --w_.wheel_depth_;
   if (!outer_) return;
+  // relaxed: a hint for the monitor (may_have_timers), stale at worst by a look.
+  w_.has_timers_.store(!w_.timers_.empty(), std::memory_order_relaxed);
   if (locked_) {
     w_.wheel_mu_.unlock();
   } else {
@@ -314,6 +316,8 @@ std::size_t Worker::expire_for_stalled(std::uint64_t runs) noexcept {
     const std::uint64_t now = sched_.current_tick();
     if (!timers_.empty() && timers_.next_expiry() <= now) fired = timers_.advance(now);
     detail::expiring_wheel = nullptr;
+    // relaxed: as in ~WheelUse.
+    has_timers_.store(!timers_.empty(), std::memory_order_relaxed);
   }
   // release: pairs with WheelUse's acquire load of the flag.
   wheel_flag_.store(false, std::memory_order_release);

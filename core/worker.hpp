@@ -139,6 +139,14 @@ class Worker {
     return lifo_slot_.load(std::memory_order_relaxed) != nullptr ||
            held_.load(std::memory_order_relaxed) != nullptr;
   }
+  /// False if the worker had no timers at its last use of its wheel and
+  /// none are posted to it: expire_for_stalled (and its fence) can wait.
+  /// Thread-safe; a hint, stale by one use of the wheel.
+  bool may_have_timers() const noexcept {
+    // relaxed (both): hints; the monitor looks again a tick later.
+    return has_timers_.load(std::memory_order_relaxed) ||
+           has_timer_mail_.load(std::memory_order_relaxed);
+  }
   /// What give_up_stalled took: the LIFO slot's mailbox (scheduled: run it)
   /// and the held one (owned, drained when held: settle it).
   struct Given {
@@ -226,6 +234,7 @@ class Worker {
   // (after_run): in no queue, so no other worker can run it meanwhile.
   std::atomic<ActorCell*> held_{nullptr};
   std::atomic<bool> in_wheel_{false};  // the owner is using its wheel (WheelUse)
+  std::atomic<bool> has_timers_{false};  // its wheel was not empty after the last use
 
   // -- owner thread only ------------------------------------------------------
   std::uint32_t lifo_streak_ = 0;
