@@ -27,27 +27,30 @@ void Monitor::stop() noexcept {
 }
 
 void Monitor::run() {
-  // Its waits are short (period()): the default 50 µs of timer slack
+  // Its waits can be short (next_wait()): the default 50 µs of timer slack
   // would stretch them by up to half.
   prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   unsigned quiet = 0;
-  Found found;
+  // The workers are starting: look as just after one left idle.
+  Found found{.all_idle = false, .any_idle = true};
+  std::chrono::nanoseconds wait = next_wait(found, Scheduler::tick, /*woken=*/true);
   // relaxed (both): pair with the store in stop(), ordered by the parker.
   while (!stop_.load(std::memory_order_relaxed)) {
     // relaxed: a hint for the workers (note_busy, note_parking); the
     // parker's token keeps a wake-up that comes before the wait.
     wake_on_.store(wake_on(found), std::memory_order_relaxed);
-    parker_.park_for(period(found));
+    const bool woken = parker_.park_for(wait);
     // relaxed: pairs with the store in stop(), as above.
     if (stop_.load(std::memory_order_relaxed) || sched_.stopping()) break;
     found = look(sched_.now());
+    wait = next_wait(found, wait, woken);
     quiet = found.all_idle ? quiet + 1 : 0;
     if (quiet >= quiet_looks) {
       sleep_while_all_idle();
       quiet = 0;
-      // A worker has just left idle (note_busy): look again soon, as when
-      // one is busy and another idle.
+      // A worker has just left idle (note_busy): look again soon.
       found = {.all_idle = false, .any_idle = true};
+      wait = next_wait(found, wait, /*woken=*/true);
     }
   }
 }
@@ -58,12 +61,16 @@ Monitor::Wake Monitor::wake_on(Found f) const noexcept {
   return f.any_idle ? Wake::never : Wake::on_park;
 }
 
-std::chrono::nanoseconds Monitor::period(Found f) const noexcept {
-  if (!takes_stalled_ || sched_.worker_count() < 2 || f.all_idle || !f.any_idle) {
-    return Scheduler::tick;
-  }
-  return std::clamp(sched_.config().stall_after / 2, min_period,
-                    std::chrono::nanoseconds(Scheduler::tick));
+std::chrono::nanoseconds Monitor::next_wait(Found f, std::chrono::nanoseconds last,
+                                            bool woken) const noexcept {
+  const std::chrono::nanoseconds tick = Scheduler::tick;
+  // Quick looks only while a stall could be given up to an idle worker.
+  if (!takes_stalled_ || sched_.worker_count() < 2 || f.all_idle || !f.any_idle) return tick;
+  const auto quick = std::clamp(sched_.config().stall_after / 2, min_period, tick);
+  // Just after a worker left idle or parked, or while a run outlasts a look
+  // and may yet have something to give up.
+  if (woken || f.suspect) return quick;
+  return std::min(last * 2, tick);  // the busy workers make progress: back off
 }
 
 void Monitor::sleep_while_all_idle() {
@@ -97,6 +104,9 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
       continue;
     }
     const auto in_run = now - seen.since;  // at least: it began before `since`
+    // In one run since the last look at least: a stall coming, or one with
+    // cells still to give up.
+    found.suspect |= in_run < stall_after || w.has_local_cells();
     if (long_handler.count() > 0 && in_run >= long_handler && !seen.flagged_long) {
       w.flag_long_run(seen.since, runs);
       seen.flagged_long = true;

@@ -12,17 +12,23 @@
 // it raises the worker's long-run flag, once per run: the handler reports
 // itself when it returns (detail/long_run.hpp).
 //
-// How often it looks. Every stall_after / 2 (≥ 20 µs) while a worker is
-// idle and another busy: the idle one can run what a stall gives up at
-// once, and the look takes the idle CPU's time. Once a tick otherwise: with
-// every worker busy, none could run what a stall gives up before its own
-// next look at the global queue anyway, and a look on a busy CPU costs a
-// context switch; with every worker idle nothing can stall. Leaving either
-// state ends the tick's wait at once: the first worker to leave idle
-// (note_busy) or to park (note_parking) wakes the monitor. So what a long
-// handler woke waits about 1.5 × stall_after (plus the spin before a
-// park), not a tick. Timers of a stalled worker are expired once a tick
-// (they have a tick's resolution).
+// How often it looks. A look costs its thread a timed sleep, ~15–20 µs of
+// CPU on a VM, so it looks quickly only when that can pay: while a worker
+// is idle (it can run what a stall gives up at once) and another busy,
+// every stall_after / 2 (≥ 20 µs) just after a worker left idle or parked
+// and while a busy worker has been in one run since the last look (until
+// it has stalled and has nothing left to give up);
+// backing off, doubling, to once a tick while the busy workers make
+// progress (as Go's sysmon backs off). With every worker busy it looks
+// once a tick: none could run what a stall gives up before its own next
+// look at the global queue anyway. With every worker idle nothing can
+// stall. Leaving either state ends the tick's wait at once: the first
+// worker to leave idle (note_busy) or to park (note_parking) wakes the
+// monitor. So a handler that stalls right after its worker woke has what
+// it woke run elsewhere after about 1.5 × stall_after (measured ~0.3 ms);
+// one that stalls in the middle of busy work, within about two ticks.
+// Timers of a stalled worker are expired once a tick (they have a tick's
+// resolution).
 //
 // The monitor never runs actors and costs the workers nothing while they
 // make progress: it reads each worker's run count. When every worker has
@@ -98,14 +104,18 @@ class Monitor {
   struct Found {
     bool all_idle = true;  // every worker looks for work or sleeps
     bool any_idle = false;
+    bool suspect = false;  // a busy worker in the same run as at the last look, which
+                           // may yet have something to give up
   };
   void run();
   /// One look at every worker at time `now`.
   Found look(std::chrono::nanoseconds now);
   /// What may end the wait after a look that found `f`.
   Wake wake_on(Found f) const noexcept;
-  /// How long to wait before the next look, after one that found `f`.
-  std::chrono::nanoseconds period(Found f) const noexcept;
+  /// How long to wait before the next look, after one that found `f`
+  /// having waited `last` (`woken`: a worker ended the wait).
+  std::chrono::nanoseconds next_wait(Found f, std::chrono::nanoseconds last,
+                                     bool woken) const noexcept;
   /// Sleeps until note_busy or stop, unless a worker turns out busy.
   void sleep_while_all_idle();
 
