@@ -11,7 +11,6 @@
 #include <unordered_map>
 
 #include "core/actor_system.hpp"
-#include "core/detail/long_run.hpp"
 
 namespace shoal {
 
@@ -175,7 +174,7 @@ void ActorCell::handle_post_mortem(const Envelope& e) noexcept {
 
 // -- the run loop ----------------------------------------------------------------------
 
-RunStats ActorCell::run(bool may_hold) {
+RunStats ActorCell::run(bool may_hold, detail::LongRunWatch& watch) {
   mailbox_.begin_run();
   detail::outbox.open = true;  // this run's handlers may hold a burst (detail/outbox.hpp)
   if (!started_) [[unlikely]]
@@ -184,12 +183,6 @@ RunStats ActorCell::run(bool may_hold) {
   bool active = false;  // handled a message that resets the receive timeout
   // Read once: the first line of the cell is the one senders write.
   const bool instrumented = is_instrumented();
-  // The worker's long-run flag (detail/long_run.hpp), looked at after each
-  // handler. Raised before this run began: not by one of its handlers.
-  detail::LongRunWatch& watch = *detail::long_run_watch;
-  // relaxed (both): no data goes with a flag dropped unreported.
-  if (watch.raised.load(std::memory_order_relaxed)) [[unlikely]]
-    watch.raised.store(false, std::memory_order_relaxed);
   for (;;) {
     // System messages, then a stop, first, and again before every user
     // message. System messages go before the stop so that a watch or a

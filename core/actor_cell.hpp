@@ -57,6 +57,7 @@
 #include "core/actor.hpp"
 #include "core/behavior.hpp"
 #include "core/context.hpp"
+#include "core/detail/long_run.hpp"
 #include "core/lifecycle.hpp"
 #include "core/mailbox.hpp"
 #include "core/pid.hpp"
@@ -71,7 +72,6 @@ class ActorCell;
 
 namespace detail {
 
-struct LongRunWatch;
 void release_terminated_child(Envelope* e) noexcept;
 /// The system message a child sends its parent when it is gone (resident in
 /// the child; releases the child's reference when the parent's queue is done).
@@ -185,8 +185,9 @@ class ActorCell : public Process, public Context {
   /// ends because the mailbox is empty (not at the batch bound, not
   /// suspended, not dead) keeps it instead of going idle and says so
   /// (RunStats::held): the caller still owns the cell and must run it again
-  /// or end_hold() it.
-  RunStats run(bool may_hold = false);
+  /// or end_hold() it. `watch`: the long-run flag of the worker running it
+  /// (detail/long_run.hpp), looked at after every handler.
+  RunStats run(bool may_hold = false, detail::LongRunWatch& watch = detail::no_long_run_watch);
 
   /// For a held cell: true if another run looks worth it (a hint; see
   /// Mailbox::looks_runnable). Owner only.

@@ -251,7 +251,15 @@ bool Worker::poll_timers() {
   if (timers_.empty()) return false;
   const std::uint64_t now = sched_.current_tick();
   if (timers_.next_expiry() > now) return false;
-  return timers_.advance(now) != 0;
+  const bool fired = timers_.advance(now) != 0;
+  drop_long_run_flag();  // raised while timers fired, no handler ran
+  return fired;
+}
+
+void Worker::drop_long_run_flag() noexcept {
+  // relaxed (both): no data goes with a dropped flag.
+  if (long_run_.raised.load(std::memory_order_relaxed)) [[unlikely]]
+    long_run_.raised.store(false, std::memory_order_relaxed);
 }
 
 void Worker::insert_timer(Timer* t) noexcept {
@@ -382,6 +390,7 @@ ActorCell* Worker::idle() {
   }
   counters_.idle_since.set(0);
   sched_.note_busy();  // after the store above: the monitor may be asleep
+  drop_long_run_flag();  // raised while no handler ran
   counters_.idle_ticks.add(detail::ticks() - since);
   return c;
 }
@@ -404,14 +413,14 @@ inline void count(WorkerCounters& counters, const RunStats& r) noexcept {
 void Worker::run_mailbox(ActorCell* cell, WorkerCounters& counters,
                          detail::WorkerTrace* trace) noexcept {
   if (trace != nullptr) [[unlikely]] {
-    run_traced(cell, counters, *trace, /*may_hold=*/false);
+    run_traced(cell, counters, *trace, /*may_hold=*/false, detail::no_long_run_watch);
     return;
   }
   count(counters, cell->run());
 }
 
 RunStats Worker::run_traced(ActorCell* cell, WorkerCounters& counters, detail::WorkerTrace& t,
-                            bool may_hold) noexcept {
+                            bool may_hold, detail::LongRunWatch& watch) noexcept {
   t.actor = cell->id();  // before the run: the cell may be gone after it
   t.run_ts = detail::ticks();
   if (const std::uint32_t epoch = t.epoch(); cell->trace_epoch() != epoch) [[unlikely]] {
@@ -425,7 +434,7 @@ RunStats Worker::run_traced(ActorCell* cell, WorkerCounters& counters, detail::W
                  .b = reinterpret_cast<std::uintptr_t>(type.data())});
   }
   const std::uint64_t flows = t.flow_seq;
-  const RunStats r = cell->run(may_hold);
+  const RunStats r = cell->run(may_hold, watch);
   const std::uint64_t end = detail::ticks();
   t.ring.push({.ts = t.run_ts,
                .dur = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - t.run_ts, UINT32_MAX)),
@@ -565,10 +574,10 @@ void Worker::run() {
     }
     RunStats r;
     if (trace_ == nullptr) [[likely]] {
-      r = c->run(/*may_hold=*/true);
+      r = c->run(/*may_hold=*/true, long_run_);
       count(counters_, r);  // run_mailbox, inlined
     } else {
-      r = run_traced(c, counters_, *trace_, /*may_hold=*/true);
+      r = run_traced(c, counters_, *trace_, /*may_hold=*/true, long_run_);
     }
     after_run(c, r.held);
   }

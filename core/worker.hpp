@@ -184,6 +184,9 @@ class Worker {
   /// Takes foreign timers from the inbox and expires the due ones (whose
   /// sends schedule onto this worker). True if any expired.
   bool poll_timers();
+  /// Lowers the long-run flag if the monitor raised it while no handler
+  /// ran (detail/long_run.hpp): after firing timers, and on leaving idle.
+  void drop_long_run_flag() noexcept;
   /// Links or unlinks what other threads posted (post_timer).
   void take_timer_mail();
   /// Searches, then parks, until work turns up (returned) or the scheduler
@@ -197,7 +200,7 @@ class Worker {
   /// Starts or stops recording on this thread, as the recorder says.
   void refresh_trace() noexcept;
   static RunStats run_traced(ActorCell* cell, WorkerCounters& counters, detail::WorkerTrace& trace,
-                             bool may_hold) noexcept;
+                             bool may_hold, detail::LongRunWatch& watch) noexcept;
   /// After a run of `cell` (which it `held`, or not): settles the cell held
   /// before, and holds this one if something runs next here.
   void after_run(ActorCell* cell, bool held) noexcept;

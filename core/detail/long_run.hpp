@@ -6,9 +6,12 @@
 // own run loop (ActorCell::run) looks at the flag after every message it
 // handles — one load of a line the worker only reads — and, when raised,
 // reports the actor and the message it just handled (LongHandlerEvent).
-// The flag costs the run loop nothing else: no clock read per message. A
-// flag raised outside a handler (a long stretch of timer expiry between
-// runs) is lowered unreported at the start of the next run.
+// The flag costs the run loop nothing else: no clock read per message;
+// the worker hands its watch to the run (ActorCell::run). A flag raised
+// for a run that has ended is dropped by the reporter (the run count
+// moved on); one raised while no handler ran (a long stretch of timer
+// expiry between runs) is dropped by the worker after the timers, or
+// when it leaves idle.
 #pragma once
 
 #include <atomic>
@@ -31,7 +34,8 @@ struct LongRunWatch {
 /// Never raised: what a thread that is not a worker (a guest, a test
 /// driving the deterministic mode) watches.
 inline LongRunWatch no_long_run_watch;
-/// The watch of the worker on this thread (Worker::run sets it).
+/// The watch of the worker on this thread (Worker::run sets it): for the
+/// lifecycle handlers, which run deeper than the worker's hand-over.
 inline thread_local LongRunWatch* long_run_watch = &no_long_run_watch;
 
 }  // namespace shoal::detail
