@@ -36,9 +36,6 @@ void Monitor::run() {
   std::chrono::nanoseconds wait = next_wait(found, Scheduler::tick, /*woken=*/true);
   // relaxed (both): pair with the store in stop(), ordered by the parker.
   while (!stop_.load(std::memory_order_relaxed)) {
-    // relaxed: a hint for the workers (note_busy, note_parking); the
-    // parker's token keeps a wake-up that comes before the wait.
-    wake_on_.store(wake_on(found), std::memory_order_relaxed);
     const bool woken = parker_.park_for(wait);
     // relaxed: pairs with the store in stop(), as above.
     if (stop_.load(std::memory_order_relaxed) || sched_.stopping()) break;
@@ -55,20 +52,14 @@ void Monitor::run() {
   }
 }
 
-Monitor::Wake Monitor::wake_on(Found f) const noexcept {
-  if (!takes_stalled_ || sched_.worker_count() < 2) return Wake::never;
-  if (f.all_idle) return Wake::on_busy;
-  return f.any_idle ? Wake::never : Wake::on_park;
-}
-
 std::chrono::nanoseconds Monitor::next_wait(Found f, std::chrono::nanoseconds last,
                                             bool woken) const noexcept {
   const std::chrono::nanoseconds tick = Scheduler::tick;
   // Quick looks only while a stall could be given up to an idle worker.
   if (!takes_stalled_ || sched_.worker_count() < 2 || f.all_idle || !f.any_idle) return tick;
   const auto quick = std::clamp(sched_.config().stall_after / 2, min_period, tick);
-  // Just after a worker left idle or parked, or while a run outlasts a look
-  // and may yet have something to give up.
+  // Just after the monitor slept, or while a busy worker that just left
+  // idle or has been in one run since the last look has cells to give up.
   if (woken || f.suspect) return quick;
   return std::min(last * 2, tick);  // the busy workers make progress: back off
 }
@@ -97,6 +88,9 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
     const bool idle = w.is_idle();
     found.all_idle &= idle;
     found.any_idle |= idle;
+    // Just left idle with a cell in its slot: its handler may be stalling
+    // on what it woke.
+    found.suspect |= !idle && seen.idle && w.has_local_cells();
     if (idle || runs != seen.runs || seen.idle) {
       // Moving, or with nothing to run: not stalled. A run may begin from
       // here (the first look at it busy), not from a look while idle.
@@ -104,9 +98,8 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
       continue;
     }
     const auto in_run = now - seen.since;  // at least: it began before `since`
-    // In one run since the last look at least: a stall coming, or one with
-    // cells still to give up.
-    found.suspect |= in_run < stall_after || w.has_local_cells();
+    // In one run since the last look at least, with cells to give up.
+    found.suspect |= w.has_local_cells();
     if (long_handler.count() > 0 && in_run >= long_handler && !seen.flagged_long) {
       w.flag_long_run(seen.since, runs);
       seen.flagged_long = true;

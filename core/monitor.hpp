@@ -12,23 +12,24 @@
 // it raises the worker's long-run flag, once per run: the handler reports
 // itself when it returns (detail/long_run.hpp).
 //
-// How often it looks. A look costs its thread a timed sleep, ~15–20 µs of
-// CPU on a VM, so it looks quickly only when that can pay: while a worker
-// is idle (it can run what a stall gives up at once) and another busy,
-// every stall_after / 2 (≥ 20 µs) just after a worker left idle or parked
-// and while a busy worker has been in one run since the last look (until
-// it has stalled and has nothing left to give up);
-// backing off, doubling, to once a tick while the busy workers make
-// progress (as Go's sysmon backs off). With every worker busy it looks
-// once a tick: none could run what a stall gives up before its own next
-// look at the global queue anyway. With every worker idle nothing can
-// stall. Leaving either state ends the tick's wait at once: the first
-// worker to leave idle (note_busy) or to park (note_parking) wakes the
-// monitor. So a handler that stalls right after its worker woke has what
-// it woke run elsewhere after about 1.5 × stall_after (measured ~0.3 ms);
-// one that stalls in the middle of busy work, within about two ticks.
-// Timers of a stalled worker are expired once a tick (they have a tick's
-// resolution).
+// How often it looks. A look costs its thread a timed sleep (~15–20 µs of
+// CPU on a VM) and, on a small machine, delays the other threads now and
+// then: looking every stall_after / 2 whenever a worker left idle added
+// ~5 µs to the p90 of a round trip from outside to an idle system here.
+// So it looks quickly only when a stall may be starting that a look could
+// act on: while a worker is idle (it can run what a stall gives up at
+// once) and a busy one has cells in its LIFO slot or held and has just
+// left idle or been in one run since the last look, it waits stall_after
+// / 2 (≥ 20 µs); otherwise it doubles its wait up to a tick (as Go's
+// sysmon backs off). With every worker busy it looks once a tick: none
+// could run what a stall gives up before its own next look at the global
+// queue anyway. With every worker idle nothing can stall. The workers
+// never wake it for this: waking a waiting thread costs the waker 5–18 µs
+// here (an IPI), too much on the path of a message. So a handler that
+// stalls on what it woke has that run elsewhere after about 1.5 ×
+// stall_after once the monitor has seen it (within a tick of its start,
+// sooner when its worker just woke); timers of a stalled worker are
+// expired once a tick (they have a tick's resolution).
 //
 // The monitor never runs actors and costs the workers nothing while they
 // make progress: it reads each worker's run count. When every worker has
@@ -75,18 +76,8 @@ class Monitor {
     // Store→load against the monitor's sleep (run()): seq_cst fences both
     // sides, so either it sees this worker busy or this sees it asleep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    // relaxed (both): ordered by the fence above, as the pair's load half;
-    // wake_on_ is a hint (missed, the monitor looks a tick later).
-    if (asleep_.load(std::memory_order_relaxed) ||
-        wake_on_.load(std::memory_order_relaxed) == Wake::on_busy) {
-      parker_.unpark();
-    }
-  }
-  /// A worker is about to park: wakes the monitor if every worker was busy
-  /// at its last look (it waits a tick then). Thread-safe; a load.
-  void note_parking() noexcept {
-    // relaxed: a hint; missed, the monitor looks a tick later.
-    if (wake_on_.load(std::memory_order_relaxed) == Wake::on_park) parker_.unpark();
+    // relaxed: ordered by the fence above, as the pair's load half.
+    if (asleep_.load(std::memory_order_relaxed)) parker_.unpark();
   }
 
  private:
@@ -98,22 +89,18 @@ class Monitor {
     bool flagged_long = false;         // this run's long-run flag is raised
     std::chrono::nanoseconds expired{};  // when its timers were last expired from here
   };
-  /// What ends a tick-long wait early (see "how often it looks").
-  enum class Wake : std::uint8_t { never, on_busy, on_park };
   /// What one look found.
   struct Found {
     bool all_idle = true;  // every worker looks for work or sleeps
     bool any_idle = false;
-    bool suspect = false;  // a busy worker in the same run as at the last look, which
-                           // may yet have something to give up
+    bool suspect = false;  // a busy worker that just left idle or is in the same run as at
+                           // the last look, with cells in its slot or held
   };
   void run();
   /// One look at every worker at time `now`.
   Found look(std::chrono::nanoseconds now);
-  /// What may end the wait after a look that found `f`.
-  Wake wake_on(Found f) const noexcept;
   /// How long to wait before the next look, after one that found `f`
-  /// having waited `last` (`woken`: a worker ended the wait).
+  /// having waited `last` (`woken`: note_busy ended the wait).
   std::chrono::nanoseconds next_wait(Found f, std::chrono::nanoseconds last,
                                      bool woken) const noexcept;
   /// Sleeps until note_busy or stop, unless a worker turns out busy.
@@ -130,7 +117,6 @@ class Monitor {
   detail::Parker parker_;   // the tick's sleep; stop() and note_busy() unpark it
   std::atomic<bool> stop_{false};
   std::atomic<bool> asleep_{false};  // in sleep_while_all_idle (note_busy reads it)
-  std::atomic<Wake> wake_on_{Wake::never};  // written before each wait; workers read it
   std::thread thread_;
 };
 

@@ -238,10 +238,7 @@ class Scheduler {
   void note_busy() noexcept {
     if (monitor_ != nullptr) monitor_->note_busy();
   }
-  /// A worker is about to park (Monitor::note_parking). Thread-safe.
-  void note_parking() noexcept {
-    if (monitor_ != nullptr) monitor_->note_parking();
-  }
+
 
  private:
   void schedule_external(ActorCell* cell) noexcept;

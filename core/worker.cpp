@@ -340,7 +340,6 @@ void Worker::park() {
   // relied on this look.
   if (last_searcher && sched_.has_pending_work()) sched_.notify_one();
   if (sched_.stopping()) return;
-  sched_.note_parking();  // the monitor looks more often while a worker is idle
   parked_.store(true, std::memory_order_seq_cst);  // see post_timer
   counters_.parks.add();
   const std::uint64_t asleep = trace_ != nullptr ? detail::ticks() : 0;
