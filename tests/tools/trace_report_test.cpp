@@ -254,6 +254,26 @@ TEST(TraceStats, PercentilesAreNearestRank) {
   EXPECT_EQ(percentiles(none).n, 0u);
 }
 
+TEST(TraceStats, LongHandlersAreListedWithTheirActorAndMessageType) {
+  Trace t = hand_built();
+  t.message_types = {"app::Slow"};
+  // bob's handler of an app::Slow ran at least 150 ms; it returned at tick
+  // 2100 (2 ns a tick: 2.2 us after the first event, at 1000).
+  t.lanes[1].push_back(
+      {.ts = 2100, .kind = TraceKind::long_handler, .a = 3, .b = 0, .c = 150'000'000});
+  const TraceStats s = analyze(t);
+  ASSERT_EQ(s.long_handlers.size(), 1u);
+  EXPECT_EQ(s.long_handlers[0].actor, "bob");
+  EXPECT_EQ(s.long_handlers[0].message_type, "app::Slow");
+  EXPECT_EQ(s.long_handlers[0].lane, "worker 1");
+  EXPECT_DOUBLE_EQ(s.long_handlers[0].at_least_us, 150'000.0);
+  EXPECT_DOUBLE_EQ(s.long_handlers[0].at_us, 2.2);
+  const std::string text = format_summary(s);
+  EXPECT_NE(text.find("long       bob on app::Slow: at least"), std::string::npos) << text;
+  EXPECT_EQ(embedded_data(render_html_report(t, "long")).at("summary").at("long_handlers"), 1);
+  EXPECT_EQ(analyze(hand_built()).long_handlers.size(), 0u);
+}
+
 // -- shoal-trace --------------------------------------------------------------------------
 
 /// What a run of shoal-trace did.
