@@ -35,7 +35,12 @@ void Monitor::run() {
   Found found{.all_idle = false, .any_idle = true};
   std::chrono::nanoseconds wait = next_wait(found, Scheduler::tick, /*woken=*/true);
   // relaxed (both): pair with the store in stop(), ordered by the parker.
+  const bool eager =
+      takes_stalled_ && sched_.worker_count() >= 2 && sched_.config().eager_stall_looks;
   while (!stop_.load(std::memory_order_relaxed)) {
+    // relaxed: a hint for note_busy; the parker's token keeps a wake-up
+    // that comes before the wait.
+    wake_on_busy_.store(eager && found.all_idle, std::memory_order_relaxed);
     const bool woken = parker_.park_for(wait);
     // relaxed: pairs with the store in stop(), as above.
     if (stop_.load(std::memory_order_relaxed) || sched_.stopping()) break;
@@ -60,7 +65,7 @@ std::chrono::nanoseconds Monitor::next_wait(Found f, std::chrono::nanoseconds la
   const auto quick = std::clamp(sched_.config().stall_after / 2, min_period, tick);
   // Just after the monitor slept, or while a busy worker that just left
   // idle or has been in one run since the last look has cells to give up.
-  if (woken || f.suspect) return quick;
+  if (woken || f.suspect || sched_.config().eager_stall_looks) return quick;
   return std::min(last * 2, tick);  // the busy workers make progress: back off
 }
 

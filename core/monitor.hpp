@@ -24,8 +24,9 @@
 // sysmon backs off). With every worker busy it looks once a tick: none
 // could run what a stall gives up before its own next look at the global
 // queue anyway. With every worker idle nothing can stall. The workers
-// never wake it for this: waking a waiting thread costs the waker 5–18 µs
-// here (an IPI), too much on the path of a message. So a handler that
+// never wake it for this (unless SchedulerConfig::eager_stall_looks asks
+// for it): waking a waiting thread costs the waker 5–18 µs here (an IPI),
+// too much on the path of a message. So a handler that
 // stalls on what it woke has that run elsewhere after about 1.5 ×
 // stall_after once the monitor has seen it (within a tick of its start,
 // sooner when its worker just woke); timers of a stalled worker are
@@ -76,8 +77,11 @@ class Monitor {
     // Store→load against the monitor's sleep (run()): seq_cst fences both
     // sides, so either it sees this worker busy or this sees it asleep.
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    // relaxed: ordered by the fence above, as the pair's load half.
-    if (asleep_.load(std::memory_order_relaxed)) parker_.unpark();
+    // relaxed (both): ordered by the fence above, as the pair's load half
+    // (wake_on_busy_ a hint: missed, the monitor looks a tick later).
+    if (asleep_.load(std::memory_order_relaxed) || wake_on_busy_.load(std::memory_order_relaxed)) {
+      parker_.unpark();
+    }
   }
 
  private:
@@ -117,6 +121,9 @@ class Monitor {
   detail::Parker parker_;   // the tick's sleep; stop() and note_busy() unpark it
   std::atomic<bool> stop_{false};
   std::atomic<bool> asleep_{false};  // in sleep_while_all_idle (note_busy reads it)
+  // Waiting with every worker idle, and SchedulerConfig::eager_stall_looks:
+  // the first worker to leave idle ends the wait (note_busy reads it).
+  std::atomic<bool> wake_on_busy_{false};
   std::thread thread_;
 };
 

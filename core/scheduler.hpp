@@ -82,8 +82,18 @@ struct SchedulerConfig {
   /// A worker inside one run for longer than this gives up its LIFO slot
   /// and held mailbox to the other workers (monitor.hpp), which the monitor
   /// notices within a tick or two: what a long handler woke runs elsewhere
-  /// meanwhile. Zero: never (no monitor thread).
+  /// meanwhile. Zero: never (and no monitor thread unless long_handler
+  /// asks for one).
   std::chrono::nanoseconds stall_after{std::chrono::microseconds(200)};
+  /// While a worker is idle and another busy, the monitor looks every
+  /// stall_after / 2 (instead of only when a stall may be starting), and
+  /// the first worker to leave an all-idle spell wakes it: what a long
+  /// handler woke runs elsewhere after about 1.5 × stall_after whenever a
+  /// worker is idle to run it. Costs the monitor a timed sleep per look
+  /// (15–17 % of a core during a one-pair ping-pong on a 2-vCPU guest) and
+  /// that worker a wake-up (5–18 µs here): bench/RESULTS.md, run Z. For a
+  /// machine with a core to spare.
+  bool eager_stall_looks = false;
   /// A handler that runs longer than this is reported once it returns: a
   /// LongHandler event on the system's event stream and a long_handler
   /// event in the flight recorder, naming the actor's type and the

@@ -117,6 +117,13 @@ TEST(Monitor, AnActorWokenByALongHandlerRunsOnTheOtherWorkerMeanwhile) {
   EXPECT_GE(stalls_given_up(system), 1u);
 }
 
+TEST(Monitor, EagerLooksGiveItUpToo) {
+  ActorSystem system({.scheduler = {.workers = 2, .eager_stall_looks = true}});
+  EXPECT_TRUE(answered_while_waiting(system, First::waiter));
+  EXPECT_TRUE(answered_while_waiting(system, First::answerer));
+  EXPECT_GE(stalls_given_up(system), 2u);
+}
+
 TEST(Monitor, AHeldActorIsGivenUpToo) {
   ActorSystem system({.scheduler = {.workers = 2}});
   EXPECT_TRUE(answered_while_waiting(system, First::answerer));
