@@ -1,13 +1,13 @@
 #include "core/actor_system.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/detail/stats_snapshot.hpp"
+#include "core/log.hpp"
 
 namespace shoal {
 
@@ -380,7 +380,7 @@ void ActorSystem::dump_trace_on_signal(int signo, std::string path) {
     try {
       dump_trace(path);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "shoal: trace dump failed: %s\n", e.what());
+      log(LogLevel::error, "actor system", std::string("trace dump failed: ") + e.what());
     }
   });
 }
@@ -500,11 +500,10 @@ void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& 
     try {
       config_.on_failure(f);
     } catch (...) {
-      std::fputs("shoal: failure observer threw; ignored\n", stderr);
+      log(LogLevel::warning, "actor system", "the failure observer threw; ignored");
     }
   } else {
-    std::fprintf(stderr, "shoal: actor %llu failed: %s\n", static_cast<unsigned long long>(actor),
-                 f.what.c_str());
+    log(LogLevel::error, "actor system", "actor " + std::to_string(actor) + " failed: " + f.what);
   }
 }
 

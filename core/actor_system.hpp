@@ -39,6 +39,7 @@
 #include "core/future.hpp"
 #include "core/handles.hpp"
 #include "core/lifecycle.hpp"
+#include "core/log.hpp"
 #include "core/middleware.hpp"
 #include "core/pid.hpp"
 #include "core/props.hpp"
@@ -66,7 +67,8 @@ struct SystemConfig {
   /// Called for every dead letter, on the thread that produced it.
   DeadLetters::Observer on_dead_letter{};
   /// Called for every actor failure, on the worker where it failed. When
-  /// empty, failures are printed to stderr.
+  /// empty, each failure is logged as an error (log.hpp: stderr unless
+  /// set_log_sink redirects it).
   std::function<void(const Failure&)> on_failure{};
   /// Supervises the actors the system spawns (those without a parent actor);
   /// null = default_strategy() (one-for-one, 10 restarts within 10 s).
@@ -304,7 +306,7 @@ class ActorSystem {
   void dump_trace(const std::string& path) const;
   /// From now on, each `signo` (e.g. SIGUSR2) received by the process
   /// writes trace() to `path` (on a background thread: the handler only
-  /// wakes it), until the system is destroyed. Errors go to stderr. Throws
+  /// wakes it), until the system is destroyed. Errors go to the log (log.hpp). Throws
   /// if the signal is already used this way by another system.
   void dump_trace_on_signal(int signo, std::string path);
   std::uint64_t failures() const noexcept {

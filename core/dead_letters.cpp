@@ -1,6 +1,6 @@
 #include "core/dead_letters.hpp"
 
-#include <cstdio>
+#include "core/log.hpp"
 
 namespace shoal {
 
@@ -47,7 +47,7 @@ void DeadLetters::publish(const DeadLetter& d) noexcept {
     try {
       observer_(d);
     } catch (...) {
-      std::fputs("shoal: dead-letter observer threw; ignored\n", stderr);
+      log(LogLevel::warning, "dead letters", "the dead-letter observer threw; ignored");
     }
   }
 }

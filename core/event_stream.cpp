@@ -1,7 +1,9 @@
 #include "core/event_stream.hpp"
 
 #include <algorithm>
-#include <cstdio>
+#include <string>
+
+#include "core/log.hpp"
 
 namespace shoal {
 
@@ -40,8 +42,8 @@ void EventStream::deliver(const MessageType* type, const void* event) const noex
     try {
       s.fn(event);
     } catch (...) {
-      std::fprintf(stderr, "shoal: an event stream subscriber for %.*s threw; skipped\n",
-                   static_cast<int>(type->name.size()), type->name.data());
+      log(LogLevel::warning, "event stream",
+          "a subscriber for " + std::string(type->name) + " threw; skipped");
     }
   }
 }

@@ -79,7 +79,7 @@ class EventStream {
   }
 
   /// Delivers `e` to the subscribers of E. Thread-safe; never throws (a
-  /// callback that throws is skipped and reported on stderr).
+  /// callback that throws is skipped and logged as a warning: log.hpp).
   template <class E>
   void publish(const E& e) const noexcept {
     // relaxed: pairs with nothing — a hint written by add()/unsubscribe()'s

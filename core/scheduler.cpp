@@ -4,13 +4,13 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
 #include "core/actor_cell.hpp"
 #include "core/detail/stats_snapshot.hpp"
 #include "core/guest_runner.hpp"
+#include "core/log.hpp"
 
 namespace shoal {
 
@@ -71,7 +71,9 @@ void Scheduler::start() {
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);
         if (pthread_setaffinity_np(w->thread().native_handle(), sizeof one, &one) != 0) {
-          std::fprintf(stderr, "shoal: could not pin worker %u to cpu %d\n", w->index(), cpu);
+          log(LogLevel::warning, "scheduler",
+              "could not pin worker " + std::to_string(w->index()) + " to cpu " +
+                  std::to_string(cpu));
         }
         break;
       }
@@ -196,7 +198,7 @@ void Scheduler::schedule_external(ActorCell* cell) noexcept {
   // Implicit producer per outside thread: moodycamel keeps each thread's
   // pushes in order, and order across mailboxes does not matter here.
   if (!global_.enqueue(cell)) {
-    std::fprintf(stderr, "shoal: out of memory growing the global queue\n");
+    log(LogLevel::error, "scheduler", "out of memory growing the global queue");
     std::abort();
   }
   notify_one();

@@ -6,11 +6,11 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <string_view>
 #include <utility>
 
 #include "core/actor_cell.hpp"
+#include "core/log.hpp"
 #include "core/scheduler.hpp"
 
 namespace shoal {
@@ -63,7 +63,7 @@ void Worker::push_back(ActorCell* cell) noexcept {
 
 void Worker::enqueue_global(ActorCell* const* cells, std::size_t n) noexcept {
   if (!sched_.global_queue().enqueue_bulk(global_producer_, cells, n)) {
-    std::fprintf(stderr, "shoal: out of memory growing the global queue\n");
+    log(LogLevel::error, "worker", "out of memory growing the global queue");
     std::abort();
   }
 }
@@ -196,7 +196,7 @@ TimerMail decode(std::uintptr_t m) noexcept {
 
 void Worker::post_timer(Timer* t, bool cancel) noexcept {
   if (!timer_mail_.enqueue(reinterpret_cast<std::uintptr_t>(t) | (cancel ? 1u : 0u))) {
-    std::fprintf(stderr, "shoal: out of memory growing a timer queue\n");
+    log(LogLevel::error, "worker", "out of memory growing a timer queue");
     std::abort();
   }
   // Store→load against park(): it stores parked_ then loads the flag; we

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 #include <random>
 
+#include "core/log.hpp"
 #include "io/detail/node_impl.hpp"
 
 namespace shoal::io {
@@ -230,13 +230,13 @@ NodeStats NodeImpl::stats() const noexcept {
 }
 
 void NodeImpl::report(std::string_view what) {
+  if (!config.on_error) {
+    log(LogLevel::warning, "node " + address_, what);
+    return;
+  }
   std::string line = "shoal node " + address_ + ": " + std::string(what);
   std::lock_guard lock(report_mu_);
-  if (config.on_error) {
-    config.on_error(line);
-  } else {
-    std::cerr << line << '\n';
-  }
+  config.on_error(line);
 }
 
 // -- an io thread: life --

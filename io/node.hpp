@@ -146,7 +146,8 @@ struct NodeConfig {
   /// are dialed as they are. A throw or an empty list fails the attempt.
   std::function<std::vector<std::string>(std::string_view host_port)> resolve{};
   /// Connection-level errors (protocol violations, peer lost), for the log;
-  /// empty: printed to stderr. Called on an io thread, one call at a time.
+  /// empty: logged as warnings from "node <address>" (core/log.hpp).
+  /// Called on an io thread, one call at a time.
   std::function<void(std::string_view)> on_error{};
 };
 

@@ -4,8 +4,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+
+#include "core/log.hpp"
 
 namespace shoal::detail {
 
@@ -23,7 +26,7 @@ void process_fence() noexcept {
   // Registered (enable_process_fence), so this cannot fail but for a bug:
   // a fence that silently did nothing would break the owner's protocol.
   if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-    std::perror("shoal: membarrier");
+    shoal::log(LogLevel::error, "process fence", std::strerror(errno));
     std::abort();
   }
 }
