@@ -20,7 +20,7 @@ namespace {
 constexpr char magic[8] = {'S', 'H', 'O', 'A', 'L', 'T', 'R', 'C'};
 constexpr std::uint32_t version = 4;                   // what encode_trace writes
 constexpr std::uint32_t version_no_message_types = 3;  // still read: no long handlers
-constexpr std::uint32_t version_no_guests = 2;  // still read: worker lanes only
+// Version 2 (still read): worker lanes only.
 constexpr std::uint32_t version_no_stats = 1;   // still read: no statistics section either
 constexpr std::uint32_t max_threads = 4096;
 constexpr std::uint64_t max_names = 1u << 24;
