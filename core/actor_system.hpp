@@ -202,12 +202,20 @@ class ActorSystem {
   /// delivered or handled, shut_down. Thread-safe; inside an actor, use
   /// Context::reenter_after to wait.
   template <class R, class T>
-  Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout) {
+  requires RepliesWith<R, T> Future<R> request_future(const Pid& to, T&& msg,
+                                                      std::chrono::nanoseconds timeout) {
     auto* core = new detail::FutureCore(*this);
     Future<R> f(core);
     if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
     request(to, std::forward<T>(msg), f.pid());
     return f;
+  }
+  /// request_future<R> for a request that declares its answer's type R
+  /// (`using reply_type = R;` in T).
+  template <DeclaresReply T>
+  Future<reply_type_of<T>> request_future(const Pid& to, T&& msg,
+                                          std::chrono::nanoseconds timeout) {
+    return request_future<reply_type_of<T>>(to, std::forward<T>(msg), timeout);
   }
   /// Stops `pid` (as stop()) and returns a future completed with its
   /// Terminated once it is gone (why = not_found if it was gone already).
@@ -562,7 +570,8 @@ inline void Context::hold(Process* target, Envelope* e) noexcept {
 }
 
 template <class R, class T>
-Future<R> Context::request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout) {
+requires RepliesWith<R, T> Future<R> Context::request_future(const Pid& to, T&& msg,
+                                                             std::chrono::nanoseconds timeout) {
   return system_->request_future<R>(to, std::forward<T>(msg), timeout);
 }
 

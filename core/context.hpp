@@ -83,7 +83,15 @@ class Context {
   /// (ActorSystem::request_future). Wait for it with reenter_after, never
   /// with get() (that would block this worker).
   template <class R, class T>
-  Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout);
+  requires RepliesWith<R, T> Future<R> request_future(const Pid& to, T&& msg,
+                                                      std::chrono::nanoseconds timeout);
+  /// request_future<R> for a request that declares its answer's type
+  /// (future.hpp, DeclaresReply).
+  template <DeclaresReply T>
+  Future<reply_type_of<T>> request_future(const Pid& to, T&& msg,
+                                          std::chrono::nanoseconds timeout) {
+    return request_future<reply_type_of<T>>(to, std::forward<T>(msg), timeout);
+  }
   /// Once `f` completes, runs `cont(Context&, Result<R>&)` as a message of
   /// this actor: after the messages queued before it, one at a time with
   /// every other message (so `cont` may touch the actor's state). While it

@@ -1,6 +1,8 @@
 // Request futures: ask an actor and get its answer as a typed future.
 //
 //   shoal::Future<Total> f = system.request_future<Total>(counter, Get{}, 1s);
+//   struct Get { using reply_type = Total; };  // or let the request name its answer:
+//   auto f = system.request_future(counter, Get{}, 1s);  // Future<Total>
 //   Total t = f.get();                        // a non-actor thread blocks
 //   f.then([](shoal::Result<Total> r) {...}); // or a callback where it completes
 //   ctx.reenter_after(f, [this](shoal::Context& ctx, shoal::Result<Total>& r) {...});
@@ -27,12 +29,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "core/dead_letters.hpp"
@@ -41,6 +45,20 @@
 #include "core/timer_wheel.hpp"
 
 namespace shoal {
+
+/// A request type that names the type of its answer (`using reply_type =
+/// Answer;`): request_future(pid, msg, timeout) infers the future's type
+/// from it, and request_future<R> with another R does not compile.
+template <class T>
+concept DeclaresReply = requires {
+  typename std::remove_cvref_t<T>::reply_type;
+};
+/// The answer type a request declares.
+template <class T>
+using reply_type_of = typename std::remove_cvref_t<T>::reply_type;
+/// True unless T declares a reply type other than R.
+template <class R, class T>
+concept RepliesWith = !DeclaresReply<T> || std::same_as<R, reply_type_of<T>>;
 
 class ActorSystem;
 

@@ -228,6 +228,40 @@ TEST(RequestFuture, AnAnswerUnlinksTheTimeoutAtOnce) {
   EXPECT_EQ(system->scheduler().pending_timers(), 0u);
 }
 
+/// A request that names its answer's type.
+struct Triple {
+  using reply_type = Answer;
+  std::uint64_t n = 0;
+};
+/// Answers Triple{n} with Answer{3n}.
+struct Tripler : Handles<Tripler, Triple> {
+  void on(Context& ctx, Triple& t) { ctx.respond(Answer{3 * t.n}); }
+};
+
+/// Whether request_future<R>(pid, msg, timeout) compiles for these types.
+template <class R, class T>
+concept CanRequest = requires(ActorSystem& s, Pid p, T msg) {
+  s.request_future<R>(p, std::move(msg), std::chrono::nanoseconds(1));
+};
+template <class R, class T>
+concept CanRequestInContext = requires(Context& c, Pid p, T msg) {
+  c.request_future<R>(p, std::move(msg), std::chrono::nanoseconds(1));
+};
+
+TEST(RequestFuture, ARequestThatNamesItsReplyTypeGivesThatFutureAndNoOther) {
+  static_assert(DeclaresReply<Triple> && !DeclaresReply<Ask>);
+  static_assert(CanRequest<Answer, Triple>, "the declared reply type");
+  static_assert(!CanRequest<Ask, Triple>, "another type does not compile");
+  static_assert(CanRequest<Answer, Ask> && CanRequest<Ask, Ask>, "undeclared: any type");
+  static_assert(CanRequestInContext<Answer, Triple> && !CanRequestInContext<Ask, Triple>);
+  auto system = deterministic_system();
+  Pid t = system->spawn<Tripler>();
+  auto f = system->request_future(t, Triple{5}, 1h);
+  static_assert(std::is_same_v<decltype(f), Future<Answer>>, "inferred from Triple");
+  system->run_until_idle();
+  EXPECT_EQ(f.get().n, 15u);
+}
+
 TEST(RequestFuture, GetWhereItWouldBlockForeverThrows) {
   auto system = deterministic_system();
   Pid d = system->spawn<Doubler>();
