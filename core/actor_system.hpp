@@ -47,6 +47,7 @@
 #include "core/supervision.hpp"
 #include "core/timers.hpp"
 #include "core/trace_file.hpp"
+#include "core/version.hpp"
 
 namespace shoal {
 

@@ -1,0 +1,7 @@
+#include "core/version.hpp"
+
+namespace shoal {
+
+std::string_view version() noexcept { return SHOAL_VERSION; }
+
+}  // namespace shoal
