@@ -8,7 +8,8 @@
 // each record goes to stderr as one line, "shoal <source>: <message>".
 // set_log_sink() redirects it (to spdlog, syslog, a test's vector);
 // set_log_level() drops records below a level before they reach the sink.
-// Nothing on a message's path logs: every call site is a slow path.
+// Every call site is a slow path: a message delivered and handled without
+// a throw never logs.
 #pragma once
 
 #include <cstdint>
