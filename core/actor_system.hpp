@@ -202,9 +202,8 @@ class ActorSystem {
   /// `timeout` (0: none), dead_letter at once if the request cannot be
   /// delivered or handled, shut_down. Thread-safe; inside an actor, use
   /// Context::reenter_after to wait.
-  template <class R, class T>
-  requires RepliesWith<R, T> Future<R> request_future(const Pid& to, T&& msg,
-                                                      std::chrono::nanoseconds timeout) {
+  template <class R, AnsweredWith<R> T>
+  Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout) {
     auto* core = new detail::FutureCore(*this);
     Future<R> f(core);
     if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
@@ -570,9 +569,8 @@ inline void Context::hold(Process* target, Envelope* e) noexcept {
   o.count = 1;
 }
 
-template <class R, class T>
-requires RepliesWith<R, T> Future<R> Context::request_future(const Pid& to, T&& msg,
-                                                             std::chrono::nanoseconds timeout) {
+template <class R, AnsweredWith<R> T>
+Future<R> Context::request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout) {
   return system_->request_future<R>(to, std::forward<T>(msg), timeout);
 }
 

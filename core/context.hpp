@@ -82,9 +82,8 @@ class Context {
   /// Sends `msg` to `to` as a request and returns the future of its answer
   /// (ActorSystem::request_future). Wait for it with reenter_after, never
   /// with get() (that would block this worker).
-  template <class R, class T>
-  requires RepliesWith<R, T> Future<R> request_future(const Pid& to, T&& msg,
-                                                      std::chrono::nanoseconds timeout);
+  template <class R, AnsweredWith<R> T>
+  Future<R> request_future(const Pid& to, T&& msg, std::chrono::nanoseconds timeout);
   /// request_future<R> for a request that declares its answer's type
   /// (future.hpp, DeclaresReply).
   template <DeclaresReply T>

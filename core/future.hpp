@@ -56,9 +56,9 @@ concept DeclaresReply = requires {
 /// The answer type a request declares.
 template <class T>
 using reply_type_of = typename std::remove_cvref_t<T>::reply_type;
-/// True unless T declares a reply type other than R.
-template <class R, class T>
-concept RepliesWith = !DeclaresReply<T> || std::same_as<R, reply_type_of<T>>;
+/// T may be asked for an R: it declares no reply type, or declares R.
+template <class T, class R>
+concept AnsweredWith = !DeclaresReply<T> || std::same_as<R, reply_type_of<T>>;
 
 class ActorSystem;
 
