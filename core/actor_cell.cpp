@@ -374,7 +374,7 @@ Pid SpawnNext::operator()() const {
 }
 
 void ActorCell::note_if_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
-  // relaxed: a look; report_long's acquire exchange pairs with the raise.
+  // relaxed: pairs with flag_long_run's release store (report_long acquires)
   if (w.raised.load(std::memory_order_relaxed)) [[unlikely]]
     report_long(w, t);
 }
@@ -384,9 +384,11 @@ void ActorCell::report_long(detail::LongRunWatch& w, const MessageType& t) noexc
   // run count and the time it wrote before are visible.
   if (!w.raised.exchange(false, std::memory_order_acquire)) return;
   Worker* worker = Worker::current();
-  // relaxed: ordered by the exchange. A run that has been counted since the
-  // raise ended before this handler: the flag came just too late for it.
+  // A run that has been counted since the raise ended before this
+  // handler: the flag came just too late for it.
+  // relaxed: pairs with flag_long_run's store, ordered by the acquire exchange
   if (worker == nullptr || worker->runs() != w.runs.load(std::memory_order_relaxed)) return;
+  // relaxed: pairs with flag_long_run's store, ordered by the acquire exchange
   const std::chrono::nanoseconds since(w.since_ns.load(std::memory_order_relaxed));
   const std::chrono::nanoseconds at_least = system_->scheduler().now() - since;
   const std::string_view actor_type = type_name();

@@ -64,12 +64,12 @@ void set_log_sink(LogSink sink) {
 }
 
 void set_log_level(LogLevel level) noexcept {
-  // relaxed: a filter; a record racing the change may go either way.
+  // relaxed: pairs with the load in log_level(); a filter, nothing else goes with it
   the_log().level.store(level, std::memory_order_relaxed);
 }
 
 LogLevel log_level() noexcept {
-  // relaxed: as in set_log_level.
+  // relaxed: pairs with the store in set_log_level(); a record racing it may go either way
   return the_log().level.load(std::memory_order_relaxed);
 }
 

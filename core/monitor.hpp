@@ -13,24 +13,22 @@
 // itself when it returns (detail/long_run.hpp).
 //
 // How often it looks. A look costs its thread a timed sleep (~15–20 µs of
-// CPU on a VM) and, on a small machine, delays the other threads now and
-// then: looking every stall_after / 2 whenever a worker left idle added
-// ~5 µs to the p90 of a round trip from outside to an idle system here.
-// So it looks quickly only when a stall may be starting that a look could
-// act on: while a worker is idle (it can run what a stall gives up at
-// once) and a busy one has cells in its LIFO slot or held and has just
-// left idle or been in one run since the last look, it waits stall_after
-// / 2 (≥ 20 µs); otherwise it doubles its wait up to a tick (as Go's
-// sysmon backs off). With every worker busy it looks once a tick: none
-// could run what a stall gives up before its own next look at the global
-// queue anyway. With every worker idle nothing can stall. The workers
-// never wake it for this (unless SchedulerConfig::eager_stall_looks asks
-// for it): waking a waiting thread costs the waker 5–18 µs here (an IPI),
-// too much on the path of a message. So a handler that
-// stalls on what it woke has that run elsewhere after about 1.5 ×
-// stall_after once the monitor has seen it (within a tick of its start,
-// sooner when its worker just woke); timers of a stalled worker are
-// expired once a tick (they have a tick's resolution).
+// CPU on a VM) and takes a CPU from the other threads for that long, so it
+// looks quickly only when a stall may be starting that a look could act
+// on: while a worker is idle (it can run what a stall gives up at once)
+// and a busy one has cells in its LIFO slot or held and has just left
+// idle or been in one run since the last look, it waits stall_after / 2
+// (≥ 20 µs); otherwise it doubles its wait up to a tick (as Go's sysmon
+// backs off). With every worker busy it looks once a tick: none could run
+// what a stall gives up before its own next look at the global queue
+// anyway. With every worker idle nothing can stall. The workers never
+// wake it for this (unless SchedulerConfig::eager_stall_looks asks for
+// it): waking a waiting thread costs the waker 5–18 µs on a VM (an IPI),
+// too much on the path of a message. So a handler that stalls on what it
+// woke has that run elsewhere about 1.5 × stall_after after the monitor
+// first sees it busy (within a tick of its start, sooner when its worker
+// just woke); timers of a stalled worker are expired once a tick (they
+// have a tick's resolution).
 //
 // The monitor never runs actors and costs the workers nothing while they
 // make progress: it reads each worker's run count. When every worker has

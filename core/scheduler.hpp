@@ -91,7 +91,7 @@ struct SchedulerConfig {
   /// handler woke runs elsewhere after about 1.5 × stall_after whenever a
   /// worker is idle to run it. Costs the monitor a timed sleep per look
   /// (15–17 % of a core during a one-pair ping-pong on a 2-vCPU guest) and
-  /// that worker a wake-up (5–18 µs here): bench/RESULTS.md, run Z. For a
+  /// that worker a wake-up (5–18 µs on a VM; bench/RESULTS.md). For a
   /// machine with a core to spare.
   bool eager_stall_looks = false;
   /// A handler that runs longer than this is reported once it returns: a

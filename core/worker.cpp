@@ -257,7 +257,7 @@ bool Worker::poll_timers() {
 }
 
 void Worker::drop_long_run_flag() noexcept {
-  // relaxed (both): no data goes with a dropped flag.
+  // relaxed (both): pair with flag_long_run's release store; a dropped flag's data is never read
   if (long_run_.raised.load(std::memory_order_relaxed)) [[unlikely]]
     long_run_.raised.store(false, std::memory_order_relaxed);
 }
