@@ -1,4 +1,4 @@
-#include "core/actor_cell.hpp"
+#include "shoal/detail/actor_cell.hpp"
 
 #include <algorithm>
 #include <cxxabi.h>
@@ -10,11 +10,13 @@
 #include <typeinfo>
 #include <unordered_map>
 
-#include "core/actor_system.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/flight_recorder.hpp"
+#include "core/scheduler.hpp"
+#include "core/worker.hpp"
+#include "shoal/actor_system.hpp"
 
-namespace shoal {
-
-namespace detail {
+namespace shoal::detail {
 
 void release_terminated_child(Envelope* e) noexcept {
   // The reference the parent's list held (see adopt_child).
@@ -37,8 +39,6 @@ void flush_outbox() noexcept {
   }
   target->release();  // the chain's reference (Context::hold)
 }
-
-}  // namespace detail
 
 ActorCell* ActorCell::of_term_node(Envelope* e) noexcept {
   // term_node_ sits at a fixed offset in every ActorCell (no virtual bases,
@@ -79,7 +79,7 @@ using StackEnvelope = TypedEnvelope<T>;
 
 template <class T, class... Args>
 void post_system_to(const Pid& to, Args&&... args) {
-  ActorSystem::post_system(to, emplace_envelope<T>(std::forward<Args>(args)...));
+  SystemAccess::post_system(to, emplace_envelope<T>(std::forward<Args>(args)...));
 }
 
 }  // namespace
@@ -141,13 +141,13 @@ void ActorCell::post_system(Envelope* e) noexcept {
   }
   Claim c = mailbox_.push_system(e);
   if (c == Claim::schedule) {
-    schedule_first();
+    schedule();
   } else if (c == Claim::drain) {
     drain_dead();
   }
 }
 
-void ActorCell::schedule_first() noexcept { system_->scheduler().schedule(this); }
+void ActorCell::schedule() noexcept { system_->scheduler_->schedule(this); }
 
 void ActorCell::drain_dead() noexcept {
   // We won dead→draining: we are the queue's consumer until finish_dead
@@ -237,7 +237,7 @@ RunStats ActorCell::run(bool may_hold, detail::LongRunWatch& watch) {
   // One clock read per run, and only for an actor with a receive timeout:
   // the timer is not touched (it re-arms itself from this when it goes off).
   if (timing_ && active) [[unlikely]]
-    ext_->last_activity = system_->scheduler().now();
+    ext_->last_activity = system_->scheduler_->now();
   if (r.held) {
     mailbox_.hold();
     return r;
@@ -247,7 +247,7 @@ RunStats ActorCell::run(bool may_hold, detail::LongRunWatch& watch) {
 }
 
 void ActorCell::end_hold(bool had_turn) noexcept {
-  if (mailbox_.finish_run()) system_->scheduler().reschedule(this, had_turn);
+  if (mailbox_.finish_run()) system_->scheduler_->reschedule(this, had_turn);
 }
 
 void ActorCell::invoke_observed(Envelope& e, std::uint64_t mark, std::uint32_t index) noexcept {
@@ -351,8 +351,12 @@ void ActorCell::send_through_middleware(const Pid& to, Envelope* e) {
   SendNext(system_, outer, inner, 0)(*this, to, e);
 }
 
+}  // namespace shoal::detail
+
+namespace shoal {
+
 void ReceiveNext::operator()(Context& ctx, Envelope& msg) const {
-  if (const ReceiverMiddleware* m = step(outer_, inner_, i_)) {
+  if (const ReceiverMiddleware* m = detail::step(outer_, inner_, i_)) {
     (*m)(ctx, msg, ReceiveNext(cell_, outer_, inner_, i_ + 1));
     return;
   }
@@ -361,7 +365,7 @@ void ReceiveNext::operator()(Context& ctx, Envelope& msg) const {
 }
 
 void SendNext::operator()(Context& sender, const Pid& target, Envelope* msg) const {
-  if (const SenderMiddleware* m = step(outer_, inner_, i_)) {
+  if (const SenderMiddleware* m = detail::step(outer_, inner_, i_)) {
     (*m)(sender, target, msg, SendNext(system_, outer_, inner_, i_ + 1));
     return;
   }
@@ -372,6 +376,10 @@ Pid SpawnNext::operator()() const {
   if (i_ < chain_->size()) return (*chain_)[i_](*info_, SpawnNext(chain_, i_ + 1, info_, final_, state_));
   return final_(state_);
 }
+
+}  // namespace shoal
+
+namespace shoal::detail {
 
 void ActorCell::note_if_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
   // relaxed: pairs with flag_long_run's release store (report_long acquires)
@@ -390,7 +398,7 @@ void ActorCell::report_long(detail::LongRunWatch& w, const MessageType& t) noexc
   if (worker == nullptr || worker->runs() != w.runs.load(std::memory_order_relaxed)) return;
   // relaxed: pairs with flag_long_run's store, ordered by the acquire exchange
   const std::chrono::nanoseconds since(w.since_ns.load(std::memory_order_relaxed));
-  const std::chrono::nanoseconds at_least = system_->scheduler().now() - since;
+  const std::chrono::nanoseconds at_least = system_->scheduler_->now() - since;
   const std::string_view actor_type = type_name();
   if (detail::WorkerTrace* trace = detail::active_trace) {
     trace->ring.push(
@@ -468,7 +476,7 @@ void ActorCell::set_receive_timeout(std::chrono::nanoseconds d) {
   }
   CellExtras& x = ext();
   x.receive_timeout = d;
-  x.last_activity = system_->scheduler().now();
+  x.last_activity = system_->scheduler_->now();
   timing_ = true;
   arm_receive_timeout(++x.timeout_generation, d);
 }
@@ -486,7 +494,7 @@ void ActorCell::arm_receive_timeout(std::uint32_t generation,
 void ActorCell::on_receive_timeout_check(std::uint32_t generation) noexcept {
   if (!timing_ || generation != ext_->timeout_generation) return;  // cancelled or set anew
   CellExtras& x = *ext_;
-  const auto now = system_->scheduler().now();
+  const auto now = system_->scheduler_->now();
   const auto due = x.last_activity + x.receive_timeout;
   if (now < due) {
     arm_receive_timeout(generation, due - now);  // there was activity: wait for the rest
@@ -503,7 +511,7 @@ void ActorCell::on_receive_timeout_check(std::uint32_t generation) noexcept {
   // The handler may have cancelled or set a new period (its own timer runs),
   // stopped (no more timeouts) or failed (the next look waits for resume).
   if (timing_ && generation == x.timeout_generation && state() != State::stopping) {
-    x.last_activity = system_->scheduler().now();
+    x.last_activity = system_->scheduler_->now();
     arm_receive_timeout(generation, x.receive_timeout);
   }
 }
@@ -639,8 +647,8 @@ struct SupervisorBase : Supervisor {
   /// The Restart directive, delivered by a timer (the child stays failed,
   /// its user queue suspended, until it arrives).
   static void restart_after(ActorSystem& sys, const Pid& child, std::chrono::nanoseconds delay) {
-    sys.schedule_send(child, emplace_envelope<detail::Restart>(), delay, /*system=*/true, nullptr,
-                      {}, /*handle=*/false);
+    SystemAccess::schedule_send(sys, child, emplace_envelope<detail::Restart>(), delay,
+                                /*system=*/true, nullptr, {}, /*handle=*/false);
   }
   ActorSystem& system;
   std::uint64_t failed_id;
@@ -860,4 +868,4 @@ void ActorCell::abandon() noexcept {
   Pid last = std::move(self_);
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -1,4 +1,4 @@
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -6,8 +6,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/detail/signal_dump.hpp"
 #include "core/detail/stats_snapshot.hpp"
-#include "core/log.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/flight_recorder.hpp"
+#include "core/scheduler.hpp"
+#include "shoal/log.hpp"
 
 namespace shoal {
 
@@ -39,10 +43,10 @@ ActorSystem::ActorSystem(SystemConfig config)
       guardian_(config_.guardian ? config_.guardian : default_strategy()),
       default_child_(default_strategy()),
       dead_letters_(config_.on_dead_letter),
-      scheduler_(config_.scheduler),
-      live_shards_(scheduler_.worker_count() + 1) {
+      scheduler_(std::make_unique<detail::Scheduler>(config_.scheduler)),
+      live_shards_(scheduler_->worker_count() + 1) {
   live_ = std::make_unique<LiveShard[]>(live_shards_);
-  scheduler_.start();
+  scheduler_->start();
 }
 
 ActorSystem::~ActorSystem() { shutdown(); }
@@ -59,14 +63,14 @@ void ActorSystem::shutdown() {
   std::vector<Pid> all;
   for (std::size_t i = 0; i < live_shards_; ++i) {
     std::lock_guard lock(live_[i].mu);
-    for (ActorCell* c : live_[i].slots) {
+    for (detail::ActorCell* c : live_[i].slots) {
       if (c != nullptr) all.emplace_back(c);
     }
   }
   for (const Pid& p : all) stop(p);
   all.clear();
-  if (scheduler_.deterministic()) {
-    scheduler_.run_until_idle();
+  if (scheduler_->deterministic()) {
+    scheduler_->run_until_idle();
   } else {
     std::unique_lock lock(shutdown_mu_);
     // Each shard is read under its lock: an actor that unlinks after we read
@@ -74,7 +78,7 @@ void ActorSystem::shutdown() {
     // actor left means no actor left: every child's parent waits for it.
     shutdown_cv_.wait(lock, [&] { return listed_actors() == 0; });
   }
-  scheduler_.stop();
+  scheduler_->stop();
   {
     std::lock_guard lock(names_mu_);
     names_.clear();
@@ -91,16 +95,16 @@ Pid ActorSystem::spawn(const Props& props) {
   return spawn_wrapped(nullptr, {}, &props, [&] { return spawn_from(props, nullptr); });
 }
 
-Pid ActorSystem::spawn_from(const Props& props, ActorCell* parent, std::string* name) {
+Pid ActorSystem::spawn_from(const Props& props, detail::ActorCell* parent, std::string* name) {
   std::uint32_t throughput = props.throughput() != 0 ? props.throughput() : config_.throughput;
   // The cell keeps the Props (producer for restarts, strategy for its children).
-  auto* cell =
-      new ActorCell(this, new_actor_id(), std::make_shared<const Props>(props), throughput, parent);
+  auto* cell = new detail::ActorCell(this, new_actor_id(), std::make_shared<const Props>(props),
+                                     throughput, parent);
   if (name != nullptr) cell->named = true;  // before publication: release_name reads it
   return register_cell(cell, parent);
 }
 
-Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
+Pid ActorSystem::register_cell(detail::ActorCell* cell, detail::ActorCell* parent) {
   // Read before publication: once the cell is in the live table, shutdown
   // may stop it and a worker may be writing its owner-only flags.
   const bool first_run = cell->needs_first_run();
@@ -141,7 +145,7 @@ Pid ActorSystem::register_cell(ActorCell* cell, ActorCell* parent) {
   }
   count_actors(1);  // before it can run, so before it can die
   // Born scheduled (set_first_actor): the first run delivers Started.
-  if (first_run) scheduler_.schedule(cell);
+  if (first_run) scheduler_->schedule(cell);
   if (stop_at_once) cell->request_stop();
   return pid;
 }
@@ -151,7 +155,7 @@ SpawnResult ActorSystem::spawn_named(const Props& props, std::string name) {
   return spawn_named_wrapped(props, nullptr, asked, std::move(name));
 }
 
-SpawnResult ActorSystem::spawn_named_wrapped(const Props& props, ActorCell* parent,
+SpawnResult ActorSystem::spawn_named_wrapped(const Props& props, detail::ActorCell* parent,
                                              std::string_view asked, std::string full) {
   if (config_.spawn_middleware.empty()) return spawn_named_impl(props, parent, std::move(full));
   SpawnResult r{Pid(), SpawnErrc::refused};  // unless a middleware calls next()
@@ -162,7 +166,7 @@ SpawnResult ActorSystem::spawn_named_wrapped(const Props& props, ActorCell* pare
   return r;
 }
 
-SpawnResult ActorSystem::spawn_named_child(const Props& props, ActorCell& parent,
+SpawnResult ActorSystem::spawn_named_child(const Props& props, detail::ActorCell& parent,
                                            std::string_view name) {
   std::string full = name_of(Pid(&parent));
   if (full.empty()) full.append("$").append(std::to_string(parent.id()));
@@ -170,7 +174,8 @@ SpawnResult ActorSystem::spawn_named_child(const Props& props, ActorCell& parent
   return spawn_named_wrapped(props, &parent, name, std::move(full));
 }
 
-SpawnResult ActorSystem::spawn_named_impl(const Props& props, ActorCell* parent, std::string name) {
+SpawnResult ActorSystem::spawn_named_impl(const Props& props, detail::ActorCell* parent,
+                                          std::string name) {
   // Holding names_mu_ across the spawn makes check-and-insert atomic, and the
   // new actor cannot release its name (release_name takes names_mu_) before
   // it is listed. The producer runs under the lock: keep it cheap.
@@ -199,8 +204,8 @@ std::string ActorSystem::name_of(const Pid& pid) const {
   return it == name_of_.end() ? std::string() : it->second;
 }
 
-bool ActorSystem::link_live(ActorCell* cell) {
-  int w = scheduler_.current_worker_index();
+bool ActorSystem::link_live(detail::ActorCell* cell) {
+  int w = scheduler_->current_worker_index();
   std::size_t shard = w < 0 ? 0 : static_cast<std::size_t>(w) + 1;
   LiveShard& s = live_[shard];
   std::lock_guard lock(s.mu);
@@ -222,7 +227,7 @@ bool ActorSystem::link_live(ActorCell* cell) {
   return true;
 }
 
-std::uint64_t ActorSystem::unlink_live(ActorCell* cell) noexcept {
+std::uint64_t ActorSystem::unlink_live(detail::ActorCell* cell) noexcept {
   LiveShard& s = live_[cell->live_shard];
   std::lock_guard lock(s.mu);
   s.slots[cell->live_slot] = nullptr;
@@ -240,7 +245,7 @@ std::uint64_t ActorSystem::listed_actors() const noexcept {
 }
 
 void ActorSystem::count_actors(std::int64_t delta) noexcept {
-  const int w = scheduler_.current_worker_index();
+  const int w = scheduler_->current_worker_index();
   if (w < 0) {
     // Any outside thread: shard 0 has many writers. release: as below.
     live_[0].actors.fetch_add(delta, std::memory_order_release);
@@ -271,7 +276,7 @@ void ActorSystem::deliver_observed(const Pid& to, Envelope* e) noexcept {
     to.process()->post(e);  // a request future (remote proxies later)
     return;
   }
-  auto* cell = static_cast<ActorCell*>(to.process());
+  auto* cell = static_cast<detail::ActorCell*>(to.process());
   detail::WorkerTrace* t = detail::active_trace;
   if (ActorStats* s = to.is_instrumented() ? cell->actor_stats() : nullptr) {
     // Stamped: the receiver measures the wait; the stamp is the flow id too.
@@ -296,7 +301,7 @@ std::vector<Pid> live_pids(Shards& shards, std::size_t n, Keep&& keep) {
   std::vector<Pid> out;
   for (std::size_t i = 0; i < n; ++i) {
     std::lock_guard lock(shards[i].mu);
-    for (ActorCell* c : shards[i].slots) {
+    for (detail::ActorCell* c : shards[i].slots) {
       if (c != nullptr && keep(*c)) out.emplace_back(c);
     }
   }
@@ -306,16 +311,16 @@ std::vector<Pid> live_pids(Shards& shards, std::size_t n, Keep&& keep) {
 
 SystemStats ActorSystem::stats() const {
   SystemStats s;
-  s.workers = scheduler_.worker_stats();
-  s.guests = scheduler_.guest_stats();
+  s.workers = scheduler_->worker_stats();
+  s.guests = scheduler_->guest_stats();
   s.dead_letters = dead_letters_.total();
   const std::uint64_t now = detail::ticks();
   const double npt = detail::ns_per_tick();
   s.uptime_ns = static_cast<double>(now - start_tick_) * npt;
   // Snapshots outside the locks: a Pid keeps each cell's statistics alive.
   for (const Pid& p : live_pids(live_, live_shards_,
-                                [](const ActorCell& c) { return c.is_instrumented(); })) {
-    const auto* cell = static_cast<const ActorCell*>(p.process());
+                                [](const detail::ActorCell& c) { return c.is_instrumented(); })) {
+    const auto* cell = static_cast<const detail::ActorCell*>(p.process());
     s.actors.push_back(detail::snapshot_of(*cell->actor_stats(), p.id(), name_of(p), now, npt));
   }
   std::sort(s.actors.begin(), s.actors.end(),
@@ -326,7 +331,7 @@ SystemStats ActorSystem::stats() const {
 Trace ActorSystem::trace() const {
   Trace t;
   t.ns_per_tick = detail::ns_per_tick();
-  t.lanes = scheduler_.recorder().read(&t.guest_names);
+  t.lanes = scheduler_->recorder().read(&t.guest_names);
   // The lanes name the actors' types (TraceKind::actor_type: a static
   // string of this process); a Trace holds names instead.
   // So do long_handler events the message types: an index into
@@ -394,7 +399,7 @@ void ActorSystem::stop(const Pid& pid) {
     return;
   }
   if (!pid.process()->is_actor()) return;
-  static_cast<ActorCell*>(pid.process())->request_stop();
+  static_cast<detail::ActorCell*>(pid.process())->request_stop();
 }
 
 // -- timers ----------------------------------------------------------------------------------
@@ -414,7 +419,7 @@ TimerHandle ActorSystem::schedule_send(const Pid& to, Envelope* e, std::chrono::
     throw;
   }
   TimerHandle h = handle ? TimerHandle(t) : TimerHandle();
-  scheduler_.add_timer(t, delay);  // t may be gone from here on: only h refers to it
+  scheduler_->add_timer(t, delay);  // t may be gone from here on: only h refers to it
   return h;
 }
 
@@ -446,7 +451,7 @@ Future<Terminated> ActorSystem::terminated_future(const Pid& pid, std::chrono::n
   return f;
 }
 
-void ActorSystem::release_name(ActorCell& cell) noexcept {
+void ActorSystem::release_name(detail::ActorCell& cell) noexcept {
   if (!cell.named) return;
   std::lock_guard lock(names_mu_);
   auto name = name_of_.find(cell.id());
@@ -456,9 +461,9 @@ void ActorSystem::release_name(ActorCell& cell) noexcept {
   }
 }
 
-void ActorSystem::actor_died(ActorCell& cell) noexcept {
+void ActorSystem::actor_died(detail::ActorCell& cell) noexcept {
   count_actors(-1);
-  if (cell.live_shard == ActorCell::not_listed) return;
+  if (cell.live_shard == detail::ActorCell::not_listed) return;
   // The total reaches zero only when some shard does: only then may the
   // shutdown waiter's predicate have become true. After the unlink (a lock
   // release): if shutdown() already read our shard, its flag store came
@@ -505,6 +510,18 @@ void ActorSystem::report_failure(std::uint64_t actor, const std::exception_ptr& 
   } else {
     log(LogLevel::error, "actor system", "actor " + std::to_string(actor) + " failed: " + f.what);
   }
+}
+
+void ActorSystem::start_trace() { scheduler_->recorder().start(); }
+void ActorSystem::stop_trace() noexcept { scheduler_->recorder().stop(); }
+bool ActorSystem::tracing() const noexcept { return scheduler_->recorder().recording(); }
+std::chrono::nanoseconds ActorSystem::now() const noexcept { return scheduler_->now(); }
+std::size_t ActorSystem::advance_time(std::chrono::nanoseconds d) {
+  return scheduler_->advance_time(d);
+}
+bool ActorSystem::run_one() { return scheduler_->run_one(); }
+std::size_t ActorSystem::run_until_idle(std::size_t max_runs) {
+  return scheduler_->run_until_idle(max_runs);
 }
 
 }  // namespace shoal

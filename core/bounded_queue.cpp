@@ -1,6 +1,6 @@
-#include "core/bounded_queue.hpp"
+#include "shoal/detail/bounded_queue.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 BoundedQueue::BoundedQueue(std::size_t capacity)
     : capacity_(capacity == 0 ? 1 : capacity), cells_(std::make_unique<Cell[]>(capacity_)) {
@@ -15,4 +15,4 @@ BoundedQueue::~BoundedQueue() {
   while (Envelope* e = try_pop()) destroy_envelope(e);
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

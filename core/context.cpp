@@ -1,16 +1,20 @@
-#include "core/context.hpp"
+#include "shoal/context.hpp"
 
-#include "core/actor_system.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/scheduler.hpp"
+#include "shoal/actor_system.hpp"
 
 namespace shoal {
 
 namespace {
-ActorCell& cell(Context* c) noexcept { return *static_cast<ActorCell*>(c); }
-const ActorCell& cell(const Context* c) noexcept { return *static_cast<const ActorCell*>(c); }
+detail::ActorCell& cell(Context* c) noexcept { return *static_cast<detail::ActorCell*>(c); }
+const detail::ActorCell& cell(const Context* c) noexcept {
+  return *static_cast<const detail::ActorCell*>(c);
+}
 }  // namespace
 
 Pid Context::spawn(const Props& props) {
-  ActorCell* parent = &cell(this);
+  detail::ActorCell* parent = &cell(this);
   return system_->spawn_wrapped(parent, {}, &props,
                                 [&] { return system_->spawn_from(props, parent); });
 }
@@ -36,9 +40,9 @@ void Context::become_stacked(Behavior b) { cell(this).become(b, /*stacked=*/true
 void Context::unbecome() noexcept { cell(this).unbecome(); }
 
 void Context::stop(const Pid& pid) {
-  if (pid.process() == static_cast<const Process*>(static_cast<ActorCell*>(this))) {
+  if (pid.process() == static_cast<const Process*>(static_cast<detail::ActorCell*>(this))) {
     // Stopping oneself needs no message: the cell's owner is this thread.
-    static_cast<ActorCell*>(this)->stop_after_current();
+    static_cast<detail::ActorCell*>(this)->stop_after_current();
     return;
   }
   system_->stop(pid);
@@ -64,6 +68,6 @@ void Context::unhandled(const Envelope& msg) {
   system_->report_dead_letter(msg, self_.id(), DeadLetterReason::unhandled);
 }
 
-int Context::worker_index() const noexcept { return system_->scheduler().current_worker_index(); }
+int Context::worker_index() const noexcept { return system_->scheduler_->current_worker_index(); }
 
 }  // namespace shoal

@@ -1,6 +1,6 @@
-#include "core/dead_letters.hpp"
+#include "shoal/dead_letters.hpp"
 
-#include "core/log.hpp"
+#include "shoal/log.hpp"
 
 namespace shoal {
 

@@ -1,4 +1,4 @@
-#include "core/envelope.hpp"
+#include "shoal/envelope.hpp"
 
 #include <cstdint>
 

@@ -1,9 +1,9 @@
-#include "core/event_stream.hpp"
+#include "shoal/event_stream.hpp"
 
 #include <algorithm>
 #include <string>
 
-#include "core/log.hpp"
+#include "shoal/log.hpp"
 
 namespace shoal {
 

@@ -4,7 +4,7 @@
 #include <bit>
 #include <mutex>
 
-namespace shoal {
+namespace shoal::detail {
 
 // -- the ring ----------------------------------------------------------------------------
 
@@ -142,4 +142,4 @@ std::vector<std::vector<TraceEvent>> FlightRecorder::read(
   return out;
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -42,52 +42,11 @@
 #include <string>
 #include <vector>
 
-#include "core/detail/tsc.hpp"
+#include "shoal/detail/active_trace.hpp"
+#include "shoal/detail/tsc.hpp"
+#include "shoal/trace.hpp"
 
-namespace shoal {
-
-enum class TraceKind : std::uint8_t {
-  run = 1,        ///< a = actor, b = user msgs | system msgs << 32, c = first msg's flow,
-                  ///< d = first flow sent, x = flows sent (consecutive ids)
-  flow_in = 2,    ///< a = flow id received by actor b (messages after a run's first)
-  flow_out = 3,   ///< a = flow id sent by actor b (stamped sends, not consecutive)
-  scheduled = 4,  ///< a = actor made runnable by actor b (0: a timer or the worker),
-                  ///< x = where (ScheduledWhere)
-  steal = 5,      ///< a = victim worker, x = 1 if it gave work
-  park = 6,       ///< asleep for `dur`; x = 1 if woken for work, 0 timeout or spurious
-  // A node's io thread (its guest lane): frames handled for `dur`.
-  remote_in = 7,     ///< a batch frame delivered: a = peer's incarnation, b = messages,
-                     ///< c = frame bytes, d = first flow sent, x = flows sent (as a run's)
-  remote_out = 8,    ///< frames written for a peer: a = peer's incarnation, b = messages,
-                     ///< c = bytes
-  long_handler = 9,  ///< actor a's handler of one message ran ≥ c ns (long_handler in
-                     ///< SchedulerConfig), recorded as it returned. b = the message
-                     ///< type: in a lane, its name's address (x = its length); in a
-                     ///< Trace, an index into Trace::message_types
-  // Only in a lane, never in a Trace or a file: ActorSystem::trace() turns
-  // these into Trace::names and drops them.
-  actor_type = 10,  ///< a = actor, b = the address of its type's name, x = the name's
-                    ///< length (a string that lives as long as the process)
-};
-/// The last kind a Trace (and so a trace file) may hold.
-inline constexpr std::uint8_t trace_kind_max = 9;
-
-/// guest: kept by the guest runner making it runnable (guest_runner.hpp).
-enum class ScheduledWhere : std::uint8_t {
-  lifo_slot = 0,
-  run_queue = 1,
-  global_queue = 2,
-  guest = 3
-};
-
-/// One event, as read out of a ring. Times in ticks.
-struct TraceEvent {
-  std::uint64_t ts = 0;    ///< tick it began
-  std::uint32_t dur = 0;   ///< ticks it lasted (runs, parks), saturating
-  TraceKind kind{};        ///< what it is; says what a..d and x mean
-  std::uint32_t x = 0;     ///< 24 bits, kind-specific
-  std::uint64_t a = 0, b = 0, c = 0, d = 0;
-};
+namespace shoal::detail {
 
 /// One worker's ring. push: owner only; read: any thread. Never blocks.
 class TraceRing {
@@ -137,8 +96,6 @@ class TraceRing {
   std::atomic<std::uint64_t> published_{0};
 };
 
-namespace detail {
-
 /// A worker's recording state while tracing. Owner thread only.
 struct WorkerTrace {
   WorkerTrace(unsigned worker, std::size_t capacity, std::atomic<std::uint32_t>* naming_epoch)
@@ -182,9 +139,6 @@ struct WorkerTrace {
   }
 };
 
-/// The calling worker's trace while it records, else null.
-inline thread_local WorkerTrace* active_trace = nullptr;
-
 /// The worker field of a stamp made off the workers.
 inline constexpr std::uint64_t no_worker = 0xff;
 /// A send stamp taken at `tick` by `worker` (see the flow ids above). The
@@ -200,8 +154,6 @@ inline bool is_stamp(std::uint64_t mark) noexcept { return (mark & 1) != 0; }
 inline std::uint64_t WorkerTrace::stamp(std::uint64_t tick) const noexcept {
   return make_stamp(tick, worker);
 }
-
-}  // namespace detail
 
 /// The per-lane rings of one scheduler, and the switch. Owned by the
 /// Scheduler; rings are made on the first start() and kept until the
@@ -285,4 +237,4 @@ class FlightRecorder {
   std::vector<bool> guest_taken_;         // under mu_: claimed now
 };
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -1,7 +1,9 @@
-#include "core/future.hpp"
+#include "shoal/future.hpp"
 
-#include "core/actor_system.hpp"
-#include "core/guest_runner.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/scheduler.hpp"
+#include "shoal/actor_system.hpp"
+#include "shoal/guest_runner.hpp"
 
 namespace shoal {
 
@@ -42,19 +44,19 @@ FutureCore::~FutureCore() {
 void FutureCore::arm(std::chrono::nanoseconds timeout) noexcept {
   armed_ = true;
   add_ref();  // the wheel's, given back by expire(), discard() or drop()
-  system_.scheduler().add_timer(this, timeout);
+  shoal::detail::SystemAccess::scheduler(system_).add_timer(this, timeout);
 }
 
 void FutureCore::disarm() noexcept {
   if (!armed_) return;
   add_ref();  // the cancel's, given back by drop()
-  system_.scheduler().cancel_timer(this);
+  shoal::detail::SystemAccess::scheduler(system_).cancel_timer(this);
 }
 
 void FutureCore::post(Envelope* e) noexcept {
   if (!claim()) {
     // Timed out (or failed) already: nobody waits for this answer now.
-    system_.dead_letter(e, id(), DeadLetterReason::late_response);
+    shoal::detail::SystemAccess::dead_letter(system_, e, id(), DeadLetterReason::late_response);
     return;
   }
   result_ = e;
@@ -141,11 +143,11 @@ std::string describe_failure(const FutureCore& core) {
 }
 
 void report_callback_failure(FutureCore& core, const std::exception_ptr& e) noexcept {
-  core.system().report_failure(0, e);
+  shoal::detail::SystemAccess::report_failure(core.system(), 0, e);
 }
 
 void check_may_block(const FutureCore& core) {
-  Scheduler& s = core.system().scheduler();
+  detail::Scheduler& s = shoal::detail::SystemAccess::scheduler(core.system());
   if (s.deterministic()) {
     throw std::logic_error(
         "shoal: Future::get() in deterministic mode would wait forever; run the system until "

@@ -1,15 +1,17 @@
-#include "core/guest_runner.hpp"
+#include "shoal/guest_runner.hpp"
 
 #include <utility>
 
+#include "core/detail/system_access.hpp"
+#include "core/flight_recorder.hpp"
 #include "core/scheduler.hpp"
 #include "core/worker.hpp"
 
 namespace shoal {
 
-GuestRunner::GuestRunner(Scheduler& scheduler, std::string name)
-    : scheduler_(scheduler),
-      recorder_(scheduler.recorder()),
+GuestRunner::GuestRunner(ActorSystem& system, std::string name)
+    : scheduler_(detail::SystemAccess::scheduler(system)),
+      recorder_(scheduler_.recorder()),
       name_(std::move(name)),
       lane_(recorder_.claim_guest_lane(name_)) {
   counters_.start_tick = detail::ticks();
@@ -21,9 +23,13 @@ GuestRunner::~GuestRunner() {
   if (detail::collecting_guest == this) detail::collecting_guest = nullptr;
   // Whatever was kept and never run is still runnable (its status says
   // scheduled): hand it to the workers rather than strand it.
-  for (ActorCell* c : cells_) scheduler_.schedule(c);
+  for (detail::ActorCell* c : cells_) scheduler_.schedule(c);
   scheduler_.remove_guest(this);
   recorder_.release_guest_lane(lane_);
+}
+
+detail::WorkerTrace* GuestRunner::trace() noexcept {
+  return lane_ == detail::FlightRecorder::no_lane ? nullptr : recorder_.trace_for(lane_);
 }
 
 void GuestRunner::collect() noexcept { detail::collecting_guest = this; }
@@ -42,8 +48,8 @@ std::size_t GuestRunner::run() noexcept {
   while (!cells_.empty() && n < max_runs_per_call) {
     running_.swap(cells_);
     detail::collecting_guest = this;
-    for (ActorCell* c : running_) {
-      Worker::run_mailbox(c, counters_, t);
+    for (detail::ActorCell* c : running_) {
+      detail::Worker::run_mailbox(c, counters_, t);
       ++n;
     }
     running_.clear();
@@ -54,7 +60,7 @@ std::size_t GuestRunner::run() noexcept {
   // Over the bound: the workers take the rest (waking one, as a send from
   // any other thread would).
   running_.swap(cells_);
-  for (ActorCell* c : running_) scheduler_.schedule(c);
+  for (detail::ActorCell* c : running_) scheduler_.schedule(c);
   running_.clear();
   return n;
 }

@@ -1,4 +1,4 @@
-#include "core/histogram.hpp"
+#include "shoal/histogram.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "core/lifecycle.hpp"
+#include "shoal/lifecycle.hpp"
 
 namespace shoal {
 

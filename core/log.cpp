@@ -1,4 +1,4 @@
-#include "core/log.hpp"
+#include "shoal/log.hpp"
 
 #include <atomic>
 #include <cstdio>

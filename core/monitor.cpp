@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "core/actor_cell.hpp"
 #include "core/scheduler.hpp"
+#include "shoal/detail/actor_cell.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 Monitor::Monitor(Scheduler& sched, bool takes_stalled)
     : sched_(sched), takes_stalled_(takes_stalled), seen_(sched.worker_count()) {}
@@ -133,4 +133,4 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
   return found;
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -46,7 +46,7 @@
 
 #include "core/detail/parker.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 class Scheduler;
 
@@ -125,4 +125,4 @@ class Monitor {
   std::thread thread_;
 };
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -43,9 +43,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/detail/config.hpp"
+#include "shoal/detail/config.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 template <class T, std::size_t Capacity = 256>
 class RunQueue {
@@ -267,4 +267,4 @@ class RunQueue {
   alignas(detail::cache_line_size) std::array<std::atomic<T*>, Capacity> buf_;
 };
 
-}  // namespace shoal
+}  // namespace shoal::detail

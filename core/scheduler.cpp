@@ -7,12 +7,12 @@
 #include <stdexcept>
 #include <utility>
 
-#include "core/actor_cell.hpp"
 #include "core/detail/stats_snapshot.hpp"
-#include "core/guest_runner.hpp"
-#include "core/log.hpp"
+#include "shoal/detail/actor_cell.hpp"
+#include "shoal/guest_runner.hpp"
+#include "shoal/log.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 // -- lifecycle ---------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ void Scheduler::schedule_external(ActorCell* cell) noexcept {
     ready_.push_back(cell);
     return;
   }
-  if (GuestRunner* g = detail::collecting_guest; g != nullptr && &g->scheduler() == this) {
+  if (GuestRunner* g = detail::collecting_guest; g != nullptr && &g->scheduler_ == this) {
     // Kept only while every worker is parked: a worker that is awake (running
     // or spinning) takes the mailbox from the global queue without a wake-up.
     // relaxed: a hint either way. Read stale, the mailbox runs here although a
@@ -357,4 +357,4 @@ std::size_t Scheduler::run_until_idle(std::size_t max_runs) {
   return runs;
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -1,4 +1,4 @@
-#include "core/stats.hpp"
+#include "shoal/stats.hpp"
 
 #include <algorithm>
 #include <cinttypes>

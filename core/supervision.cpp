@@ -1,4 +1,4 @@
-#include "core/supervision.hpp"
+#include "shoal/supervision.hpp"
 
 #include <algorithm>
 #include <iterator>

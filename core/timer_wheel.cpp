@@ -1,8 +1,8 @@
-#include "core/timer_wheel.hpp"
+#include "shoal/detail/timer_wheel.hpp"
 
 #include <bit>
 
-namespace shoal {
+namespace shoal::detail {
 
 namespace {
 
@@ -164,4 +164,4 @@ void TimerWheel::discard_all() noexcept {
   }
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

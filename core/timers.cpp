@@ -1,6 +1,8 @@
-#include "core/timers.hpp"
+#include "shoal/timers.hpp"
 
-#include "core/actor_system.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/scheduler.hpp"
+#include "shoal/actor_system.hpp"
 
 namespace shoal::detail {
 
@@ -13,10 +15,12 @@ void ScheduledSend::expire() noexcept {
       try {
         copy = clone_(*env_);
       } catch (...) {  // bad_alloc or a throwing copy: this one is lost
-        system_.report_failure(to_.id(), std::current_exception());
+        shoal::detail::SystemAccess::report_failure(system_, to_.id(), std::current_exception());
       }
-      if (copy != nullptr) system_.deliver_scheduled(to_, copy, system_message_);
-      system_.scheduler().add_timer(this, interval_);  // keeps the wheel's reference
+      if (copy != nullptr)
+        shoal::detail::SystemAccess::deliver_scheduled(system_, to_, copy, system_message_);
+      shoal::detail::SystemAccess::scheduler(system_).add_timer(
+          this, interval_);  // keeps the wheel's reference
       return;
     }
     release();  // cancelled: the prototype goes with the last reference
@@ -25,7 +29,8 @@ void ScheduledSend::expire() noexcept {
   std::uint8_t s = armed;
   // acq_rel: pairs with cancel(); the winner owns env_.
   if (state_.compare_exchange_strong(s, done, std::memory_order_acq_rel)) {
-    system_.deliver_scheduled(to_, std::exchange(env_, nullptr), system_message_);
+    shoal::detail::SystemAccess::deliver_scheduled(system_, to_, std::exchange(env_, nullptr),
+                                                   system_message_);
   }
   release();  // the wheel's reference
 }
@@ -36,7 +41,7 @@ bool ScheduledSend::cancel() noexcept {
   // armed state, and the winner owns the envelope.
   if (!state_.compare_exchange_strong(s, cancelled, std::memory_order_acq_rel)) return false;
   add_ref();  // the cancel request's, given back by drop()
-  system_.scheduler().cancel_timer(this);
+  shoal::detail::SystemAccess::scheduler(system_).cancel_timer(this);
   return true;
 }
 
@@ -50,8 +55,8 @@ void ScheduledSend::discard() noexcept {
   std::uint8_t s = armed;
   // acq_rel: pairs with cancel(); a send that never happened is a dead letter.
   if (state_.compare_exchange_strong(s, done, std::memory_order_acq_rel) && !system_message_) {
-    system_.dead_letter(std::exchange(env_, nullptr), to_.id(),
-                        DeadLetterReason::stopped_with_mail);
+    shoal::detail::SystemAccess::dead_letter(system_, std::exchange(env_, nullptr), to_.id(),
+                                             DeadLetterReason::stopped_with_mail);
   }
   release();  // the wheel's reference
 }

@@ -1,4 +1,4 @@
-#include "core/trace_file.hpp"
+#include "shoal/trace.hpp"
 
 #include "core/trace_flows.hpp"
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/trace_file.hpp"
+#include "shoal/trace.hpp"
 
 namespace shoal {
 

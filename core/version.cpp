@@ -1,4 +1,4 @@
-#include "core/version.hpp"
+#include "shoal/version.hpp"
 
 namespace shoal {
 

@@ -9,11 +9,11 @@
 #include <string_view>
 #include <utility>
 
-#include "core/actor_cell.hpp"
-#include "core/log.hpp"
 #include "core/scheduler.hpp"
+#include "shoal/detail/actor_cell.hpp"
+#include "shoal/log.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 namespace {
 
@@ -588,4 +588,4 @@ void Worker::run() {
   current_ = nullptr;
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -51,27 +51,25 @@
 #include <thread>
 #include <vector>
 
-#include "core/detail/config.hpp"
-#include "core/detail/long_run.hpp"
 #include "core/detail/parker.hpp"
 #include "core/detail/process_fence.hpp"
 #include "core/flight_recorder.hpp"
 #include "core/run_queue.hpp"
-#include "core/stats.hpp"
-#include "core/timer_wheel.hpp"
+#include "shoal/detail/config.hpp"
+#include "shoal/detail/long_run.hpp"
+#include "shoal/detail/timer_wheel.hpp"
+#include "shoal/stats.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 class ActorCell;
 struct RunStats;
 class Scheduler;
 class Worker;
 
-namespace detail {
 /// The worker whose timers the monitor expires on this thread just now
 /// (Worker::expire_for_stalled): Scheduler::add_timer re-arms into it.
 inline thread_local Worker* expiring_wheel = nullptr;
-}  // namespace detail
 
 class Worker {
  public:
@@ -295,4 +293,4 @@ inline void Worker::schedule_local(ActorCell* cell) noexcept {
   if (prev != nullptr) push_local(prev);
 }
 
-}  // namespace shoal
+}  // namespace shoal::detail

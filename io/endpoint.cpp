@@ -1,11 +1,12 @@
 #include "io/endpoint.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <algorithm>
 
-#include "core/actor_system.hpp"
 #include "io/auth.hpp"
 #include "io/detail/node_impl.hpp"
 #include "io/remote_process.hpp"
+#include "shoal/actor_system.hpp"
 
 namespace shoal::io {
 
@@ -64,7 +65,8 @@ void Endpoint::enqueue(Envelope* e) noexcept {
   if (closed_.load(std::memory_order_seq_cst)) {
     load_.fetch_sub(one_inside + size, std::memory_order_release);  // release: pairs with close()'s acquire load
     Pid target = Pid::adopt(&target_of(*e));
-    system_.dead_letter(e, target.id(), DeadLetterReason::connection_lost);
+    shoal::detail::SystemAccess::dead_letter(system_, e, target.id(),
+                                             DeadLetterReason::connection_lost);
     return;
   }
   if ((before & bytes_mask) + size > max_queued_bytes_) [[unlikely]] {
@@ -72,7 +74,8 @@ void Endpoint::enqueue(Envelope* e) noexcept {
     node_.note_outbound_full();
     load_.fetch_sub(one_inside + size, std::memory_order_release);  // release: as above
     Pid target = Pid::adopt(&target_of(*e));
-    system_.dead_letter(e, target.id(), DeadLetterReason::outbound_full);
+    shoal::detail::SystemAccess::dead_letter(system_, e, target.id(),
+                                             DeadLetterReason::outbound_full);
     return;
   }
   if (queue_.push(e)) home_.schedule(*this);
@@ -90,7 +93,7 @@ void Endpoint::enqueue_chain(Envelope* first, Envelope* last, std::uint64_t byte
     for_each_in_chain(first, last, [this](Envelope* e) { enqueue(e); });
     return;
   }
-  MpscQueue::Entered in = queue_.enter_chain(last);
+  shoal::detail::MpscQueue::Entered in = queue_.enter_chain(last);
   queue_.link(in, first);
   if (in.was_marked) home_.schedule(*this);
   load_.fetch_sub(one_inside, std::memory_order_release);  // release: as in enqueue()

@@ -1,7 +1,7 @@
 // Endpoint: everything this node knows about one peer node, by address.
 //
 // Producer side (any thread): the outbound queue. One intrusive MPSC queue
-// (core/mpsc_queue.hpp: FIFO across all producers, which moodycamel's
+// (shoal/detail/mpsc_queue.hpp: FIFO across all producers, which moodycamel's
 // queue is not) holds the envelopes for the peer in send order, whatever
 // worker each sender runs on. Its size is bounded in bytes (the envelopes'
 // node sizes): past the bound a send is refused as a dead letter
@@ -35,9 +35,9 @@
 #include "io/socket.hpp"
 #include "wire/frame_codec.hpp"
 
-#include "core/detail/config.hpp"
-#include "core/mpsc_queue.hpp"
-#include "core/pid.hpp"
+#include "shoal/detail/config.hpp"
+#include "shoal/detail/mpsc_queue.hpp"
+#include "shoal/pid.hpp"
 
 namespace shoal {
 class ActorSystem;
@@ -173,7 +173,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
 
   // Written by every producer: the queue head and the load word share one
   // line, which each producer's exchange brings in exclusive anyway.
-  alignas(shoal::detail::cache_line_size) MpscQueue queue_;
+  alignas(shoal::detail::cache_line_size) shoal::detail::MpscQueue queue_;
   // One word, so a producer enters and books its bytes with one locked
   // add (each locked op on the send path waits for the store buffer):
   // the bytes queued in the low bits, the producers inside enqueue()

@@ -1,4 +1,5 @@
 #include "io/node.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <sched.h>
 #include <sys/socket.h>
@@ -9,8 +10,8 @@
 #include <cstring>
 #include <random>
 
-#include "core/log.hpp"
 #include "io/detail/node_impl.hpp"
+#include "shoal/log.hpp"
 
 namespace shoal::io {
 
@@ -251,7 +252,7 @@ IoLoop::IoLoop(NodeImpl& node, unsigned index, int listen_fd)
       incarnation_(node.incarnation()),
       index_(index),
       listen_fd_(listen_fd),
-      guest_(system_.scheduler(), "io " + std::to_string(index)),
+      guest_(system_, "io " + std::to_string(index)),
       writer_(config_.limits),
       decoder_(types_, config_.limits) {}
 
@@ -421,7 +422,7 @@ void IoLoop::loop(std::promise<void>* started) {
 bool IoLoop::run_port(std::chrono::nanoseconds timeout,
                       const std::function<void(const Completion&)>& handler) {
   // The actors this batch of completions wakes run here if every worker
-  // sleeps (core/guest_runner.hpp): their answers then go out on this
+  // sleeps (shoal/guest_runner.hpp): their answers then go out on this
   // thread's next turn, with no wake-up on either side.
   if (config_.run_actors) guest_.collect();
   const bool any = port_->run(timeout, handler) > 0;

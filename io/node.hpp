@@ -39,9 +39,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/actor_system.hpp"
-#include "core/pid.hpp"
 #include "io/auth.hpp"
+#include "shoal/actor_system.hpp"
+#include "shoal/pid.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/type_registry.hpp"
 
@@ -118,7 +118,7 @@ struct NodeConfig {
   std::size_t batch_bytes = 64u << 10;
   /// While every worker of the system sleeps, an io thread runs the actors
   /// its incoming messages wake itself (one batch each) instead of waking a
-  /// worker: a wake-up costs more than most handlers (core/guest_runner.hpp;
+  /// worker: a wake-up costs more than most handlers (shoal/guest_runner.hpp;
   /// a round trip drops from ~94 to ~21 µs). Turn it off when handlers are
   /// long: while one runs there, this io thread's peers wait.
   bool run_actors = true;
@@ -146,7 +146,7 @@ struct NodeConfig {
   /// are dialed as they are. A throw or an empty list fails the attempt.
   std::function<std::vector<std::string>(std::string_view host_port)> resolve{};
   /// Connection-level errors (protocol violations, peer lost), for the log;
-  /// empty: logged as warnings from "node <address>" (core/log.hpp).
+  /// empty: logged as warnings from "node <address>" (shoal/log.hpp).
   /// Called on an io thread, one call at a time.
   std::function<void(std::string_view)> on_error{};
 };

@@ -3,9 +3,11 @@
 #include <cstring>
 #include <vector>
 
-#include "core/actor_cell.hpp"
-#include "core/future.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/flight_recorder.hpp"
 #include "io/detail/node_impl.hpp"
+#include "shoal/detail/actor_cell.hpp"
+#include "shoal/future.hpp"
 
 namespace shoal::io::detail {
 
@@ -448,9 +450,11 @@ void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
       if (watch) {
         // Its Terminated must name it as the watcher's proxy does.
         export_pid(watchee, std::string(b.name));
-        ActorSystem::post_system(watchee, emplace_envelope<shoal::detail::Watch>(watcher));
+        shoal::detail::SystemAccess::post_system(watchee,
+                                                 emplace_envelope<shoal::detail::Watch>(watcher));
       } else {
-        ActorSystem::post_system(watchee, emplace_envelope<shoal::detail::Unwatch>(watcher));
+        shoal::detail::SystemAccess::post_system(watchee,
+                                                 emplace_envelope<shoal::detail::Unwatch>(watcher));
       }
       return;
     }
@@ -468,14 +472,15 @@ void IoLoop::on_control(Connection& c, wire::schema::Frame::Reader f) {
         bool same = (a.id != 0 && proxy.remote_id() == a.id) ||
                     (!a.name.empty() && proxy.name() == a.name);
         if (!same) return false;
-        ActorSystem::post_system(watcher, emplace_envelope<Terminated>(w.second, why));
+        shoal::detail::SystemAccess::post_system(watcher,
+                                                 emplace_envelope<Terminated>(w.second, why));
         matched = true;
         return true;
       });
       if (!matched) {
-        ActorSystem::post_system(watcher,
-                                 emplace_envelope<Terminated>(
-                                     ep.proxy(a.id, a.name, ep.peer_incarnation), why));
+        shoal::detail::SystemAccess::post_system(
+            watcher,
+            emplace_envelope<Terminated>(ep.proxy(a.id, a.name, ep.peer_incarnation), why));
       }
       return;
     }
@@ -523,7 +528,8 @@ bool IoLoop::peer_may_control(const Pid& target, std::string_view what, const En
   if (e != nullptr) {
     // A message (a PoisonPill): counted, and a remote asker is told (an
     // Undeliverable goes back, reason untrusted).
-    system_.report_dead_letter(*e, target.id(), DeadLetterReason::untrusted);
+    shoal::detail::SystemAccess::report_dead_letter(system_, *e, target.id(),
+                                                    DeadLetterReason::untrusted);
     return false;
   }
   DeadLetter d{target.id(), what, DeadLetterReason::untrusted};
@@ -620,7 +626,8 @@ void IoLoop::deliver(const Pid& target, Envelope* e, std::uint64_t sequence) {
 }
 
 void IoLoop::flush_chains() {
-  for (Chain& ch : chains_) system_.deliver_chain(ch.target, ch.first, ch.last);
+  for (Chain& ch : chains_)
+    shoal::detail::SystemAccess::deliver_chain(system_, ch.target, ch.first, ch.last);
   chains_.clear();
   chain_index_.clear();
 }

@@ -7,9 +7,11 @@
 #include <system_error>
 #include <thread>
 
-#include "core/actor_cell.hpp"
-#include "core/future.hpp"
+#include "core/detail/system_access.hpp"
+#include "core/flight_recorder.hpp"
 #include "io/detail/node_impl.hpp"
+#include "shoal/detail/actor_cell.hpp"
+#include "shoal/future.hpp"
 
 namespace shoal::io::detail {
 
@@ -279,7 +281,8 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
       const wire::TypeCodec* codec = last_codec_;
       if (codec == nullptr) {
         bump(stats_.dropped_not_serializable);
-        system_.report_dead_letter(*env, target.id(), DeadLetterReason::not_serializable);
+        shoal::detail::SystemAccess::report_dead_letter(system_, *env, target.id(),
+                                                        DeadLetterReason::not_serializable);
         env->destroy_payload();
         continue;
       }
@@ -318,12 +321,14 @@ void IoLoop::encode_queue(Endpoint& e, Connection& c) {
         bump(stats_.dropped_too_large);
         report(std::string("cannot send a ") + std::string(codec->name()) + " to " + e.address() +
                ": " + writer_.error());
-        system_.report_dead_letter(*env, target.id(), DeadLetterReason::too_large);
+        shoal::detail::SystemAccess::report_dead_letter(system_, *env, target.id(),
+                                                        DeadLetterReason::too_large);
       } else {
         bump(stats_.dropped_not_serializable);
         report(std::string("cannot send a ") + std::string(codec->name()) + " to " + e.address() +
                ": " + writer_.error());
-        system_.report_dead_letter(*env, target.id(), DeadLetterReason::not_serializable);
+        shoal::detail::SystemAccess::report_dead_letter(system_, *env, target.id(),
+                                                        DeadLetterReason::not_serializable);
       }
       env->destroy_payload();
       if (writer_.bytes() >= config_.batch_bytes) finish_batch(c);
@@ -371,7 +376,7 @@ void IoLoop::finish_batch(Connection& c) {
     std::lock_guard lock(exports_mu_);  // other io threads read exports_ under it
     std::erase_if(exports_, [](const auto& kv) {
       Process* proc = kv.second.pid.process();
-      if (proc->is_actor()) return static_cast<ActorCell*>(proc)->is_dead();
+      if (proc->is_actor()) return static_cast<shoal::detail::ActorCell*>(proc)->is_dead();
       return static_cast<shoal::detail::FutureCore*>(proc)->done();
     });
     exports_sweep_at_ = std::max<std::size_t>(1024, 2 * exports_.size());
@@ -461,7 +466,7 @@ void IoLoop::pay_owed() {
     }
   }
   for (auto& [watcher, watchee] : owed.terminated) {
-    ActorSystem::post_system(
+    shoal::detail::SystemAccess::post_system(
         watcher, emplace_envelope<Terminated>(watchee, TerminatedReason::address_terminated));
   }
   for (auto& [asker, response] : owed.responses) {

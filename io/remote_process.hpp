@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "core/pid.hpp"
+#include "shoal/pid.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace shoal::io {

@@ -1,4 +1,4 @@
-// shoal-trace: turns a recorded trace file (core/trace_file.hpp; written by
+// shoal-trace: turns a recorded trace file (shoal/trace.hpp; written by
 // ActorSystem::dump_trace, or on a signal by dump_trace_on_signal) into what
 // a person looks at.
 //
@@ -28,7 +28,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/trace_file.hpp"
+#include "shoal/trace.hpp"
 #include "tools/trace_report.hpp"
 #include "tools/trace_stats.hpp"
 

@@ -4,7 +4,7 @@
 // handler-time and message-latency percentiles, the busiest actors and the
 // steal matrix (trace_stats.hpp defines every figure, all derived from the
 // events). When the trace carries the system's statistics, also the workers'
-// counters and the instrumented actors' exact measurements (core/stats.hpp).
+// counters and the instrumented actors' exact measurements (shoal/stats.hpp).
 //
 // Page layout: the numbers are computed here and embedded as JSON in one
 // <script type="application/json" id="data"> (every `<`, `>` and `&` in it
@@ -37,7 +37,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/trace_file.hpp"
+#include "shoal/trace.hpp"
 
 namespace shoal::tools {
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "core/trace_file.hpp"
+#include "shoal/trace.hpp"
 
 namespace shoal::tools {
 
@@ -43,7 +43,7 @@ struct ActorStats {
   Percentiles latency_us;  ///< per received flow
 };
 
-/// One guest lane (a node's io thread, core/guest_runner.hpp).
+/// One guest lane (a node's io thread, shoal/guest_runner.hpp).
 struct GuestLaneStats {
   std::string name;
   std::uint64_t runs = 0, messages = 0;            ///< actor runs it hosted

@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/envelope.hpp"
+#include "shoal/envelope.hpp"
 #include "wire/frame_codec.hpp"
 #include "wire/type_registry.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/lifecycle.hpp"
+#include "shoal/lifecycle.hpp"
 
 namespace shoal::wire {
 

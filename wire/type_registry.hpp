@@ -38,7 +38,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "core/envelope.hpp"
+#include "shoal/envelope.hpp"
 #include "wire/frame_codec.hpp"
 
 namespace shoal::wire {

@@ -2,7 +2,7 @@
 // runs (deterministic mode, one thread), a batch into one mailbox, spawn+stop.
 #include <benchmark/benchmark.h>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 
 namespace {
 

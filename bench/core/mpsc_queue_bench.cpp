@@ -1,5 +1,5 @@
-// Micro-benchmarks of the per-message queue operations (core/mpsc_queue.hpp,
-// core/bounded_queue.hpp, core/run_queue.hpp). Compare with DESIGN.md's
+// Micro-benchmarks of the per-message queue operations (shoal/detail/mpsc_queue.hpp,
+// shoal/detail/bounded_queue.hpp, core/run_queue.hpp). Compare with DESIGN.md's
 // floors: one locked atomic ≈ 5.3 ns; MPSC push+pop+dispatch ≈ 7 ns batched.
 #include <benchmark/benchmark.h>
 
@@ -7,9 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/bounded_queue.hpp"
-#include "core/mpsc_queue.hpp"
 #include "core/run_queue.hpp"
+#include "shoal/detail/bounded_queue.hpp"
+#include "shoal/detail/mpsc_queue.hpp"
 
 namespace {
 
@@ -21,7 +21,7 @@ struct Msg {
 
 // Push then pop one message at a time on one thread (queue stays near empty).
 void BM_MpscQueue_PushPopOne(benchmark::State& state) {
-  shoal::MpscQueue q;
+  shoal::detail::MpscQueue q;
   std::uint64_t sum = 0;
   for (auto _ : state) {
     q.push(shoal::make_envelope(Msg{1}));
@@ -37,7 +37,7 @@ BENCHMARK(BM_MpscQueue_PushPopOne);
 // Push a batch, then drain it: the shape of a mailbox run.
 void BM_MpscQueue_PushPopBatch(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
-  shoal::MpscQueue q;
+  shoal::detail::MpscQueue q;
   std::uint64_t sum = 0;
   for (auto _ : state) {
     for (std::size_t i = 0; i < batch; ++i) q.push(shoal::make_envelope(Msg{i}));
@@ -55,7 +55,7 @@ BENCHMARK(BM_MpscQueue_PushPopBatch)->ArgNames({"batch"})->Arg(64)->Arg(1024);
 void BM_MpscQueue_CrossThread(benchmark::State& state) {
   constexpr std::uint64_t per_iteration = 1 << 16;
   for (auto _ : state) {
-    shoal::MpscQueue q;
+    shoal::detail::MpscQueue q;
     std::thread producer([&] {
       for (std::uint64_t i = 0; i < per_iteration; ++i) q.push(shoal::make_envelope(Msg{i}));
     });
@@ -74,7 +74,7 @@ BENCHMARK(BM_MpscQueue_CrossThread)->UseRealTime();
 
 // The bounded mailbox's ring: push then pop on one thread.
 void BM_BoundedQueue_PushPopOne(benchmark::State& state) {
-  shoal::BoundedQueue q(1000);
+  shoal::detail::BoundedQueue q(1000);
   Envelope* e = shoal::make_envelope(Msg{1});
   for (auto _ : state) {
     benchmark::DoNotOptimize(q.try_push(e));
@@ -87,7 +87,7 @@ BENCHMARK(BM_BoundedQueue_PushPopOne);
 
 // A worker's run queue: owner push then pop.
 void BM_RunQueue_PushPop(benchmark::State& state) {
-  shoal::RunQueue<int> q;
+  shoal::detail::RunQueue<int> q;
   int x = 0;
   for (auto _ : state) {
     q.try_push(&x);

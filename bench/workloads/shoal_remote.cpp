@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "tools/node/child_process.hpp"
 #include "bench/workloads/shoal_workloads.hpp"
-#include "core/actor_system.hpp"
 #include "io/auth.hpp"
 #include "io/node.hpp"
+#include "shoal/actor_system.hpp"
+#include "tools/node/child_process.hpp"
 #include "tools/node/node_actors.hpp"
 
 namespace shoal::bench::native {

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 
 namespace shoal::bench::native {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/log.hpp"
+#include "shoal/log.hpp"
 
 namespace shoal::detail {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/stats.hpp"
+#include "shoal/stats.hpp"
 
 namespace shoal::detail {
 

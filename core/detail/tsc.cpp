@@ -1,4 +1,4 @@
-#include "core/detail/tsc.hpp"
+#include "shoal/detail/tsc.hpp"
 
 namespace shoal::detail {
 

@@ -2,7 +2,7 @@
 // system messages before queued user messages, stop after the current
 // message, an exception stops only the failing actor, and stop is
 // idempotent. Behaviour tests run over every runtime configuration.
-#include "core/actor_cell.hpp"
+#include "shoal/detail/actor_cell.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,8 @@
 // letters counted and observed with their reason, type and target, and
 // shutdown with work still queued. Behaviour tests run over every runtime
 // configuration; the stress tests over the threaded ones.
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +20,7 @@
 
 #include "tests/core/runtime_fixture.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::DeadLetterLog;
@@ -111,7 +112,7 @@ TEST_P(ActorSystemTest, DeliverChainHandsAnActorAWholeChainInOrder) {
   for (std::size_t i = 0; i + 1 < chain.size(); ++i) {
     chain[i]->next.store(chain[i + 1], std::memory_order_relaxed);
   }
-  system->deliver_chain(a, chain.front(), chain.back());
+  shoal::detail::SystemAccess::deliver_chain(*system, a, chain.front(), chain.back());
   auto answer = ping(*system, a);
   ASSERT_TRUE(arrive(*system, answer, "the actor's answer"));
   std::vector<std::uint64_t> want;
@@ -826,4 +827,4 @@ TEST(ActorSystem, ConcurrentSpawnNamedOfOneNameHasExactlyOneWinner) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -1,7 +1,7 @@
 // Behaviors: become replaces, become_stacked pushes, unbecome pops; the
 // active behavior gets every message, lifecycle ones included; a restart
 // starts in receive; match() dispatches by type and reports the rest.
-#include "core/behavior.hpp"
+#include "shoal/behavior.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // BoundedQueue: an exact, non-power-of-two capacity; FIFO across many laps of
 // the ring; and MPMC stress where every item moves exactly once.
-#include "core/bounded_queue.hpp"
+#include "shoal/detail/bounded_queue.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::Counted;
@@ -234,4 +234,4 @@ INSTANTIATE_TEST_SUITE_P(Shapes, BoundedQueueStress,
                          });
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -1,7 +1,7 @@
 // DeadLetters: counted per reason, published to the observer with their
 // fields, exact under concurrent publishers, and immune to a throwing
 // observer.
-#include "core/dead_letters.hpp"
+#include "shoal/dead_letters.hpp"
 
 #include <gtest/gtest.h>
 

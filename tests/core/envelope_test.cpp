@@ -1,6 +1,6 @@
 // Envelope: typed access without RTTI, per-type constants, and the two-step
 // lifetime (destroy the payload, then free the node).
-#include "core/envelope.hpp"
+#include "shoal/envelope.hpp"
 
 #include <gtest/gtest.h>
 

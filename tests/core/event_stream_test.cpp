@@ -1,7 +1,7 @@
 // EventStream: delivery by type, unsubscribe, re-entrant subscribers, a
 // throwing subscriber; and what an ActorSystem publishes on it (dead letters,
 // failures, supervision directives), to callbacks and to actors.
-#include "core/event_stream.hpp"
+#include "shoal/event_stream.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/lifecycle_kit.hpp"
 
 namespace shoal {

@@ -21,11 +21,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
-#include "core/trace_file.hpp"
+#include "shoal/actor_system.hpp"
+#include "shoal/trace.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::eventually;
@@ -421,4 +421,4 @@ TEST(FlightRecorder, DumpsOnTheChosenSignal) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

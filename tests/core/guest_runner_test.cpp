@@ -6,7 +6,8 @@
 // kept mailboxes are not stranded when the runner goes away; the runs are
 // counted in stats().guests and recorded in a flight-recorder lane of the
 // guest's own (a bounded number of lanes, freed for the next guest).
-#include "core/guest_runner.hpp"
+#include "shoal/guest_runner.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,11 +22,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
 #include "core/trace_flows.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::eventually;
@@ -94,7 +95,10 @@ struct Recorder : Handles<Recorder, Note, TryBlock, Hold, Pass> {
 
 ::testing::AssertionResult all_parked(ActorSystem& sys) {
   return eventually(
-      [&] { return sys.scheduler().parked_workers() == sys.scheduler().worker_count(); },
+      [&] {
+        return shoal::detail::SystemAccess::scheduler(sys).parked_workers() ==
+               shoal::detail::SystemAccess::scheduler(sys).worker_count();
+      },
       "every worker to park");
 }
 
@@ -109,7 +113,7 @@ TEST(GuestRunner, RunsWhatItWokeWhileEveryWorkerSleeps) {
   ActorSystem sys(two_workers());
   auto seen = std::make_shared<Seen>();
   Pid r = sys.spawn<Recorder>(seen);
-  GuestRunner guest(sys.scheduler(), "test guest");
+  GuestRunner guest(sys, "test guest");
   ASSERT_TRUE(all_parked(sys));
   guest.collect();
   sys.send(r, Note{1});
@@ -118,7 +122,8 @@ TEST(GuestRunner, RunsWhatItWokeWhileEveryWorkerSleeps) {
   EXPECT_EQ(guest.run(), 1u);
   EXPECT_EQ(seen->count.load(), 1u);
   EXPECT_EQ(seen->on(std::this_thread::get_id()), 1u) << "the handler ran on the guest's thread";
-  EXPECT_EQ(sys.scheduler().parked_workers(), 2u) << "no worker was woken for it";
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(sys).parked_workers(), 2u)
+      << "no worker was woken for it";
 
   const SystemStats st = sys.stats();
   ASSERT_EQ(st.guests.size(), 1u);
@@ -138,7 +143,7 @@ TEST(GuestRunner, WhatAGuestRunWakesRunsThereToo) {
   auto seen = std::make_shared<Seen>();
   std::vector<Pid> chain;
   for (int i = 0; i < 3; ++i) chain.push_back(sys.spawn<Recorder>(seen));
-  GuestRunner guest(sys.scheduler(), "g");
+  GuestRunner guest(sys, "g");
   ASSERT_TRUE(all_parked(sys));
   guest.collect();
   const Pid first = chain.front();
@@ -146,7 +151,8 @@ TEST(GuestRunner, WhatAGuestRunWakesRunsThereToo) {
   ASSERT_EQ(guest.kept(), 1u);
   EXPECT_EQ(guest.run(), 3u) << "the two local hops behind the first run ran here as well";
   EXPECT_EQ(seen->on(std::this_thread::get_id()), 3u);
-  EXPECT_EQ(sys.scheduler().parked_workers(), 2u) << "no worker was woken for any hop";
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(sys).parked_workers(), 2u)
+      << "no worker was woken for any hop";
 }
 
 TEST(GuestRunner, ALongChainOfHopsIsBoundedAndTheWorkersFinishIt) {
@@ -155,7 +161,7 @@ TEST(GuestRunner, ALongChainOfHopsIsBoundedAndTheWorkersFinishIt) {
   constexpr std::size_t hops = 3 * GuestRunner::max_runs_per_call;
   std::vector<Pid> chain;
   for (std::size_t i = 0; i < hops; ++i) chain.push_back(sys.spawn<Recorder>(seen));
-  GuestRunner guest(sys.scheduler(), "g");
+  GuestRunner guest(sys, "g");
   ASSERT_TRUE(all_parked(sys));
   guest.collect();
   const Pid first = chain.front();
@@ -175,7 +181,7 @@ TEST(GuestRunner, KeepsNothingWhileAWorkerIsAwake) {
   auto holding = std::make_shared<std::atomic<bool>>(false);
   sys.send(busy, Hold{release, holding});
   ASSERT_TRUE(eventually([&] { return holding->load(); }, "a worker to run the holding handler"));
-  GuestRunner guest(sys.scheduler(), "g");
+  GuestRunner guest(sys, "g");
   guest.collect();
   sys.send(r, Note{1});
   EXPECT_EQ(guest.kept(), 0u)
@@ -190,7 +196,7 @@ TEST(GuestRunner, RunsOneBatchAndLeavesTheRestToTheWorkers) {
   ActorSystem sys(two_workers(/*throughput=*/4));
   auto seen = std::make_shared<Seen>();
   Pid r = sys.spawn<Recorder>(seen);
-  GuestRunner guest(sys.scheduler(), "g");
+  GuestRunner guest(sys, "g");
   ASSERT_TRUE(all_parked(sys));
   guest.collect();
   for (int i = 0; i < 10; ++i) sys.send(r, Note{i});
@@ -205,7 +211,7 @@ TEST(GuestRunner, FutureGetRefusesToBlockInAGuestRun) {
   ActorSystem sys(two_workers());
   auto seen = std::make_shared<Seen>();
   Pid r = sys.spawn<Recorder>(seen);
-  GuestRunner guest(sys.scheduler(), "g");
+  GuestRunner guest(sys, "g");
   ASSERT_TRUE(all_parked(sys));
   guest.collect();
   sys.send(r, TryBlock{});
@@ -223,13 +229,13 @@ TEST(GuestRunner, DeterministicModeKeepsNothing) {
   ActorSystem sys(cfg);
   auto seen = std::make_shared<Seen>();
   Pid r = sys.spawn<Recorder>(seen);
-  sys.scheduler().run_until_idle();
-  GuestRunner guest(sys.scheduler(), "g");
+  shoal::detail::SystemAccess::scheduler(sys).run_until_idle();
+  GuestRunner guest(sys, "g");
   guest.collect();
   sys.send(r, Note{1});
   EXPECT_EQ(guest.kept(), 0u) << "the test thread decides what runs";
   EXPECT_EQ(guest.run(), 0u);
-  sys.scheduler().run_until_idle();
+  shoal::detail::SystemAccess::scheduler(sys).run_until_idle();
   EXPECT_EQ(seen->count.load(), 1u);
 }
 
@@ -238,7 +244,7 @@ TEST(GuestRunner, KeptMailboxesGoToTheWorkersWhenTheRunnerGoesAway) {
   auto seen = std::make_shared<Seen>();
   Pid r = sys.spawn<Recorder>(seen);
   {
-    GuestRunner guest(sys.scheduler(), "g");
+    GuestRunner guest(sys, "g");
     ASSERT_TRUE(all_parked(sys));
     guest.collect();
     sys.send(r, Note{1});
@@ -254,7 +260,7 @@ TEST(GuestRunner, OtherSchedulersMailboxesAreNotKept) {
   ActorSystem a(two_workers()), b(two_workers());
   auto seen = std::make_shared<Seen>();
   Pid r = b.spawn<Recorder>(seen);
-  GuestRunner guest(a.scheduler(), "g");
+  GuestRunner guest(a, "g");
   ASSERT_TRUE(all_parked(b));
   guest.collect();
   b.send(r, Note{1});
@@ -269,7 +275,7 @@ TEST(GuestRunner, ItsRunsAreRecordedInALaneOfItsOwn) {
   auto seen = std::make_shared<Seen>();
   Pid a = sys.spawn<Recorder>(seen);
   Pid b = sys.spawn<Recorder>(seen);
-  GuestRunner guest(sys.scheduler(), "io test");  // registered after start_trace
+  GuestRunner guest(sys, "io test");  // registered after start_trace
   ASSERT_NE(guest.lane(), FlightRecorder::no_lane);
   ASSERT_TRUE(all_parked(sys));
   // As a node's io thread does: what this thread makes runnable goes to
@@ -308,10 +314,10 @@ TEST(GuestRunner, GuestLanesAreBoundedAndFreedForTheNext) {
   for (unsigned i = 0; i < FlightRecorder::max_guest_lanes; ++i) {
     char name[16];  // not "g" + to_string(i): g++ 12's -Wrestrict false positive at -O3
     std::snprintf(name, sizeof name, "g%u", i);
-    guests.push_back(std::make_unique<GuestRunner>(sys.scheduler(), name));
+    guests.push_back(std::make_unique<GuestRunner>(sys, name));
     EXPECT_EQ(guests.back()->lane(), 2 + i);
   }
-  GuestRunner extra(sys.scheduler(), "one too many");
+  GuestRunner extra(sys, "one too many");
   EXPECT_EQ(extra.lane(), FlightRecorder::no_lane);
   sys.start_trace();
   EXPECT_EQ(extra.trace(), nullptr) << "a guest without a lane is not recorded";
@@ -326,7 +332,7 @@ TEST(GuestRunner, GuestLanesAreBoundedAndFreedForTheNext) {
   EXPECT_EQ(seen->count.load(), 1u);
 
   guests[3].reset();
-  GuestRunner next(sys.scheduler(), "next");
+  GuestRunner next(sys, "next");
   EXPECT_EQ(next.lane(), 5u) << "the lowest free lane";
   EXPECT_NE(next.trace(), nullptr) << "claimed while recording: its ring is made at once";
   const Trace t = sys.trace();
@@ -336,4 +342,4 @@ TEST(GuestRunner, GuestLanesAreBoundedAndFreedForTheNext) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

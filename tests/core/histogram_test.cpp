@@ -2,7 +2,7 @@
 // relative error <= 1/32), percentiles on known inputs, clamping of huge
 // values with an exact max, merging and scaling of snapshots, and one writer
 // recording while another thread takes snapshots (run under TSan in CI).
-#include "core/histogram.hpp"
+#include "shoal/histogram.hpp"
 
 #include <gtest/gtest.h>
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
 namespace shoal::test {

@@ -3,7 +3,7 @@
 // message once stopping began, poison after queued mail, children and
 // parent, watch / unwatch with exactly one Terminated. Every test runs over
 // every runtime configuration.
-#include "core/lifecycle.hpp"
+#include "shoal/lifecycle.hpp"
 
 #include <gtest/gtest.h>
 

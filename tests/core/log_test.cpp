@@ -1,8 +1,8 @@
-// The library's log (core/log.hpp): what shoal reports with no caller to
+// The library's log (shoal/log.hpp): what shoal reports with no caller to
 // return it to reaches the sink a program sets, at its level, from any
 // thread; the level filters; a sink that throws changes nothing; an empty
 // sink restores stderr.
-#include "core/log.hpp"
+#include "shoal/log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/test_support.hpp"
 
 namespace shoal {

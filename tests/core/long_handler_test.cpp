@@ -17,11 +17,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
-#include "core/trace_file.hpp"
+#include "core/detail/system_access.hpp"
+#include "shoal/actor_system.hpp"
+#include "shoal/trace.hpp"
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -149,11 +150,12 @@ TEST(LongHandler, NotWatchedWithoutABound) {
   ActorSystem off({.scheduler = {.workers = 2,
                                  .stall_after = std::chrono::nanoseconds::zero(),
                                  .long_handler = std::chrono::nanoseconds::zero()}});
-  EXPECT_EQ(off.scheduler().monitor(), nullptr);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(off).monitor(), nullptr);
   ActorSystem watching(
       {.scheduler = {
            .workers = 2, .stall_after = std::chrono::nanoseconds::zero(), .long_handler = 20ms}});
-  ASSERT_NE(watching.scheduler().monitor(), nullptr) << "a long-handler bound alone starts it";
+  ASSERT_NE(shoal::detail::SystemAccess::scheduler(watching).monitor(), nullptr)
+      << "a long-handler bound alone starts it";
   Reports reports(watching);
   Pid sleeper = watching.spawn<Sleeper>();
   watching.send(sleeper, Nap{200ms});
@@ -204,4 +206,4 @@ TEST(LongHandler, TheFlightRecorderKeepsItAndTheTraceFileCarriesIt) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -3,7 +3,7 @@
 // overflow policies, death and post-mortem draining — first step by step on
 // one thread, then as a model of the scheduler with concurrent producers,
 // where a lost wake-up strands messages and a double schedule is caught.
-#include "core/mailbox.hpp"
+#include "shoal/detail/mailbox.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 
 // Readable gtest output for the mailbox's enums (found by ADL).
 void PrintTo(MailboxStatus s, std::ostream* os) {
@@ -517,4 +517,4 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
 namespace shoal {

@@ -4,6 +4,7 @@
 // longer deadlocks. And the give-up races the owner's own use of the slot
 // without a cell ever running twice or being lost (worker.hpp).
 #include "core/monitor.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,10 +14,10 @@
 #include <memory>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -132,7 +133,7 @@ TEST(Monitor, AHeldActorIsGivenUpToo) {
 
 TEST(Monitor, SleepsWhileEveryWorkerIsIdleAndWakesWhenOneIsNot) {
   ActorSystem system({.scheduler = {.workers = 2}});
-  const Monitor* monitor = system.scheduler().monitor();
+  const Monitor* monitor = shoal::detail::SystemAccess::scheduler(system).monitor();
   ASSERT_NE(monitor, nullptr) << "a stall bound and membarrier: a monitor runs";
   ASSERT_TRUE(test::eventually([&] { return monitor->asleep(); },
                                "the monitor to sleep while nothing runs"));
@@ -141,11 +142,13 @@ TEST(Monitor, SleepsWhileEveryWorkerIsIdleAndWakesWhenOneIsNot) {
 
 TEST(Monitor, RunsWithOneWorkerForItsTimersAndNotWithoutABound) {
   ActorSystem one({.scheduler = {.workers = 1}});
-  EXPECT_NE(one.scheduler().monitor(), nullptr) << "one worker: the monitor still fires its timers";
+  EXPECT_NE(shoal::detail::SystemAccess::scheduler(one).monitor(), nullptr)
+      << "one worker: the monitor still fires its timers";
   ActorSystem off({.scheduler = {.workers = 2,
                                  .stall_after = std::chrono::nanoseconds::zero(),
                                  .long_handler = std::chrono::nanoseconds::zero()}});
-  EXPECT_EQ(off.scheduler().monitor(), nullptr) << "no bound of either kind";
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(off).monitor(), nullptr)
+      << "no bound of either kind";
 }
 
 // -- timers of a stalled worker -----------------------------------------------------
@@ -273,4 +276,4 @@ TEST(Monitor, TakingRacesTheOwnersSlotWithoutRunningACellTwiceOrLosingOne) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -1,7 +1,7 @@
 // MpscQueue: FIFO on one thread, the has_next / maybe_nonempty contract,
 // ownership of popped nodes, and P producers × N pushes against one
 // consumer (exact count, per-producer order, no duplicates).
-#include "core/mpsc_queue.hpp"
+#include "shoal/detail/mpsc_queue.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::Counted;
@@ -314,4 +314,4 @@ TEST(MpscQueue, ChainsFromManyProducersKeepEachProducersOrder) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -6,7 +6,7 @@
 // ActorSystem; a burst to a dead actor is counted as dead letters. Every
 // case runs over every runtime configuration (bounded mailboxes take no
 // chains: the same guarantees, one push each).
-#include "core/detail/outbox.hpp"
+#include "shoal/detail/outbox.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
 namespace shoal {

@@ -1,6 +1,6 @@
 // Pid: an intrusively counted address. The process lives exactly as long as
 // the last Pid to it; copies are cheap and thread-safe; identity is the id.
-#include "core/pid.hpp"
+#include "shoal/pid.hpp"
 
 #include <gtest/gtest.h>
 

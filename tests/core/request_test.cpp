@@ -16,10 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "core/detail/system_access.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -215,17 +216,17 @@ TEST(RequestFuture, TimesOutAtItsTimeoutAndALateAnswerIsADeadLetter) {
   f.core().post(make_envelope(Answer{1}));
   EXPECT_EQ(dead.count(DeadLetterReason::late_response), 1u);
   EXPECT_EQ(f.result().error(), RequestErrc::timeout);
-  EXPECT_EQ(system->scheduler().pending_timers(), 0u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*system).pending_timers(), 0u);
 }
 
 TEST(RequestFuture, AnAnswerUnlinksTheTimeoutAtOnce) {
   auto system = deterministic_system();
   Pid d = system->spawn<Doubler>();
   auto f = system->request_future<Answer>(d, Ask{1}, 1h);
-  EXPECT_EQ(system->scheduler().pending_timers(), 1u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*system).pending_timers(), 1u);
   system->run_until_idle();
   EXPECT_EQ(f.get().n, 2u);
-  EXPECT_EQ(system->scheduler().pending_timers(), 0u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*system).pending_timers(), 0u);
 }
 
 /// A request that names its answer's type.
@@ -465,4 +466,4 @@ TEST(RequestFutureThreaded, AnswersRaceTimeoutsAndEveryFutureCompletesOnce) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -18,7 +18,7 @@
 
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::deadline;
@@ -321,4 +321,4 @@ TYPED_TEST(RunQueueConcurrency, EveryItemRunsExactlyOnceWithAnOwnerAndTwoThieves
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

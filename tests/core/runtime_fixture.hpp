@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/test_support.hpp"
 
 namespace shoal::test {

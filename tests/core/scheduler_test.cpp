@@ -4,6 +4,7 @@
 // wake-up is lost when every worker is parked, and work queued behind a
 // blocked handler is taken by another worker.
 #include "core/scheduler.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +20,7 @@
 
 #include "tests/core/runtime_fixture.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::Ping;
@@ -89,7 +90,7 @@ TEST(Scheduler, HandlersSeeTheirWorkerIndex) {
     EXPECT_GE(w, 0);
     EXPECT_LT(w, 3);
   }
-  EXPECT_EQ(system.scheduler().current_worker_index(), -1);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(system).current_worker_index(), -1);
 }
 
 // -- deterministic mode ---------------------------------------------------------------------
@@ -97,8 +98,8 @@ TEST(Scheduler, HandlersSeeTheirWorkerIndex) {
 TEST(Scheduler, DeterministicModeHasNoWorkersAndRunsNothingUntilAsked) {
   auto probe = std::make_shared<Probe>();
   ActorSystem system(deterministic_config(1));
-  EXPECT_TRUE(system.scheduler().deterministic());
-  EXPECT_EQ(system.scheduler().worker_count(), 0u);
+  EXPECT_TRUE(shoal::detail::SystemAccess::scheduler(system).deterministic());
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(system).worker_count(), 0u);
   Pid a = system.spawn<Counter>(probe);
   system.send(a, Work{});
   system.send(a, Work{});
@@ -211,7 +212,7 @@ class SchedulerWakeUp : public test::RuntimeTest {
   }
 
   static ::testing::AssertionResult all_parked(ActorSystem& system) {
-    Scheduler& s = system.scheduler();
+    Scheduler& s = shoal::detail::SystemAccess::scheduler(system);
     return test::eventually([&] { return s.parked_workers() == s.worker_count(); },
                             "every worker to park");
   }
@@ -340,7 +341,7 @@ TEST_P(SchedulerLiveness, AWorkerWokenFromParkThatStaysBusyDoesNotKeepTheOthersA
   auto system = make_system(c);
   Pid blocker = spawn<FlagActor>(*system);
   Pid raiser = spawn<FlagActor>(*system);
-  Scheduler& s = system->scheduler();
+  Scheduler& s = shoal::detail::SystemAccess::scheduler(*system);
   for (int round = 0; round < 20; ++round) {
     ASSERT_TRUE(test::eventually([&] { return s.parked_workers() == s.worker_count(); },
                                  "every worker to park"));
@@ -363,4 +364,4 @@ INSTANTIATE_TEST_SUITE_P(Configs, SchedulerLiveness,
                          ::testing::ValuesIn(test::threaded_configs({2, 4})), test::config_name);
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -3,7 +3,7 @@
 // count their parks, and an instrumented actor reports exact depth, queue
 // wait, handler time and oldest-message age; the snapshot renders as a
 // table and as JSON that parses.
-#include "core/stats.hpp"
+#include "shoal/stats.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
 namespace shoal {

@@ -12,10 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
+#include "core/detail/system_access.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/test_support.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -119,7 +120,7 @@ TEST(StopFlood, AChainDeliveredAfterTheStopIsRefusedMessageByMessage) {
     last->next.store(e, std::memory_order_relaxed);
     last = e;
   }
-  system.deliver_chain(sink, first, last);
+  shoal::detail::SystemAccess::deliver_chain(system, sink, first, last);
   // Counted on this thread, before deliver_chain returned.
   EXPECT_EQ(count(system, DeadLetterReason::target_stopped), 100u);
   system.shutdown();
@@ -233,4 +234,4 @@ INSTANTIATE_TEST_SUITE_P(Senders, FloodedStop, ::testing::Values(1, 2, 4),
                          });
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

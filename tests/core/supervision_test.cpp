@@ -4,7 +4,7 @@
 // scenarios of the supervision tutorial this design follows, and stress
 // runs for the concurrent paths (a restart storm under load, concurrent
 // stops, watch/unwatch races).
-#include "core/supervision.hpp"
+#include "shoal/supervision.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // at the first advance that reaches it; removal, re-entrant expiry and
 // deadlines beyond the wheel's span. Checked against a plain model with
 // random workloads.
-#include "core/timer_wheel.hpp"
+#include "shoal/detail/timer_wheel.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include <random>
 #include <vector>
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 struct TestTimer final : Timer {
@@ -248,4 +248,4 @@ TEST(TimerWheel, MatchesAModelOnRandomWorkloads) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -15,11 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
 #include "core/detail/parker.hpp"
+#include "core/detail/system_access.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/core/runtime_fixture.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using namespace std::chrono_literals;
@@ -86,7 +87,7 @@ TEST(SendAfter, DeliversAtTheDelayNeverBefore) {
   sys->run_until_idle();
   TimerHandle h = sys->send_after(r, Tick{1}, 10ms);
   EXPECT_TRUE(h.pending());
-  EXPECT_EQ(sys->scheduler().pending_timers(), 1u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*sys).pending_timers(), 1u);
   sys->advance_time(9ms);
   sys->run_until_idle();
   EXPECT_EQ(log->count.load(), 0u);
@@ -96,7 +97,7 @@ TEST(SendAfter, DeliversAtTheDelayNeverBefore) {
   EXPECT_EQ(log->all()[0].second, 10ms);
   EXPECT_FALSE(h.pending());
   EXPECT_FALSE(h.cancel()) << "cancel after the send must say it was too late";
-  EXPECT_EQ(sys->scheduler().pending_timers(), 0u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*sys).pending_timers(), 0u);
 }
 
 TEST(SendAfter, DelaysRoundUpToTheTick) {
@@ -126,14 +127,15 @@ TEST(SendAfter, CancelledBeforeItsTimeIsNeverSent) {
   TimerHandle h = sys->send_after(r, Tick{1}, 5ms);
   TimerHandle copy = h;
   EXPECT_TRUE(copy.cancel());
-  EXPECT_EQ(sys->scheduler().pending_timers(), 0u) << "a cancelled timer leaves its wheel at once";
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*sys).pending_timers(), 0u)
+      << "a cancelled timer leaves its wheel at once";
   EXPECT_FALSE(h.cancel()) << "a second cancel must report that nothing was left to cancel";
   EXPECT_FALSE(h.pending());
   sys->advance_time(1s);
   sys->run_until_idle();
   EXPECT_EQ(log->count.load(), 0u);
   EXPECT_EQ(dead.size(), 0u) << "a cancelled send is not a dead letter";
-  EXPECT_EQ(sys->scheduler().pending_timers(), 0u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*sys).pending_timers(), 0u);
 }
 
 TEST(SendAfter, OrderOfDeadlinesIsKept) {
@@ -208,7 +210,7 @@ TEST(SendEvery, RepeatsUntilCancelled) {
   sys->advance_time(1s);
   sys->run_until_idle();
   EXPECT_EQ(log->count.load(), 4u);
-  EXPECT_EQ(sys->scheduler().pending_timers(), 0u);
+  EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*sys).pending_timers(), 0u);
   EXPECT_THROW(sys->send_every(r, Tick{}, 1ms, 0ms), std::invalid_argument);
 }
 
@@ -353,8 +355,9 @@ TEST(TimersThreaded, AParkedSchedulerWakesForATimerFromAnOutsideThread) {
     auto f = done->get_future();
     ActorSystem sys({.scheduler = {.workers = 2}});
     Pid c = sys.spawn<Counter>(n, done, 1);
-    ASSERT_TRUE(test::eventually([&] { return sys.scheduler().parked_workers() == 2; },
-                                 "both workers to park"));
+    ASSERT_TRUE(test::eventually(
+        [&] { return shoal::detail::SystemAccess::scheduler(sys).parked_workers() == 2; },
+        "both workers to park"));
     const auto start = sys.now();
     sys.send_after(c, Tick{}, 3ms);
     ASSERT_TRUE(test::ready_within(f, "the delayed send"));
@@ -448,4 +451,4 @@ TEST(Parker, TimedParkReturnsOnTimeoutOrWake) {
 }
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

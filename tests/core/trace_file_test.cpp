@@ -5,7 +5,7 @@
 // JSON or not an object, stray bytes and random corruption give a
 // TraceFileError naming the offset — never a crash or a huge allocation;
 // the Chrome export leaves out flows with a lost end.
-#include "core/trace_file.hpp"
+#include "shoal/trace.hpp"
 
 #include <gtest/gtest.h>
 

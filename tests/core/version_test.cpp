@@ -1,6 +1,6 @@
-// The version macros and shoal::version() (core/version.hpp) follow the
+// The version macros and shoal::version() (shoal/version.hpp) follow the
 // project's version in meson.build (passed here as SHOAL_PROJECT_VERSION).
-#include "core/version.hpp"
+#include "shoal/version.hpp"
 
 #include <gtest/gtest.h>
 

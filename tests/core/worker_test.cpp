@@ -6,6 +6,7 @@
 // other threads reach a pair that keeps each other held; a fan-out wider than
 // the run queue spills and still runs everything.
 #include "core/worker.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,7 +21,7 @@
 
 #include "tests/core/runtime_fixture.hpp"
 
-namespace shoal {
+namespace shoal::detail {
 namespace {
 
 using test::Gate;
@@ -211,8 +212,9 @@ TEST_P(WorkerMigration, PerSenderFifoHoldsWhileTheSenderMigratesBetweenWorkers) 
     if (std::chrono::steady_clock::now() >= end) {
       // No migration within the deadline: one last wave makes the senders
       // stop and report where they ran; the test then fails with that.
-      stuck = test::cat("; after ", waves, " waves ", system->scheduler().parked_workers(), " of ",
-                        system->scheduler().worker_count(),
+      stuck = test::cat("; after ", waves, " waves ",
+                        shoal::detail::SystemAccess::scheduler(*system).parked_workers(), " of ",
+                        shoal::detail::SystemAccess::scheduler(*system).worker_count(),
                         " workers were parked, and the load had run on worker mask ",
                         state->load_mask.load());
       state->give_up = true;
@@ -599,4 +601,4 @@ INSTANTIATE_TEST_SUITE_P(Configs, WorkerQueues, ::testing::ValuesIn(test::all_co
                          test::config_name);
 
 }  // namespace
-}  // namespace shoal
+}  // namespace shoal::detail

@@ -23,10 +23,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
 #include "io/event_port.hpp"
 #include "io/node.hpp"
 #include "io/socket.hpp"
+#include "shoal/actor_system.hpp"
 #include "tests/wire/wire_kit.hpp"
 
 namespace shoal::io::test {

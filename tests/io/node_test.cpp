@@ -3,6 +3,7 @@
 // the faults a peer can cause (garbage, wrong version, oversized and
 // truncated frames, unknown types, a node that goes away).
 #include "io/node.hpp"
+#include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>
 
@@ -154,7 +155,10 @@ std::uint64_t guest_runs_for_requests(ActorSystem& a_sys, ActorSystem& b_sys, co
                                       int rounds) {
   for (int i = 0; i < rounds; ++i) {
     EXPECT_TRUE(shoal::test::eventually(
-        [&] { return b_sys.scheduler().parked_workers() == b_sys.scheduler().worker_count(); },
+        [&] {
+          return shoal::detail::SystemAccess::scheduler(b_sys).parked_workers() ==
+                 shoal::detail::SystemAccess::scheduler(b_sys).worker_count();
+        },
         "b's workers to park"));
     auto r = a_sys.request_future<Ping>(echo, Ping{std::uint64_t(i)}, 30s).result();
     EXPECT_TRUE(r.ok()) << r.what();
@@ -197,7 +201,7 @@ TEST_P(TwoNodes, TheFlightRecorderShowsTheIoThreadsFramesAndTheRunsItHosts) {
   };
   const auto look_at_b = [&] {
     const Trace t = b_sys->trace();
-    EXPECT_EQ(t.worker_lanes(), b_sys->scheduler().worker_count());
+    EXPECT_EQ(t.worker_lanes(), shoal::detail::SystemAccess::scheduler(*b_sys).worker_count());
     EXPECT_EQ(t.guest_names.size(), GetParam().io_threads) << "one lane per io thread";
     if (t.lanes.size() > t.worker_lanes()) {
       EXPECT_EQ(t.lane_name(t.worker_lanes()), "io 0");

@@ -1,5 +1,5 @@
 // make-sample-trace OUT [--hostile-names | --empty]: records a small traced
-// run and writes it to OUT (core/trace_file.hpp), for the report's browser
+// run and writes it to OUT (shoal/trace.hpp), for the report's browser
 // test.
 //
 // Two workers run four ping-pong pairs and, at the same time, a fan-in of
@@ -7,7 +7,7 @@
 // main thread waits on a latch for the last message, then dumps the trace.
 // The sink is instrumented (Props::with_stats), so the trace's statistics
 // hold one actor's measurements. Then, with the workers asleep, the main
-// thread becomes a guest named "io 0" (core/guest_runner.hpp) and records
+// thread becomes a guest named "io 0" (shoal/guest_runner.hpp) and records
 // what a node's io thread records in its lane: a remote frame delivered
 // (its message serves a ping-pong that the guest then runs itself) and a
 // frame written. So the trace has three lanes. With --hostile-names the sink is named with
@@ -27,8 +27,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/actor_system.hpp"
-#include "core/guest_runner.hpp"
+#include "core/detail/system_access.hpp"
+#include "shoal/actor_system.hpp"
+#include "shoal/guest_runner.hpp"
 
 namespace {
 
@@ -105,8 +106,9 @@ struct Sink : Handles<Sink, Item> {
 bool as_a_guest(shoal::ActorSystem& sys) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::seconds(30);
-  shoal::GuestRunner guest(sys.scheduler(), "io 0");
-  while (sys.scheduler().parked_workers() != sys.scheduler().worker_count()) {
+  shoal::GuestRunner guest(sys, "io 0");
+  while (shoal::detail::SystemAccess::scheduler(sys).parked_workers() !=
+         shoal::detail::SystemAccess::scheduler(sys).worker_count()) {
     if (Clock::now() > deadline) {
       std::cerr << "make-sample-trace: the workers never parked\n";
       return false;

@@ -20,8 +20,8 @@
 #include <sstream>
 #include <string>
 
-#include "core/stats.hpp"
-#include "core/trace_file.hpp"
+#include "shoal/stats.hpp"
+#include "shoal/trace.hpp"
 #include "tools/trace_stats.hpp"
 
 namespace shoal::tools {

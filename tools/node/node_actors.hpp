@@ -11,7 +11,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/actor_system.hpp"
+#include "shoal/actor_system.hpp"
 #include "wire/type_registry.hpp"
 
 namespace shoal::node {

@@ -25,8 +25,8 @@
 #include <iostream>
 #include <string>
 
-#include "core/actor_system.hpp"
 #include "io/node.hpp"
+#include "shoal/actor_system.hpp"
 #include "tools/node/node_actors.hpp"
 
 namespace {

@@ -1,0 +1,12 @@
+// The calling thread's flight-recorder lane, read on every send: null unless
+// this thread is a worker (or a guest) of a system that is recording.
+#pragma once
+
+namespace shoal::detail {
+
+struct WorkerTrace;  // the runtime's (not installed)
+
+/// The calling worker's trace while it records, else null.
+inline thread_local WorkerTrace* active_trace = nullptr;
+
+}  // namespace shoal::detail
