@@ -26,8 +26,8 @@ constexpr std::uint64_t id_block_size = 1024;
 }  // namespace
 
 std::uint64_t ActorSystem::new_actor_id() noexcept {
-  thread_local std::uint64_t next = 0;
-  thread_local std::uint64_t end = 0;
+  SHOAL_TLS_INITIAL_EXEC thread_local std::uint64_t next = 0;  // one load on the spawn path
+  SHOAL_TLS_INITIAL_EXEC thread_local std::uint64_t end = 0;
   if (next == end) {
     // relaxed: only uniqueness matters; the RMW guarantees it.
     next = next_id_block.fetch_add(id_block_size, std::memory_order_relaxed);

@@ -69,7 +69,7 @@ class Worker;
 
 /// The worker whose timers the monitor expires on this thread just now
 /// (Worker::expire_for_stalled): Scheduler::add_timer re-arms into it.
-inline thread_local Worker* expiring_wheel = nullptr;
+SHOAL_TLS_INITIAL_EXEC inline thread_local Worker* expiring_wheel = nullptr;
 
 class Worker {
  public:
@@ -223,7 +223,7 @@ class Worker {
     bool locked_ = false;
   };
 
-  static inline thread_local Worker* current_ = nullptr;
+  SHOAL_TLS_INITIAL_EXEC static inline thread_local Worker* current_ = nullptr;
 
   // -- set at construction, read by anyone -----------------------------------
   Scheduler& sched_;

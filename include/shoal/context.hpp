@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shoal/detail/config.hpp"
 #include "shoal/envelope.hpp"
 #include "shoal/future.hpp"
 #include "shoal/pid.hpp"
@@ -30,7 +31,7 @@ class ActorCell;
 namespace detail {
 /// The message the calling thread's actor is handling (set for each
 /// message before the handler runs; what sender() and respond() read).
-inline thread_local const Envelope* current_message = nullptr;
+SHOAL_TLS_INITIAL_EXEC inline thread_local const Envelope* current_message = nullptr;
 
 /// A continuation of reenter_after, run as a message of its actor.
 class ReentryStep {

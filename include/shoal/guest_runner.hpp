@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "shoal/detail/config.hpp"
 #include "shoal/stats.hpp"
 
 namespace shoal {
@@ -103,8 +104,8 @@ class GuestRunner {
 };
 
 namespace detail {
-inline thread_local GuestRunner* collecting_guest = nullptr;
-inline thread_local bool in_guest_run = false;
+SHOAL_TLS_INITIAL_EXEC inline thread_local GuestRunner* collecting_guest = nullptr;
+SHOAL_TLS_INITIAL_EXEC inline thread_local bool in_guest_run = false;
 }  // namespace detail
 
 }  // namespace shoal

@@ -2,11 +2,13 @@
 // this thread is a worker (or a guest) of a system that is recording.
 #pragma once
 
+#include "shoal/detail/config.hpp"
+
 namespace shoal::detail {
 
 struct WorkerTrace;  // the runtime's (not installed)
 
 /// The calling worker's trace while it records, else null.
-inline thread_local WorkerTrace* active_trace = nullptr;
+SHOAL_TLS_INITIAL_EXEC inline thread_local WorkerTrace* active_trace = nullptr;
 
 }  // namespace shoal::detail

@@ -3,6 +3,15 @@
 
 #include <cstddef>
 
+/// For the thread-locals the inline paths read (the outbox, the current
+/// message, the active trace, the current worker): the initial-exec model,
+/// so position-independent code reads each with one %fs-relative load
+/// (which the linker turns into a constant offset in an executable)
+/// instead of a call to __tls_get_addr. A shared object that uses them,
+/// even dlopen()ed, takes their few dozen bytes from glibc's static TLS
+/// reserve.
+#define SHOAL_TLS_INITIAL_EXEC [[gnu::tls_model("initial-exec")]]
+
 namespace shoal::detail {
 
 /// The unit of false sharing on the machines we target (x86-64, most arm64).

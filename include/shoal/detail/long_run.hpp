@@ -17,6 +17,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "shoal/detail/config.hpp"
+
 namespace shoal::detail {
 
 struct LongRunWatch {
@@ -36,6 +38,6 @@ struct LongRunWatch {
 inline LongRunWatch no_long_run_watch;
 /// The watch of the worker on this thread (Worker::run sets it): for the
 /// lifecycle handlers, which run deeper than the worker's hand-over.
-inline thread_local LongRunWatch* long_run_watch = &no_long_run_watch;
+SHOAL_TLS_INITIAL_EXEC inline thread_local LongRunWatch* long_run_watch = &no_long_run_watch;
 
 }  // namespace shoal::detail

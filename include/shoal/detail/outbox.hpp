@@ -32,6 +32,8 @@
 
 #include <cstdint>
 
+#include "shoal/detail/config.hpp"
+
 namespace shoal {
 class Process;
 struct Envelope;
@@ -54,7 +56,7 @@ struct Outbox {
 };
 
 /// Trivial, so thread-local access needs no initialisation guard.
-inline constinit thread_local Outbox outbox;
+SHOAL_TLS_INITIAL_EXEC inline constinit thread_local Outbox outbox;
 
 /// Pushes the held chain (if any) to its target and lets go of the
 /// target's reference. Never throws.
