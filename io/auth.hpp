@@ -28,18 +28,9 @@
 #include <string>
 #include <string_view>
 
+#include "shoal/secret.hpp"
+
 namespace shoal::io {
-
-/// The shortest secret a Node accepts.
-inline constexpr std::size_t min_secret_bytes = 16;
-
-/// The secret in the file at `path` (one trailing newline dropped). Throws
-/// std::runtime_error if it cannot be read, is shorter than
-/// min_secret_bytes, or can be read or written by group or others.
-std::string read_secret_file(const std::string& path);
-/// The secret in environment variable `name`; throws std::runtime_error if
-/// it is unset or shorter than min_secret_bytes.
-std::string secret_from_environment(const char* name = "SHOAL_CLUSTER_SECRET");
 
 namespace detail {
 

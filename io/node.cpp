@@ -1,4 +1,4 @@
-#include "io/node.hpp"
+#include "shoal/node.hpp"
 #include "core/detail/system_access.hpp"
 
 #include <sched.h>

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "shoal/envelope.hpp"
+#include "shoal/type_registry.hpp"
 #include "wire/frame_codec.hpp"
-#include "wire/type_registry.hpp"
 
 namespace shoal::wire {
 

@@ -1,8 +1,9 @@
-#include "wire/type_registry.hpp"
+#include "shoal/type_registry.hpp"
 
 #include <stdexcept>
 
 #include "shoal/lifecycle.hpp"
+#include "wire/frame_codec.hpp"
 
 namespace shoal::wire {
 

@@ -15,8 +15,8 @@
 
 #include "bench/workloads/shoal_workloads.hpp"
 #include "io/auth.hpp"
-#include "io/node.hpp"
 #include "shoal/actor_system.hpp"
+#include "shoal/node.hpp"
 #include "tools/node/child_process.hpp"
 #include "tools/node/node_actors.hpp"
 

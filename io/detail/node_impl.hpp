@@ -41,11 +41,11 @@
 #include "io/connection.hpp"
 #include "io/endpoint.hpp"
 #include "io/event_port.hpp"
-#include "io/node.hpp"
 #include "io/remote_process.hpp"
 #include "io/socket.hpp"
 #include "shoal/actor_system.hpp"
 #include "shoal/guest_runner.hpp"
+#include "shoal/node.hpp"
 #include "wire/batch_codec.hpp"
 #include "wire/frame_codec.hpp"
 

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "io/event_port.hpp"
-#include "io/node.hpp"
 #include "io/socket.hpp"
 #include "shoal/actor_system.hpp"
+#include "shoal/node.hpp"
 #include "tests/wire/wire_kit.hpp"
 
 namespace shoal::io::test {

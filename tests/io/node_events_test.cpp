@@ -1,7 +1,7 @@
 // What a node tells the system about its peers (io/node.hpp): PeerConnected
 // and PeerDisconnected on the event stream, and identify() — whether a
 // named actor exists on another node, answered by that node itself.
-#include "io/node.hpp"
+#include "shoal/node.hpp"
 
 #include <gtest/gtest.h>
 

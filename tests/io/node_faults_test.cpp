@@ -3,7 +3,7 @@
 // too large for the peer is refused alone, a peer that never reads meets
 // the byte bound, a frame that never completes is cut, and connections
 // beyond the bounds are closed at accept.
-#include "io/node.hpp"
+#include "shoal/node.hpp"
 
 #include <gtest/gtest.h>
 

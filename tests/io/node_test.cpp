@@ -2,7 +2,7 @@
 // nodes; per-sender order with many migrating senders; exact counts; and
 // the faults a peer can cause (garbage, wrong version, oversized and
 // truncated frames, unknown types, a node that goes away).
-#include "io/node.hpp"
+#include "shoal/node.hpp"
 #include "core/detail/system_access.hpp"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "wire/type_registry.hpp"
+#include "shoal/type_registry.hpp"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "shoal/actor_system.hpp"
-#include "wire/type_registry.hpp"
+#include "shoal/type_registry.hpp"
 
 namespace shoal::node {
 

@@ -25,8 +25,8 @@
 #include <iostream>
 #include <string>
 
-#include "io/node.hpp"
 #include "shoal/actor_system.hpp"
+#include "shoal/node.hpp"
 #include "tools/node/node_actors.hpp"
 
 namespace {

@@ -39,11 +39,11 @@
 #include <string_view>
 #include <vector>
 
-#include "io/auth.hpp"
 #include "shoal/actor_system.hpp"
+#include "shoal/frame_limits.hpp"
 #include "shoal/pid.hpp"
-#include "wire/frame_codec.hpp"
-#include "wire/type_registry.hpp"
+#include "shoal/secret.hpp"
+#include "shoal/type_registry.hpp"
 
 namespace shoal::io {
 
@@ -79,7 +79,7 @@ struct NodeConfig {
   /// yet. Beyond it, sends are dead letters (outbound_full).
   std::size_t outbound_queue_bytes = 64u << 20;
   /// The cluster's shared secret (read_secret_file, secret_from_environment
-  /// in io/auth.hpp; at least 16 bytes). Set: every connection proves both
+  /// in shoal/secret.hpp; at least 16 bytes). Set: every connection proves both
   /// sides know it in the handshake (HMAC-SHA256 challenge and response),
   /// and a peer that cannot is refused before any of its envelopes is read;
   /// the address a peer claims is bound to its proof. Empty: no
@@ -186,10 +186,10 @@ struct NodeStats {
   std::uint64_t duplicates_dropped = 0;  ///< numbered twice: dropped, never delivered
   std::uint64_t connections_opened = 0;
   std::uint64_t connections_closed = 0;
-  std::uint64_t protocol_errors = 0;     ///< connections closed for bad input
+  std::uint64_t protocol_errors = 0;  ///< connections closed for bad input
   std::uint64_t heartbeats_sent = 0;
-  std::uint64_t futures_failed = 0;      ///< request futures failed by a lost connection
-  std::uint64_t handovers = 0;  ///< accepted connections moved to their peer's io thread
+  std::uint64_t futures_failed = 0;       ///< request futures failed by a lost connection
+  std::uint64_t handovers = 0;            ///< accepted connections moved to their peer's io thread
   std::uint64_t dropped_too_large = 0;    ///< larger than one frame the peer accepts
   std::uint64_t connections_refused = 0;  ///< accepts over max_connections / max_half_open
   std::uint64_t auth_failures = 0;        ///< handshakes refused for a missing or wrong proof

@@ -39,7 +39,6 @@
 #include <utility>
 
 #include "shoal/envelope.hpp"
-#include "wire/frame_codec.hpp"
 
 namespace shoal::wire {
 
@@ -179,8 +178,9 @@ void TypeRegistry::add(std::string name, Encode encode, Decode decode) {
   static_assert(std::is_same_v<T, std::decay_t<T>>, "register the plain message type");
   static_assert(std::is_invocable_v<const Encode&, const T&, typename Schema::Builder>,
                 "encode must be callable as encode(const T&, Schema::Builder)");
-  static_assert(std::is_convertible_v<std::invoke_result_t<const Decode&, typename Schema::Reader>, T>,
-                "decode must be callable as decode(Schema::Reader) and return a T");
+  static_assert(
+      std::is_convertible_v<std::invoke_result_t<const Decode&, typename Schema::Reader>, T>,
+      "decode must be callable as decode(Schema::Reader) and return a T");
   insert(std::make_unique<detail::TypedCodec<T, Schema, Encode, Decode>>(
       std::move(name), std::move(encode), std::move(decode)));
 }
