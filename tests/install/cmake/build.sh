@@ -2,12 +2,10 @@
 # Builds the CMake consumer against an installed shoal twice, with the
 # static and with the shared library (SHOAL_USE_SHARED), and runs it.
 # usage: build.sh PREFIX OUTDIR
-set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 PREFIX OUTDIR" >&2; exit 2; }
-prefix=$(realpath "$1")
-out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$out"
+# shellcheck source-path=SCRIPTDIR source=../common.sh
+. "$here/../common.sh" "$@"
+prefix=$first
 
 # Built with remote, the install must offer the component.
 remote=OFF

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the meson consumer with shoal as a subproject and runs it.
 # usage: build.sh SHOAL_SRC OUTDIR   (OUTDIR becomes the consumer project)
-set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 SHOAL_SRC OUTDIR" >&2; exit 2; }
-src=$(realpath "$1")
-out=$2
 here=$(cd "$(dirname "$0")" && pwd)
+first_arg=SHOAL_SRC  # read by common.sh
+# shellcheck source-path=SCRIPTDIR source=../common.sh
+. "$here/../common.sh" "$@"
+src=$first
 
 mkdir -p "$out/subprojects"
 cp "$here/meson.build" "$out/"

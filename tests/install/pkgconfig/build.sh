@@ -2,16 +2,12 @@
 # Builds consumer/main.cpp against an installed shoal through pkg-config
 # alone and runs it; with shoal-remote.pc installed, remote_main.cpp too.
 # usage: build.sh PREFIX OUTDIR
-set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 PREFIX OUTDIR" >&2; exit 2; }
-prefix=$(realpath "$1")
-out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$out"
+# shellcheck source-path=SCRIPTDIR source=../common.sh
+. "$here/../common.sh" "$@"
+prefix=$first
 
-# meson's libdir is lib/x86_64-linux-gnu on Debian, lib elsewhere.
-multiarch=$(gcc -print-multiarch 2>/dev/null || true)
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${multiarch:+:$prefix/lib/$multiarch/pkgconfig}${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+use_prefix_pkgconfig "$prefix"
 
 # The rpath finds libshoal.so where it was installed: -lshoal takes the
 # shared library when both are there.

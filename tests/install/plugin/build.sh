@@ -2,15 +2,12 @@
 # Builds plugin.so with the installed static libshoal.a inside, and a host
 # that dlopen()s it; runs the host.
 # usage: build.sh PREFIX OUTDIR
-set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 PREFIX OUTDIR" >&2; exit 2; }
-prefix=$(realpath "$1")
-out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-mkdir -p "$out"
+# shellcheck source-path=SCRIPTDIR source=../common.sh
+. "$here/../common.sh" "$@"
+prefix=$first
 
-multiarch=$(gcc -print-multiarch 2>/dev/null || true)
-export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${multiarch:+:$prefix/lib/$multiarch/pkgconfig}${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+use_prefix_pkgconfig "$prefix"
 archive="$(pkg-config --variable=libdir shoal)/libshoal.a"
 [ -f "$archive" ] || { echo "no static library at $archive" >&2; exit 1; }
 
