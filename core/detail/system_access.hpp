@@ -19,8 +19,6 @@ struct SystemAccess {
   static Scheduler& scheduler(ActorSystem& s) noexcept { return *s.scheduler_; }
   static const Scheduler& scheduler(const ActorSystem& s) noexcept { return *s.scheduler_; }
 
-  /// ActorSystem::deliver: an owned envelope to a non-empty Pid.
-  static void deliver(ActorSystem& s, const Pid& to, Envelope* e) noexcept { s.deliver(to, e); }
   /// ActorSystem::deliver_chain: `first` … `last` to a non-empty Pid.
   static void deliver_chain(ActorSystem& s, const Pid& to, Envelope* first,
                             Envelope* last) noexcept {
@@ -42,6 +40,7 @@ struct SystemAccess {
                           DeadLetterReason r) noexcept {
     s.dead_letter(e, target, r);
   }
+  /// An actor's failure, as SystemConfig::on_failure (or the log) sees it.
   static void report_failure(ActorSystem& s, std::uint64_t actor,
                              const std::exception_ptr& error) noexcept {
     s.report_failure(actor, error);
@@ -52,10 +51,6 @@ struct SystemAccess {
                                    CloneFn clone = nullptr, std::chrono::nanoseconds interval = {},
                                    bool handle = true) {
     return s.schedule_send(to, e, delay, system, clone, interval, handle);
-  }
-  /// Spawns from `props` as a child of `parent` (null: a root actor).
-  static Pid spawn_from(ActorSystem& s, const Props& props, ActorCell* parent) {
-    return s.spawn_from(props, parent);
   }
 };
 

@@ -275,7 +275,7 @@ class ActorSystem {
   /// the live actors in it and the system's statistics (stats(), as JSON).
   /// Thread-safe; does not stop the recording.
   Trace trace() const;
-  /// Writes trace() to `path` (trace_file.hpp). Throws std::runtime_error
+  /// Writes trace() to `path` (trace.hpp). Throws std::runtime_error
   /// naming the path if it cannot be written.
   void dump_trace(const std::string& path) const;
   /// From now on, each `signo` (e.g. SIGUSR2) received by the process

@@ -107,8 +107,8 @@ struct Envelope {
 /// An envelope carrying a `T` by value.
 /// A user message's envelope: every TypedEnvelope is one. `mark` is what
 /// the flight recorder and the statistics of an instrumented receiver
-/// carry from the send to the receive (flight_recorder.hpp): 0, a flow id or
-/// a send stamp. Resident system envelopes and queue stubs have none.
+/// carry from the send to the receive (the flight recorder, core/flight_recorder.hpp): 0, a flow id
+/// or a send stamp. Resident system envelopes and queue stubs have none.
 struct MarkedEnvelope : Envelope {
   std::uint64_t mark = 0;
 };

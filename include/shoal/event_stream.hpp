@@ -39,7 +39,7 @@ struct SupervisionEvent {
 };
 
 /// A handler ran longer than SchedulerConfig::long_handler: published by
-/// the worker that ran it, as soon as it returned (monitor.hpp). Tells an
+/// the worker that ran it, as soon as it returned (SchedulerConfig::long_handler). Tells an
 /// operator who holds a worker up.
 struct LongHandlerEvent {
   std::uint64_t actor_id;

@@ -3,10 +3,10 @@
 //
 // Why: a message that arrives from the network finds the workers of a
 // lightly loaded system parked. Waking one costs 11–38 µs on this kind of
-// machine (DESIGN.md), far more than most handlers take; then the answer
+// machine (SchedulerConfig::spin_before_park), far more than most handlers take; then the answer
 // waits for the io thread again. Running the handler on the thread that
 // decoded the message makes a remote round trip one thread per process
-// (bench/RESULTS.md, run Q: p50 94 → 21 µs). When any worker is awake
+// (bench/RESULTS.md: the remote round trip's p50 fell from 94 to 21 µs). When any worker is awake
 // (running or spinning), runnable mailboxes go to the workers as always:
 // the guest only takes what would otherwise cost a wake-up.
 //

@@ -41,7 +41,7 @@ class Process {
   virtual void post(Envelope* e) noexcept;
   /// Takes the messages `first` … `last` (owned; `count` of them, linked
   /// through `next`, oldest first) from one sender's burst (the outbox,
-  /// core/detail/outbox.hpp), for processes that are not actors. The
+  /// shoal/detail/outbox.hpp), for processes that are not actors. The
   /// default posts each in turn; a remote proxy queues them at once.
   virtual void post_chain(Envelope* first, Envelope* last, std::uint32_t count) noexcept;
 

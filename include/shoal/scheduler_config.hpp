@@ -12,7 +12,7 @@ struct SchedulerConfig {
   /// Worker threads; 0 = one per hardware thread.
   unsigned workers = 0;
   /// How long an idle worker spins (looking for work) before it parks.
-  /// Waking a parked thread costs ~11–38 µs here (DESIGN.md), so spinning
+  /// Waking a parked thread costs ~11–38 µs on the project's test machine, so spinning
   /// somewhat longer than that keeps bursty hand-offs off the futex.
   std::chrono::nanoseconds spin_before_park{std::chrono::microseconds(50)};
   /// Pin worker i to CPU i (mod the CPUs this process may use).
@@ -25,7 +25,7 @@ struct SchedulerConfig {
   /// the first time tracing starts). The newest are kept.
   std::size_t trace_events = std::size_t{1} << 16;
   /// A worker inside one run for longer than this gives up its LIFO slot
-  /// and held mailbox to the other workers (monitor.hpp), which the monitor
+  /// and held mailbox to the other workers (the scheduler's monitor thread), which the monitor
   /// notices within a tick or two: what a long handler woke runs elsewhere
   /// meanwhile. Zero: never (and no monitor thread unless long_handler
   /// asks for one).
@@ -42,7 +42,7 @@ struct SchedulerConfig {
   /// A handler that runs longer than this is reported once it returns: a
   /// LongHandler event on the system's event stream and a long_handler
   /// event in the flight recorder, naming the actor's type and the
-  /// message's (monitor.hpp). Zero: not watched.
+  /// message's (the monitor thread). Zero: not watched.
   std::chrono::nanoseconds long_handler{std::chrono::milliseconds(100)};
 };
 

@@ -1,6 +1,6 @@
 // Delayed and periodic sends: the timers behind send_after, send_every,
 // receive timeouts and delayed restarts (the scheduler's wheels hold them,
-// see scheduler.hpp).
+// see core/scheduler.hpp in the source tree).
 //
 //   shoal::TimerHandle h = system.send_after(pid, Tick{}, 50ms);
 //   h.cancel();  // true: Tick will not be sent

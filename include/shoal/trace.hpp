@@ -90,7 +90,7 @@ constexpr std::uint64_t max_trace_stats_bytes = std::uint64_t{64} << 20;
 struct Trace {
   double ns_per_tick = 1.0;
   /// Events per lane, oldest first: one lane per worker (lane i is worker
-  /// i), then one per guest (flight_recorder.hpp), named in guest_names.
+  /// i), then one per guest (guest_runner.hpp), named in guest_names.
   std::vector<std::vector<TraceEvent>> lanes;
   /// The guest lanes' names, in order: lanes[worker_lanes() + k] is guest
   /// k's ("io 0"). Names past lanes.size() are ignored.
