@@ -238,8 +238,8 @@ class ActorSystem {
   /// directives (SupervisionEvent) as they happen.
   EventStream& events() noexcept { return events_; }
   /// Sends a copy of every event of type E to `pid` as a message. Returns
-  /// the token for events().unsubscribe. Once `pid` has stopped, events are
-  /// no longer sent to it (no dead letters: a stopped DeadLetter listener
+  /// the token for events().unsubscribe. Events are sent only while `pid`
+  /// lives; after it stops they are skipped (no dead letters: a stopped DeadLetter listener
   /// would otherwise feed itself). Thread-safe.
   template <class E>
   EventStream::Token subscribe(const Pid& pid) {

@@ -11,7 +11,7 @@
 // reference count step for the whole chain).
 //
 // The rule (ActorCell's thread, inside a run; plain local or remote targets):
-//   - a handler's first message to an actor goes at once, as before; the
+//   - a handler's first message to an actor is pushed at once; the
 //     target is remembered (compared only, never dereferenced);
 //   - a following message to the same actor is held, and the ones after it
 //     are linked behind it (no atomic: the chain is this thread's until it
