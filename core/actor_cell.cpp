@@ -389,13 +389,15 @@ void ActorCell::note_if_long(detail::LongRunWatch& w, const MessageType& t) noex
 
 void ActorCell::report_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
   // acquire: pairs with the release store in Worker::flag_long_run; the
-  // run count and the time it wrote before are visible.
+  // progress and the time it wrote before are visible.
   if (!w.raised.exchange(false, std::memory_order_acquire)) return;
   Worker* worker = Worker::current();
-  // A run that has been counted since the raise ended before this
-  // handler: the flag came just too late for it.
+  // A run that has been counted since the raise (or a wake-up) ended
+  // before this handler: the flag came just too late for it.
   // relaxed: pairs with flag_long_run's store, ordered by the acquire exchange
-  if (worker == nullptr || worker->runs() != w.runs.load(std::memory_order_relaxed)) return;
+  if (worker == nullptr || worker->progress() != w.progress.load(std::memory_order_relaxed)) {
+    return;
+  }
   // relaxed: pairs with flag_long_run's store, ordered by the acquire exchange
   const std::chrono::nanoseconds since(w.since_ns.load(std::memory_order_relaxed));
   const std::chrono::nanoseconds at_least = system_->scheduler_->now() - since;

@@ -89,24 +89,24 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
   for (unsigned i = 0; i < sched_.worker_count(); ++i) {
     Worker& w = sched_.worker(i);
     Seen& seen = seen_[i];
-    const std::uint64_t runs = w.runs();
+    const std::uint64_t progress = w.progress();
     const bool idle = w.is_idle();
     found.all_idle &= idle;
     found.any_idle |= idle;
     // Just left idle with a cell in its slot: its handler may be stalling
     // on what it woke.
     found.suspect |= !idle && seen.idle && w.has_local_cells();
-    if (idle || runs != seen.runs || seen.idle) {
+    if (idle || progress != seen.progress || seen.idle) {
       // Moving, or with nothing to run: not stalled. A run may begin from
       // here (the first look at it busy), not from a look while idle.
-      seen = {.runs = runs, .since = now, .idle = idle};
+      seen = {.progress = progress, .since = now, .idle = idle};
       continue;
     }
     const auto in_run = now - seen.since;  // at least: it began before `since`
     // In one run since the last look at least, with cells to give up.
     found.suspect |= w.has_local_cells();
     if (long_handler.count() > 0 && in_run >= long_handler && !seen.flagged_long) {
-      w.flag_long_run(seen.since, runs);
+      w.flag_long_run(seen.since, progress);
       seen.flagged_long = true;
     }
     if (!takes_stalled_ || in_run < stall_after) continue;
@@ -114,11 +114,11 @@ Monitor::Found Monitor::look(std::chrono::nanoseconds now) {
     // tick, and not at all (nor its fence) if it has none.
     if (w.may_have_timers() && (seen.expired == std::chrono::nanoseconds::zero() ||
                                 now - seen.expired >= Scheduler::tick)) {
-      w.expire_for_stalled(runs);
+      w.expire_for_stalled(progress);
       seen.expired = now;
     }
     if (sched_.worker_count() < 2 || !w.has_local_cells()) continue;
-    const Worker::Given g = w.give_up_stalled(runs);
+    const Worker::Given g = w.give_up_stalled(progress);
     if (g.slot != nullptr) sched_.requeue_stalled(g.slot);
     if (g.held != nullptr) {
       // Owned now, and drained when it was held: run it if mail came since,

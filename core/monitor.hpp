@@ -1,5 +1,7 @@
 // Monitor: the scheduler's watch thread (after Go's sysmon). Once a tick it
-// reads each worker's progress (Worker::runs, its count of finished runs);
+// reads each worker's progress (Worker::progress: its finished runs and
+// its wake-ups, so a worker that went idle and came back between two
+// looks is never taken for one inside a single run);
 // for a worker that has been inside one run for longer than
 // SchedulerConfig::stall_after it
 //   - fires the worker's due timers itself (Worker::expire_for_stalled), so
@@ -31,7 +33,7 @@
 // have a tick's resolution).
 //
 // The monitor never runs actors and costs the workers nothing while they
-// make progress: it reads each worker's run count. When every worker has
+// make progress: it reads each worker's progress. When every worker has
 // been idle for `quiet_looks` looks it sleeps until a worker leaves idle
 // (note_busy), so an idle system pays nothing for it. Started
 // when long_handler is above zero, or stall_after is and the kernel has
@@ -85,9 +87,9 @@ class Monitor {
  private:
   /// What the monitor last saw of one worker.
   struct Seen {
-    std::uint64_t runs = 0;
-    std::chrono::nanoseconds since{};  // when `runs` was first seen
-    bool idle = false;                 // idle at the last look
+    std::uint64_t progress = 0;        // Worker::progress()
+    std::chrono::nanoseconds since{};  // when `progress` was first seen
+    bool idle = true;                  // idle at the last look (none yet: as if)
     bool flagged_long = false;         // this run's long-run flag is raised
     std::chrono::nanoseconds expired{};  // when its timers were last expired from here
   };

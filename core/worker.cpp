@@ -256,6 +256,12 @@ bool Worker::poll_timers() {
   return fired;
 }
 
+void Worker::note_woke() noexcept {
+  // relaxed (both): only this thread writes it; the monitor's loads of it
+  // (progress()) may be stale, as the comment there says.
+  woke_.store(woke_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 void Worker::drop_long_run_flag() noexcept {
   // relaxed (both): pair with flag_long_run's release store; a dropped flag's data is never read
   if (long_run_.raised.load(std::memory_order_relaxed)) [[unlikely]]
@@ -309,7 +315,7 @@ Worker::WheelUse::~WheelUse() {
   }
 }
 
-std::size_t Worker::expire_for_stalled(std::uint64_t runs) noexcept {
+std::size_t Worker::expire_for_stalled(std::uint64_t progress) noexcept {
   std::lock_guard lock(wheel_mu_);
   // relaxed: process_fence orders it before the load below and before every
   // load of the owner's after the fence (WheelUse).
@@ -318,7 +324,7 @@ std::size_t Worker::expire_for_stalled(std::uint64_t runs) noexcept {
   std::size_t fired = 0;
   // acquire: pairs with WheelUse's release; the owner's last use of the
   // wheel is visible. A use begun after the fence waits for wheel_mu_.
-  if (!in_wheel_.load(std::memory_order_acquire) && this->runs() == runs) {
+  if (!in_wheel_.load(std::memory_order_acquire) && this->progress() == progress) {
     detail::expiring_wheel = this;
     take_timer_mail();
     const std::uint64_t now = sched_.current_tick();
@@ -388,6 +394,7 @@ ActorCell* Worker::idle() {
     if (c != nullptr) break;
   }
   counters_.idle_since.set(0);
+  note_woke();
   sched_.note_busy();  // after the store above: the monitor may be asleep
   drop_long_run_flag();  // raised while no handler ran
   counters_.idle_ticks.add(detail::ticks() - since);
@@ -501,7 +508,7 @@ void Worker::settle_held() noexcept {
 
 // -- giving up a stalled worker's cells (see worker.hpp) ---------------------------
 
-Worker::Given Worker::give_up_stalled(std::uint64_t runs) noexcept {
+Worker::Given Worker::give_up_stalled(std::uint64_t progress) noexcept {
   std::lock_guard lock(stall_mu_);
   if (!stall_flag_.load(std::memory_order_relaxed)) {
     // relaxed: process_fence orders it before the loads below and before
@@ -512,7 +519,7 @@ Worker::Given Worker::give_up_stalled(std::uint64_t runs) noexcept {
   // After the fence the owner's stores so far are visible: if it finished
   // the run meanwhile it is not stalled, and it keeps its cells (it will
   // clear the flag at its next take).
-  if (this->runs() != runs) return {};
+  if (this->progress() != progress) return {};
   Given g;
   // acquire (both exchanges): pairs with the owner's release stores; what
   // the owner wrote to the cell before leaving it there is visible here.
@@ -548,6 +555,10 @@ ActorCell* Worker::reconcile(ActorCell* mine) noexcept {
 
 void Worker::run() {
   current_ = this;
+  // The monitor may have looked before this thread began and taken the
+  // wait for a run; what it flagged then is nobody's.
+  note_woke();
+  drop_long_run_flag();
   detail::long_run_watch = &long_run_;
   refresh_trace();
   while (!sched_.stopping()) {

@@ -128,6 +128,16 @@ class Worker {
   /// nothing extra on the run path): unchanged while it is inside one run.
   /// Thread-safe; stale at once; reads every bucket (for the monitor).
   std::uint64_t runs() const noexcept { return counters_.batch_sizes.runs(); }
+  /// Moves whenever a run ends, the worker leaves idle or its thread
+  /// starts: equal at two looks that found it busy, it was inside one run
+  /// (or the short step between two) all along, never idle in between.
+  /// runs() alone cannot tell: a worker can go idle and come back between
+  /// two looks without finishing a run. Thread-safe; stale at once.
+  std::uint64_t progress() const noexcept {
+    // relaxed: the owner's own count; a stale value makes the monitor's
+    // look (and the checks against it below) conservative, never wrong.
+    return runs() + woke_.load(std::memory_order_relaxed);
+  }
   /// True while the worker looks for work or sleeps. Thread-safe; stale.
   bool is_idle() const noexcept { return counters_.idle_since.get() != 0; }
   /// True if the LIFO slot or the held mailbox has a cell now (what
@@ -152,24 +162,24 @@ class Worker {
     ActorCell* held = nullptr;
   };
   /// Expires this worker's due timers (and links its posted ones) on the
-  /// calling thread if the worker is still inside the run that ended its
-  /// `runs`-th and not using its wheel: what a timer's expiry re-arms goes
-  /// back into this wheel. Returns how many fired. The monitor only; a
-  /// process_fence per call; takes wheel_mu_.
-  std::size_t expire_for_stalled(std::uint64_t runs) noexcept;
+  /// calling thread if the worker is still inside the run it was in at
+  /// `progress` (progress()) and not using its wheel: what a timer's
+  /// expiry re-arms goes back into this wheel. Returns how many fired. The
+  /// monitor only; a process_fence per call; takes wheel_mu_.
+  std::size_t expire_for_stalled(std::uint64_t progress) noexcept;
   /// Takes the LIFO slot's and the held mailbox from this worker if it is
-  /// still inside the run that ended its `runs`-th (see the top of the
+  /// still inside the run it was in at `progress` (see the top of the
   /// file). The caller owns what it gets. Any thread but the owner; a
   /// process_fence (µs) the first time per stall; takes stall_mu_.
-  Given give_up_stalled(std::uint64_t runs) noexcept;
-  /// Tells the handler running now that its run (the one after the
-  /// `runs`-th) has lasted from `since` (scheduler time) past
+  Given give_up_stalled(std::uint64_t progress) noexcept;
+  /// Tells the handler running now that its run (the one it was in at
+  /// `progress`) has lasted from `since` (scheduler time) past
   /// SchedulerConfig::long_handler: it reports itself when it returns
   /// (detail/long_run.hpp). The monitor only, once a run.
-  void flag_long_run(std::chrono::nanoseconds since, std::uint64_t runs) noexcept {
+  void flag_long_run(std::chrono::nanoseconds since, std::uint64_t progress) noexcept {
     // relaxed (both): published by the release store below.
     long_run_.since_ns.store(since.count(), std::memory_order_relaxed);
-    long_run_.runs.store(runs, std::memory_order_relaxed);
+    long_run_.progress.store(progress, std::memory_order_relaxed);
     // release: pairs with the acquire exchange of the reporting thread.
     long_run_.raised.store(true, std::memory_order_release);
   }
@@ -185,6 +195,8 @@ class Worker {
   /// Lowers the long-run flag if the monitor raised it while no handler
   /// ran (detail/long_run.hpp): after firing timers, and on leaving idle.
   void drop_long_run_flag() noexcept;
+  /// The thread started or left idle: moves progress().
+  void note_woke() noexcept;
   /// Links or unlinks what other threads posted (post_timer).
   void take_timer_mail();
   /// Searches, then parks, until work turns up (returned) or the scheduler
@@ -248,6 +260,8 @@ class Worker {
   TimerWheel timers_;
   detail::WorkerTrace* trace_ = nullptr;  // while recording (also in active_trace)
   WorkerCounters counters_;  // written here only; read by stats()
+  // Times the thread started or left idle (progress()): written here only.
+  std::atomic<std::uint64_t> woke_{0};
 
   // -- shared: thieves and wakers -------------------------------------------------
   RunQueue<ActorCell> queue_;

@@ -8,10 +8,9 @@
 // reports the actor and the message it just handled (LongHandlerEvent).
 // The flag costs the run loop nothing else: no clock read per message;
 // the worker hands its watch to the run (ActorCell::run). A flag raised
-// for a run that has ended is dropped by the reporter (the run count
-// moved on); one raised while no handler ran (a long stretch of timer
-// expiry between runs) is dropped by the worker after the timers, or
-// when it leaves idle.
+// for a run that has ended is dropped by the reporter (the worker's
+// progress, its runs and wake-ups, moved on); one raised while no handler ran (a long stretch of
+// timer expiry between runs) is dropped by the worker after the timers, or when it leaves idle.
 #pragma once
 
 #include <atomic>
@@ -28,9 +27,10 @@ struct LongRunWatch {
   /// Scheduler time (ns) the monitor first saw the run: the handler has
   /// run at least from here. Written by the monitor before it raises.
   std::atomic<std::int64_t> since_ns{0};
-  /// The worker's finished runs when the monitor raised the flag: the
-  /// reporter drops a flag whose run has ended (raised just too late).
-  std::atomic<std::uint64_t> runs{0};
+  /// The worker's progress (its finished runs and wake-ups) when the
+  /// monitor raised the flag: the reporter drops a flag whose run has
+  /// ended (raised just too late).
+  std::atomic<std::uint64_t> progress{0};
 };
 
 /// Never raised: what a thread that is not a worker (a guest, a test
