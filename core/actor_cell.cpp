@@ -537,9 +537,10 @@ void ActorCell::unbecome() noexcept {
 
 void ActorCell::watch(const Pid& target) {
   if (target.empty()) return;
-  if (target.process()->kind() == Process::Kind::future) {
-    // A request future is no actor: there is none to watch. (A remote
-    // actor's proxy takes the Watch to the actor's node: io/.)
+  if (const auto k = target.process()->kind();
+      k == Process::Kind::future || k == Process::Kind::queue) {
+    // A request future or a completion queue is no actor: there is none to
+    // watch. (A remote actor's proxy takes the Watch to the actor's node: io/.)
     post_system_to<Terminated>(self_, target, TerminatedReason::not_found);
     return;
   }

@@ -39,6 +39,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "shoal/completion_queue.hpp"
 #include "shoal/dead_letters.hpp"
 #include "shoal/detail/timer_wheel.hpp"
 #include "shoal/envelope.hpp"
@@ -94,7 +95,11 @@ class FutureCore;
 class FutureCallback {
  public:
   virtual ~FutureCallback() = default;
+  /// On the completing thread, once.
   virtual void run(FutureCore& core) noexcept = 0;
+  /// then(queue, f) only: on the queue's thread, once, after run() queued
+  /// it there (queue_resume). May throw: the queue reports it.
+  virtual void resume(FutureCore&) {}
 };
 
 /// The state of one request future: a Process (the request's sender, what
@@ -136,6 +141,12 @@ class FutureCore final : public Process, public Timer {
   /// Runs `cb` once done (at once, on this thread, if it is), else on the
   /// completing thread. At most once per future.
   void on_complete(std::unique_ptr<FutureCallback> cb) noexcept;
+  /// The callback on_complete took (null before). Its owner is the core.
+  FutureCallback* callback() const noexcept { return callback_.get(); }
+  /// Destroys the callback once it has done all it will (then(queue, f):
+  /// run or dropped on the queue's thread), so that what it captured goes
+  /// there and then. The thread the callback's work ended on.
+  void forget_callback() noexcept { callback_.reset(); }
 
  private:
   ~FutureCore() override;
@@ -212,6 +223,14 @@ Result<R> take_result(FutureCore& core) {
 /// A then() callback threw: reported as a failure of no actor.
 void report_callback_failure(FutureCore& core, const std::exception_ptr& e) noexcept;
 
+/// then(queue, f): on the completing thread, queues `call` (a QueuedCall
+/// message allocated when then() was called) to `queue`, holding a
+/// reference to `core` until the queue runs `core`'s callback's resume()
+/// or drops it. Takes the callback's reference to the queue, which would
+/// otherwise keep a queue that closed meanwhile alive through the call it
+/// holds.
+void queue_resume(FutureCore& core, Envelope* call, Pid queue) noexcept;
+
 /// Blocking is wrong on a worker (or in deterministic mode, where nothing
 /// else runs): throws std::logic_error there.
 void check_may_block(const FutureCore& core);
@@ -264,6 +283,33 @@ class Future {
       std::decay_t<F> fn;
     };
     core().on_complete(std::make_unique<Callback>(std::forward<F>(f)));
+  }
+
+  /// Runs `f(Result<R>)` on the thread that drains `queue`, inside its
+  /// drain(), once completed (completion_queue.hpp): the way a server's
+  /// event loop takes answers. `f` may block and may use anything the
+  /// queue's thread owns; it never runs on a worker, nor during the
+  /// system's shutdown, nor after the queue is destroyed (it is then
+  /// dropped unrun). An exception from it is reported as a failure and
+  /// otherwise ignored. Allocates the message that carries it now, so
+  /// completing never allocates. At most one then() per future.
+  template <class F>
+  void then(CompletionQueue& queue, F&& f) {
+    struct Callback final : detail::FutureCallback {
+      Callback(const Pid& q, F&& f)
+          : queue(q), fn(std::forward<F>(f)), call(emplace_envelope<detail::QueuedCall>()) {}
+      ~Callback() override {
+        if (call != nullptr) destroy_envelope(call);
+      }
+      void run(detail::FutureCore& c) noexcept override {
+        detail::queue_resume(c, std::exchange(call, nullptr), std::move(queue));
+      }
+      void resume(detail::FutureCore& c) override { fn(detail::take_result<R>(c)); }
+      Pid queue;
+      std::decay_t<F> fn;
+      Envelope* call;  // last: allocated once the rest is made
+    };
+    core().on_complete(std::make_unique<Callback>(queue.pid(), std::forward<F>(f)));
   }
 
   /// The future's own Pid: the sender its request carries.

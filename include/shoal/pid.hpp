@@ -1,7 +1,8 @@
 // Pid and Process: the address of an actor and the thing it points at.
 //
 // A Process is whatever can receive envelopes: a local actor cell, a
-// request future (future.hpp), or a remote actor's proxy (io/remote_process.hpp). It is reference
+// request future (future.hpp), a completion queue (completion_queue.hpp), or
+// a remote actor's proxy (io/remote_process.hpp). It is reference
 // counted intrusively; a Pid is a counted pointer to one, so a local send is a pointer chase (no
 // registry lookup) and a Pid keeps its target's memory alive — never the actor itself: a stopped
 // actor's Pid is stale and sends through it become dead letters.
@@ -22,7 +23,7 @@ struct Envelope;
 
 class Process {
  public:
-  enum class Kind : std::uint8_t { local_actor, future, remote };
+  enum class Kind : std::uint8_t { local_actor, future, remote, queue };
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

@@ -21,6 +21,7 @@
 #include "shoal/actor.hpp"
 #include "shoal/actor_system.hpp"
 #include "shoal/behavior.hpp"
+#include "shoal/completion_queue.hpp"
 #include "shoal/context.hpp"
 #include "shoal/dead_letters.hpp"
 #include "shoal/envelope.hpp"
