@@ -1,5 +1,9 @@
 #include "shoal/future.hpp"
 
+#include <sched.h>
+
+#include <chrono>
+
 #include "core/detail/system_access.hpp"
 #include "core/scheduler.hpp"
 #include "shoal/actor_system.hpp"
@@ -119,6 +123,7 @@ void FutureCore::on_complete(std::unique_ptr<FutureCallback> cb) noexcept {
 }
 
 void FutureCore::wait() const noexcept {
+  if (spin_for_answer()) return;
   // acquire (all): pairs with the exchange in publish().
   std::uint32_t s = state_.load(std::memory_order_acquire);
   for (;;) {
@@ -132,6 +137,28 @@ void FutureCore::wait() const noexcept {
     }
     state_.wait(s, std::memory_order_acquire);
     s = state_.load(std::memory_order_acquire);
+  }
+}
+
+bool FutureCore::spin_for_answer() const noexcept {
+  using clock = std::chrono::steady_clock;
+  const std::chrono::nanoseconds budget = system_.config().future_spin;
+  if (budget <= std::chrono::nanoseconds::zero()) return done();
+  constexpr std::chrono::nanoseconds tight{std::chrono::microseconds(2)};
+  const auto start = clock::now();
+  for (;;) {
+    // A few pauses per look: done() reads a line the completing worker
+    // writes once; looking at it in a tight loop would slow that write.
+    for (int i = 0; i < 8; ++i) {
+      if (done()) return true;
+      detail::cpu_relax();
+    }
+    const auto spent = clock::now() - start;
+    if (spent >= budget) return done();
+    // Past the first microseconds the answer waits for a worker that is
+    // not running yet (one the request woke, maybe onto this very CPU):
+    // let it have the CPU between looks.
+    if (spent >= tight) sched_yield();
   }
 }
 

@@ -88,6 +88,13 @@ struct SystemConfig {
   std::vector<SpawnMiddleware> spawn_middleware{};
   /// Records every actor's statistics, as Props::with_stats does for one.
   bool actor_stats = false;
+  /// How long Future::get() and result() on a thread that is no worker look
+  /// for the answer before they sleep: an actor's answer usually comes
+  /// within microseconds, and a sleeping thread takes a wake-up (~10–40 µs
+  /// on a VM) to see it. The first 2 µs spin; after that the thread yields
+  /// between looks, so a worker the request woke onto this CPU runs. Zero:
+  /// sleep at once (no CPU spent waiting).
+  std::chrono::nanoseconds future_spin{std::chrono::microseconds(50)};
 };
 
 /// Thrown by spawn after shutdown has begun.

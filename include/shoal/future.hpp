@@ -130,7 +130,8 @@ class FutureCore final : public Process, public Timer {
     // acquire: pairs with the exchange in publish(); the result is visible.
     return (state_.load(std::memory_order_acquire) & completed) != 0;
   }
-  /// Blocks the calling thread until done().
+  /// Blocks the calling thread until done(): looks for the answer for
+  /// SystemConfig::future_spin first, then sleeps.
   void wait() const noexcept;
   bool ok() const noexcept { return result_ != nullptr; }
   Envelope* result() const noexcept { return result_; }
@@ -159,6 +160,8 @@ class FutureCore final : public Process, public Timer {
     // acq_rel: orders the winner's result writes after every loser's view.
     return !claimed_.exchange(true, std::memory_order_acq_rel);
   }
+  /// wait()'s first part: true once done() within the spin.
+  bool spin_for_answer() const noexcept;
   /// After a completion other than the timer's: unlink the timer.
   void disarm() noexcept;
   /// Makes the result visible, runs the callback, wakes waiters.
@@ -264,11 +267,17 @@ class Future {
   }
   /// The answer, or throws RequestError. Blocks like result().
   R get() { return std::move(result().value()); }
-  /// Runs `f(Result<R>)` once completed: on the thread that completes it
-  /// (a worker, or this thread if it is done already). `f` must not block
-  /// and must not use an actor's Context (it runs outside that actor's
-  /// turn; inside an actor use Context::reenter_after). An exception from
-  /// it is reported as a failure and otherwise ignored.
+  /// Runs `f(Result<R>)` once completed, on the thread that completes it:
+  /// a worker; this thread if it is done already; the monitor thread when
+  /// the timeout of a future armed on a stalled worker fires there; the
+  /// thread that shuts the system down (RequestErrc::shut_down, futures
+  /// with a timeout). A future without a timeout that is never answered
+  /// destroys `f` unrun when its last reference goes. So what `f` captures
+  /// must outlive the system's shutdown; for a thread of one's own, use
+  /// then(queue, f). `f` must not block and must not use an actor's
+  /// Context (it runs outside that actor's turn; inside an actor use
+  /// Context::reenter_after). An exception from it is reported as a
+  /// failure and otherwise ignored.
   template <class F>
   void then(F&& f) {
     struct Callback final : detail::FutureCallback {

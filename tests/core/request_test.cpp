@@ -219,6 +219,23 @@ TEST(RequestFuture, TimesOutAtItsTimeoutAndALateAnswerIsADeadLetter) {
   EXPECT_EQ(shoal::detail::SystemAccess::scheduler(*system).pending_timers(), 0u);
 }
 
+TEST(RequestFuture, GetWaitsTheSameWithAndWithoutASpin) {
+  // future_spin only changes how get() waits: spinning first (the
+  // default), sleeping at once (0), or spinning far longer than any answer
+  // takes. Each gets every answer, and a silent target's timeout.
+  for (auto spin : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(50us),
+                    std::chrono::nanoseconds(10s)}) {
+    ActorSystem system({.scheduler = {.workers = 2}, .future_spin = spin});
+    Pid d = system.spawn<Doubler>();
+    for (std::uint64_t i = 0; i < 200; ++i) {
+      ASSERT_EQ(system.request_future<Answer>(d, Ask{i}, 60s).get().n, 2 * i)
+          << "future_spin " << spin.count() << " ns";
+    }
+    EXPECT_EQ(system.request_future<Answer>(d, Silent{}, 20ms).result().error(),
+              RequestErrc::timeout);
+  }
+}
+
 TEST(RequestFuture, AnAnswerUnlinksTheTimeoutAtOnce) {
   auto system = deterministic_system();
   Pid d = system->spawn<Doubler>();
