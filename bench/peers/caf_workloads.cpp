@@ -29,6 +29,7 @@
 #include <fstream>
 #include <future>
 #include <latch>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -534,6 +535,38 @@ Timing request_reply(unsigned workers, std::uint64_t round_trips, bool with_time
     caf::anon_send_exit(requester, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(responder, caf::exit_reason::user_shutdown);
   }
+  set_percentiles(t, samples);
+  return t;
+}
+
+Timing outside_rtt(unsigned workers, std::uint64_t round_trips, bool parked) {
+  std::vector<std::uint32_t> samples(round_trips);
+  double measured = 0;
+  {
+    Runtime rt(workers);
+    auto echo =
+        rt.system().spawn([]() -> caf::behavior { return {[](std::uint64_t n) { return n; }}; });
+    caf::scoped_actor self{rt.system()};
+    auto ask = [&](std::uint64_t n) {
+      std::uint64_t got = ~n;
+      self->request(echo, std::chrono::seconds(10), n)
+          .receive([&](std::uint64_t r) { got = r; },
+                   [](caf::error&) { throw std::runtime_error("outside_rtt: no answer"); });
+      if (got != n) throw std::runtime_error("outside_rtt: a wrong answer");
+    };
+    ask(0);  // unmeasured, as shoal's
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      // A benchmark may sleep: the pause lets the workers park, untimed.
+      if (parked) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      auto t0 = steady::now();
+      ask(i);
+      samples[i] = static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - t0).count());
+      measured += samples[i];
+    }
+    caf::anon_send_exit(echo, caf::exit_reason::user_shutdown);
+  }
+  Timing t{measured * 1e-9};
   set_percentiles(t, samples);
   return t;
 }

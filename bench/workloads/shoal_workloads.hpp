@@ -26,6 +26,27 @@ SystemConfig system_config(unsigned workers);
 
 #include "bench/workloads/shapes.inc"
 
+// shoal only: the event-loop bridge and the machine's wake-up cost.
+
+/// outside_rtt, and with guest = true the asking thread runs the mailbox
+/// its request makes runnable when every worker sleeps (a GuestRunner's
+/// collect() before the request, run() after it), as an embedder would.
+Timing outside_rtt_as(unsigned workers, std::uint64_t round_trips, bool parked, bool guest);
+/// How outside_rtt_queue's loop waits for its CompletionQueue.
+enum class QueueWait {
+  block,  ///< epoll_wait(-1) on the queue's descriptor: a loop that sleeps when idle
+  poll,   ///< pending(), then epoll_wait(0) (sched_yield() every 64 empty looks): a loop that never
+          ///< sleeps
+};
+/// outside_rtt through the bridge a server's event loop uses: the answer's
+/// continuation (Future::then(queue, f)) runs when the loop drains its
+/// CompletionQueue, whose eventfd it waits on with epoll.
+Timing outside_rtt_queue(unsigned workers, std::uint64_t round_trips, bool parked, QueueWait how);
+/// What waking a thread costs on this machine: one thread wakes another
+/// that sleeps in a futex (std::atomic::wait), `wakes` times; percentiles of
+/// the time from just before the wake to the woken thread's return.
+Timing thread_wake(std::uint64_t wakes);
+
 // shoal only (CAF 0.17 has no restart): supervision under load.
 
 /// `pairs` ping-pong pairs whose first player fails (throws, after passing

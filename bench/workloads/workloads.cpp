@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 #include "bench/workload.hpp"
 #include "bench/workloads/shoal_workloads.hpp"
@@ -81,6 +82,10 @@ constexpr std::uint64_t spawn_actors = 1'000'000;
 // (which favours CAF: a smaller working set) and the ratio is per actor.
 constexpr std::uint64_t caf_spawn_from_actor = 20'000;
 constexpr std::uint64_t round_trips = 200'000;
+// A non-actor thread's round trips: back to back, and each after a 1 ms
+// pause (so about 2 s for the parked ones).
+constexpr std::uint64_t outside_busy_trips = 100'000;
+constexpr std::uint64_t outside_parked_trips = 2'000;
 // Remote: CAF 0.17 streams ≈ 0.3 M msg/s and round-trips in ≈ 140 µs here,
 // so each takes about a second for CAF. Items split evenly over 1 or 16
 // senders in multiples of the sink's ack interval (1,000).
@@ -193,6 +198,74 @@ std::vector<Workload> workloads() {
                       SHOAL_CAF(request_reply(c.workers, sized(round_trips, c), timeout))});
       list.back().scalable = true;
     }
+  }
+
+  // A thread that is no actor asks and takes the answer: blocking get(), or
+  // a CompletionQueue an epoll loop drains. Busy: back to back (the workers
+  // stay awake); parked: a 1 ms untimed pause first (every worker parks).
+  struct Pct2 {
+    const char* name;
+    double Timing::*field;
+  };
+  const Pct2 outside_pcts[] = {{"p50", &Timing::p50_ns}, {"p99", &Timing::p99_ns}};
+  for (bool parked : {false, true}) {
+    const std::string state = parked ? "parked" : "busy";
+    const std::uint64_t n = parked ? outside_parked_trips : outside_busy_trips;
+    for (Pct2 p : outside_pcts) {
+      list.push_back({"outside-rtt/" + state + "/" + p.name,
+                      std::string(p.name) + " round trip from a non-actor thread, workers " +
+                          state + ": request_future + get() (CAF: scoped_actor request/receive)",
+                      "ns",
+                      false,
+                      {{"round_trips", double(n)}},
+                      [field = p.field](const Timing& t) { return t.*field; },
+                      SHOAL_NATIVE(outside_rtt(c.workers, sized(n, c), parked)),
+                      SHOAL_CAF(outside_rtt(c.workers, sized(n, c), parked))});
+      list.back().scalable = true;
+    }
+    for (Pct2 p : outside_pcts) {
+      list.push_back({"outside-rtt-guest/" + state + "/" + p.name,
+                      std::string(p.name) + " round trip from a non-actor thread, workers " +
+                          state +
+                          ": get(), the thread running what it woke while every worker "
+                          "sleeps (GuestRunner; shoal only)",
+                      "ns",
+                      false,
+                      {{"round_trips", double(n)}},
+                      [field = p.field](const Timing& t) { return t.*field; },
+                      SHOAL_NATIVE(outside_rtt_as(c.workers, sized(n, c), parked, true)),
+                      nullptr});
+      list.back().scalable = true;
+    }
+    for (auto [how, name, what] :
+         {std::tuple{native::QueueWait::block, "epoll", "epoll_wait(-1) on a CompletionQueue"},
+          std::tuple{native::QueueWait::poll, "poll", "a loop polling a CompletionQueue"}}) {
+      for (Pct2 p : outside_pcts) {
+        list.push_back({std::string("outside-rtt-") + name + "/" + state + "/" + p.name,
+                        std::string(p.name) + " round trip from a non-actor thread, workers " +
+                            state + ": then(queue, f) run by " + what + " (shoal only)",
+                        "ns",
+                        false,
+                        {{"round_trips", double(n)}},
+                        [field = p.field](const Timing& t) { return t.*field; },
+                        SHOAL_NATIVE(outside_rtt_queue(c.workers, sized(n, c), parked, how)),
+                        nullptr});
+        list.back().scalable = true;
+      }
+    }
+  }
+  for (Pct2 p : outside_pcts) {
+    list.push_back({std::string("thread-wake/") + p.name,
+                    std::string(p.name) +
+                        " of waking a thread asleep in a futex, to its return (the machine's "
+                        "cost, for outside-rtt/parked; no system)",
+                    "ns",
+                    false,
+                    {{"wakes", double(outside_parked_trips)}},
+                    [field = p.field](const Timing& t) { return t.*field; },
+                    SHOAL_NATIVE(thread_wake(sized(outside_parked_trips, c))),
+                    nullptr});
+    list.back().scalable = true;
   }
 
   list.push_back({"ping-pong+middleware",
