@@ -381,6 +381,19 @@ Pid SpawnNext::operator()() const {
 
 namespace shoal::detail {
 
+SendResult ActorCell::try_post_user(Envelope* e) noexcept {
+  bool full = false;
+  const Claim c = mailbox_.try_push_user(e, full);
+  if (c == Claim::schedule) {
+    schedule();
+  } else if (c == Claim::drain) [[unlikely]] {
+    drain_dead();
+  } else if (c == Claim::refused) {
+    return full ? SendResult::full : SendResult::stopped;
+  }
+  return SendResult::delivered;
+}
+
 void ActorCell::note_if_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
   // relaxed: pairs with flag_long_run's release store (report_long acquires)
   if (w.raised.load(std::memory_order_relaxed)) [[unlikely]]

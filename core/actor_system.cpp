@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -292,6 +294,61 @@ void ActorSystem::deliver_observed(const Pid& to, Envelope* e) noexcept {
   }
   if (t != nullptr) mark_of(*e) = t->next_flow();
   cell->post_user(e);
+}
+
+bool ActorSystem::wait_until_idle(std::chrono::nanoseconds timeout,
+                                  std::chrono::nanoseconds settle) {
+  detail::Scheduler& s = *scheduler_;
+  if (s.deterministic()) return s.nothing_runnable();
+  if (s.current_worker_index() >= 0) {
+    throw std::logic_error("shoal: wait_until_idle() on a worker would wait for itself");
+  }
+  using clock = std::chrono::steady_clock;
+  const auto end = clock::now() + timeout;
+  std::uint64_t before = 0;
+  bool was_quiet = false;
+  for (;;) {
+    std::uint64_t runs = 0;
+    const bool quiet = s.looks_quiet(runs);
+    if (quiet && was_quiet && runs == before) return true;
+    was_quiet = quiet;
+    before = runs;
+    const auto now = clock::now();
+    if (now >= end) return false;
+    // A library wait, not a test's: the system is polled, not signalled.
+    std::this_thread::sleep_for(std::min<clock::duration>(settle, end - now));
+  }
+}
+
+SendResult ActorSystem::try_deliver(const Pid& to, Envelope* e) noexcept {
+  // What this thread's handler holds goes first, as in deliver().
+  if (detail::outbox.first != nullptr) [[unlikely]]
+    detail::flush_outbox();
+  if (!to.is_actor()) {
+    to.process()->post(e);
+    return SendResult::delivered;
+  }
+  auto* cell = static_cast<detail::ActorCell*>(to.process());
+  detail::WorkerTrace* t = detail::active_trace;
+  // As deliver_observed, but the stamp is kept here: once queued, the
+  // envelope is the receiver's.
+  ActorStats* s = to.is_instrumented() ? cell->actor_stats() : nullptr;
+  const std::uint64_t now = s != nullptr ? detail::ticks() : 0;
+  const std::uint64_t stamp =
+      s != nullptr ? detail::make_stamp(now, t != nullptr ? t->worker : detail::no_worker) : 0;
+  if (s != nullptr) {
+    mark_of(*e) = stamp;
+  } else if (t != nullptr) {
+    mark_of(*e) = t->next_flow();
+  }
+  const SendResult r = cell->try_post_user(e);
+  if (r != SendResult::delivered) return r;
+  if (s != nullptr) {
+    if (t != nullptr)
+      t->ring.push({.ts = t->now(), .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
+    s->note_enqueued(now);  // `to` keeps the cell, and so its statistics, alive
+  }
+  return r;
 }
 
 namespace {

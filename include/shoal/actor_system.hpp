@@ -155,6 +155,36 @@ class ActorSystem {
     }
     deliver(to, make_envelope(std::forward<T>(msg)));
   }
+  /// Sends `msg` to `to` unless it cannot be queued now, and says which:
+  /// `full` (a bounded mailbox at capacity, whatever its overflow policy:
+  /// nothing is evicted) or `stopped` (the actor stopped or was asked to,
+  /// or `to` is empty). Then no dead letter is made. A non-const lvalue
+  /// `msg` is moved from (not copied) and, when refused, holds the message
+  /// again, for the caller to retry, shed or reroute. To a target that is no local actor
+  /// (a remote actor, a future, a completion queue) it is send() and says
+  /// `delivered`. One allocation (freed on refusal); never blocks.
+  /// Thread-safe; from a handler, Context::try_send.
+  template <class T>
+  SendResult try_send(const Pid& to, T&& msg) {
+    if (to.empty()) [[unlikely]]
+      return SendResult::stopped;
+    using V = std::decay_t<T>;
+    // A non-const lvalue is moved in and, if refused, moved back out.
+    constexpr bool give_back =
+        std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>;
+    Envelope* e;
+    if constexpr (give_back) {
+      e = make_envelope(std::move(msg));
+    } else {
+      e = make_envelope(std::forward<T>(msg));
+    }
+    const SendResult r = try_deliver(to, e);
+    if (r != SendResult::delivered) {
+      if constexpr (give_back) msg = std::move(*e->get<V>());
+      destroy_envelope(e);
+    }
+    return r;
+  }
   /// Sends `msg` to `to` with `sender` (and `request_id`) attached: the
   /// receiver's respond() answers `sender`. Thread-safe.
   template <class T>
@@ -298,6 +328,18 @@ class ActorSystem {
   /// The scheduler's clock (Scheduler::now): virtual in deterministic mode.
   std::chrono::nanoseconds now() const noexcept;
 
+  /// Waits until the system looks idle: every worker without work, the
+  /// global queue empty, twice in a row `settle` apart with no run in
+  /// between; true then, false if `timeout` passed first. What it cannot
+  /// see does not count: a message a remote node has yet to send, a timer
+  /// not yet due, a guest thread's kept mailboxes, a send another thread
+  /// is making as it looks. For tests and orderly shutdowns of a running
+  /// system; in deterministic mode it only says whether nothing is
+  /// runnable now. Not from a worker (std::logic_error: it would wait for
+  /// itself).
+  bool wait_until_idle(std::chrono::nanoseconds timeout,
+                       std::chrono::nanoseconds settle = std::chrono::milliseconds(1));
+
   // -- deterministic mode (test thread only) --------------------------------------
 
   /// Moves the virtual clock forward by `d` and fires the timers now due
@@ -388,6 +430,8 @@ class ActorSystem {
   /// deliver() to a request future or a remote process, to an
   /// instrumented actor (stamped), or while this worker traces (a flow id).
   void deliver_observed(const Pid& to, Envelope* e) noexcept;
+  /// deliver() for try_send: the caller keeps `e` unless delivered.
+  SendResult try_deliver(const Pid& to, Envelope* e) noexcept;
   /// Arms a timer that delivers `e` (owned) to `to` after `delay`, as a user
   /// or a system message; periodic if `clone` is set. Returns a handle only
   /// if `handle` (else an empty one, with no reference counted for it).
@@ -522,6 +566,11 @@ inline void detail::ActorCell::post_user_chain(Envelope* first, Envelope* last) 
 template <class T>
 void Context::send(const Pid& to, T&& msg) {
   send_from_here(to, make_envelope(std::forward<T>(msg)));
+}
+
+template <class T>
+SendResult Context::try_send(const Pid& to, T&& msg) {
+  return system_->try_send(to, std::forward<T>(msg));
 }
 
 inline void Context::send_from_here(const Pid& to, Envelope* e) {

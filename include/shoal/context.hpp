@@ -16,6 +16,7 @@
 #include "shoal/detail/config.hpp"
 #include "shoal/envelope.hpp"
 #include "shoal/future.hpp"
+#include "shoal/mailbox_config.hpp"
 #include "shoal/pid.hpp"
 #include "shoal/props.hpp"
 #include "shoal/timers.hpp"
@@ -68,6 +69,11 @@ class Context {
   /// of everything the handler sends is kept.
   template <class T>
   void send(const Pid& to, T&& msg);
+  /// ActorSystem::try_send from this handler: `full` or `stopped` leave
+  /// the message with the caller (a non-const lvalue is moved from only
+  /// when delivered) and make no dead letter. Keeps the order of what this handler sent before.
+  template <class T>
+  SendResult try_send(const Pid& to, T&& msg);
 
   /// Sends `msg` to `to` with this actor as its sender: the receiver's
   /// respond() comes back here, and if the request becomes a dead letter

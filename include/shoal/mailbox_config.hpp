@@ -14,6 +14,14 @@ enum class OverflowPolicy : std::uint8_t {
   drop_oldest,  ///< evict the oldest queued message to make room
 };
 
+/// What ActorSystem::try_send (and Context::try_send) did with a message.
+enum class SendResult : std::uint8_t {
+  delivered,  ///< queued for the target (or, for what is no local actor, handed on)
+  full,       ///< the target's bounded mailbox was full: not queued, no dead letter
+  stopped,    ///< the target was stopped or asked to stop, or the Pid is empty: not
+              ///< queued, no dead letter
+};
+
 struct MailboxConfig {
   std::size_t capacity = 0;  ///< user messages; 0 = unbounded
   OverflowPolicy overflow = OverflowPolicy::drop_newest;

@@ -414,6 +414,115 @@ TEST_P(OverflowTest, AFullDropOldestMailboxEvictsTheOldestMessage) {
   run(OverflowPolicy::drop_oldest, 1, DeadLetterReason::dropped_oldest, {2, 3});
 }
 
+/// A message try_send gives back: move-only, so giving it back is a move.
+struct Parcel {
+  std::unique_ptr<int> value;
+};
+
+TEST_P(OverflowTest, TrySendSaysFullAndGivesTheMessageBackWithoutADeadLetter) {
+  for (OverflowPolicy policy : {OverflowPolicy::drop_newest, OverflowPolicy::drop_oldest}) {
+    auto probe = std::make_shared<Probe>();
+    auto system = make_system();
+    Pid a =
+        system->spawn(Props::of<Counter>(probe).with_mailbox(MailboxConfig::bounded(2, policy)));
+    Gate gate;
+    ASSERT_TRUE(hold(*system, a, gate));
+    EXPECT_EQ(system->try_send(a, Tagged<1>{}), SendResult::delivered);
+    EXPECT_EQ(system->try_send(a, Tagged<2>{}), SendResult::delivered);
+    Parcel p{std::make_unique<int>(7)};
+    EXPECT_EQ(system->try_send(a, p), SendResult::full);
+    ASSERT_NE(p.value, nullptr) << "a refused message stays with its sender";
+    EXPECT_EQ(*p.value, 7);
+    EXPECT_EQ(system->try_send(a, Tagged<3>{}), SendResult::full) << "nothing is evicted";
+    EXPECT_EQ(system->dead_letters().total(), 0u);
+    gate.open();
+    ASSERT_TRUE(settle(
+        *system, [&] { return probe->handled.load() == 2; }, "the two queued"));
+    EXPECT_EQ(probe->seen(), (std::vector<std::uint64_t>{1, 2}));
+    // Room again: delivered.
+    EXPECT_EQ(system->try_send(a, Tagged<3>{}), SendResult::delivered);
+    ASSERT_TRUE(settle(
+        *system, [&] { return probe->handled.load() == 3; }, "the third"));
+    EXPECT_EQ(system->dead_letters().total(), 0u);
+  }
+}
+
+TEST_P(OverflowTest, TrySendToAStoppedActorOrAnEmptyPidSaysStoppedWithoutADeadLetter) {
+  auto probe = std::make_shared<Probe>();
+  auto system = make_system();
+  Pid a = system->spawn(Props::of<Counter>(probe).with_mailbox(mailbox()));
+  EXPECT_EQ(system->try_send(a, Tagged<1>{}), SendResult::delivered);
+  system->stop(a);
+  Parcel p{std::make_unique<int>(3)};
+  EXPECT_EQ(system->try_send(a, p), SendResult::stopped);
+  EXPECT_NE(p.value, nullptr);
+  EXPECT_EQ(system->try_send(Pid(), Tagged<1>{}), SendResult::stopped);
+  EXPECT_EQ(system->dead_letters().count(DeadLetterReason::target_stopped), 0u);
+  EXPECT_EQ(system->dead_letters().count(DeadLetterReason::empty_pid), 0u);
+}
+
+/// Passes a countdown on to the next in a ring until it runs out.
+struct Hop {
+  std::uint64_t left;
+};
+struct ChainLink : Handles<ChainLink, Pid, Hop> {
+  explicit ChainLink(std::shared_ptr<std::atomic<std::uint64_t>> hops) : hops(std::move(hops)) {}
+  void on(Context&, Pid& n) { next = n; }
+  void on(Context& ctx, Hop& h) {
+    // relaxed: read by the test after wait_until_idle, which saw this run end.
+    hops->fetch_add(1, std::memory_order_relaxed);
+    if (h.left > 0) ctx.send(next, Hop{h.left - 1});
+  }
+  Pid next;
+  std::shared_ptr<std::atomic<std::uint64_t>> hops;
+};
+
+TEST(ActorSystem, WaitUntilIdleReturnsOnceEveryHopOfAChainHasRun) {
+  ActorSystem system({.scheduler = {.workers = 2}});
+  auto hops = std::make_shared<std::atomic<std::uint64_t>>(0);
+  constexpr int links = 16;
+  const std::uint64_t chain = scaled(200'000, 20'000);
+  std::vector<Pid> ring;
+  for (int i = 0; i < links; ++i) ring.push_back(system.spawn<ChainLink>(hops));
+  for (int i = 0; i < links; ++i) system.send(ring[i], ring[(i + 1) % links]);
+  // Four chains at once, started from this thread.
+  for (int c = 0; c < 4; ++c) system.send(ring[c], Hop{chain - 1});
+  ASSERT_TRUE(system.wait_until_idle(test::deadline)) << "never idle";
+  // relaxed: wait_until_idle saw every worker idle after the last run.
+  EXPECT_EQ(hops->load(std::memory_order_relaxed), 4 * chain);
+  // Idle already: at once.
+  EXPECT_TRUE(system.wait_until_idle(test::deadline));
+}
+
+TEST(ActorSystem, WaitUntilIdleTimesOutWhileAHandlerRunsAndRefusesAWorker) {
+  ActorSystem system({.scheduler = {.workers = 1}});
+  auto probe = std::make_shared<Probe>();
+  Pid a = system.spawn<Counter>(probe);
+  Gate gate;
+  ASSERT_TRUE(gate.hold(system, a));
+  EXPECT_FALSE(system.wait_until_idle(std::chrono::milliseconds(20)));
+  gate.open();
+  EXPECT_TRUE(system.wait_until_idle(test::deadline));
+  // From a worker it would wait for itself.
+  std::promise<bool> threw;
+  struct Asker : Handles<Asker, Ping> {
+    explicit Asker(std::promise<bool>* p) : p(p) {}
+    void on(Context& ctx, Ping&) {
+      try {
+        ctx.system().wait_until_idle(std::chrono::milliseconds(1));
+        p->set_value(false);
+      } catch (const std::logic_error&) {
+        p->set_value(true);
+      }
+    }
+    std::promise<bool>* p;
+  };
+  system.send(system.spawn<Asker>(&threw), Ping{});
+  auto f = threw.get_future();
+  ASSERT_TRUE(test::ready_within(f, "the asker"));
+  EXPECT_TRUE(f.get());
+}
+
 // -- shutdown -----------------------------------------------------------------------------
 
 struct Ball {};

@@ -158,6 +158,10 @@ class ActorCell : public Process, public Context {
   /// asked to stop: then the message is a dead letter (target_stopped).
   /// Thread-safe, never blocks.
   inline bool post_user(Envelope* e) noexcept;
+  /// Delivers a user message unless the mailbox is full or the actor was
+  /// asked to stop; then the caller keeps `e` (no dead letter). Thread-safe,
+  /// never blocks.
+  SendResult try_post_user(Envelope* e) noexcept;
   /// Delivers user messages `first` … `last` (linked through `next`, oldest
   /// first) with one queue exchange and at most one schedule. Only when
   /// takes_chains(). Thread-safe, never blocks.

@@ -149,6 +149,28 @@ class Mailbox {
     return notify();
   }
 
+  /// push_user for a sender that handles refusal itself (try_send): a
+  /// full bounded mailbox refuses `e` (Claim::refused with `full` set)
+  /// whatever its overflow policy — nothing is evicted, no dead letter —
+  /// and so does one asked to stop (`full` left clear). The caller keeps
+  /// a refused message. Thread-safe, lock-free.
+  Claim try_push_user(Envelope* e, bool& full) noexcept {
+    // relaxed: as in push_user.
+    if (stop_.load(std::memory_order_relaxed)) [[unlikely]]
+      return Claim::refused;
+    if (bounded_ == nullptr) {
+      MpscQueue::Entered in = user_.enter(e);
+      Claim c = in.was_marked ? notify() : Claim::none;
+      user_.link(in, e);
+      return c;
+    }
+    if (!bounded_->try_push(e)) {
+      full = true;
+      return Claim::refused;
+    }
+    return notify();
+  }
+
   /// True if push_user_chain may be used (an unbounded mailbox). Fixed at
   /// construction; thread-safe.
   bool takes_chains() const noexcept { return bounded_ == nullptr; }
