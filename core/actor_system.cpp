@@ -304,17 +304,21 @@ bool ActorSystem::wait_until_idle(std::chrono::nanoseconds timeout,
     throw std::logic_error("shoal: wait_until_idle() on a worker would wait for itself");
   }
   using clock = std::chrono::steady_clock;
-  const auto end = clock::now() + timeout;
+  const auto start = clock::now();
+  // Saturated: nanoseconds::max() means no limit.
+  const auto end = timeout >= clock::time_point::max() - start
+                       ? clock::time_point::max()
+                       : start + std::chrono::duration_cast<clock::duration>(timeout);
   std::uint64_t before = 0;
   bool was_quiet = false;
-  for (;;) {
-    std::uint64_t runs = 0;
-    const bool quiet = s.looks_quiet(runs);
-    if (quiet && was_quiet && runs == before) return true;
+  for (int looks = 1;; ++looks) {
+    std::uint64_t progress = 0;
+    const bool quiet = s.looks_quiet(progress);
+    if (quiet && was_quiet && progress == before) return true;
     was_quiet = quiet;
-    before = runs;
+    before = progress;
     const auto now = clock::now();
-    if (now >= end) return false;
+    if (now >= end && looks >= 2) return false;  // two looks at least, even with no time
     // A library wait, not a test's: the system is polled, not signalled.
     std::this_thread::sleep_for(std::min<clock::duration>(settle, end - now));
   }
@@ -341,11 +345,15 @@ SendResult ActorSystem::try_deliver(const Pid& to, Envelope* e) noexcept {
   } else if (t != nullptr) {
     mark_of(*e) = t->next_flow();
   }
+  // The flow's start is stamped before the push (the receiver may run at
+  // once) and recorded only if the message went.
+  const std::uint64_t sent_at = (s != nullptr && t != nullptr) ? t->now() : 0;
   const SendResult r = cell->try_post_user(e);
   if (r != SendResult::delivered) return r;
   if (s != nullptr) {
-    if (t != nullptr)
-      t->ring.push({.ts = t->now(), .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
+    if (t != nullptr) {
+      t->ring.push({.ts = sent_at, .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
+    }
     s->note_enqueued(now);  // `to` keeps the cell, and so its statistics, alive
   }
   return r;

@@ -50,39 +50,52 @@ class QueueCore final : public Process {
 
   /// Consumer side: see CompletionQueue::drain.
   std::size_t drain(void (*fn)(void*, Envelope&), void* ctx, std::size_t max) {
+    // The descriptor first, the flag second: a producer that sets the flag
+    // after the exchange below writes after this read, so "flag set" always
+    // means "a write is still to come or unread" and no push is stranded
+    // behind a flag whose write this read took. (The other order loses a
+    // wake-up: exchange, a producer sets the flag and writes, the read takes
+    // that write; the next producer finds the flag set and writes nothing.)
+    consume_eventfd();
     // acq_rel: the acquire half pairs with the producers' exchange in
     // signal() (which follows their push), so what they queued before
     // setting the flag is reachable below; the release half orders this
     // drain's earlier pops before a producer that finds the flag clear.
-    const bool signalled = signalled_.exchange(false, std::memory_order_acq_rel);
-    if (signalled) consume_eventfd();
+    signalled_.exchange(false, std::memory_order_acq_rel);
+    // At most what is queued now: a continuation that posts again, or a
+    // stream of answers, cannot keep the loop in here.
+    const Envelope* last = queue_.newest();
     std::size_t n = 0;
+    if (last == queue_.front()) return n;  // nothing was queued
     // The loop's handler may throw out of here: what is left stays
     // signalled, so the descriptor says so.
     struct Resignal {
       QueueCore& q;
+      const int exceptions = std::uncaught_exceptions();
       ~Resignal() {
-        if (std::uncaught_exceptions() > 0 && q.queue_.maybe_nonempty()) q.signal();
+        if (std::uncaught_exceptions() > exceptions && q.queue_.maybe_nonempty()) q.signal();
       }
     } guard{*this};
     while (n < max) {
       Envelope* e = queue_.try_pop();
-      if (e == nullptr) break;
+      if (e == nullptr) break;  // not linked yet: its producer writes after linking
       ++n;
+      const bool at_last = e == last;
       handle(*e, fn, ctx);
+      if (at_last) break;
     }
-    if (n == max && queue_.maybe_nonempty()) {
-      signal();  // more than `max` were queued: the descriptor stays readable
-    } else if (!signalled && n == 0) {
-      // Readable with nothing queued: a producer's write that came after
-      // the drain that took its message. Clear it, or a level-triggered
-      // loop would spin.
-      consume_eventfd();
-    }
+    // Left for the next drain (the bound, or `max`): keep the descriptor
+    // readable. Who pushed after `last` signals on their own; this is for
+    // what was queued before.
+    if (queue_.maybe_nonempty()) signal();
     return n;
   }
 
   bool pending() const noexcept { return queue_.maybe_nonempty(); }
+  bool closed() const noexcept {
+    // acquire: pairs with the release store in close().
+    return closed_.load(std::memory_order_acquire);
+  }
 
   /// No more messages: what comes later is refused; what is queued now is
   /// dropped (continuations) or a dead letter (messages). The owner's
@@ -167,6 +180,8 @@ class QueueCore final : public Process {
   std::atomic<bool> signalled_{false};  // a write to fd_ is outstanding since the last drain
   MpscQueue queue_;
 };
+
+bool queue_closed(const Process& p) noexcept { return static_cast<const QueueCore&>(p).closed(); }
 
 void post_call(const Pid& queue, Envelope* call) noexcept {
   // A reference of its own: once pushed, the queue's thread may drain it

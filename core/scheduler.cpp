@@ -287,11 +287,11 @@ bool Scheduler::has_pending_work() const noexcept {
   return false;
 }
 
-bool Scheduler::looks_quiet(std::uint64_t& runs) const noexcept {
-  runs = 0;
+bool Scheduler::looks_quiet(std::uint64_t& progress) const noexcept {
+  progress = 0;
   bool quiet = true;
   for (const auto& w : workers_) {
-    runs += w->runs();
+    progress += w->progress();
     quiet &= w->is_idle() && !w->has_local_cells() && w->queue().size() == 0;
   }
   return quiet && !has_pending_work();

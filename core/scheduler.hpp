@@ -211,10 +211,11 @@ class Scheduler {
   /// The monitor thread (monitor.hpp), or null if none runs. Thread-safe.
   const Monitor* monitor() const noexcept { return monitor_.get(); }
   /// Every worker idle with nothing in its slot, held or on its run queue,
-  /// and the global queue empty; and the workers' finished runs so far
-  /// (`runs`). Two quiet looks with the same `runs` mean nothing ran in
-  /// between. Thread-safe; stale at once.
-  bool looks_quiet(std::uint64_t& runs) const noexcept;
+  /// and the global queue empty; and the workers' progress so far
+  /// (Worker::progress: runs and wake-ups). Two quiet looks with the same
+  /// `progress` mean no worker ran or woke in between. Thread-safe; stale
+  /// at once.
+  bool looks_quiet(std::uint64_t& progress) const noexcept;
   /// Deterministic mode: nothing is runnable. The test thread only.
   bool nothing_runnable() const noexcept { return ready_.empty(); }
   /// A worker left idle (Monitor::note_busy). Thread-safe.

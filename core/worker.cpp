@@ -264,8 +264,12 @@ void Worker::note_woke() noexcept {
 
 void Worker::drop_long_run_flag() noexcept {
   // relaxed (both): pair with flag_long_run's release store; a dropped flag's data is never read
-  if (long_run_.raised.load(std::memory_order_relaxed)) [[unlikely]]
+  if (long_run_.raised.load(std::memory_order_relaxed)) [[unlikely]] {
     long_run_.raised.store(false, std::memory_order_relaxed);
+    // The monitor marked the stretch it flagged; moving progress() tells it
+    // that stretch is over, so the run that follows can be flagged again.
+    note_woke();
+  }
 }
 
 void Worker::insert_timer(Timer* t) noexcept {

@@ -128,11 +128,11 @@ class Worker {
   /// nothing extra on the run path): unchanged while it is inside one run.
   /// Thread-safe; stale at once; reads every bucket (for the monitor).
   std::uint64_t runs() const noexcept { return counters_.batch_sizes.runs(); }
-  /// Moves whenever a run ends, the worker leaves idle or its thread
-  /// starts: equal at two looks that found it busy, it was inside one run
-  /// (or the short step between two) all along, never idle in between.
-  /// runs() alone cannot tell: a worker can go idle and come back between
-  /// two looks without finishing a run. Thread-safe; stale at once.
+  /// Moves whenever a run ends, the worker leaves idle, its thread starts
+  /// or it drops a long-run flag no handler took: equal at two looks that found it busy, it was
+  /// inside one run (or the short step between two) all along, never idle in between. runs() alone
+  /// cannot tell: a worker can go idle and come back between two looks without finishing a run.
+  /// Thread-safe; stale at once.
   std::uint64_t progress() const noexcept {
     // relaxed: the owner's own count; a stale value makes the monitor's
     // look (and the checks against it below) conservative, never wrong.
@@ -195,7 +195,7 @@ class Worker {
   /// Lowers the long-run flag if the monitor raised it while no handler
   /// ran (detail/long_run.hpp): after firing timers, and on leaving idle.
   void drop_long_run_flag() noexcept;
-  /// The thread started or left idle: moves progress().
+  /// The thread started, left idle or dropped a flag: moves progress().
   void note_woke() noexcept;
   /// Links or unlinks what other threads posted (post_timer).
   void take_timer_mail();
@@ -260,7 +260,8 @@ class Worker {
   TimerWheel timers_;
   detail::WorkerTrace* trace_ = nullptr;  // while recording (also in active_trace)
   WorkerCounters counters_;  // written here only; read by stats()
-  // Times the thread started or left idle (progress()): written here only.
+  // Times the thread started, left idle or dropped an untaken long-run
+  // flag (progress()): written here only.
   std::atomic<std::uint64_t> woke_{0};
 
   // -- shared: thieves and wakers -------------------------------------------------

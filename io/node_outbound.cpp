@@ -10,6 +10,7 @@
 #include "core/detail/system_access.hpp"
 #include "core/flight_recorder.hpp"
 #include "io/detail/node_impl.hpp"
+#include "shoal/completion_queue.hpp"
 #include "shoal/detail/actor_cell.hpp"
 #include "shoal/future.hpp"
 
@@ -376,8 +377,17 @@ void IoLoop::finish_batch(Connection& c) {
     std::lock_guard lock(exports_mu_);  // other io threads read exports_ under it
     std::erase_if(exports_, [](const auto& kv) {
       Process* proc = kv.second.pid.process();
-      if (proc->is_actor()) return static_cast<shoal::detail::ActorCell*>(proc)->is_dead();
-      return static_cast<shoal::detail::FutureCore*>(proc)->done();
+      switch (proc->kind()) {
+        case Process::Kind::local_actor:
+          return static_cast<shoal::detail::ActorCell*>(proc)->is_dead();
+        case Process::Kind::future:
+          return static_cast<shoal::detail::FutureCore*>(proc)->done();
+        case Process::Kind::queue:
+          return shoal::detail::queue_closed(*proc);
+        case Process::Kind::remote:
+          return proc->use_count() == 1;  // only this export names it
+      }
+      return false;
     });
     exports_sweep_at_ = std::max<std::size_t>(1024, 2 * exports_.size());
   }

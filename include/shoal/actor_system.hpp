@@ -162,7 +162,9 @@ class ActorSystem {
   /// `msg` is moved from (not copied) and, when refused, holds the message
   /// again, for the caller to retry, shed or reroute. To a target that is no local actor
   /// (a remote actor, a future, a completion queue) it is send() and says
-  /// `delivered`. One allocation (freed on refusal); never blocks.
+  /// `delivered`. A message that races the actor's end (queued just as it
+  /// dies) is `delivered` and then drained as a dead letter, as a send's
+  /// would be. One allocation (freed on refusal); never blocks.
   /// Thread-safe; from a handler, Context::try_send.
   template <class T>
   SendResult try_send(const Pid& to, T&& msg) {

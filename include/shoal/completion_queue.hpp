@@ -32,17 +32,21 @@
 // pending() first, which makes no system call.
 //
 // Lifetime and shutdown. The queue belongs to the thread that drains it and
-// must be destroyed before its ActorSystem. Its continuations run only in
-// drain(), on that thread: never on a worker, never during the system's
-// shutdown on another thread, never after the queue is gone — so what they
-// capture needs to live only as long as the queue. ~CompletionQueue closes
+// must be destroyed before its ActorSystem; take fd() out of the loop's set
+// first (EPOLL_CTL_DEL): the descriptor lives on while any Pid to the queue
+// does, and a late answer may still write to it. Its continuations run
+// only in drain(), on that thread: never on a worker, never during the
+// system's shutdown on another thread, never after the queue is gone — so
+// what they use when they run needs to live only as long as the queue
+// (what they capture is destroyed, unrun, wherever the last reference to
+// it goes: see below). ~CompletionQueue closes
 // it: continuations still queued are destroyed without running, and what
 // they captured with them; messages still queued, and messages sent to its
 // Pid afterwards, are dead letters (target_stopped); a future whose
 // continuation was bound to the closed queue completes as usual and its
-// continuation is destroyed unrun (on the completing thread). A future with a timeout that the system's
-// shutdown fails (RequestErrc::shut_down) queues its continuation like any
-// completion: drain the queue before destroying it to see those.
+// continuation is destroyed unrun (on the completing thread). A future with a timeout that the
+// system's shutdown fails (RequestErrc::shut_down) queues its continuation like any completion:
+// drain the queue before destroying it to see those.
 #pragma once
 
 #include <chrono>
@@ -91,6 +95,9 @@ struct QueuedCall {
 /// Posts a continuation's message (a QueuedCall) to the queue `queue` names;
 /// a closed queue destroys it (dropping the call). Any thread.
 void post_call(const Pid& queue, Envelope* call) noexcept;
+/// True once the queue `p` (a Process of Kind::queue) is closed: what a
+/// node's table of exported senders forgets. Thread-safe.
+bool queue_closed(const Process& p) noexcept;
 
 }  // namespace detail
 
@@ -129,10 +136,12 @@ class CompletionQueue {
     detail::post_call(pid_, e);
   }
 
-  /// Runs what is queued, oldest first, up to `max` items: continuations
-  /// run here; each message sent to pid() is given to `on_message(Envelope&)`
-  /// (its payload is destroyed after). Returns how many it took. The
-  /// queue's thread only; not from inside a drain. Never blocks.
+  /// Runs what was queued when it began, oldest first, up to `max` items
+  /// (what comes meanwhile waits for the next drain, with the descriptor
+  /// readable): continuations run here; each message sent to pid() is
+  /// given to `on_message(Envelope&)` (its payload is destroyed after).
+  /// Returns how many it took. The queue's thread only; not from inside a
+  /// drain. Never blocks; one read(2) of the eventfd.
   template <class OnMessage>
   requires std::invocable<OnMessage&, Envelope&> std::size_t drain(OnMessage&& on_message,
                                                                    std::size_t max = SIZE_MAX) {

@@ -71,7 +71,10 @@ class Context {
   void send(const Pid& to, T&& msg);
   /// ActorSystem::try_send from this handler: `full` or `stopped` leave
   /// the message with the caller (a non-const lvalue is moved from only
-  /// when delivered) and make no dead letter. Keeps the order of what this handler sent before.
+  /// when delivered) and make no dead letter. Keeps the order of what this
+  /// handler sent before. Goes past this actor's sender middleware (which
+  /// sees send, request and respond): a middleware cannot give back a
+  /// refusal.
   template <class T>
   SendResult try_send(const Pid& to, T&& msg);
 

@@ -118,6 +118,16 @@ class MpscQueue {
     return tail_->next.load(std::memory_order_acquire);
   }
 
+  /// The node pushed last — entered, maybe not linked yet — or, with none
+  /// queued, the stub (front()). A snapshot that bounds a consumer's
+  /// batch to what was queued when it began. Consumer-only.
+  const Envelope* newest() const noexcept {
+    // acquire: pairs with the exchange in enter().
+    return reinterpret_cast<const Envelope*>(head_.load(std::memory_order_acquire) & ~mark_bit);
+  }
+  /// The stub: the node popped last (or the initial one). Consumer-only.
+  const Envelope* front() const noexcept { return tail_; }
+
   /// True if a node is reachable by try_pop now. Consumer-only.
   bool has_next() const noexcept {
     // acquire: pairs with the release store of prev->next in push.
