@@ -26,8 +26,8 @@ std::atomic<std::uint64_t> next_queue_id{std::uint64_t{3} << 62};
 class QueueCore final : public Process {
  public:
   explicit QueueCore(ActorSystem& system)
-      // relaxed: the RMW alone makes ids unique. One reference, adopted by
-      // the CompletionQueue's Pid.
+      // relaxed: pairs with no other access; the RMW alone makes ids
+      // unique. One reference, adopted by the CompletionQueue's Pid.
       : Process(next_queue_id.fetch_add(1, std::memory_order_relaxed), Kind::queue, 1),
         system_(system),
         fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -165,12 +165,10 @@ class QueueCore final : public Process {
   /// Everything reachable now is refused. The consumer (or the last owner).
   void sweep() noexcept {
     while (Envelope* e = queue_.try_pop()) {
-      if (e->is<QueuedCall>()) {
-        e->destroy_payload();
-      } else {
+      if (!e->is<QueuedCall>()) {
         SystemAccess::report_dead_letter(system_, *e, id(), DeadLetterReason::target_stopped);
-        e->destroy_payload();
       }
+      e->destroy_payload();  // a continuation's: dropped unrun
     }
   }
 

@@ -63,6 +63,14 @@ struct Runner : Handles<Runner, RunThere> {
   void on(Context&, RunThere& r) { r.fn(); }
 };
 
+/// Starts `producers` actors, each sending `per` numbered Items to `q`.
+void start_producers(ActorSystem& system, CompletionQueue& q, std::uint32_t producers,
+                     std::uint64_t per) {
+  for (std::uint32_t p = 0; p < producers; ++p) {
+    system.send(system.spawn<Producer>(), Burst{q.pid(), p, per});
+  }
+}
+
 bool readable_now(int fd) {
   pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
   return ::poll(&p, 1, 0) > 0;
@@ -146,9 +154,7 @@ TEST(CompletionQueue, EachSendersMessagesArriveInOrderAndNoneIsLost) {
   CompletionQueue q(system);
   constexpr std::uint32_t producers = 4;
   const std::uint64_t per = test::scaled(50'000, 5'000);
-  for (std::uint32_t p = 0; p < producers; ++p) {
-    system.send(system.spawn<Producer>(), Burst{q.pid(), p, per});
-  }
+  start_producers(system, q, producers, per);
   std::vector<std::uint64_t> next(producers, 0);
   std::uint64_t seen = 0, out_of_order = 0;
   ASSERT_TRUE(drain_until(
@@ -177,9 +183,7 @@ TEST(CompletionQueue, ManyProducersAndSmallDrainsNeverStrandAMessage) {
   CompletionQueue q(system);
   constexpr std::uint32_t producers = 8;
   const std::uint64_t per = test::scaled(20'000, 2'000);
-  for (std::uint32_t p = 0; p < producers; ++p) {
-    system.send(system.spawn<Producer>(), Burst{q.pid(), p, per});
-  }
+  start_producers(system, q, producers, per);
   std::uint64_t seen = 0;
   ASSERT_TRUE(drain_until_with(
       q, [&] { return seen == producers * per; },
