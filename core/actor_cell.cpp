@@ -394,6 +394,22 @@ SendResult ActorCell::try_post_user(Envelope* e) noexcept {
   return SendResult::delivered;
 }
 
+std::optional<std::size_t> ActorCell::mailbox_depth() const noexcept {
+  const MailboxStatus st = mailbox_.status();
+  // Nothing queued at a dead actor will be handled (it is being drained
+  // into dead letters, or was).
+  if (st == MailboxStatus::dead || st == MailboxStatus::draining) return 0;
+  if (const std::ptrdiff_t n = mailbox_.bounded_depth(); n >= 0) return static_cast<std::size_t>(n);
+  if (const ActorStats* s = actor_stats(); s != nullptr) {
+    // A sender counts its message just after pushing it, the receiver just
+    // before taking one: for a moment more may be taken than counted in.
+    const std::uint64_t in = s->enqueued();
+    const std::uint64_t out = s->dequeued();
+    return in > out ? static_cast<std::size_t>(in - out) : 0;
+  }
+  return std::nullopt;
+}
+
 void ActorCell::note_if_long(detail::LongRunWatch& w, const MessageType& t) noexcept {
   // relaxed: pairs with flag_long_run's release store (report_long acquires)
   if (w.raised.load(std::memory_order_relaxed)) [[unlikely]]

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -186,6 +187,18 @@ class ActorSystem {
       destroy_envelope(e);
     }
     return r;
+  }
+  /// How many user messages wait in `pid`'s mailbox (not the one being
+  /// handled), where shoal keeps the count: a bounded mailbox
+  /// (MailboxConfig::capacity) or an instrumented actor (Props::with_stats,
+  /// SystemConfig::actor_stats). 0 once the actor is dead. std::nullopt for
+  /// an unbounded, uninstrumented mailbox — it keeps no count, since a
+  /// counter every sender bumps would cost each send a second locked
+  /// instruction — and for an empty Pid or one that is no local actor. A
+  /// reading, stale at once under load. Thread-safe, wait-free, a few loads.
+  std::optional<std::size_t> mailbox_depth(const Pid& pid) const noexcept {
+    if (pid.empty() || !pid.is_actor()) return std::nullopt;
+    return static_cast<const detail::ActorCell*>(pid.process())->mailbox_depth();
   }
   /// Sends `msg` to `to` with `sender` (and `request_id`) attached: the
   /// receiver's respond() answers `sender`. Thread-safe.
@@ -573,6 +586,10 @@ void Context::send(const Pid& to, T&& msg) {
 template <class T>
 SendResult Context::try_send(const Pid& to, T&& msg) {
   return system_->try_send(to, std::forward<T>(msg));
+}
+
+inline std::optional<std::size_t> Context::mailbox_depth() const noexcept {
+  return system_->mailbox_depth(self_);
 }
 
 inline void Context::send_from_here(const Pid& to, Envelope* e) {

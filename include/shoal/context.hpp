@@ -7,8 +7,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +79,11 @@ class Context {
   /// refusal.
   template <class T>
   SendResult try_send(const Pid& to, T&& msg);
+
+  /// ActorSystem::mailbox_depth of this actor: the user messages queued
+  /// behind the one being handled (bounded or instrumented mailboxes;
+  /// std::nullopt otherwise).
+  std::optional<std::size_t> mailbox_depth() const noexcept;
 
   /// Sends `msg` to `to` with this actor as its sender: the receiver's
   /// respond() comes back here, and if the request becomes a dead letter

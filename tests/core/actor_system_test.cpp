@@ -14,6 +14,7 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -459,6 +460,65 @@ TEST_P(OverflowTest, TrySendToAStoppedActorOrAnEmptyPidSaysStoppedWithoutADeadLe
   EXPECT_EQ(system->try_send(Pid(), Tagged<1>{}), SendResult::stopped);
   EXPECT_EQ(system->dead_letters().count(DeadLetterReason::target_stopped), 0u);
   EXPECT_EQ(system->dead_letters().count(DeadLetterReason::empty_pid), 0u);
+}
+
+/// Answers with its own mailbox depth, as Context::mailbox_depth reads it.
+struct AskDepth {
+  std::shared_ptr<std::promise<std::optional<std::size_t>>> reply;
+};
+struct DepthReader : Handles<DepthReader, Hold, AskDepth, Work> {
+  void on(Context&, Hold& h) { h.block(); }
+  void on(Context& ctx, AskDepth& m) { m.reply->set_value(ctx.mailbox_depth()); }
+  void on(Context&, Work&) {}
+};
+
+TEST(MailboxDepth, ABoundedMailboxCountsWhatWaitsBehindTheRunningHandler) {
+  ActorSystem system({.scheduler = {.workers = 2}});
+  Pid a = system.spawn(Props::of<DepthReader>().with_mailbox(MailboxConfig::bounded(8)));
+  EXPECT_EQ(system.mailbox_depth(a), std::optional<std::size_t>(0));
+  Gate gate;
+  ASSERT_TRUE(gate.hold(system, a));
+  EXPECT_EQ(system.mailbox_depth(a), std::optional<std::size_t>(0)) << "the held message is taken";
+  auto reply = std::make_shared<std::promise<std::optional<std::size_t>>>();
+  auto answer = reply->get_future();
+  system.send(a, AskDepth{reply});
+  for (int i = 0; i < 3; ++i) system.send(a, Work{0});
+  EXPECT_EQ(system.mailbox_depth(a), std::optional<std::size_t>(4));
+  gate.open();
+  ASSERT_EQ(answer.wait_for(test::deadline), std::future_status::ready) << "no answer";
+  EXPECT_EQ(answer.get(), std::optional<std::size_t>(3)) << "the actor sees the three behind it";
+  ASSERT_TRUE(system.wait_until_idle(test::deadline)) << "never idle";
+  EXPECT_EQ(system.mailbox_depth(a), std::optional<std::size_t>(0));
+}
+
+TEST(MailboxDepth, AnInstrumentedUnboundedMailboxCountsAndAPlainOneSaysItDoesNotKnow) {
+  ActorSystem system({.scheduler = {.workers = 2}});
+  Pid counted = system.spawn(Props::of<DepthReader>().with_stats());
+  Pid plain = system.spawn(Props::of<DepthReader>());
+  Gate gate;
+  ASSERT_TRUE(gate.hold(system, counted));
+  for (int i = 0; i < 5; ++i) system.send(counted, Work{0});
+  EXPECT_EQ(system.mailbox_depth(counted), std::optional<std::size_t>(5));
+  EXPECT_EQ(system.mailbox_depth(plain), std::nullopt) << "an unbounded mailbox keeps no count";
+  gate.open();
+  ASSERT_TRUE(system.wait_until_idle(test::deadline)) << "never idle";
+  EXPECT_EQ(system.mailbox_depth(counted), std::optional<std::size_t>(0));
+}
+
+TEST(MailboxDepth, ADeadActorHasNothingWaitingAndNoActorHasNoDepth) {
+  ActorSystem system({.scheduler = {.workers = 2}});
+  Pid a = system.spawn(Props::of<DepthReader>().with_mailbox(MailboxConfig::bounded(8)));
+  Gate gate;
+  ASSERT_TRUE(gate.hold(system, a));
+  for (int i = 0; i < 3; ++i) system.send(a, Work{0});
+  auto gone = system.stop_future(a, test::deadline);
+  gate.open();
+  ASSERT_TRUE(gone.result().ok()) << "the actor never stopped";
+  EXPECT_EQ(system.mailbox_depth(a), std::optional<std::size_t>(0));
+  EXPECT_EQ(system.mailbox_depth(Pid()), std::nullopt);
+  // A future's Pid is no actor.
+  auto pending = system.request_future<int>(a, Work{0}, test::deadline);
+  EXPECT_EQ(system.mailbox_depth(pending.pid()), std::nullopt);
 }
 
 /// Passes a countdown on to the next in a ring until it runs out.

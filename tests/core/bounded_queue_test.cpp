@@ -53,6 +53,23 @@ TEST(BoundedQueue, HoldsExactlyItsNonPowerOfTwoCapacity) {
   }
 }
 
+TEST(BoundedQueue, SizeCountsWhatWasPushedAndNotPoppedAcrossLaps) {
+  BoundedQueue q(3);
+  EXPECT_EQ(q.size(), 0u);
+  for (std::uint64_t lap = 0; lap < 5; ++lap) {
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      ASSERT_TRUE(push_seq(q, i));
+      EXPECT_EQ(q.size(), i + 1) << "lap " << lap;
+    }
+    EXPECT_FALSE(push_seq(q, 3));
+    EXPECT_EQ(q.size(), 3u) << "a refused push is not counted";
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      ASSERT_EQ(pop_seq(q), static_cast<std::int64_t>(i));
+      EXPECT_EQ(q.size(), 2 - i) << "lap " << lap;
+    }
+  }
+}
+
 /// Checks that a ring of capacity 1 holds exactly one envelope. A ring that
 /// took a second one has overwritten the first, and its try_pop (so also its
 /// destructor) then spins forever on the corrupted sequence numbers: it is

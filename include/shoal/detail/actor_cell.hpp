@@ -48,6 +48,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -162,6 +163,8 @@ class ActorCell : public Process, public Context {
   /// asked to stop; then the caller keeps `e` (no dead letter). Thread-safe,
   /// never blocks.
   SendResult try_post_user(Envelope* e) noexcept;
+  /// ActorSystem::mailbox_depth for this actor. Thread-safe, a few loads.
+  std::optional<std::size_t> mailbox_depth() const noexcept;
   /// Delivers user messages `first` … `last` (linked through `next`, oldest
   /// first) with one queue exchange and at most one schedule. Only when
   /// takes_chains(). Thread-safe, never blocks.

@@ -24,6 +24,7 @@
 // between claiming and releasing the oldest cell).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -105,6 +106,20 @@ class BoundedQueue {
     std::size_t pos = dequeue_pos_.load(std::memory_order_relaxed);
     // acquire: pairs with the release store of seq in try_push.
     return cells_[pos % capacity_].seq.load(std::memory_order_acquire) == 2 * pos + 1;
+  }
+
+  /// Envelopes pushed and not yet popped, counting one whose producer has
+  /// claimed a position but not published it yet: a reading, exact only when
+  /// nobody pushes or pops meanwhile; never above capacity(). Thread-safe,
+  /// two loads.
+  std::size_t size() const noexcept {
+    // relaxed (both): a reading that orders nothing. Both positions only
+    // grow and a dequeue never passes its enqueue, so reading dequeue_pos_
+    // first keeps the difference from going below zero; pops between the
+    // two loads could make it exceed the capacity, hence the clamp.
+    const std::size_t out = dequeue_pos_.load(std::memory_order_relaxed);
+    const std::size_t in = enqueue_pos_.load(std::memory_order_relaxed);
+    return std::min(in - out, capacity_);
   }
 
   /// True if some envelope was pushed and not yet popped, including one whose

@@ -171,6 +171,14 @@ class Mailbox {
     return notify();
   }
 
+  /// A bounded mailbox's queued user messages (BoundedQueue::size); -1 for
+  /// an unbounded one, which keeps no count: a counter every sender bumps
+  /// would put a second locked instruction on each send, the fan-in path.
+  /// Thread-safe.
+  std::ptrdiff_t bounded_depth() const noexcept {
+    return bounded_ == nullptr ? -1 : static_cast<std::ptrdiff_t>(bounded_->size());
+  }
+
   /// True if push_user_chain may be used (an unbounded mailbox). Fixed at
   /// construction; thread-safe.
   bool takes_chains() const noexcept { return bounded_ == nullptr; }
