@@ -513,6 +513,7 @@ Future<Terminated> ActorSystem::terminated_future(const Pid& pid, std::chrono::n
   } else {
     stop(pid);
   }
+  core->sent();
   return f;
 }
 

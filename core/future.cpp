@@ -48,7 +48,12 @@ FutureCore::~FutureCore() {
 void FutureCore::arm(std::chrono::nanoseconds timeout) noexcept {
   armed_ = true;
   add_ref();  // the wheel's, given back by expire(), discard() or drop()
-  shoal::detail::SystemAccess::scheduler(system_).add_timer(this, timeout);
+  wake_owner_ = shoal::detail::SystemAccess::scheduler(system_).add_timer_wake_later(this, timeout);
+}
+
+void FutureCore::wake_timer_owner() noexcept {
+  wake_owner_ = false;
+  shoal::detail::SystemAccess::scheduler(system_).wake_timer_owner(this);
 }
 
 void FutureCore::disarm() noexcept {

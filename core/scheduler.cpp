@@ -100,6 +100,18 @@ void Scheduler::stop() {
 // -- timers ------------------------------------------------------------------------
 
 void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
+  (void)arm_timer(t, delay, /*wake=*/true);
+}
+
+bool Scheduler::add_timer_wake_later(Timer* t, std::chrono::nanoseconds delay) noexcept {
+  return arm_timer(t, delay, /*wake=*/false);
+}
+
+void Scheduler::wake_timer_owner(const Timer* t) noexcept {
+  workers_[t->owner()]->wake_if_parked();
+}
+
+bool Scheduler::arm_timer(Timer* t, std::chrono::nanoseconds delay, bool wake) noexcept {
   if (delay < std::chrono::nanoseconds::zero()) delay = std::chrono::nanoseconds::zero();
   // Rounded up: a timer never fires before its delay has passed.
   const auto at = now() + delay;
@@ -110,22 +122,38 @@ void Scheduler::add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept {
   if (w != nullptr && &w->scheduler() == this) {
     t->set_owner(w->index());
     w->insert_timer(t);  // expired, or discarded after the worker is joined
-    return;
+    return false;
   }
   if (stopping_.load(std::memory_order_seq_cst)) {
     t->discard();
-    return;
+    return false;
   }
   if (config_.deterministic) {
     det_timers_.insert(t);
-    return;
+    return false;
   }
-  // From outside: the workers take turns (relaxed: only spreading matters).
-  const auto owner =
-      static_cast<unsigned>(next_timer_owner_.fetch_add(1, std::memory_order_relaxed) %
-                            workers_.size());
+  // From outside. The owner is read by whoever cancels the timer: set
+  // before the timer is handed on (posted, or its future published).
+  const unsigned owner = pick_timer_owner();
   t->set_owner(owner);
-  post_timer_or_discard(owner, t, /*cancel=*/false);
+  post_timer_or_discard(owner, t, /*cancel=*/false, wake);
+  return !wake;
+}
+
+unsigned Scheduler::pick_timer_owner() noexcept {
+  const auto n = static_cast<unsigned>(workers_.size());
+  // relaxed: only spreading the timers over the workers matters.
+  const unsigned start = next_timer_owner_.fetch_add(1, std::memory_order_relaxed) % n;
+  // An awake worker takes the mail without a wake-up. A stale look only
+  // picks one that must be woken, which post_timer or wake_timer_owner do.
+  for (unsigned k = 0; k < n; ++k) {
+    const unsigned i = (start + k) % n;
+    if (!workers_[i]->looks_parked()) return i;
+  }
+  // All asleep: the one notify_one takes next, so the wake-up that follows
+  // (the request's) is the timer's too.
+  std::lock_guard lock(idle_mu_);
+  return sleepers_.empty() ? start : sleepers_.back();
 }
 
 void Scheduler::cancel_timer(Timer* t) noexcept {
@@ -152,9 +180,9 @@ void Scheduler::cancel_timer(Timer* t) noexcept {
   post_timer_or_discard(t->owner(), t, /*cancel=*/true);
 }
 
-void Scheduler::post_timer_or_discard(unsigned owner, Timer* t, bool cancel) noexcept {
+void Scheduler::post_timer_or_discard(unsigned owner, Timer* t, bool cancel, bool wake) noexcept {
   Worker& w = *workers_[owner];
-  w.post_timer(t, cancel);
+  w.post_timer(t, cancel, wake);
   // Store→load with stop(): either stop() drains the mail after our post,
   // or we see its flag and drain it ourselves (seq_cst fences both sides).
   std::atomic_thread_fence(std::memory_order_seq_cst);

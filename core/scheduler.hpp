@@ -145,6 +145,14 @@ class Scheduler {
   /// stop() began, `t` is discarded at once. Thread-safe, never blocks;
   /// allocates only when a worker's timer mail grows.
   void add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept;
+  /// add_timer for a caller outside the workers that is about to make work
+  /// runnable (send a request): a sleeping owner is not woken yet. True if
+  /// the caller must call wake_timer_owner(t) once it has sent: the send's
+  /// wake-up then usually serves the timer too (the owner is the sleeper
+  /// the next wake-up takes), and a second one costs nothing.
+  [[nodiscard]] bool add_timer_wake_later(Timer* t, std::chrono::nanoseconds delay) noexcept;
+  /// Wakes the owner of `t` if it sleeps (after add_timer_wake_later).
+  void wake_timer_owner(const Timer* t) noexcept;
   /// Unlinks a timer the caller has cancelled (its is_cancelled() is true
   /// from now on, and the caller won that change, once per timer). The
   /// caller passes one reference, which drop() gives back; the wheel's own
@@ -228,7 +236,14 @@ class Scheduler {
   void schedule_external(ActorCell* cell) noexcept;
   /// Posts an arm or a cancel to worker `owner`; if stop() has begun,
   /// discards that worker's timer mail itself (stop may have drained it).
-  void post_timer_or_discard(unsigned owner, Timer* t, bool cancel) noexcept;
+  void post_timer_or_discard(unsigned owner, Timer* t, bool cancel, bool wake = true) noexcept;
+  /// add_timer's and add_timer_wake_later's body; true if an outside arm
+  /// was posted without waking its owner (`wake` false).
+  bool arm_timer(Timer* t, std::chrono::nanoseconds delay, bool wake) noexcept;
+  /// Whose wheel an outside thread's timer goes to: an awake worker if
+  /// one looks awake (starting from the next in turn), else the sleeper
+  /// notify_one would wake next.
+  unsigned pick_timer_owner() noexcept;
 
   static constexpr std::uint32_t one_searching = 1;
   static constexpr std::uint32_t one_unparked = 1u << 16;

@@ -136,7 +136,8 @@ ActorCell* Worker::steal() {
     counters_.steals_tried.add();
     // What else was stolen is on our run queue now; no notify here: when
     // this searcher finds work, the run loop wakes another worker if it was
-    // the last searcher (end_search), and that one can steal from us.
+    // the last searcher (end_search) and work is left (our run queue counts),
+    // and that one can steal from us.
     ActorCell* c = sched_.worker(v).queue().steal_into(queue_);
     if (trace_ != nullptr && (c != nullptr || trace_->ring.pushed() == 0 ||
                               counters_.steals_tried.get() % 64 == 0)) [[unlikely]] {
@@ -194,7 +195,7 @@ TimerMail decode(std::uintptr_t m) noexcept {
 }
 }  // namespace
 
-void Worker::post_timer(Timer* t, bool cancel) noexcept {
+void Worker::post_timer(Timer* t, bool cancel, bool wake) noexcept {
   if (!timer_mail_.enqueue(reinterpret_cast<std::uintptr_t>(t) | (cancel ? 1u : 0u))) {
     log(LogLevel::error, "worker", "out of memory growing a timer queue");
     std::abort();
@@ -203,7 +204,13 @@ void Worker::post_timer(Timer* t, bool cancel) noexcept {
   // store the flag then load parked_ (seq_cst both sides), so either it sees
   // the mail and does not sleep, or we see it parked and wake it.
   has_timer_mail_.store(true, std::memory_order_seq_cst);
-  if (parked_.load(std::memory_order_seq_cst)) parker_.unpark();
+  // A cancel does not wake a sleeper: a wake-up costs the canceller (a
+  // worker sending an answer, say) 5–18 µs on a VM. Its timer is either in
+  // the wheel, and the sleeper wakes by its deadline at the latest and
+  // takes the mail before it fires anything (poll_timers), or it fired
+  // already and the cancel only gives back a reference later.
+  if (cancel || !wake) return;
+  wake_if_parked();
 }
 
 void Worker::take_timer_mail() {
@@ -581,10 +588,14 @@ void Worker::run() {
     if (c == nullptr) continue;  // stopping
     if (searching_) [[unlikely]] {
       // A searcher (or a worker just woken, which counts as one) that found
-      // work and was the last searcher wakes another, so a burst of work
-      // spreads over the workers one wake-up at a time.
+      // work and was the last searcher wakes another if more work waits, so
+      // a burst spreads over the workers one wake-up at a time while a lone
+      // message (one outside send) costs one wake-up, not two.
+      // has_pending_work's fence pairs with notify_one's: a producer that
+      // saw us still searching skipped its wake-up, and its work is visible
+      // to this look.
       searching_ = false;
-      if (sched_.end_search()) sched_.notify_one();
+      if (sched_.end_search() && sched_.has_pending_work()) sched_.notify_one();
     }
     RunStats r;
     if (trace_ == nullptr) [[likely]] {

@@ -115,9 +115,24 @@ class Worker {
   /// Unlinks `t` if linked here; true if it was. Owner thread only.
   bool remove_timer(Timer* t) noexcept;
   /// Hands this worker a timer to link (`cancel` false) or a cancelled
-  /// timer to unlink and drop (`cancel` true), from another thread; wakes
-  /// the worker if it is parked (it must re-time its sleep). Thread-safe.
-  void post_timer(Timer* t, bool cancel) noexcept;
+  /// timer to unlink and drop (`cancel` true), from another thread. An arm
+  /// wakes the worker if it is parked (it must re-time its sleep), unless
+  /// `wake` is false: then the caller must call wake_if_parked() soon. A
+  /// cancel never wakes it (see there). Thread-safe.
+  void post_timer(Timer* t, bool cancel, bool wake = true) noexcept;
+  /// Wakes the worker if it is parked, after a post_timer without a
+  /// wake-up. Costs no system call if it was woken already. Thread-safe.
+  void wake_if_parked() noexcept {
+    // Store→load against park(), as in post_timer (the post's seq_cst
+    // store of the mail flag came before this).
+    if (parked_.load(std::memory_order_seq_cst)) parker_.unpark();
+  }
+  /// True if the worker looks asleep. Thread-safe; a hint, stale at once.
+  bool looks_parked() const noexcept {
+    // relaxed: a hint for choosing a timer's owner; whoever posts to it
+    // wakes it with the seq_cst look in post_timer or wake_if_parked.
+    return parked_.load(std::memory_order_relaxed);
+  }
   /// After the thread is joined: discards the posted timers (arms are
   /// discarded, cancels dropped). Thread-safe against late posters.
   void discard_timer_mail() noexcept;

@@ -225,7 +225,13 @@ class ActorSystem {
     auto* core = new detail::FutureCore(*this);
     Future<R> f(core);
     if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
-    request(to, std::forward<T>(msg), f.pid());
+    try {
+      request(to, std::forward<T>(msg), f.pid());
+    } catch (...) {
+      core->sent();  // the timer still fires (a timeout) on its owner
+      throw;
+    }
+    core->sent();
     return f;
   }
   /// request_future<R> for a request that declares its answer's type R

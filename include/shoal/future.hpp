@@ -116,8 +116,17 @@ class FutureCore final : public Process, public Timer {
   bool fail(RequestErrc code, DeadLetterReason reason = DeadLetterReason::target_stopped) noexcept;
 
   // -- the timer ---------------------------------------------------------------
-  /// Arms the timeout (once, before the request is sent).
+  /// Arms the timeout (once, before the request is sent); then sent(),
+  /// once the request is out.
   void arm(std::chrono::nanoseconds timeout) noexcept;
+  /// The request is sent: from a thread outside the workers, wakes the
+  /// timer's owner if it still sleeps (arm left that to here, so that the
+  /// request's own wake-up usually serves the timer too). The sender's
+  /// reference keeps the core alive through this.
+  void sent() noexcept {
+    if (wake_owner_) [[unlikely]]
+      wake_timer_owner();
+  }
   void expire() noexcept override;
   void discard() noexcept override;
   void drop() noexcept override { release(); }
@@ -164,6 +173,7 @@ class FutureCore final : public Process, public Timer {
   bool spin_for_answer() const noexcept;
   /// After a completion other than the timer's: unlink the timer.
   void disarm() noexcept;
+  void wake_timer_owner() noexcept;
   /// Makes the result visible, runs the callback, wakes waiters.
   void publish() noexcept;
 
@@ -171,6 +181,7 @@ class FutureCore final : public Process, public Timer {
   std::atomic<bool> claimed_{false};
   mutable std::atomic<std::uint32_t> state_{pending};  // mutable: wait() marks itself
   bool armed_ = false;  // written before publication (arm), read by the completer
+  bool wake_owner_ = false;  // arm() to sent(): the arming thread only
   RequestErrc error_ = RequestErrc::timeout;
   DeadLetterReason reason_ = DeadLetterReason::target_stopped;
   Envelope* result_ = nullptr;                // the answer (owned)

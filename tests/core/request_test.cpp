@@ -440,6 +440,45 @@ TEST(RequestFutureThreaded, GetOnAWorkerThrows) {
   EXPECT_TRUE(threw.get());
 }
 
+// A request from outside arms its timeout on a sleeping worker without
+// waking it and wakes it once the request is out (Scheduler::
+// add_timer_wake_later): with every worker asleep, a request that is never
+// answered must still time out, whether the request woke a worker itself
+// (an idle target) or not (a target already runnable), and an answered one
+// leaves no timer behind.
+TEST(RequestFutureThreaded, ATimeoutArmedWhileEveryWorkerSleepsStillFires) {
+  for (unsigned workers : {1u, 2u, 3u}) {
+    ActorSystem system({.scheduler = {.workers = workers}});
+    Scheduler& sched = SystemAccess::scheduler(system);
+    Pid d = system.spawn<Doubler>();
+    for (int round = 0; round < 5; ++round) {
+      ASSERT_TRUE(test::eventually([&] { return sched.parked_workers() == workers; },
+                                   "every worker asleep"));
+      Future<Answer> silent = system.request_future<Answer>(d, Silent{}, 5ms);
+      Result<Answer> r = silent.result();
+      ASSERT_FALSE(r.ok()) << workers << " workers, round " << round;
+      EXPECT_EQ(r.error(), RequestErrc::timeout) << r.what();
+      ASSERT_TRUE(test::eventually([&] { return sched.parked_workers() == workers; },
+                                   "every worker asleep"));
+      Future<Answer> answered = system.request_future<Answer>(d, Ask{3}, 10s);
+      EXPECT_EQ(answered.get().n, 6u);
+      // Answered: the timeout is unlinked, at once or when its owner next
+      // takes its mail; the core goes with it either way (ASan checks).
+    }
+    // then() on a future nobody waits for: the timeout fires on a worker.
+    ASSERT_TRUE(test::eventually([&] { return sched.parked_workers() == workers; },
+                                 "every worker asleep"));
+    std::promise<RequestErrc> got;
+    system.request_future<Answer>(d, Silent{}, 5ms).then([&](Result<Answer> r) {
+      got.set_value(r.ok() ? RequestErrc::dead_letter : r.error());
+    });
+    auto f = got.get_future();
+    ASSERT_EQ(f.wait_for(test::deadline), std::future_status::ready) << "the timeout never fired";
+    EXPECT_EQ(f.get(), RequestErrc::timeout);
+    system.shutdown();
+  }
+}
+
 // Many threads request with timeouts as short as the answers are slow:
 // every future completes exactly once, an answer that loses to a timeout is
 // a late_response dead letter, and nothing leaks (ASan) or races (TSan).
