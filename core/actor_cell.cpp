@@ -395,10 +395,11 @@ SendResult ActorCell::try_post_user(Envelope* e) noexcept {
 }
 
 std::optional<std::size_t> ActorCell::mailbox_depth() const noexcept {
+  // Nothing queued at an actor asked to stop will be handled: it becomes a
+  // dead letter (and a dead actor's mailbox is drained, or being drained).
   const MailboxStatus st = mailbox_.status();
-  // Nothing queued at a dead actor will be handled (it is being drained
-  // into dead letters, or was).
-  if (st == MailboxStatus::dead || st == MailboxStatus::draining) return 0;
+  if (mailbox_.stop_requested() || st == MailboxStatus::dead || st == MailboxStatus::draining)
+    return 0;
   if (const std::ptrdiff_t n = mailbox_.bounded_depth(); n >= 0) return static_cast<std::size_t>(n);
   if (const ActorStats* s = actor_stats(); s != nullptr) {
     // A sender counts its message just after pushing it, the receiver just

@@ -288,8 +288,8 @@ void ActorSystem::deliver_observed(const Pid& to, Envelope* e) noexcept {
     if (t != nullptr) {
       t->ring.push({.ts = t->now(), .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
     }
-    cell->post_user(e);
-    s->note_enqueued(now);  // `to` keeps the cell, and so its statistics, alive
+    // Counted only if queued: a refused message (a stop) is a dead letter.
+    if (cell->post_user(e)) s->note_enqueued(now);  // `to` keeps the cell alive
     return;
   }
   if (t != nullptr) mark_of(*e) = t->next_flow();

@@ -191,7 +191,8 @@ class ActorSystem {
   /// How many user messages wait in `pid`'s mailbox (not the one being
   /// handled), where shoal keeps the count: a bounded mailbox
   /// (MailboxConfig::capacity) or an instrumented actor (Props::with_stats,
-  /// SystemConfig::actor_stats). 0 once the actor is dead. std::nullopt for
+  /// SystemConfig::actor_stats). 0 once the actor was asked to stop (what
+  /// waits then becomes a dead letter, never handled). std::nullopt for
   /// an unbounded, uninstrumented mailbox — it keeps no count, since a
   /// counter every sender bumps would cost each send a second locked
   /// instruction — and for an empty Pid or one that is no local actor. A

@@ -113,13 +113,13 @@ class BoundedQueue {
   /// nobody pushes or pops meanwhile; never above capacity(). Thread-safe,
   /// two loads.
   std::size_t size() const noexcept {
-    // relaxed (both): a reading that orders nothing. Both positions only
-    // grow and a dequeue never passes its enqueue, so reading dequeue_pos_
-    // first keeps the difference from going below zero; pops between the
-    // two loads could make it exceed the capacity, hence the clamp.
+    // relaxed (both): a reading that orders nothing. Two loads of two
+    // atomics may see them out of step either way (pops between them, or
+    // a weakly ordered machine showing an older enqueue_pos_), hence both
+    // clamps.
     const std::size_t out = dequeue_pos_.load(std::memory_order_relaxed);
     const std::size_t in = enqueue_pos_.load(std::memory_order_relaxed);
-    return std::min(in - out, capacity_);
+    return in > out ? std::min(in - out, capacity_) : 0;
   }
 
   /// True if some envelope was pushed and not yet popped, including one whose

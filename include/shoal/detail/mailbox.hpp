@@ -175,6 +175,12 @@ class Mailbox {
   /// an unbounded one, which keeps no count: a counter every sender bumps
   /// would put a second locked instruction on each send, the fan-in path.
   /// Thread-safe.
+  /// True once the actor was asked to stop: no user message is handled
+  /// after. Thread-safe; a reading.
+  bool stop_requested() const noexcept {
+    // relaxed: pairs with request_stop's exchange; a reading, no data rides on it.
+    return stop_.load(std::memory_order_relaxed);
+  }
   std::ptrdiff_t bounded_depth() const noexcept {
     return bounded_ == nullptr ? -1 : static_cast<std::ptrdiff_t>(bounded_->size());
   }
