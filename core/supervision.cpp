@@ -24,6 +24,20 @@ std::size_t RestartStats::failures_within(Clock::time_point now,
       times_.begin(), times_.end(), [&](Clock::time_point t) { return now - t <= window; }));
 }
 
+std::string_view to_string(Directive d) noexcept {
+  switch (d) {
+    case Directive::resume:
+      return "resume";
+    case Directive::restart:
+      return "restart";
+    case Directive::stop:
+      return "stop";
+    case Directive::escalate:
+      return "escalate";
+  }
+  return "unknown";
+}
+
 std::string describe(const std::exception_ptr& error) noexcept {
   try {
     std::rethrow_exception(error);

@@ -30,6 +30,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -52,20 +53,6 @@ long long ms_since_start() {
   std::vsnprintf(line, sizeof line, format, args);
   va_end(args);
   std::printf("[%4lld ms] %s\n", ms_since_start(), line);
-}
-
-const char* name(shoal::Directive d) {
-  switch (d) {
-    case shoal::Directive::resume:
-      return "resume";
-    case shoal::Directive::restart:
-      return "restart";
-    case shoal::Directive::stop:
-      return "stop";
-    case shoal::Directive::escalate:
-      return "escalate";
-  }
-  return "?";
 }
 
 // -- errors and messages ---------------------------------------------------------
@@ -177,7 +164,9 @@ int main() {
 
   // Every directive a supervisor applies is published as a SupervisionEvent.
   system.events().subscribe<shoal::SupervisionEvent>([](const shoal::SupervisionEvent& e) {
-    say("supervision: actor %" PRIu64 " -> %s", e.actor_id, name(e.directive));
+    const std::string_view directive = shoal::to_string(e.directive);
+    say("supervision: actor %" PRIu64 " -> %.*s", e.actor_id, static_cast<int>(directive.size()),
+        directive.data());
   });
 
   // The supervisor's strategy for its children: exponential backoff, at

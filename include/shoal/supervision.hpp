@@ -35,6 +35,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "shoal/pid.hpp"
@@ -42,6 +43,8 @@
 namespace shoal {
 
 enum class Directive : std::uint8_t { resume, restart, stop, escalate };
+/// "resume", "restart", "stop" or "escalate".
+std::string_view to_string(Directive d) noexcept;
 
 /// What a failure says of itself: `what()` of a std::exception, else
 /// "unknown exception". For reports and events; never throws.

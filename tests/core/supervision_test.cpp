@@ -57,6 +57,13 @@ class SupervisionTest : public test::JournalTest {
   }
 };
 
+TEST(Directive, EachHasItsName) {
+  EXPECT_EQ(to_string(Directive::resume), "resume");
+  EXPECT_EQ(to_string(Directive::restart), "restart");
+  EXPECT_EQ(to_string(Directive::stop), "stop");
+  EXPECT_EQ(to_string(Directive::escalate), "escalate");
+}
+
 TEST_P(SupervisionTest, TheDefaultGuardianRestartsARootActorWithoutTheFailedMessage) {
   test::FailureLog failures;
   SystemConfig c;
