@@ -56,12 +56,15 @@ class QueueCore final : public Process {
     // behind a flag whose write this read took. (The other order loses a
     // wake-up: exchange, a producer sets the flag and writes, the read takes
     // that write; the next producer finds the flag set and writes nothing.)
-    consume_eventfd();
-    // acq_rel: the acquire half pairs with the producers' exchange in
-    // signal() (which follows their push), so what they queued before
-    // setting the flag is reachable below; the release half orders this
-    // drain's earlier pops before a producer that finds the flag clear.
-    signalled_.exchange(false, std::memory_order_acq_rel);
+    // Polling (set_polling): the flag stays set and the descriptor unread.
+    if (!polling_) {
+      consume_eventfd();
+      // acq_rel: the acquire half pairs with the producers' exchange in
+      // signal() (which follows their push), so what they queued before
+      // setting the flag is reachable below; the release half orders this
+      // drain's earlier pops before a producer that finds the flag clear.
+      signalled_.exchange(false, std::memory_order_acq_rel);
+    }
     // At most what is queued now: a continuation that posts again, or a
     // stream of answers, cannot keep the loop in here.
     const Envelope* last = queue_.newest();
@@ -92,6 +95,26 @@ class QueueCore final : public Process {
   }
 
   bool pending() const noexcept { return queue_.maybe_nonempty(); }
+
+  /// CompletionQueue::set_polling. The consumer only.
+  void set_polling(bool on) noexcept {
+    if (on == polling_) return;
+    polling_ = on;
+    if (on) {
+      // The flag says "a write is outstanding": every producer finds it set
+      // and writes nothing (signal()). acq_rel: as the drain's exchange.
+      signalled_.exchange(true, std::memory_order_acq_rel);
+      return;
+    }
+    // Back to the descriptor: as a drain begins (the read, then the flag:
+    // see drain), then readable if anything is queued. A producer whose
+    // exchange came before ours pushed before it (our acquire sees the
+    // push); one whose exchange comes after finds the flag clear and writes.
+    consume_eventfd();
+    signalled_.exchange(false, std::memory_order_acq_rel);
+    if (queue_.maybe_nonempty()) signal();
+  }
+  bool polling() const noexcept { return polling_; }
   bool closed() const noexcept {
     // acquire: pairs with the release store in close().
     return closed_.load(std::memory_order_acquire);
@@ -176,6 +199,7 @@ class QueueCore final : public Process {
   const int fd_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> signalled_{false};  // a write to fd_ is outstanding since the last drain
+  bool polling_ = false;                // set_polling: the consumer's only
   MpscQueue queue_;
 };
 
@@ -227,7 +251,12 @@ int CompletionQueue::fd() const noexcept { return core_->fd(); }
 
 bool CompletionQueue::pending() const noexcept { return core_->pending(); }
 
-bool CompletionQueue::wait(std::chrono::nanoseconds timeout) const noexcept {
+void CompletionQueue::set_polling(bool on) noexcept { core_->set_polling(on); }
+
+bool CompletionQueue::polling() const noexcept { return core_->polling(); }
+
+bool CompletionQueue::wait(std::chrono::nanoseconds timeout) noexcept {
+  set_polling(false);  // the descriptor must speak again
   if (pending()) return true;
   pollfd p{.fd = core_->fd(), .events = POLLIN, .revents = 0};
   const int ms =

@@ -239,7 +239,8 @@ std::vector<Workload> workloads() {
     }
     for (auto [how, name, what] :
          {std::tuple{native::QueueWait::block, "epoll", "epoll_wait(-1) on a CompletionQueue"},
-          std::tuple{native::QueueWait::poll, "poll", "a loop polling a CompletionQueue"}}) {
+          std::tuple{native::QueueWait::poll, "poll",
+                     "a loop polling a CompletionQueue (set_polling: no eventfd)"}}) {
       for (Pct2 p : outside_pcts) {
         list.push_back({std::string("outside-rtt-") + name + "/" + state + "/" + p.name,
                         std::string(p.name) + " round trip from a non-actor thread, workers " +

@@ -29,7 +29,8 @@
 // The descriptor is level-triggered and readable while something may be
 // queued; it may be readable with nothing queued at most once after a drain
 // (the next drain clears it). A loop that polls without blocking asks
-// pending() first, which makes no system call.
+// pending() first, which makes no system call; set_polling(true) while it
+// polls spares the producers their eventfd write too.
 //
 // Lifetime and shutdown. The queue belongs to the thread that drains it and
 // must be destroyed before its ActorSystem; take fd() out of the loop's set
@@ -157,9 +158,21 @@ class CompletionQueue {
   /// polls. The queue's thread only.
   bool pending() const noexcept;
   /// Blocks until something may be queued or `timeout` passes (a negative
-  /// one: no limit); true if something may be. For a thread with no loop
-  /// of its own; a loop waits on fd() instead. The queue's thread only.
-  bool wait(std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) const noexcept;
+  /// one: no limit); true if something may be. Ends polling mode. For a
+  /// thread with no loop of its own; a loop waits on fd() instead. The
+  /// queue's thread only.
+  bool wait(std::chrono::nanoseconds timeout = std::chrono::nanoseconds(-1)) noexcept;
+  /// Polling mode, for a loop that spins on pending() while it is busy
+  /// instead of waiting on fd(): producers then skip the eventfd write (a
+  /// system call on the worker that answers, once per burst) and drain()
+  /// skips its read. While polling the descriptor means nothing (it may stay
+  /// readable from before, or never become so). set_polling(false), or
+  /// wait(), before waiting on it again: that makes it readable if anything
+  /// is queued, so nothing queued meanwhile is missed. The queue's thread
+  /// only; off at first.
+  void set_polling(bool on) noexcept;
+  /// True while in polling mode. The queue's thread only.
+  bool polling() const noexcept;
 
   /// Items drain() has taken so far. The queue's thread only.
   std::uint64_t drained() const noexcept { return drained_; }

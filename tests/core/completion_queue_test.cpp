@@ -227,6 +227,66 @@ TEST(CompletionQueue, ADrainWithALimitLeavesTheRestReadable) {
   EXPECT_FALSE(readable_now(q.fd()));
 }
 
+TEST(CompletionQueue, WhilePollingProducersLeaveTheDescriptorAloneAndLeavingItRearmsIt) {
+  ActorSystem system({.scheduler = {.workers = 1}});
+  CompletionQueue q(system);
+  EXPECT_FALSE(q.polling());
+  q.set_polling(true);
+  EXPECT_TRUE(q.polling());
+  int ran = 0;
+  for (int i = 0; i < 3; ++i) q.post([&ran] { ++ran; });
+  EXPECT_TRUE(q.pending());
+  EXPECT_FALSE(readable_now(q.fd())) << "a producer wrote the eventfd while the loop polled";
+  EXPECT_EQ(q.drain(), 3u);
+  EXPECT_EQ(ran, 3);
+  // Queued while polling, then back to the descriptor: readable at once.
+  q.post([&ran] { ++ran; });
+  EXPECT_FALSE(readable_now(q.fd()));
+  q.set_polling(false);
+  EXPECT_FALSE(q.polling());
+  EXPECT_TRUE(readable_now(q.fd())) << "a call queued while polling is stranded";
+  EXPECT_EQ(q.drain(), 1u);
+  q.drain();
+  EXPECT_FALSE(readable_now(q.fd()));
+  // Nothing queued: leaving polling leaves it silent; a post makes it speak.
+  q.set_polling(true);
+  q.set_polling(false);
+  EXPECT_FALSE(readable_now(q.fd()));
+  q.post([&ran] { ++ran; });
+  EXPECT_TRUE(readable_now(q.fd()));
+  // wait() ends polling: it waits on the descriptor.
+  q.set_polling(true);
+  EXPECT_TRUE(q.wait(test::deadline));
+  EXPECT_FALSE(q.polling());
+  EXPECT_EQ(q.drain(), 1u);
+  EXPECT_EQ(ran, 5);
+}
+
+TEST(CompletionQueue, ALoopThatSwitchesBetweenPollingAndWaitingNeverStrandsAMessage) {
+  // What a server's loop does under changing load: poll while busy, block on
+  // the descriptor when quiet. Producers on both workers race every switch;
+  // a message queued as the loop goes back to the descriptor must make it
+  // readable (a stranded one fails the wait).
+  ActorSystem system({.scheduler = {.workers = 2}});
+  CompletionQueue q(system);
+  constexpr std::uint32_t producers = 8;
+  const std::uint64_t per = test::scaled(20'000, 2'000);
+  start_producers(system, q, producers, per);
+  std::uint64_t seen = 0, round = 0;
+  ASSERT_TRUE(drain_until_with(
+      q, [&] { return seen == producers * per; },
+      [&] {
+        // Readable: poll for a few rounds, then back to the descriptor.
+        q.set_polling(true);
+        for (std::uint64_t i = 0; i < 1 + round % 5; ++i) {
+          if (q.pending()) seen += q.drain([](Envelope&) {}, 1 + seen % 7);
+        }
+        q.set_polling(false);
+        ++round;
+      },
+      "every message"));
+}
+
 TEST(CompletionQueue, AMessageWithNoHandlerIsADeadLetter) {
   ActorSystem system({.scheduler = {.workers = 1}});
   CompletionQueue q(system);
