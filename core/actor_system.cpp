@@ -507,11 +507,16 @@ Future<Terminated> ActorSystem::terminated_future(const Pid& pid, std::chrono::n
   if (timeout > std::chrono::nanoseconds::zero()) core->arm(timeout);
   // The future watches the actor: a system message, handled before the stop
   // flag (and so before a poison pill); a gone actor answers not_found.
-  post_system(pid, emplace_envelope<detail::Watch>(f.pid()));
-  if (poison) {
-    this->poison(pid);
-  } else {
-    stop(pid);
+  try {
+    post_system(pid, emplace_envelope<detail::Watch>(f.pid()));
+    if (poison) {
+      this->poison(pid);
+    } else {
+      stop(pid);
+    }
+  } catch (...) {
+    core->sent();  // arm()'s other half: the timer's owner must see it
+    throw;
   }
   core->sent();
   return f;

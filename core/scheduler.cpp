@@ -144,14 +144,18 @@ unsigned Scheduler::pick_timer_owner() noexcept {
   const auto n = static_cast<unsigned>(workers_.size());
   // relaxed: only spreading the timers over the workers matters.
   const unsigned start = next_timer_owner_.fetch_add(1, std::memory_order_relaxed) % n;
-  // An awake worker takes the mail without a wake-up. A stale look only
-  // picks one that must be woken, which post_timer or wake_timer_owner do.
+  // An awake idle worker (searching) takes the mail at once without a
+  // wake-up. Not a busy one: it may be inside a long handler — perhaps the
+  // one the timeout is for — and would take the mail only after it. A
+  // stale look only picks one that must be woken, which post_timer or
+  // wake_timer_owner do.
   for (unsigned k = 0; k < n; ++k) {
-    const unsigned i = (start + k) % n;
-    if (!workers_[i]->looks_parked()) return i;
+    const Worker& w = *workers_[(start + k) % n];
+    if (!w.looks_parked() && w.is_idle()) return (start + k) % n;
   }
-  // All asleep: the one notify_one takes next, so the wake-up that follows
-  // (the request's) is the timer's too.
+  // Else a sleeper: the one notify_one takes next, so the wake-up that
+  // follows (the request's, if it wakes one) is the timer's too. If none
+  // sleeps, every worker is busy: the next in turn.
   std::lock_guard lock(idle_mu_);
   return sleepers_.empty() ? start : sleepers_.back();
 }

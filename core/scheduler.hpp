@@ -18,11 +18,14 @@
 //
 // Timers (timer_wheel.hpp): each worker owns a wheel. A timer armed on a
 // worker goes into its own wheel (no atomic operation); one armed from any
-// other thread is posted to a worker chosen in turn, which links it at its
-// next look and is woken for it if parked. Cancelling from the owner's
-// thread unlinks at once; from elsewhere it posts the cancel to the owner,
-// so a cancelled timer's memory comes back at the owner's next look, not at
-// its deadline. A worker looks at its wheel when it runs out of work, and
+// other thread is posted to a worker that is awake and idle, else to the
+// sleeper the next wake-up takes (so a request's own wake-up serves its
+// timeout: FutureCore::sent), else to a busy one in turn; it links it at its
+// next look, woken for it if asleep. Cancelling from the owner's thread
+// unlinks at once; from elsewhere it posts the cancel to the owner without
+// waking it (until 64 cancels wait), so a cancelled timer's memory comes
+// back at the owner's next look — for a sleeping owner, at the latest at
+// the timer's deadline. A worker looks at its wheel when it runs out of work, and
 // every `global_interval` runs while busy (a clock read then, only if it
 // has timers); it parks no longer than until its earliest deadline. While
 // a worker is inside one run for longer than `stall_after`, the monitor
@@ -141,7 +144,8 @@ class Scheduler {
   }
   /// Arms `t` to expire `delay` from now (never earlier; rounded up to a
   /// whole tick), on the calling worker's wheel or, from any other thread,
-  /// on a worker's in turn. Its expire() then runs on that worker. After
+  /// on one chosen as the top of the file says. Its expire() then runs on
+  /// that worker. After
   /// stop() began, `t` is discarded at once. Thread-safe, never blocks;
   /// allocates only when a worker's timer mail grows.
   void add_timer(Timer* t, std::chrono::nanoseconds delay) noexcept;
@@ -149,7 +153,8 @@ class Scheduler {
   /// runnable (send a request): a sleeping owner is not woken yet. True if
   /// the caller must call wake_timer_owner(t) once it has sent: the send's
   /// wake-up then usually serves the timer too (the owner is the sleeper
-  /// the next wake-up takes), and a second one costs nothing.
+  /// the next wake-up takes), and a second one is then usually no system
+  /// call.
   [[nodiscard]] bool add_timer_wake_later(Timer* t, std::chrono::nanoseconds delay) noexcept;
   /// Wakes the owner of `t` if it sleeps (after add_timer_wake_later).
   void wake_timer_owner(const Timer* t) noexcept;

@@ -118,10 +118,14 @@ class Worker {
   /// timer to unlink and drop (`cancel` true), from another thread. An arm
   /// wakes the worker if it is parked (it must re-time its sleep), unless
   /// `wake` is false: then the caller must call wake_if_parked() soon. A
-  /// cancel never wakes it (see there). Thread-safe.
+  /// cancel wakes it only once cancels_before_wake wait (see there).
+  /// Thread-safe.
   void post_timer(Timer* t, bool cancel, bool wake = true) noexcept;
+  /// Cancels queued for a sleeping worker before one wakes it (post_timer).
+  static constexpr std::size_t cancels_before_wake = 64;
   /// Wakes the worker if it is parked, after a post_timer without a
-  /// wake-up. Costs no system call if it was woken already. Thread-safe.
+  /// wake-up. Usually no system call if it was woken already (its wake-up
+  /// token is still set). Thread-safe.
   void wake_if_parked() noexcept {
     // Store→load against park(), as in post_timer (the post's seq_cst
     // store of the mail flag came before this).

@@ -18,8 +18,9 @@
 // completed and becomes a dead letter (late_response).
 //
 // A future completes exactly once, with the first of: the answer; the
-// timeout (a timer on the requesting worker's wheel, unlinked as soon as the
-// answer comes); the request becoming a dead letter (a stopped or empty
+// timeout (a timer on the requesting worker's wheel, or from another thread
+// on a worker the scheduler picks; unlinked as soon as the answer comes, or
+// on a sleeping owner's next look); the request becoming a dead letter (a stopped or empty
 // target, a full mailbox, an unhandled type — at once, not at the timeout);
 // the system shutting down (futures with a timeout). A timeout of 0 means
 // none: such a future waits for as long as the target keeps the request
