@@ -36,7 +36,7 @@ run() {
 # A build dir of its own, whatever the caller's builds use: the prefix is
 # an absolute path baked in at setup, and release is what users install.
 opts=(--prefix="$tmp/prefix" --buildtype=release
-      -Dtests=false -Dbench=disabled -Dtools=false -Dcaf=disabled -Dremote=enabled)
+      -Dtests=false -Dbench=disabled -Dtools=false -Dexamples=false -Dcaf=disabled -Dremote=enabled)
 marker="$build/.shoal-install-test"
 if [ -f "$marker" ]; then
   run "configure" meson configure "$build" "${opts[@]}"
