@@ -1,6 +1,8 @@
 // kv_load: a load client for kv_server. It opens C connections, and on each
 // (one thread per connection) sends N requests one at a time — a mix of GET
-// and SET over keys of its own — and times each from the write of its line
+// and SET over keys of its own (named after its process and connection, so
+// a run never sees another's, even on the same server) — and times each from
+// the write of its line
 // to the read of its answer. It checks every answer: a GET must return what
 // this connection last SET for that key (or NOT_FOUND before any SET).
 // Then it prints the rate and the latency percentiles over all requests:
@@ -123,7 +125,7 @@ void run_connection(const Options& o, unsigned index, Outcome& out) {
   out.latencies_ns.reserve(o.requests);
   std::mt19937 rng(index + 1);
   std::unordered_map<unsigned, std::string> stored;  // what this connection last SET
-  const std::string prefix = "c" + std::to_string(index) + "-k";
+  const std::string prefix = "p" + std::to_string(::getpid()) + "-c" + std::to_string(index) + "-k";
   std::string line, answer;
   for (unsigned i = 0; i < o.requests; ++i) {
     const unsigned k = rng() % o.keys;
