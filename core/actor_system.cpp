@@ -273,27 +273,47 @@ std::uint64_t ActorSystem::live_actors() const noexcept {
 
 // -- statistics and tracing --------------------------------------------------------------
 
+namespace {
+bool went(bool queued) noexcept { return queued; }
+bool went(SendResult r) noexcept { return r == SendResult::delivered; }
+
+/// An observed user send to a local actor: stamps `e` (an instrumented
+/// target: the stamp the receiver measures the wait by, which is the flow
+/// id too; else, while tracing, a flow id), queues it with `push(e)` and,
+/// only if it was queued, records the flow's start (timed before the push:
+/// the receiver may run at once) and counts it into the target's
+/// statistics. Once pushed, `e` is the receiver's: only copies are read.
+template <class Push>
+auto push_observed(const Pid& to, detail::ActorCell* cell, Envelope* e, Push&& push) noexcept {
+  detail::WorkerTrace* t = detail::active_trace;
+  ActorStats* s = to.is_instrumented() ? cell->actor_stats() : nullptr;
+  if (s == nullptr) {
+    if (t != nullptr) mark_of(*e) = t->next_flow();
+    return push(e);
+  }
+  const std::uint64_t now = detail::ticks();
+  const std::uint64_t stamp = detail::make_stamp(now, t != nullptr ? t->worker : detail::no_worker);
+  mark_of(*e) = stamp;
+  const std::uint64_t sent_at = t != nullptr ? t->now() : 0;
+  const auto r = push(e);
+  if (went(r)) {
+    if (t != nullptr) {
+      t->ring.push({.ts = sent_at, .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
+    }
+    s->note_enqueued(now);  // `to` keeps the cell, and so its statistics, alive
+  }
+  return r;
+}
+}  // namespace
+
 void ActorSystem::deliver_observed(const Pid& to, Envelope* e) noexcept {
   if (!to.is_actor()) {
     to.process()->post(e);  // a request future (remote proxies later)
     return;
   }
   auto* cell = static_cast<detail::ActorCell*>(to.process());
-  detail::WorkerTrace* t = detail::active_trace;
-  if (ActorStats* s = to.is_instrumented() ? cell->actor_stats() : nullptr) {
-    // Stamped: the receiver measures the wait; the stamp is the flow id too.
-    const std::uint64_t now = detail::ticks();
-    const std::uint64_t stamp = detail::make_stamp(now, t != nullptr ? t->worker : detail::no_worker);
-    mark_of(*e) = stamp;
-    if (t != nullptr) {
-      t->ring.push({.ts = t->now(), .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
-    }
-    // Counted only if queued: a refused message (a stop) is a dead letter.
-    if (cell->post_user(e)) s->note_enqueued(now);  // `to` keeps the cell alive
-    return;
-  }
-  if (t != nullptr) mark_of(*e) = t->next_flow();
-  cell->post_user(e);
+  // A refused message (a stop) is a dead letter, neither traced nor counted.
+  push_observed(to, cell, e, [cell](Envelope* m) { return cell->post_user(m); });
 }
 
 bool ActorSystem::wait_until_idle(std::chrono::nanoseconds timeout,
@@ -333,30 +353,7 @@ SendResult ActorSystem::try_deliver(const Pid& to, Envelope* e) noexcept {
     return SendResult::delivered;
   }
   auto* cell = static_cast<detail::ActorCell*>(to.process());
-  detail::WorkerTrace* t = detail::active_trace;
-  // As deliver_observed, but the stamp is kept here: once queued, the
-  // envelope is the receiver's.
-  ActorStats* s = to.is_instrumented() ? cell->actor_stats() : nullptr;
-  const std::uint64_t now = s != nullptr ? detail::ticks() : 0;
-  const std::uint64_t stamp =
-      s != nullptr ? detail::make_stamp(now, t != nullptr ? t->worker : detail::no_worker) : 0;
-  if (s != nullptr) {
-    mark_of(*e) = stamp;
-  } else if (t != nullptr) {
-    mark_of(*e) = t->next_flow();
-  }
-  // The flow's start is stamped before the push (the receiver may run at
-  // once) and recorded only if the message went.
-  const std::uint64_t sent_at = (s != nullptr && t != nullptr) ? t->now() : 0;
-  const SendResult r = cell->try_post_user(e);
-  if (r != SendResult::delivered) return r;
-  if (s != nullptr) {
-    if (t != nullptr) {
-      t->ring.push({.ts = sent_at, .kind = TraceKind::flow_out, .a = stamp, .b = t->actor});
-    }
-    s->note_enqueued(now);  // `to` keeps the cell, and so its statistics, alive
-  }
-  return r;
+  return push_observed(to, cell, e, [cell](Envelope* m) { return cell->try_post_user(m); });
 }
 
 namespace {

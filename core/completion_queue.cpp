@@ -59,10 +59,10 @@ class QueueCore final : public Process {
     // Polling (set_polling): the flag stays set and the descriptor unread.
     if (!polling_) {
       consume_eventfd();
-      // acq_rel: the acquire half pairs with the producers' exchange in
-      // signal() (which follows their push), so what they queued before
-      // setting the flag is reachable below; the release half orders this
-      // drain's earlier pops before a producer that finds the flag clear.
+      // The acquire half makes what producers queued before setting the
+      // flag reachable below; the release half orders this drain's earlier
+      // pops before a producer that finds the flag clear.
+      // acq_rel: pairs with the producers' exchange in signal() (after their push).
       signalled_.exchange(false, std::memory_order_acq_rel);
     }
     // At most what is queued now: a continuation that posts again, or a
@@ -102,7 +102,8 @@ class QueueCore final : public Process {
     polling_ = on;
     if (on) {
       // The flag says "a write is outstanding": every producer finds it set
-      // and writes nothing (signal()). acq_rel: as the drain's exchange.
+      // and writes nothing (signal()).
+      // acq_rel: pairs with the producers' exchange in signal(), as the drain's.
       signalled_.exchange(true, std::memory_order_acq_rel);
       return;
     }
@@ -111,6 +112,7 @@ class QueueCore final : public Process {
     // exchange came before ours pushed before it (our acquire sees the
     // push); one whose exchange comes after finds the flag clear and writes.
     consume_eventfd();
+    // acq_rel: pairs with the producers' exchange in signal(), as the drain's.
     signalled_.exchange(false, std::memory_order_acq_rel);
     if (queue_.maybe_nonempty()) signal();
   }

@@ -142,7 +142,7 @@ bool Scheduler::arm_timer(Timer* t, std::chrono::nanoseconds delay, bool wake) n
 
 unsigned Scheduler::pick_timer_owner() noexcept {
   const auto n = static_cast<unsigned>(workers_.size());
-  // relaxed: only spreading the timers over the workers matters.
+  // relaxed: pairs with no other access; only spreading the timers matters.
   const unsigned start = next_timer_owner_.fetch_add(1, std::memory_order_relaxed) % n;
   // An awake idle worker (searching) takes the mail at once without a
   // wake-up. Not a busy one: it may be inside a long handler — perhaps the

@@ -245,9 +245,9 @@ class Scheduler {
   /// add_timer's and add_timer_wake_later's body; true if an outside arm
   /// was posted without waking its owner (`wake` false).
   bool arm_timer(Timer* t, std::chrono::nanoseconds delay, bool wake) noexcept;
-  /// Whose wheel an outside thread's timer goes to: an awake worker if
-  /// one looks awake (starting from the next in turn), else the sleeper
-  /// notify_one would wake next.
+  /// Whose wheel an outside thread's timer goes to: an awake idle worker
+  /// (looking from the next in turn), else the sleeper notify_one would
+  /// wake next, else (every worker busy) the next in turn.
   unsigned pick_timer_owner() noexcept;
 
   static constexpr std::uint32_t one_searching = 1;

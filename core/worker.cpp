@@ -213,11 +213,15 @@ void Worker::post_timer(Timer* t, bool cancel, bool wake) noexcept {
   // `cancels_before_wake` cancels are queued the sleeper is woken after
   // all: the memory kept is bounded, one wake-up per that many cancels.
   if (cancel) {
-    if (timer_mail_.size_approx() < cancels_before_wake) return;
-  } else if (!wake) {
+    // The queue's size only for a sleeper (an awake owner takes its mail
+    // anyway): most cancels go to a worker that is awake.
+    if (parked_.load(std::memory_order_seq_cst) &&
+        timer_mail_.size_approx() >= cancels_before_wake) {
+      parker_.unpark();
+    }
     return;
   }
-  wake_if_parked();
+  if (wake) wake_if_parked();
 }
 
 void Worker::take_timer_mail() {
