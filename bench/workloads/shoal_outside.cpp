@@ -18,6 +18,7 @@
 #include "bench/workloads/shoal_workloads.hpp"
 #include "shoal/actor_system.hpp"
 #include "shoal/completion_queue.hpp"
+#include "shoal/detail/config.hpp"
 #include "shoal/guest_runner.hpp"
 
 namespace shoal::bench::native {
@@ -170,6 +171,38 @@ Timing thread_wake(std::uint64_t wakes) {
     const std::uint64_t want = 2 * i + 2;
     // acquire: pairs with the other thread's release store (samples[i]).
     for (std::uint64_t t; (t = turn.load(std::memory_order_acquire)) != want;) turn.wait(t);
+    measured += samples[i];
+  }
+  other.join();
+  Timing t{measured * 1e-9};
+  set_percentiles(t, samples);
+  return t;
+}
+
+Timing line_bounce(std::uint64_t round_trips) {
+  // Two threads that both spin hand one counter back and forth: each round
+  // trip moves its cache line to the other CPU and back, the least any
+  // cross-thread request and answer cost (outside-rtt/busy moves several
+  // lines each way). Timed per round trip, a clock read included.
+  alignas(64) std::atomic<std::uint64_t> turn{0};
+  std::vector<std::uint32_t> samples(round_trips);
+  std::thread other([&] {
+    for (std::uint64_t i = 0; i < round_trips; ++i) {
+      const std::uint64_t want = 2 * i + 1;
+      // acquire: pairs with the main thread's release store of the turn.
+      while (turn.load(std::memory_order_acquire) != want) detail::cpu_relax();
+      // release: pairs with the main thread's acquire load below.
+      turn.store(want + 1, std::memory_order_release);
+    }
+  });
+  double measured = 0;
+  for (std::uint64_t i = 0; i < round_trips; ++i) {
+    const auto t0 = clock::now();
+    // release: pairs with the other thread's acquire load.
+    turn.store(2 * i + 1, std::memory_order_release);
+    // acquire: pairs with the other thread's release store.
+    while (turn.load(std::memory_order_acquire) != 2 * i + 2) detail::cpu_relax();
+    samples[i] = ns_since(t0);
     measured += samples[i];
   }
   other.join();

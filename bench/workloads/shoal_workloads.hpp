@@ -46,6 +46,8 @@ Timing outside_rtt_queue(unsigned workers, std::uint64_t round_trips, bool parke
 /// that sleeps in a futex (std::atomic::wait), `wakes` times; percentiles of
 /// the time from just before the wake to the woken thread's return.
 Timing thread_wake(std::uint64_t wakes);
+/// Two spinning threads bounce one cache line: the floor of outside-rtt/busy.
+Timing line_bounce(std::uint64_t round_trips);
 
 // shoal only (CAF 0.17 has no restart): supervision under load.
 

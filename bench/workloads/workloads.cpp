@@ -268,6 +268,19 @@ std::vector<Workload> workloads() {
                     nullptr});
     list.back().scalable = true;
   }
+  for (Pct2 p : outside_pcts) {
+    list.push_back({std::string("line-bounce/") + p.name,
+                    std::string(p.name) +
+                        " of two spinning threads handing one cache line there and back (the "
+                        "machine's floor for outside-rtt/busy; no system)",
+                    "ns",
+                    false,
+                    {{"round_trips", double(outside_busy_trips)}},
+                    [field = p.field](const Timing& t) { return t.*field; },
+                    SHOAL_NATIVE(line_bounce(sized(outside_busy_trips, c))),
+                    nullptr});
+    list.back().scalable = true;
+  }
 
   list.push_back({"ping-pong+middleware",
                   "ping-pong with one receiver middleware on every actor (shoal only; compare "
