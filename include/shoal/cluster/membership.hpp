@@ -1,0 +1,201 @@
+// Membership: who is in the cluster, as one view every member agrees on
+// eventually, behind one small seam (MemberProvider) with two real sides:
+// an embedded one (InProcessRegistry, StaticProvider: one machine, tests,
+// nothing to install) and etcd v3 (EtcdProvider: leases, a watch, and the
+// revision as the topology epoch).
+//
+//   shoal::cluster::EtcdConfig etcd{.endpoints = {"http://127.0.0.1:2379"}, .cluster = "bulbs"};
+//   shoal::cluster::Membership members(system, self, shoal::cluster::etcd_provider(etcd));
+//   members.start();
+//   system.events().subscribe<shoal::cluster::MemberJoined>([](const auto& e) { ... });
+//   members.wait_until([](const Topology& t) { return t.members.size() == 3; }, 10s);
+//
+// What a user can rely on:
+// - Views come with an epoch that only grows (etcd: the revision of the last
+//   change seen); a view with an older epoch than the current one is never
+//   applied.
+// - A member that is gone stays gone: its id (address and the node's
+//   incarnation) is blocked here once it left, so a stale provider report
+//   cannot bring it back; a restarted node is a new incarnation, a new id.
+// - Changes are published on the system's event stream, in epoch order:
+//   MemberJoined and MemberLeft per member, then TopologyChanged; and
+//   MembershipStatus when the provider's state changes (joining, up,
+//   unreachable: the last view is kept; expelled: this member's own
+//   registration is gone and it must not serve as a member any more).
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "shoal/actor_system.hpp"
+
+namespace shoal::cluster {
+
+/// One member: a node (the address peers reach it at, and its start's
+/// incarnation) and the kinds of grain it hosts.
+struct Member {
+  std::string address;
+  std::uint64_t incarnation = 0;
+  std::vector<std::string> kinds{};
+
+  /// "address#incarnation" (hex): unique per start of a node.
+  std::string id() const;
+  bool hosts(std::string_view kind) const noexcept;
+  friend bool operator==(const Member&, const Member&) = default;
+};
+
+/// The members at one epoch, sorted by id.
+struct Topology {
+  std::uint64_t epoch = 0;
+  std::vector<Member> members{};
+
+  const Member* find(std::string_view id) const noexcept;
+};
+
+// -- events (published on the system's event stream) ---------------------------
+
+struct MemberJoined {
+  Member member;
+  std::uint64_t epoch;
+};
+struct MemberLeft {
+  Member member;
+  std::uint64_t epoch;
+};
+/// After the MemberJoined / MemberLeft of one change.
+struct TopologyChanged {
+  std::uint64_t epoch;
+  std::size_t members;
+};
+
+enum class MembershipState : std::uint8_t {
+  joining,      ///< started; no view yet
+  up,           ///< registered and following the provider
+  unreachable,  ///< the provider cannot be reached; the last view is kept, retrying
+  expelled,     ///< this member's registration is gone (lease expired): it is no member now
+  left,         ///< stopped
+};
+std::string_view to_string(MembershipState s) noexcept;
+
+/// The provider's state changed; `detail` says why (an error text when
+/// unreachable).
+struct MembershipStatus {
+  MembershipState state;
+  std::string detail;
+};
+
+// -- the seam -------------------------------------------------------------------
+
+/// What a provider calls, one call at a time, on a thread of its own (or,
+/// for StaticProvider, on the thread that starts it).
+class MemberListener {
+ public:
+  virtual ~MemberListener() = default;
+  /// A whole view (every member, this one included once it is registered).
+  virtual void on_view(Topology view) = 0;
+  virtual void on_status(MembershipState state, std::string detail) = 0;
+};
+
+/// Finds the members of a cluster. start() registers `self` and keeps the
+/// listener informed until stop(), which deregisters (a clean leave) and
+/// returns once no call to the listener is running or will follow.
+class MemberProvider {
+ public:
+  virtual ~MemberProvider() = default;
+  virtual void start(const Member& self, MemberListener& listener) = 0;
+  virtual void stop() = 0;
+};
+
+/// A fixed list of members (this one among them or not: it is added). The
+/// view is given once, at epoch 1, from start(); nothing ever leaves.
+std::unique_ptr<MemberProvider> static_provider(std::vector<Member> members);
+
+/// Members of one process (tests, one machine): providers made by one
+/// registry see each other. Views are delivered in epoch order on the
+/// registry's own thread. Outlives its providers.
+class InProcessRegistry {
+ public:
+  InProcessRegistry();
+  ~InProcessRegistry();
+  InProcessRegistry(const InProcessRegistry&) = delete;
+  InProcessRegistry& operator=(const InProcessRegistry&) = delete;
+
+  std::unique_ptr<MemberProvider> provider();
+  /// Removes a member as if its lease expired: the others see it leave,
+  /// it is told it was expelled. False if no such member is registered.
+  bool expel(std::string_view member_id);
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Where a member finds etcd (v3, its JSON gateway over HTTP via libcurl).
+struct EtcdConfig {
+  /// Client URLs, tried in turn: "http://127.0.0.1:2379".
+  std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
+  /// Members register under /shoal/<cluster>/members/.
+  std::string cluster = "shoal";
+  /// The registration's lease: a member silent (frozen, crashed, cut off)
+  /// this long is removed by etcd. Kept alive every third of it.
+  std::chrono::seconds lease_ttl{5};
+  /// One HTTP call's limit (the watch excepted).
+  std::chrono::milliseconds request_timeout{2000};
+  /// Retry after a failure: doubles from min to max.
+  std::chrono::milliseconds retry_min{100};
+  std::chrono::milliseconds retry_max{2000};
+};
+std::unique_ptr<MemberProvider> etcd_provider(EtcdConfig config);
+
+// -- what a member keeps --------------------------------------------------------
+
+/// A member's view of the cluster: applies the provider's views (epoch
+/// order, gone members blocked), publishes the changes, and answers
+/// topology() from any thread. Stop (or destroy) it before the system.
+class Membership final : private MemberListener {
+ public:
+  Membership(ActorSystem& system, Member self, std::unique_ptr<MemberProvider> provider);
+  ~Membership() override;
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  /// Starts the provider (registers this member). Once.
+  void start();
+  /// Leaves: deregisters and stops following. Idempotent.
+  void stop();
+
+  const Member& self() const noexcept { return self_; }
+  Topology topology() const;
+  MembershipState state() const;
+  /// Blocks until `pred(topology())` holds (checked at each change) or
+  /// `timeout` passes; the last check's result.
+  bool wait_until(const std::function<bool(const Topology&)>& pred,
+                  std::chrono::nanoseconds timeout) const;
+  /// Blocks until state() is `s` or `timeout` passes; whether it is.
+  bool wait_for_state(MembershipState s, std::chrono::nanoseconds timeout) const;
+
+ private:
+  void on_view(Topology view) override;
+  void on_status(MembershipState state, std::string detail) override;
+
+  ActorSystem& system_;
+  const Member self_;
+  std::unique_ptr<MemberProvider> provider_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  Topology view_;
+  MembershipState state_ = MembershipState::joining;
+  std::unordered_set<std::string> gone_;  // ids that left: never members again
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace shoal::cluster
