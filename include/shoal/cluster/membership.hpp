@@ -18,7 +18,8 @@
 //   incarnation) is blocked here once it left, so a stale provider report
 //   cannot bring it back; a restarted node is a new incarnation, a new id.
 // - Changes are published on the system's event stream, in epoch order:
-//   MemberJoined and MemberLeft per member, then TopologyChanged; and
+//   a MemberLeft per member gone, a MemberJoined per member new, then one
+//   TopologyChanged; and
 //   MembershipStatus when the provider's state changes (joining, up,
 //   unreachable: the last view is kept; expelled: this member's own
 //   registration is gone and it must not serve as a member any more).
