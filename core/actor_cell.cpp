@@ -87,7 +87,8 @@ void post_system_to(const Pid& to, Args&&... args) {
 ActorCell::ActorCell(ActorSystem* system, std::uint64_t id, std::shared_ptr<const Props> props,
                      std::uint32_t throughput, ActorCell* parent)
     : ActorCell(system, id, props->mailbox(), throughput, parent) {
-  set_first_actor(props->produce().release());
+  set_first_actor(props->produce().release(),
+                  system_receive_middleware() || !props->receiver_middleware().empty());
   if (props->stats() && !is_instrumented()) instrument();
   ext().props = std::move(props);
   ext().type_name = interned_type_name(typeid(*actor_));
@@ -328,6 +329,10 @@ const M* step(const std::vector<M>* outer, const std::vector<M>* inner, std::siz
   return nullptr;
 }
 }  // namespace
+
+bool ActorCell::system_receive_middleware() const noexcept {
+  return !system_->config().receiver_middleware.empty();
+}
 
 void ActorCell::init_middleware() noexcept {
   const SystemConfig& c = system_->config();

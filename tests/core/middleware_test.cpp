@@ -79,6 +79,42 @@ TEST(ReceiverMiddleware, SystemChainWrapsTheActorsOwnInOrder) {
                 "own:in:" + msg, "actor:msg:1", "own:out", "sys2:out", "sys1:out"}));
 }
 
+/// Handles no lifecycle message: spawned without a first run, were it not
+/// for middleware that must see Started too.
+struct Quiet : Handles<Quiet, Msg> {
+  explicit Quiet(std::shared_ptr<Trail> t) : trail(std::move(t)) {}
+  void on(Context&, Msg& m) { trail->add("actor:msg:" + std::to_string(m.n)); }
+  std::shared_ptr<Trail> trail;
+};
+
+TEST(ReceiverMiddleware, SeesStartedOfAnActorThatDoesNotHandleIt) {
+  // The actor's own chain (Props), and the system's around an actor spawned
+  // without Props (spawn<A>(), the inline cell): both see Started first, as
+  // a middleware that arms a receive timeout at Started relies on.
+  const std::string msg(detail::type_name<Msg>());
+  const std::string started(detail::type_name<Started>());
+  {
+    auto trail = std::make_shared<Trail>();
+    auto system = det();
+    Pid q = system->spawn(Props::of<Quiet>(trail).with_receiver_middleware(tag(trail, "own")));
+    system->send(q, Msg{1});
+    system->run_until_idle();
+    EXPECT_EQ(trail->all(), (std::vector<std::string>{"own:in:" + started, "own:out",
+                                                      "own:in:" + msg, "actor:msg:1", "own:out"}));
+  }
+  {
+    auto trail = std::make_shared<Trail>();
+    SystemConfig c;
+    c.receiver_middleware = {tag(trail, "sys")};
+    auto system = det(std::move(c));
+    Pid q = system->spawn<Quiet>(trail);
+    system->send(q, Msg{2});
+    system->run_until_idle();
+    EXPECT_EQ(trail->all(), (std::vector<std::string>{"sys:in:" + started, "sys:out",
+                                                      "sys:in:" + msg, "actor:msg:2", "sys:out"}));
+  }
+}
+
 TEST(ReceiverMiddleware, CanSwallowOrReplaceAMessage) {
   auto trail = std::make_shared<Trail>();
   auto filter = [](Context& ctx, Envelope& msg, ReceiveNext next) {

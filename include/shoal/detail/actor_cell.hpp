@@ -274,18 +274,21 @@ class ActorCell : public Process, public Context {
   ~ActorCell() override { destroy_actor(); }
   void adopt_inline(Actor* a) noexcept {
     actor_inline_ = true;
-    set_first_actor(a);
+    set_first_actor(a, system_receive_middleware());
   }
   /// Installs the first instance. An actor that cannot handle Started needs
-  /// no run at spawn: it starts idle, as if Started had been delivered.
-  void set_first_actor(Actor* a) noexcept {
+  /// no run at spawn: it starts idle, as if Started had been delivered —
+  /// unless receiver middleware (`intercepted`) is to see Started.
+  void set_first_actor(Actor* a, bool intercepted) noexcept {
     actor_ = a;
-    if (a->may_handle(message_type_of<Started>)) {
+    if (intercepted || a->may_handle(message_type_of<Started>)) {
       mailbox_.start_scheduled();  // the spawner schedules the first run
     } else {
       started_ = true;
     }
   }
+  /// The system has receiver middleware (which sees every actor's Started).
+  bool system_receive_middleware() const noexcept;
   /// Destroys the actor instance if it still lives. Owner (or last Pid) only.
   void destroy_actor() noexcept;
   /// Makes a fresh instance for a restart (the old one is destroyed). May throw.
