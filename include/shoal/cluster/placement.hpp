@@ -30,7 +30,7 @@ std::uint64_t rendezvous_weight(std::uint64_t member_hash, std::uint64_t grain_h
 
 /// The owner of `grain` in `view`: of the members that host its kind, the
 /// one with the highest weight (ties, which need equal 64-bit weights, go to
-/// the smaller id). Null if no member hosts the kind.
+/// the smaller id). Null if no member hosts the kind. Points into `view`.
 const Member* owner_of(const Topology& view, const GrainId& grain);
 
 }  // namespace shoal::cluster

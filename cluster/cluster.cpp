@@ -1,0 +1,393 @@
+// Grains on the members of a cluster: a caller finds a grain's owner by
+// rendezvous hashing over its view, asks the owner's activator
+// ("shoal.cluster.activator") to activate it, remembers where it is (the
+// bounded PID cache, watched), and sends the call there. Calls made while a
+// grain is being found wait in its pending list, in order.
+#include "shoal/cluster/cluster.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "shoal/handles.hpp"
+#include "shoal/lifecycle.hpp"
+#include "shoal/log.hpp"
+#include "shoal/middleware.hpp"
+#include "shoal/node.hpp"
+#include "shoal/type_registry.hpp"
+#include "cluster/cluster.capnp.h"
+#include "cluster/pid_cache.hpp"
+
+namespace shoal::cluster {
+
+namespace {
+
+constexpr std::string_view activator_name = "shoal.cluster.activator";
+
+struct Activated {
+  bool ok = false;
+  std::string name;
+  std::string reason;
+  std::uint64_t epoch = 0;
+};
+struct Activate {
+  using reply_type = Activated;
+  std::string kind;
+  std::string identity;
+  std::uint64_t epoch = 0;
+};
+/// To the cache's watcher: forget `grain` when `pid` stops.
+struct WatchGrain {
+  GrainId grain;
+  Pid pid;
+};
+
+std::string key_of(const GrainId& g) {
+  std::string k = g.kind;
+  k.push_back('\0');
+  k.append(g.identity);
+  return k;
+}
+
+/// relaxed: a statistic; pairs with no other access.
+void count(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+std::uint64_t read(const std::atomic<std::uint64_t>& c) {
+  return c.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
+ public:
+  struct Kind {
+    GrainFactory factory;
+    KindOptions options;
+  };
+
+  Impl(ActorSystem& system, io::Node& node, std::unique_ptr<MemberProvider> provider,
+       ClusterConfig config)
+      : system_(system),
+        node_(node),
+        config_(config),
+        provider_(std::move(provider)),
+        cache_(config.pid_cache_capacity) {}
+
+  ActorSystem& system_;
+  io::Node& node_;
+  const ClusterConfig config_;
+  std::unique_ptr<MemberProvider> provider_;     // until start() hands it to membership_
+  std::unordered_map<std::string, Kind> kinds_;  // fixed from start() on
+  std::unique_ptr<Membership> membership_;
+  Member self_;
+  Pid activator_;
+  Pid watcher_;
+  EventStream::Token left_token_{};
+  bool started_ = false;
+  bool stopped_ = false;
+
+  detail::PidCache cache_;
+  std::mutex mu_;  // pending_, and the order of sends to one grain
+  std::unordered_map<std::string, std::vector<Envelope*>> pending_;
+
+  std::atomic<std::uint64_t> activations_{0};
+  std::atomic<std::uint64_t> passivations_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> lookups_{0};
+  std::atomic<std::uint64_t> undeliverable_{0};
+  std::atomic<std::uint64_t> active_{0};
+
+  /// A call the cluster cannot deliver: a counted dead letter (a request's
+  /// future fails with dead_letter), and the reason in the log.
+  void undeliverable(Envelope* e, const GrainId& g, const std::string& why) {
+    count(undeliverable_);
+    log(LogLevel::warning, "cluster",
+        "a call to " + g.kind + "/" + g.identity + " is undeliverable: " + why);
+    system_.post(Pid(), e);
+  }
+
+  void route(GrainId grain, Envelope* msg) {
+    const std::string key = key_of(grain);
+    std::unique_lock lock(mu_);
+    if (auto it = pending_.find(key); it != pending_.end()) {
+      it->second.push_back(msg);  // behind the calls already waiting
+      return;
+    }
+    if (auto hit = cache_.find(grain)) {
+      // Under the lock: a call made after a flush below goes after it.
+      system_.post(hit->pid, msg);
+      return;
+    }
+    const Topology view = membership_->topology();
+    const Member* owner = owner_of(view, grain);
+    if (owner == nullptr) {
+      lock.unlock();
+      undeliverable(msg, grain, "no member hosts kind " + grain.kind);
+      return;
+    }
+    pending_[key].push_back(msg);
+    lock.unlock();
+    count(lookups_);
+    const bool local = owner->id() == self_.id();
+    const Pid activator = local ? activator_ : node_.pid(owner->address, activator_name);
+    Future<Activated> f = system_.request_future(
+        activator, Activate{grain.kind, grain.identity, view.epoch}, config_.activation_timeout);
+    f.then([self = shared_from_this(), grain = std::move(grain), local, address = owner->address,
+            member = owner->id(), epoch = view.epoch](Result<Activated> r) {
+      self->resolved(grain, r, local, address, member, epoch);
+    });
+  }
+
+  void resolved(const GrainId& grain, Result<Activated>& r, bool local, const std::string& address,
+                const std::string& member, std::uint64_t epoch) {
+    std::string why;
+    Pid pid;
+    if (!r.ok()) {
+      why = "activation on " + member + " failed: " + r.what();
+    } else if (!r.value().ok) {
+      why = "activation refused by " + member + ": " + r.value().reason;
+    } else {
+      pid = local ? system_.lookup(r.value().name) : node_.pid(address, r.value().name);
+      if (pid.empty()) why = "the activation " + r.value().name + " is gone";
+    }
+    std::vector<Envelope*> calls;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(key_of(grain));
+      if (it != pending_.end()) {
+        calls = std::move(it->second);
+        pending_.erase(it);
+      }
+      if (why.empty()) {
+        cache_.put(grain, {pid, member, epoch});
+        // In order, and before the lock lets a newer call through.
+        for (Envelope* e : calls) system_.post(pid, e);
+        calls.clear();
+      }
+    }
+    if (why.empty()) {
+      system_.send(watcher_, WatchGrain{grain, pid});
+      return;
+    }
+    for (Envelope* e : calls) undeliverable(e, grain, why);
+  }
+
+  /// The receive middleware of every grain: its receive timeout is the
+  /// kind's idle time, after which it stops.
+  static ReceiverMiddleware passivation(std::chrono::nanoseconds idle) {
+    return [idle](Context& ctx, Envelope& msg, ReceiveNext next) {
+      if (msg.is<ReceiveTimeout>()) {
+        ctx.stop();
+        return;
+      }
+      next(ctx, msg);
+      if (msg.is<Started>()) ctx.set_receive_timeout(idle);
+    };
+  }
+};
+
+namespace {
+
+/// Activates this member's grains, as its children (supervised by it,
+/// stopped with it), and hands out their names.
+class Activator : public Handles<Activator, Activate, Terminated> {
+ public:
+  explicit Activator(std::shared_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
+
+  void on(Context& ctx, Activate& a) {
+    GrainId grain{a.kind, a.identity};
+    const std::string key = key_of(grain);
+    if (auto it = by_key_.find(key); it != by_key_.end()) {
+      ctx.respond(Activated{true, it->second.name, {}, 0});
+      return;
+    }
+    const Topology view = impl_->membership_->topology();
+    auto kind = impl_->kinds_.find(a.kind);
+    std::string refused;
+    if (kind == impl_->kinds_.end()) {
+      refused = "kind " + a.kind + " is not hosted here";
+    } else if (const Member* owner = owner_of(view, grain);
+               owner == nullptr || owner->id() != impl_->self_.id()) {
+      // Fencing: activate only what this member owns in its own view.
+      refused = "not the owner at epoch " + std::to_string(view.epoch) + " (asked at epoch " +
+                std::to_string(a.epoch) + ")";
+    }
+    if (refused.empty()) {
+      Props props = kind->second.factory(grain);
+      if (kind->second.options.idle_timeout > std::chrono::nanoseconds::zero()) {
+        props.with_receiver_middleware(
+            Cluster::Impl::passivation(kind->second.options.idle_timeout));
+      }
+      SpawnResult r = ctx.spawn_named(props, "grain:" + a.kind + "/" + a.identity);
+      if (r) {
+        const std::string name = ctx.system().name_of(r.pid);
+        by_key_[key] = Entry{name, r.pid};
+        by_pid_[r.pid.id()] = key;
+        count(impl_->activations_);
+        count(impl_->active_);
+        ctx.respond(Activated{true, name, {}, view.epoch});
+        return;
+      }
+      refused = "the activation could not be spawned";
+    }
+    count(impl_->refused_);
+    ctx.respond(Activated{false, {}, refused, view.epoch});
+  }
+
+  void on(Context&, Terminated& t) {
+    auto it = by_pid_.find(t.who.id());
+    if (it == by_pid_.end()) return;
+    by_key_.erase(it->second);
+    by_pid_.erase(it);
+    // relaxed: a statistic; pairs with no other access.
+    impl_->active_.fetch_sub(1, std::memory_order_relaxed);
+    count(impl_->passivations_);
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    Pid pid;
+  };
+  std::shared_ptr<Cluster::Impl> impl_;
+  std::unordered_map<std::string, Entry> by_key_;
+  std::unordered_map<std::uint64_t, std::string> by_pid_;
+};
+
+/// Watches the activations in the cache and forgets each when it stops.
+class CacheWatcher : public Handles<CacheWatcher, WatchGrain, Terminated> {
+ public:
+  explicit CacheWatcher(std::shared_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
+  void on(Context& ctx, WatchGrain& w) {
+    watched_.emplace(w.pid.id(), Watched{w.grain, w.pid});
+    ctx.watch(w.pid);
+  }
+  void on(Context&, Terminated& t) {
+    auto [first, last] = watched_.equal_range(t.who.id());
+    for (auto it = first; it != last; ++it) impl_->cache_.remove(it->second.grain, &it->second.pid);
+    watched_.erase(first, last);
+  }
+
+ private:
+  struct Watched {
+    GrainId grain;
+    Pid pid;
+  };
+  std::shared_ptr<Cluster::Impl> impl_;
+  std::unordered_multimap<std::uint64_t, Watched> watched_;
+};
+
+}  // namespace
+
+void Cluster::register_types(wire::TypeRegistry& types) {
+  types.add<Activate, schema::Activate>(
+      "shoal.cluster.Activate",
+      [](const Activate& a, schema::Activate::Builder b) {
+        b.setKind(a.kind);
+        b.setIdentity(a.identity);
+        b.setEpoch(a.epoch);
+      },
+      [](schema::Activate::Reader r) {
+        return Activate{r.getKind(), r.getIdentity(), r.getEpoch()};
+      });
+  types.add<Activated, schema::Activated>(
+      "shoal.cluster.Activated",
+      [](const Activated& a, schema::Activated::Builder b) {
+        b.setOk(a.ok);
+        b.setName(a.name);
+        b.setReason(a.reason);
+        b.setEpoch(a.epoch);
+      },
+      [](schema::Activated::Reader r) {
+        return Activated{r.getOk(), r.getName(), r.getReason(), r.getEpoch()};
+      });
+}
+
+Cluster::Cluster(ActorSystem& system, io::Node& node, std::unique_ptr<MemberProvider> provider,
+                 ClusterConfig config)
+    : system_(system), impl_(std::make_shared<Impl>(system, node, std::move(provider), config)) {
+  if (!impl_->provider_) throw std::invalid_argument("shoal: a Cluster needs a member provider");
+}
+
+Cluster::~Cluster() { stop(); }
+
+void Cluster::register_kind(std::string kind, GrainFactory factory, KindOptions options) {
+  if (impl_->started_) throw std::logic_error("shoal: register_kind after Cluster::start");
+  if (kind.empty() || kind.find('\0') != std::string::npos) {
+    throw std::invalid_argument("shoal: a kind needs a name without NUL");
+  }
+  impl_->kinds_[std::move(kind)] = Impl::Kind{std::move(factory), options};
+}
+
+void Cluster::register_kind(std::string kind, Props props, KindOptions options) {
+  register_kind(
+      std::move(kind), [props](const GrainId&) { return props; }, options);
+}
+
+void Cluster::start() {
+  Impl& i = *impl_;
+  if (i.started_) throw std::logic_error("shoal: Cluster::start called twice");
+  i.started_ = true;
+  i.self_ = Member{i.node_.address(), i.node_.incarnation(), {}};
+  for (auto& [kind, k] : i.kinds_) i.self_.kinds.push_back(kind);
+  std::sort(i.self_.kinds.begin(), i.self_.kinds.end());
+  // The view before the activator: it reads it for every activation.
+  i.membership_ = std::make_unique<Membership>(system_, i.self_, std::move(i.provider_));
+  SpawnResult a = system_.spawn_named(Props::of<Activator>(impl_), std::string(activator_name));
+  if (!a)
+    throw std::runtime_error("shoal: the cluster's activator could not start (one per system)");
+  i.activator_ = a.pid;
+  i.watcher_ = system_.spawn<CacheWatcher>(impl_);
+  // A member that left takes its grains' locations with it. (The weak
+  // reference: a subscription must not keep the cluster alive.)
+  std::weak_ptr<Impl> weak = impl_;
+  i.left_token_ = system_.events().subscribe<MemberLeft>([weak](const MemberLeft& e) {
+    if (auto s = weak.lock()) s->cache_.remove_member(e.member.id());
+  });
+  i.membership_->start();
+}
+
+void Cluster::stop() {
+  Impl& i = *impl_;
+  if (!i.started_ || i.stopped_) return;
+  i.stopped_ = true;
+  i.membership_->stop();
+  system_.events().unsubscribe(i.left_token_);
+  // The activator's children are this member's grains: they stop with it.
+  system_.stop(i.activator_);
+  system_.stop(i.watcher_);
+  // The two actors' Props hold the Impl (to make them anew on a restart),
+  // and the Impl held their Pids, which keep their cells: let go of ours.
+  i.activator_ = Pid();
+  i.watcher_ = Pid();
+}
+
+Membership& Cluster::membership() noexcept { return *impl_->membership_; }
+const Member& Cluster::self() const noexcept { return impl_->self_; }
+
+ClusterStats Cluster::stats() const {
+  const Impl& i = *impl_;
+  return ClusterStats{.activations = read(i.activations_),
+                      .passivations = read(i.passivations_),
+                      .activations_refused = read(i.refused_),
+                      .lookups = read(i.lookups_),
+                      .undeliverable = read(i.undeliverable_),
+                      .active_grains = static_cast<std::size_t>(read(i.active_)),
+                      .pid_cache_size = i.cache_.size(),
+                      .pid_cache_evictions = i.cache_.evictions()};
+}
+
+void Cluster::check_hosted(const GrainId& grain) const {
+  if (!impl_->started_) throw std::logic_error("shoal: a cluster call before Cluster::start");
+  const Topology view = impl_->membership_->topology();
+  for (const Member& m : view.members) {
+    if (m.hosts(grain.kind)) return;
+  }
+  throw ClusterError("shoal: no member of the cluster (epoch " + std::to_string(view.epoch) + ", " +
+                     std::to_string(view.members.size()) + " members) hosts kind " + grain.kind);
+}
+
+void Cluster::route(GrainId grain, Envelope* msg) { impl_->route(std::move(grain), msg); }
+
+}  // namespace shoal::cluster
