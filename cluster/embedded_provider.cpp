@@ -55,18 +55,28 @@ class InProcessRegistry::Impl {
   void join(const Member& self, MemberListener* listener) {
     std::lock_guard lock(mu_);
     const std::string id = self.id();
-    members_[id] = Entry{self, listener};
     listeners_.insert(listener);
+    // One registration per id, ever: an id registered or gone is refused
+    // (as etcd's create-if-absent does), so every member sees one view.
+    if (members_.contains(id) || gone_.contains(id)) {
+      queue_status(listener, MembershipState::expelled,
+                   "member id " + id + " is registered already, or was and left");
+      return;
+    }
+    members_[id] = Entry{self, listener};
     queue_status(listener, MembershipState::up, "registered in process");
     queue_views();
   }
 
-  /// Takes the member out; `why`: what it is told (nothing if it left).
-  bool remove(std::string_view id, bool expelled) {
+  /// Takes the member out (only if `listener`, when given, is the one
+  /// registered under `id`); an expelled one is told.
+  bool remove(std::string_view id, bool expelled, MemberListener* listener = nullptr) {
     std::lock_guard lock(mu_);
     auto it = members_.find(std::string(id));
     if (it == members_.end()) return false;
+    if (listener != nullptr && it->second.listener != listener) return false;
     MemberListener* gone = it->second.listener;
+    gone_.insert(it->first);
     members_.erase(it);
     if (expelled) queue_status(gone, MembershipState::expelled, "expelled from the registry");
     queue_views();
@@ -135,6 +145,7 @@ class InProcessRegistry::Impl {
   std::condition_variable wake_;
   std::condition_variable idle_;
   std::map<std::string, Entry> members_;
+  std::set<std::string> gone_;  // ids that left: never registered again
   std::set<MemberListener*> listeners_;
   std::deque<Item> queue_;
   MemberListener* delivering_ = nullptr;
@@ -156,7 +167,7 @@ class InProcessProvider final : public MemberProvider {
   }
   void stop() override {
     if (listener_ == nullptr) return;
-    registry_.remove(id_, /*expelled=*/false);
+    registry_.remove(id_, /*expelled=*/false, listener_);
     registry_.forget(std::exchange(listener_, nullptr));
   }
 

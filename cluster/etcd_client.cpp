@@ -30,8 +30,14 @@ nlohmann::json parse_answer(const std::string& url, long status, const std::stri
     throw EtcdError("etcd at " + url + " answered HTTP " + std::to_string(status) +
                     " with what is not JSON: " + body.substr(0, 200));
   }
+  if (!j.is_object()) {
+    throw EtcdError("etcd at " + url + " answered HTTP " + std::to_string(status) +
+                    " with JSON that is not an object: " + body.substr(0, 200));
+  }
   if (status != 200 || j.contains("error")) {
-    std::string msg = j.value("message", j.contains("error") ? j["error"].dump() : body);
+    std::string msg = j.contains("message") && j["message"].is_string()
+                          ? j["message"].get<std::string>()
+                          : (j.contains("error") ? j["error"].dump() : body.substr(0, 200));
     throw EtcdError("etcd at " + url + " answered HTTP " + std::to_string(status) + ": " + msg);
   }
   return j;
@@ -108,6 +114,9 @@ nlohmann::json EtcdClient::post_once(const std::string& url, const std::string& 
   } free_headers{headers};
   check(curl_easy_setopt(easy_, CURLOPT_URL, url.c_str()), "url");
   check(curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L), "nosignal");  // threads: no SIGALRM
+  // etcd is the cluster's own service: never through an http_proxy the
+  // environment names.
+  check(curl_easy_setopt(easy_, CURLOPT_NOPROXY, "*"), "noproxy");
   check(curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers), "headers");
   check(curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, body.c_str()), "body");
   check(curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size())), "size");
@@ -148,30 +157,45 @@ struct WatchSink {
 
   static std::size_t write(char* data, std::size_t size, std::size_t n, void* self) {
     auto* s = static_cast<WatchSink*>(self);
-    s->pending.append(data, size * n);
-    for (std::size_t nl; !s->stop && (nl = s->pending.find('\n')) != std::string::npos;) {
-      const std::string line = s->pending.substr(0, nl);
-      s->pending.erase(0, nl + 1);
-      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded()) {
-        s->error = "etcd watch: a message that is not JSON: " + line.substr(0, 200);
-        s->stop = true;
-      } else if (j.contains("error")) {
-        s->error = "etcd watch: " + j["error"].value("message", j["error"].dump());
-        s->stop = true;
-      } else {
-        // An exception must not cross curl (C): it ends the watch as an error.
-        try {
-          if (!(*s->on_message)(j.contains("result") ? j["result"] : j)) s->stop = true;
-        } catch (const std::exception& e) {
-          s->error = e.what();
-          s->stop = true;
-        }
-      }
+    // Nothing may be thrown through curl (C): whatever goes wrong here ends
+    // the watch as an error.
+    try {
+      s->take(data, size * n);
+    } catch (const std::exception& e) {
+      s->fail(e.what());
+    } catch (...) {
+      s->fail("an unknown exception");
     }
     // Returning less than given makes curl end the transfer.
     return s->stop ? 0 : size * n;
+  }
+
+  void fail(const char* what) noexcept {
+    stop = true;
+    try {
+      error = std::string("etcd watch: ") + what;
+    } catch (...) {
+      error = "watch failed";  // fits in the string itself: no allocation
+    }
+  }
+
+  void take(const char* data, std::size_t bytes) {
+    pending.append(data, bytes);
+    for (std::size_t nl; !stop && (nl = pending.find('\n')) != std::string::npos;) {
+      const std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) {
+        error = "etcd watch: a message that is not a JSON object: " + line.substr(0, 200);
+        stop = true;
+      } else if (j.contains("error")) {
+        error = "etcd watch: " + j["error"].dump();
+        stop = true;
+      } else if (!(*on_message)(j.contains("result") ? j["result"] : j)) {
+        stop = true;
+      }
+    }
   }
 };
 
@@ -201,6 +225,7 @@ void EtcdClient::watch(const nlohmann::json& create_request,
   } cleanup{multi_, h, headers};
   check(curl_easy_setopt(h, CURLOPT_URL, u.c_str()), "url");
   check(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L), "nosignal");
+  check(curl_easy_setopt(h, CURLOPT_NOPROXY, "*"), "noproxy");
   check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers), "headers");
   check(curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str()), "body");
   check(curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size())), "size");
@@ -237,7 +262,10 @@ void EtcdClient::watch(const nlohmann::json& create_request,
       continue;
     }
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now);
-    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait.count()) + 1, nullptr);
+    if (curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait.count()) + 1, nullptr) !=
+        CURLM_OK) {
+      throw EtcdError("etcd watch: curl_multi_poll failed");
+    }
   }
 }
 

@@ -48,7 +48,8 @@ class EtcdClient {
   void watch(const nlohmann::json& create_request,
              const std::function<bool(const nlohmann::json&)>& on_message,
              const std::function<bool()>& tick, std::chrono::milliseconds tick_every);
-  /// Makes a running or the next watch() return at once. Any thread.
+  /// Makes a running or the next watch() return: at once while it waits for
+  /// the stream, after the call in progress if it is inside `tick`. Any thread.
   void interrupt();
 
  private:

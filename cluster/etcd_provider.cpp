@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "shoal/cluster/membership.hpp"
@@ -33,17 +34,23 @@ json member_value(const Member& m) {
       {"address", m.address}, {"incarnation", std::to_string(m.incarnation)}, {"kinds", m.kinds}};
 }
 
-Member parse_member(const std::string& value) {
+/// The member a key's value describes; nullopt (logged) for a value no
+/// shoal member wrote: one bad key must not make the cluster unreadable.
+std::optional<Member> parse_member(const std::string& key, const std::string& value) {
   json j = json::parse(value, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("address")) {
-    throw EtcdError("etcd: a member key whose value is not a shoal member: " +
-                    value.substr(0, 200));
+  try {
+    if (!j.is_discarded() && j.is_object() && j.contains("address") && j["address"].is_string()) {
+      Member m;
+      m.address = j["address"].get<std::string>();
+      m.incarnation = std::stoull(j.value("incarnation", std::string("0")));
+      m.kinds = j.value("kinds", std::vector<std::string>{});
+      return m;
+    }
+  } catch (const std::exception&) {  // a field of the wrong type or range
   }
-  Member m;
-  m.address = j["address"].get<std::string>();
-  m.incarnation = std::stoull(j.value("incarnation", std::string("0")));
-  m.kinds = j.value("kinds", std::vector<std::string>{});
-  return m;
+  log(LogLevel::warning, "cluster",
+      "etcd key " + key + " does not hold a shoal member; ignored: " + value.substr(0, 200));
+  return std::nullopt;
 }
 
 class EtcdProvider final : public MemberProvider {
@@ -54,6 +61,15 @@ class EtcdProvider final : public MemberProvider {
         client_(config_.endpoints, config_.request_timeout) {
     if (config_.lease_ttl < std::chrono::seconds(2)) {
       throw std::invalid_argument("shoal: an etcd lease of less than 2 s cannot be kept alive");
+    }
+    if (config_.request_timeout * 3 > config_.lease_ttl) {
+      // A keep-alive goes every third of the TTL; one slow call must not
+      // outlast the lease (that would expel the member for good).
+      throw std::invalid_argument(
+          "shoal: EtcdConfig::request_timeout must be at most a third of lease_ttl");
+    }
+    if (config_.cluster.empty() || config_.cluster.find('/') != std::string::npos) {
+      throw std::invalid_argument("shoal: an etcd cluster name must be non-empty, without '/'");
     }
   }
   ~EtcdProvider() override { stop(); }
@@ -74,6 +90,9 @@ class EtcdProvider final : public MemberProvider {
     }
     wake_.notify_all();
     client_.interrupt();
+    // From a listener's callback (this thread): it ends once the callback
+    // returns; the destructor joins it and leaves.
+    if (std::this_thread::get_id() == thread_.get_id()) return;
     thread_.join();
     // A clean leave: revoking the lease deletes the key at once (else it
     // goes when the lease runs out). Best effort.
@@ -119,22 +138,52 @@ class EtcdProvider final : public MemberProvider {
   /// Registers (or renews), reads the members and follows the watch until
   /// it fails (throws) or stop / expulsion (returns).
   void follow() {
+    if (lease_ != 0 && !keep_alive()) {
+      // The lease ran out while etcd was away or slow. Registered under it:
+      // this member is gone (its id stays gone). Not yet: a new lease.
+      if (registered_) {
+        expel("its lease ran out (silent longer than the TTL)");
+        return;
+      }
+      lease_ = 0;
+    }
     if (lease_ == 0) {
       json g = client_.call("/v3/lease/grant", json{{"TTL", config_.lease_ttl.count()}});
       lease_ = as_u64(g, "ID");
       if (lease_ == 0) throw EtcdError("etcd granted no lease: " + g.dump());
-      client_.call("/v3/kv/put", json{{"key", detail::base64_encode(key_)},
-                                      {"value", detail::base64_encode(member_value(self_).dump())},
-                                      {"lease", std::to_string(lease_)}});
-    } else if (!keep_alive()) {
-      return;
+    }
+    if (!registered_) {
+      // Created only if absent: one registration per id, ever (a key left
+      // by a stale writer, or a second process claiming this incarnation,
+      // is not taken over).
+      json t = client_.call(
+          "/v3/kv/txn",
+          json{
+              {"compare", json::array({json{{"key", detail::base64_encode(key_)},
+                                            {"target", "CREATE"},
+                                            {"create_revision", "0"}}})},
+              {"success",
+               json::array({json{{"request_put",
+                                  json{{"key", detail::base64_encode(key_)},
+                                       {"value", detail::base64_encode(member_value(self_).dump())},
+                                       {"lease", std::to_string(lease_)}}}}})}});
+      if (!t.value("succeeded", false)) {
+        expel("another registration holds its key " + key_);
+        return;
+      }
+      registered_ = true;
     }
     json r = client_.call("/v3/kv/range",
                           json{{"key", detail::base64_encode(prefix_)},
                                {"range_end", detail::base64_encode(detail::prefix_end(prefix_))}});
     members_.clear();
     if (r.contains("kvs")) {
-      for (const json& kv : r["kvs"]) put(kv);
+      for (const json& kv : r["kvs"]) {
+        if (!put(kv)) {
+          expel("another registration took its key " + key_);
+          return;
+        }
+      }
     }
     std::uint64_t revision = as_u64(r["header"], "revision");
     if (members_.find(self_.id()) == members_.end()) {
@@ -168,8 +217,8 @@ class EtcdProvider final : public MemberProvider {
                   detail::base64_decode(kv["key"].get<std::string>()).substr(prefix_.size());
               members_.erase(id);
               self_gone |= id == self_.id();
-            } else {
-              put(kv);
+            } else if (!put(kv)) {
+              self_gone = true;
             }
           }
           deliver(as_u64(m["header"], "revision"));
@@ -179,19 +228,20 @@ class EtcdProvider final : public MemberProvider {
           }
           return true;
         },
-        [&] { return keep_alive(); }, keep_every);
+        [&] {
+          if (keep_alive()) return true;
+          expel("its lease ran out (silent longer than the TTL)");
+          return false;
+        },
+        keep_every);
     // Returned: stopped or expelled. (A failure throws.)
   }
 
-  /// Renews the lease; false (and told) if it has run out.
+  /// Renews the lease; false if it has run out. Throws if etcd cannot say.
   bool keep_alive() {
     json k = client_.call("/v3/lease/keepalive", json{{"ID", std::to_string(lease_)}});
     const json& res = k.contains("result") ? k["result"] : k;
-    if (as_u64(res, "TTL") == 0) {
-      expel("its lease ran out (silent longer than the TTL)");
-      return false;
-    }
-    return true;
+    return as_u64(res, "TTL") != 0;
   }
 
   void expel(const std::string& why) {
@@ -201,11 +251,31 @@ class EtcdProvider final : public MemberProvider {
     stopping_ = true;  // a member that is gone stays gone
   }
 
-  void put(const json& kv) {
+  /// Takes a key into the view; false if it is this member's key under
+  /// another lease (someone took it over: this member is gone).
+  bool put(const json& kv) {
     const std::string key = detail::base64_decode(kv["key"].get<std::string>());
-    if (key.compare(0, prefix_.size(), prefix_) != 0) return;
-    Member m = parse_member(detail::base64_decode(kv.value("value", std::string())));
-    members_[key.substr(prefix_.size())] = std::move(m);
+    if (key.compare(0, prefix_.size(), prefix_) != 0) return true;
+    const std::string id = key.substr(prefix_.size());
+    const std::uint64_t lease = as_u64(kv, "lease");
+    if (id == self_.id() && lease != lease_) return false;
+    // A member is alive only while its lease is: a key without one (left by
+    // hand, or by a writer that is no member) would never go.
+    if (lease == 0) {
+      members_.erase(id);
+      return true;
+    }
+    std::optional<Member> m =
+        parse_member(key, detail::base64_decode(kv.value("value", std::string())));
+    if (m && m->id() == id) {
+      members_[id] = std::move(*m);
+    } else {
+      members_.erase(id);
+      if (m) {
+        log(LogLevel::warning, "cluster", "etcd key " + key + " names another member; ignored");
+      }
+    }
+    return true;
   }
 
   void deliver(std::uint64_t revision) {
@@ -223,6 +293,7 @@ class EtcdProvider final : public MemberProvider {
   MemberListener* listener_ = nullptr;
   std::uint64_t lease_ = 0;  // the provider's thread (then stop(), after the join)
   bool expelled_ = false;
+  bool registered_ = false;                // our key was created under lease_
   bool reached_up_ = false;                // follow() got as far as a view since the last failure
   std::map<std::string, Member> members_;  // by id
   std::mutex mu_;

@@ -45,9 +45,17 @@ Membership::Membership(ActorSystem& system, Member self, std::unique_ptr<MemberP
   if (self_.address.empty()) throw std::invalid_argument("shoal: a member needs an address");
 }
 
-Membership::~Membership() { stop(); }
+Membership::~Membership() {
+  stop();
+  // Before the members it calls: a provider stopped from its own callback
+  // joins its thread here.
+  provider_.reset();
+}
 
 void Membership::start() {
+  // life_mu_ across the provider's start: a stop() waits for it. (Not mu_:
+  // a provider may call back from start().)
+  std::lock_guard life(life_mu_);
   {
     std::lock_guard lock(mu_);
     if (started_) throw std::logic_error("shoal: Membership::start called twice");
@@ -58,12 +66,19 @@ void Membership::start() {
 
 void Membership::stop() {
   {
+    // Stopped, or being stopped: by another thread, or this is a listener's
+    // callback inside that stop (which waits for it: no life_mu_ here).
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+  }
+  std::lock_guard life(life_mu_);
+  {
     std::lock_guard lock(mu_);
     if (!started_ || stopped_) return;
-    stopped_ = true;
+    stopped_ = true;  // from here on, views are dropped
   }
-  // The provider returns once it calls us no more; from then on only this
-  // thread writes.
+  // The provider returns once it calls us no more (or, stopped from its
+  // own callback, once that callback returns).
   provider_->stop();
   on_status(MembershipState::left, "stopped");
 }
@@ -99,9 +114,15 @@ void Membership::on_view(Topology view) {
   {
     std::lock_guard lock(mu_);
     // A provider never goes back in time; a view older than ours (a
-    // reconnect that read a lagging endpoint, say) is dropped.
-    if (view.epoch < view_.epoch) return;
+    // reconnect that read a lagging endpoint, say) is dropped, and so is
+    // any view once this member stopped.
+    if (stopped_ || view.epoch < view_.epoch) return;
     std::erase_if(view.members, [&](const Member& m) { return gone_.contains(m.id()); });
+    // One entry per id (a static list may name a member twice).
+    view.members.erase(
+        std::unique(view.members.begin(), view.members.end(),
+                    [](const Member& a, const Member& b) { return a.id() == b.id(); }),
+        view.members.end());
     // Both lists are sorted by id: one merge finds who came and who went.
     auto a = view_.members.begin();
     auto b = view.members.begin();

@@ -31,7 +31,7 @@ Member member(int port, std::uint64_t incarnation = 1) {
 EtcdConfig config_for(const test::EtcdServer& etcd, std::string cluster = "t") {
   return EtcdConfig{.endpoints = {etcd.endpoint()},
                     .cluster = std::move(cluster),
-                    .lease_ttl = 3s,
+                    .lease_ttl = 10s,
                     .request_timeout = 2000ms,
                     .retry_min = 50ms,
                     .retry_max = 500ms};
@@ -54,6 +54,7 @@ std::vector<std::string> keys_in(const test::EtcdServer& etcd, const std::string
 }
 
 /// Statuses seen on the event stream, with their detail, in order.
+/// Subscribed for its lifetime: declare it before the memberships it hears.
 class StatusLog {
  public:
   explicit StatusLog(ActorSystem& system) {
@@ -65,7 +66,7 @@ class StatusLog {
       added_.notify_all();
     });
   }
-  /// The first status in `state` published, waiting for it up to the deadline.
+  /// The last status in `state` published so far, waiting for one up to the deadline.
   std::optional<MembershipStatus> wait_for(MembershipState state) const {
     std::unique_lock lock(mu_);
     std::optional<MembershipStatus> found;
@@ -162,7 +163,8 @@ TEST(EtcdMembershipTest, AMemberWhoseLeaseIsRevokedIsExpelledAndStaysGone) {
   ASSERT_TRUE(b.wait_for_state(MembershipState::expelled, deadline));
   ASSERT_TRUE(a.wait_until([](const Topology& t) { return size_of(t) == 1; }, deadline));
 
-  // A stale writer puts B's key back: A does not take B back.
+  // A stale writer puts B's key back (without a lease): no member takes B
+  // back, neither A, which saw it leave, nor D, which never knew it.
   client.call("/v3/kv/put", json{{"key", detail::base64_encode(b_key)},
                                  {"value", detail::base64_encode(json{
                                                {"address", b.self().address},
@@ -172,9 +174,29 @@ TEST(EtcdMembershipTest, AMemberWhoseLeaseIsRevokedIsExpelledAndStaysGone) {
   d.start();
   ASSERT_TRUE(
       a.wait_until([&](const Topology& t) { return t.find(d.self().id()) != nullptr; }, deadline));
+  ASSERT_TRUE(d.wait_until([](const Topology& t) { return size_of(t) == 2; }, deadline));
   EXPECT_EQ(a.topology().find(b.self().id()), nullptr);
+  EXPECT_EQ(d.topology().find(b.self().id()), nullptr);
   // B, expelled, never registers itself again.
   EXPECT_EQ(b.state(), MembershipState::expelled);
+}
+
+TEST(EtcdMembershipTest, ASecondRegistrationOfOneIdIsRefused) {
+  test::EtcdServer etcd;
+  ActorSystem system;
+  StatusLog log(system);  // before the members: they publish as they stop
+  Membership a(system, member(7000), etcd_provider(config_for(etcd)));
+  a.start();
+  ASSERT_TRUE(a.wait_until([](const Topology& t) { return size_of(t) == 1; }, deadline));
+  // A second process claiming A's address and incarnation.
+  Membership twin(system, member(7000), etcd_provider(config_for(etcd)));
+  twin.start();
+  const std::optional<MembershipStatus> refused = log.wait_for(MembershipState::expelled);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_NE(refused->detail.find("another registration"), std::string::npos) << refused->detail;
+  // A keeps its registration.
+  EXPECT_EQ(a.state(), MembershipState::up);
+  EXPECT_EQ(keys_in(etcd, "t").size(), 1u);
 }
 
 TEST(EtcdMembershipTest, AMemberWhoseKeyIsDeletedIsExpelled) {
@@ -233,10 +255,17 @@ TEST(EtcdMembershipTest, EtcdLostMidRunKeepsTheViewAndRecovers) {
   ASSERT_TRUE(a.wait_until([](const Topology& t) { return size_of(t) == 3; }, deadline));
 }
 
-TEST(EtcdMembershipTest, RejectsALeaseTooShortToKeep) {
+TEST(EtcdMembershipTest, RejectsWhatCannotWork) {
   EtcdConfig c;
   c.lease_ttl = 1s;
-  EXPECT_THROW(etcd_provider(c), std::invalid_argument);
+  EXPECT_THROW(etcd_provider(c), std::invalid_argument) << "a lease too short to keep";
+  c = EtcdConfig{};
+  c.request_timeout = 2000ms;
+  c.lease_ttl = 5s;
+  EXPECT_THROW(etcd_provider(c), std::invalid_argument) << "one call may outlast a third of it";
+  c = EtcdConfig{};
+  c.cluster = "a/members/x";
+  EXPECT_THROW(etcd_provider(c), std::invalid_argument) << "a name that overlaps another's keys";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,7 +49,11 @@ class EtcdServer {
     dir_ = tmpl;
     client_port_ = free_loopback_port();
     peer_port_ = free_loopback_port();
-    if (run) start();
+    if (run) {
+      ports_may_change_ = true;
+      start();
+    }
+    ports_may_change_ = false;
   }
   ~EtcdServer() {
     kill(SIGKILL);
@@ -64,10 +69,16 @@ class EtcdServer {
   void start() {
     for (int attempt = 0;; ++attempt) {
       spawn();
-      if (wait_ready()) return;
+      if (wait_ready()) {
+        started_once_ = true;
+        return;
+      }
       kill(SIGKILL);
-      if (attempt == 3) throw std::runtime_error("etcd did not start; its log:\n" + log_tail());
-      // A port was taken meanwhile (the data dir is fresh on a first start).
+      // A port taken meanwhile: new ones, but only before anyone was told
+      // the endpoint (a first start from the constructor).
+      if (attempt == 3 || started_once_ || !ports_may_change_) {
+        throw std::runtime_error("etcd did not start; its log:\n" + log_tail());
+      }
       client_port_ = free_loopback_port();
       peer_port_ = free_loopback_port();
     }
@@ -77,12 +88,22 @@ class EtcdServer {
   const std::string& dir() const noexcept { return dir_; }
 
  private:
+  /// etcd's path, found before the fork (the child only execs).
+  static std::string etcd_path() {
+    for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
+      std::string p = std::string(dir) + "/etcd";
+      if (::access(p.c_str(), X_OK) == 0) return p;
+    }
+    throw std::runtime_error("etcd not found: apt-get install etcd-server (tools/setup-deps)");
+  }
+
   void spawn() {
     const std::string c = "http://127.0.0.1:" + std::to_string(client_port_);
     const std::string p = "http://127.0.0.1:" + std::to_string(peer_port_);
     const std::string data = dir_ + "/data";
     const std::string log = dir_ + "/etcd.log";
     const std::string cluster = "t=" + p;
+    const std::string exe = etcd_path();
     // Opened before the fork: the child of a threaded process may only make
     // async-signal-safe calls until it execs.
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -96,11 +117,14 @@ class EtcdServer {
       ::close(out);
       return;
     }
+    // Only async-signal-safe calls from here: the parent has threads.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a test killed by its timeout takes etcd along
     if (::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(126);
-    ::execlp("etcd", "etcd", "--name", "t", "--data-dir", data.c_str(), "--listen-client-urls",
-             c.c_str(), "--advertise-client-urls", c.c_str(), "--listen-peer-urls", p.c_str(),
-             "--initial-advertise-peer-urls", p.c_str(), "--initial-cluster", cluster.c_str(),
-             static_cast<char*>(nullptr));
+    ::close_range(3, ~0U, 0);  // the test's sockets and pipes stay with it
+    ::execl(exe.c_str(), "etcd", "--name", "t", "--data-dir", data.c_str(), "--listen-client-urls",
+            c.c_str(), "--advertise-client-urls", c.c_str(), "--listen-peer-urls", p.c_str(),
+            "--initial-advertise-peer-urls", p.c_str(), "--initial-cluster", cluster.c_str(),
+            static_cast<char*>(nullptr));
     static const char msg[] = "exec etcd failed: apt-get install etcd-server (tools/setup-deps)\n";
     [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
     ::_exit(127);
@@ -148,6 +172,8 @@ class EtcdServer {
   std::string dir_;
   int client_port_ = 0;
   int peer_port_ = 0;
+  bool started_once_ = false;
+  bool ports_may_change_ = false;
   pid_t pid_ = -1;
 };
 

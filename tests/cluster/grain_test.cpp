@@ -271,7 +271,7 @@ TEST_F(GrainTest, AMemberThatLeavesTakesItsGrainLocationsWithIt) {
   std::condition_variable cv;
   bool left = false;
   // Subscribed after the cluster's own handler: called after it.
-  caller.system.events().subscribe<MemberLeft>([&](const MemberLeft&) {
+  const auto token = caller.system.events().subscribe<MemberLeft>([&](const MemberLeft&) {
     std::lock_guard lock(mu);
     left = true;
     cv.notify_all();
@@ -281,6 +281,7 @@ TEST_F(GrainTest, AMemberThatLeavesTakesItsGrainLocationsWithIt) {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, deadline, [&] { return left; }));
   }
+  caller.system.events().unsubscribe(token);  // it captured this test's locals
   EXPECT_EQ(caller.cluster->stats().pid_cache_size, cached - ids.size());
   // Their identities now belong to the two left, and work again.
   for (const std::string& id : ids) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -39,13 +40,25 @@ class Recorder {
     std::lock_guard lock(mu_);
     return events_;
   }
+  /// Until `e` was published `n` times (the events of a view follow the
+  /// view itself), or the deadline.
+  bool wait_for(const std::string& e, std::size_t n) const {
+    std::unique_lock lock(mu_);
+    return added_.wait_for(lock, std::chrono::seconds(30), [&] {
+      return static_cast<std::size_t>(std::count(events_.begin(), events_.end(), e)) >= n;
+    });
+  }
 
  private:
   void add(std::string s) {
-    std::lock_guard lock(mu_);
-    events_.push_back(std::move(s));
+    {
+      std::lock_guard lock(mu_);
+      events_.push_back(std::move(s));
+    }
+    added_.notify_all();
   }
   mutable std::mutex mu_;
+  mutable std::condition_variable added_;
   std::vector<std::string> events_;
 };
 
@@ -75,6 +88,13 @@ TEST(StaticProviderTest, ListsEveryMemberAndSelfAtEpochOne) {
   EXPECT_EQ(m.state(), MembershipState::left);
 }
 
+TEST(StaticProviderTest, AMemberListedTwiceIsOneMember) {
+  ActorSystem system;
+  Membership m(system, member(7000), static_provider({member(7001), member(7001), member(7000)}));
+  m.start();
+  EXPECT_EQ(size_of(m.topology()), 2u);
+}
+
 TEST(InProcessTest, MembersSeeEachOtherJoinAndLeave) {
   InProcessRegistry registry;
   ActorSystem system;
@@ -98,6 +118,7 @@ TEST(InProcessTest, MembersSeeEachOtherJoinAndLeave) {
     EXPECT_EQ(m->topology().find(b.self().id()), nullptr);
   }
   EXPECT_EQ(b.state(), MembershipState::left);
+  EXPECT_TRUE(rec.wait_for("left " + b.self().id(), 2));
   const auto events = rec.events();
   EXPECT_EQ(std::count(events.begin(), events.end(), "left " + b.self().id()), 2);
 }
@@ -119,13 +140,16 @@ TEST(InProcessTest, AnExpelledMemberIsToldAndStaysGone) {
   EXPECT_FALSE(registry.expel(b.self().id()));
 
   // The same node and incarnation registering again (a stale process, say)
-  // is not a member to A: a gone id is blocked.
+  // is refused: a gone id stays gone, for members old and new alike.
   Membership b_again(system, member(7001), registry.provider());
   Membership d(system, member(7003), registry.provider());
   b_again.start();
   d.start();
+  ASSERT_TRUE(b_again.wait_for_state(MembershipState::expelled, 30s));
   ASSERT_TRUE(
       a.wait_until([&](const Topology& t) { return t.find(d.self().id()) != nullptr; }, 30s));
+  ASSERT_TRUE(d.wait_until([&](const Topology& t) { return size_of(t) == 2; }, 30s));
+  EXPECT_EQ(a.topology().members, d.topology().members);
   EXPECT_EQ(a.topology().find(b.self().id()), nullptr);
   EXPECT_EQ(size_of(a.topology()), 2u);
   // A restarted node is a new incarnation: a new member.

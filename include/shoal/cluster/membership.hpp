@@ -6,23 +6,27 @@
 //
 //   shoal::cluster::EtcdConfig etcd{.endpoints = {"http://127.0.0.1:2379"}, .cluster = "bulbs"};
 //   shoal::cluster::Membership members(system, self, shoal::cluster::etcd_provider(etcd));
-//   members.start();
 //   system.events().subscribe<shoal::cluster::MemberJoined>([](const auto& e) { ... });
+//   members.start();
 //   members.wait_until([](const Topology& t) { return t.members.size() == 3; }, 10s);
 //
 // What a user can rely on:
-// - Views come with an epoch that only grows (etcd: the revision of the last
-//   change seen); a view with an older epoch than the current one is never
-//   applied.
+// - Views come with an epoch that never decreases (etcd: the store's
+//   revision when the view was read or last changed); a view with an older
+//   epoch than the current one is never applied. Two members holding the
+//   same members may show different epochs for a while (a revision counts
+//   every change in etcd, not only this cluster's).
 // - A member that is gone stays gone: its id (address and the node's
-//   incarnation) is blocked here once it left, so a stale provider report
-//   cannot bring it back; a restarted node is a new incarnation, a new id.
+//   incarnation) is registered at most once — etcd keys are created only if
+//   absent and count only while their lease lives; the in-process registry
+//   remembers ids that left — and each Membership also blocks the ids it saw
+//   leave. A restarted node is a new incarnation, a new id.
 // - Changes are published on the system's event stream, in epoch order:
 //   a MemberLeft per member gone, a MemberJoined per member new, then one
-//   TopologyChanged; and
-//   MembershipStatus when the provider's state changes (joining, up,
-//   unreachable: the last view is kept; expelled: this member's own
-//   registration is gone and it must not serve as a member any more).
+//   TopologyChanged; and MembershipStatus when the provider's state
+//   changes (up; unreachable: the last view is kept, retrying; expelled:
+//   this member's registration is gone or refused and it must not serve as
+//   a member any more; left). A Membership starts in `joining`.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -94,8 +98,9 @@ struct MembershipStatus {
 
 // -- the seam -------------------------------------------------------------------
 
-/// What a provider calls, one call at a time, on a thread of its own (or,
-/// for StaticProvider, on the thread that starts it).
+/// What a provider calls, one call at a time: from start() and then from a
+/// thread of the provider's (etcd: its own; in-process: the registry's,
+/// shared by its providers; static: start() only).
 class MemberListener {
  public:
   virtual ~MemberListener() = default;
@@ -104,9 +109,12 @@ class MemberListener {
   virtual void on_status(MembershipState state, std::string detail) = 0;
 };
 
-/// Finds the members of a cluster. start() registers `self` and keeps the
-/// listener informed until stop(), which deregisters (a clean leave) and
-/// returns once no call to the listener is running or will follow.
+/// Finds the members of a cluster. start() begins registering `self`
+/// (etcd: on the provider's thread, retried until etcd answers) and keeps
+/// the listener informed until stop(), which deregisters (a clean leave;
+/// etcd: best effort, else the lease runs out) and returns once no call to
+/// the listener is running or will follow — unless it is called from that
+/// listener's own call, which it then lets finish.
 class MemberProvider {
  public:
   virtual ~MemberProvider() = default;
@@ -146,9 +154,10 @@ struct EtcdConfig {
   /// Members register under /shoal/<cluster>/members/.
   std::string cluster = "shoal";
   /// The registration's lease: a member silent (frozen, crashed, cut off)
-  /// this long is removed by etcd. Kept alive every third of it.
-  std::chrono::seconds lease_ttl{5};
-  /// One HTTP call's limit (the watch excepted).
+  /// this long is removed by etcd. Kept alive every third of it. At least 2 s.
+  std::chrono::seconds lease_ttl{10};
+  /// One HTTP call's limit (the watch excepted); at most a third of
+  /// lease_ttl, so one slow keep-alive cannot outlast the lease.
   std::chrono::milliseconds request_timeout{2000};
   /// Retry after a failure: doubles from min to max.
   std::chrono::milliseconds retry_min{100};
@@ -190,6 +199,7 @@ class Membership final : private MemberListener {
   ActorSystem& system_;
   const Member self_;
   std::unique_ptr<MemberProvider> provider_;
+  std::mutex life_mu_;  // start() and stop() one at a time
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   Topology view_;
