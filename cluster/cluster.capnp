@@ -20,6 +20,6 @@ struct Activated {
   name @1 :Text;
   # Why not, when not ok.
   reason @2 :Text;
-  # The owner's epoch when it answered.
+  # The owner's view's epoch when it answered.
   epoch @3 :UInt64;
 }

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shoal/frame_limits.hpp"
 #include "shoal/handles.hpp"
 #include "shoal/lifecycle.hpp"
 #include "shoal/log.hpp"
@@ -81,15 +82,30 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
   std::unordered_map<std::string, Kind> kinds_;  // fixed from start() on
   std::unique_ptr<Membership> membership_;
   Member self_;
+  EventStream::Token left_token_{};
+
+  detail::PidCache cache_;
+  /// Calls waiting for their grain's location, in call order; `flushing`
+  /// once it is found and they are being sent (calls that come meanwhile
+  /// join the list, so they go after).
+  struct Pending {
+    std::vector<Envelope*> calls;
+    bool flushing = false;
+  };
+  std::mutex mu_;  // what follows
+  std::unordered_map<std::string, Pending> pending_;
   Pid activator_;
   Pid watcher_;
-  EventStream::Token left_token_{};
   bool started_ = false;
   bool stopped_ = false;
 
-  detail::PidCache cache_;
-  std::mutex mu_;  // pending_, and the order of sends to one grain
-  std::unordered_map<std::string, std::vector<Envelope*>> pending_;
+  ~Impl() {
+    // Calls still waiting when the last reference went (their futures time
+    // out, or were already given up).
+    for (auto& [key, p] : pending_) {
+      for (Envelope* e : p.calls) destroy_envelope(e);
+    }
+  }
 
   std::atomic<std::uint64_t> activations_{0};
   std::atomic<std::uint64_t> passivations_{0};
@@ -110,12 +126,21 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
   void route(GrainId grain, Envelope* msg) {
     const std::string key = key_of(grain);
     std::unique_lock lock(mu_);
+    if (stopped_) {
+      lock.unlock();
+      undeliverable(msg, grain, "this cluster member stopped");
+      return;
+    }
     if (auto it = pending_.find(key); it != pending_.end()) {
-      it->second.push_back(msg);  // behind the calls already waiting
+      it->second.calls.push_back(msg);  // behind the calls already waiting
       return;
     }
     if (auto hit = cache_.find(grain)) {
-      // Under the lock: a call made after a flush below goes after it.
+      // Sent outside the lock (a send may fail the caller's future at once,
+      // running its callbacks here). This thread's earlier calls to the
+      // grain are sent already: a location is cached only after its
+      // waiting calls went.
+      lock.unlock();
       system_.post(hit->pid, msg);
       return;
     }
@@ -126,51 +151,83 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
       undeliverable(msg, grain, "no member hosts kind " + grain.kind);
       return;
     }
-    pending_[key].push_back(msg);
+    pending_[key].calls.push_back(msg);
+    const bool local = owner->id() == self_.id();
+    Pid activator;
+    try {
+      activator = local ? activator_ : node_.pid(owner->address, activator_name);
+    } catch (...) {
+      lock.unlock();
+      fail_pending(grain, "the owner's node cannot be addressed");
+      return;
+    }
     lock.unlock();
     count(lookups_);
-    const bool local = owner->id() == self_.id();
-    const Pid activator = local ? activator_ : node_.pid(owner->address, activator_name);
-    Future<Activated> f = system_.request_future(
-        activator, Activate{grain.kind, grain.identity, view.epoch}, config_.activation_timeout);
-    f.then([self = shared_from_this(), grain = std::move(grain), local, address = owner->address,
-            member = owner->id(), epoch = view.epoch](Result<Activated> r) {
-      self->resolved(grain, r, local, address, member, epoch);
-    });
+    try {
+      Future<Activated> f = system_.request_future(
+          activator, Activate{grain.kind, grain.identity, view.epoch}, config_.activation_timeout);
+      f.then([self = shared_from_this(), grain, local, address = owner->address,
+              member = owner->id(), epoch = view.epoch](Result<Activated> r) {
+        self->resolved(grain, r, local, address, member, epoch);
+      });
+    } catch (...) {  // bad_alloc
+      fail_pending(grain, "the lookup could not be sent");
+    }
+  }
+
+  /// The grain's waiting calls, each undeliverable for `why`.
+  void fail_pending(const GrainId& grain, const std::string& why) {
+    std::vector<Envelope*> calls;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(key_of(grain));
+      if (it == pending_.end()) return;
+      calls = std::move(it->second.calls);
+      pending_.erase(it);
+    }
+    for (Envelope* e : calls) undeliverable(e, grain, why);
   }
 
   void resolved(const GrainId& grain, Result<Activated>& r, bool local, const std::string& address,
                 const std::string& member, std::uint64_t epoch) {
     std::string why;
     Pid pid;
-    if (!r.ok()) {
+    std::unique_lock lock(mu_);
+    if (stopped_) {
+      why = "this cluster member stopped";
+    } else if (!r.ok()) {
       why = "activation on " + member + " failed: " + r.what();
     } else if (!r.value().ok) {
       why = "activation refused by " + member + ": " + r.value().reason;
     } else {
+      // Under the lock: stop() (which the node outlives) waits for this.
       pid = local ? system_.lookup(r.value().name) : node_.pid(address, r.value().name);
       if (pid.empty()) why = "the activation " + r.value().name + " is gone";
     }
-    std::vector<Envelope*> calls;
-    {
-      std::lock_guard lock(mu_);
-      auto it = pending_.find(key_of(grain));
-      if (it != pending_.end()) {
-        calls = std::move(it->second);
-        pending_.erase(it);
-      }
-      if (why.empty()) {
-        cache_.put(grain, {pid, member, epoch});
-        // In order, and before the lock lets a newer call through.
-        for (Envelope* e : calls) system_.post(pid, e);
-        calls.clear();
-      }
-    }
-    if (why.empty()) {
-      system_.send(watcher_, WatchGrain{grain, pid});
+    auto it = pending_.find(key_of(grain));
+    if (!why.empty() || it == pending_.end()) {
+      lock.unlock();
+      fail_pending(grain, why.empty() ? "lost" : why);
       return;
     }
-    for (Envelope* e : calls) undeliverable(e, grain, why);
+    // Send the waiting calls in order, outside the lock; calls that come
+    // meanwhile join the list and go in the next round. The location is
+    // cached (and the list gone) only once the list is empty.
+    it->second.flushing = true;
+    for (;;) {
+      std::vector<Envelope*> calls = std::move(it->second.calls);
+      it->second.calls.clear();
+      if (calls.empty()) break;
+      lock.unlock();
+      for (Envelope* e : calls) system_.post(pid, e);
+      lock.lock();
+      it = pending_.find(key_of(grain));  // the map may have grown meanwhile
+    }
+    pending_.erase(it);
+    cache_.put(grain, {pid, member, epoch});
+    const Pid watcher = watcher_;
+    lock.unlock();
+    system_.send(watcher, WatchGrain{grain, pid});
   }
 
   /// The receive middleware of every grain: its receive timeout is the
@@ -178,7 +235,8 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
   static ReceiverMiddleware passivation(std::chrono::nanoseconds idle) {
     return [idle](Context& ctx, Envelope& msg, ReceiveNext next) {
       if (msg.is<ReceiveTimeout>()) {
-        ctx.stop();
+        // A poison pill, not a stop: calls already queued still run.
+        ctx.poison(ctx.self());
         return;
       }
       next(ctx, msg);
@@ -194,12 +252,13 @@ namespace {
 class Activator : public Handles<Activator, Activate, Terminated> {
  public:
   explicit Activator(std::shared_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
+  std::uint64_t view_epoch() const { return impl_->membership_->topology().epoch; }
 
   void on(Context& ctx, Activate& a) {
     GrainId grain{a.kind, a.identity};
     const std::string key = key_of(grain);
     if (auto it = by_key_.find(key); it != by_key_.end()) {
-      ctx.respond(Activated{true, it->second.name, {}, 0});
+      ctx.respond(Activated{true, it->second.name, {}, view_epoch()});
       return;
     }
     const Topology view = impl_->membership_->topology();
@@ -214,12 +273,22 @@ class Activator : public Handles<Activator, Activate, Terminated> {
                 std::to_string(a.epoch) + ")";
     }
     if (refused.empty()) {
-      Props props = kind->second.factory(grain);
-      if (kind->second.options.idle_timeout > std::chrono::nanoseconds::zero()) {
-        props.with_receiver_middleware(
-            Cluster::Impl::passivation(kind->second.options.idle_timeout));
+      SpawnResult r;
+      try {
+        Props props = kind->second.factory(grain);
+        if (kind->second.options.idle_timeout > std::chrono::nanoseconds::zero()) {
+          props.with_receiver_middleware(
+              Cluster::Impl::passivation(kind->second.options.idle_timeout));
+        }
+        r = ctx.spawn_named(props, "grain:" + a.kind + "/" + a.identity);
+      } catch (const std::exception& e) {
+        // The kind's factory or the grain's constructor: this activation
+        // fails, the activator (and this member's other grains) go on.
+        count(impl_->refused_);
+        ctx.respond(Activated{
+            false, {}, std::string("the grain could not be made: ") + e.what(), view.epoch});
+        return;
       }
-      SpawnResult r = ctx.spawn_named(props, "grain:" + a.kind + "/" + a.identity);
       if (r) {
         const std::string name = ctx.system().name_of(r.pid);
         by_key_[key] = Entry{name, r.pid};
@@ -256,26 +325,30 @@ class Activator : public Handles<Activator, Activate, Terminated> {
 };
 
 /// Watches the activations in the cache and forgets each when it stops.
+/// Keyed by the watched process (a remote grain's Pid is a proxy whose id
+/// is 0 — its node's — so ids would mix them up), one entry per grain.
 class CacheWatcher : public Handles<CacheWatcher, WatchGrain, Terminated> {
  public:
   explicit CacheWatcher(std::shared_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
   void on(Context& ctx, WatchGrain& w) {
-    watched_.emplace(w.pid.id(), Watched{w.grain, w.pid});
-    ctx.watch(w.pid);
+    auto& grains = watched_[w.pid.process()];
+    if (grains.empty()) ctx.watch(w.pid);
+    if (std::find(grains.begin(), grains.end(), w.grain) == grains.end()) grains.push_back(w.grain);
+    pids_.try_emplace(w.pid.process(), w.pid);
   }
   void on(Context&, Terminated& t) {
-    auto [first, last] = watched_.equal_range(t.who.id());
-    for (auto it = first; it != last; ++it) impl_->cache_.remove(it->second.grain, &it->second.pid);
-    watched_.erase(first, last);
+    auto it = watched_.find(t.who.process());
+    if (it == watched_.end()) return;
+    const Pid& pid = pids_.at(it->first);
+    for (const GrainId& g : it->second) impl_->cache_.remove(g, &pid);
+    pids_.erase(it->first);
+    watched_.erase(it);
   }
 
  private:
-  struct Watched {
-    GrainId grain;
-    Pid pid;
-  };
   std::shared_ptr<Cluster::Impl> impl_;
-  std::unordered_multimap<std::uint64_t, Watched> watched_;
+  std::unordered_map<const Process*, std::vector<GrainId>> watched_;
+  std::unordered_map<const Process*, Pid> pids_;  // holds each watched process
 };
 
 }  // namespace
@@ -308,15 +381,24 @@ Cluster::Cluster(ActorSystem& system, io::Node& node, std::unique_ptr<MemberProv
                  ClusterConfig config)
     : system_(system), impl_(std::make_shared<Impl>(system, node, std::move(provider), config)) {
   if (!impl_->provider_) throw std::invalid_argument("shoal: a Cluster needs a member provider");
+  if (config.activation_timeout <= std::chrono::nanoseconds::zero()) {
+    throw std::invalid_argument("shoal: ClusterConfig::activation_timeout must be positive");
+  }
 }
 
 Cluster::~Cluster() { stop(); }
 
 void Cluster::register_kind(std::string kind, GrainFactory factory, KindOptions options) {
-  if (impl_->started_) throw std::logic_error("shoal: register_kind after Cluster::start");
-  if (kind.empty() || kind.find('\0') != std::string::npos) {
-    throw std::invalid_argument("shoal: a kind needs a name without NUL");
+  {
+    std::lock_guard lock(impl_->mu_);
+    if (impl_->started_) throw std::logic_error("shoal: register_kind after Cluster::start");
   }
+  // A grain's actor name is "grain:<kind>/<identity>": no '/' in a kind
+  // keeps it one name per grain.
+  if (kind.empty() || kind.find('\0') != std::string::npos || kind.find('/') != std::string::npos) {
+    throw std::invalid_argument("shoal: a kind needs a name, without '/' or NUL");
+  }
+  if (!factory) throw std::invalid_argument("shoal: register_kind needs a factory");
   impl_->kinds_[std::move(kind)] = Impl::Kind{std::move(factory), options};
 }
 
@@ -327,18 +409,26 @@ void Cluster::register_kind(std::string kind, Props props, KindOptions options) 
 
 void Cluster::start() {
   Impl& i = *impl_;
-  if (i.started_) throw std::logic_error("shoal: Cluster::start called twice");
-  i.started_ = true;
+  {
+    std::lock_guard lock(i.mu_);
+    if (i.started_) throw std::logic_error("shoal: Cluster::start called twice");
+    i.started_ = true;
+  }
   i.self_ = Member{i.node_.address(), i.node_.incarnation(), {}};
   for (auto& [kind, k] : i.kinds_) i.self_.kinds.push_back(kind);
   std::sort(i.self_.kinds.begin(), i.self_.kinds.end());
   // The view before the activator: it reads it for every activation.
   i.membership_ = std::make_unique<Membership>(system_, i.self_, std::move(i.provider_));
   SpawnResult a = system_.spawn_named(Props::of<Activator>(impl_), std::string(activator_name));
-  if (!a)
+  if (!a) {
     throw std::runtime_error("shoal: the cluster's activator could not start (one per system)");
-  i.activator_ = a.pid;
-  i.watcher_ = system_.spawn<CacheWatcher>(impl_);
+  }
+  Pid watcher = system_.spawn<CacheWatcher>(impl_);
+  {
+    std::lock_guard lock(i.mu_);
+    i.activator_ = a.pid;
+    i.watcher_ = std::move(watcher);
+  }
   // A member that left takes its grains' locations with it. (The weak
   // reference: a subscription must not keep the cluster alive.)
   std::weak_ptr<Impl> weak = impl_;
@@ -350,17 +440,22 @@ void Cluster::start() {
 
 void Cluster::stop() {
   Impl& i = *impl_;
-  if (!i.started_ || i.stopped_) return;
-  i.stopped_ = true;
+  Pid activator;
+  Pid watcher;
+  {
+    std::lock_guard lock(i.mu_);
+    if (!i.started_ || i.stopped_) return;
+    i.stopped_ = true;  // calls from now on are undeliverable
+    // The two actors' Props hold the Impl (to make them anew on a restart),
+    // and the Impl held their Pids, which keep their cells: let go of ours.
+    activator = std::exchange(i.activator_, Pid());
+    watcher = std::exchange(i.watcher_, Pid());
+  }
   i.membership_->stop();
   system_.events().unsubscribe(i.left_token_);
   // The activator's children are this member's grains: they stop with it.
-  system_.stop(i.activator_);
-  system_.stop(i.watcher_);
-  // The two actors' Props hold the Impl (to make them anew on a restart),
-  // and the Impl held their Pids, which keep their cells: let go of ours.
-  i.activator_ = Pid();
-  i.watcher_ = Pid();
+  system_.stop(activator);
+  system_.stop(watcher);
 }
 
 Membership& Cluster::membership() noexcept { return *impl_->membership_; }
@@ -379,7 +474,19 @@ ClusterStats Cluster::stats() const {
 }
 
 void Cluster::check_hosted(const GrainId& grain) const {
-  if (!impl_->started_) throw std::logic_error("shoal: a cluster call before Cluster::start");
+  {
+    std::lock_guard lock(impl_->mu_);
+    if (!impl_->started_) throw std::logic_error("shoal: a cluster call before Cluster::start");
+    if (impl_->stopped_) throw ClusterError("shoal: a cluster call after Cluster::stop");
+  }
+  // The activation's name, as a peer reads it, within a frame's limit.
+  if (grain.identity.empty() || grain.identity.find('\0') != std::string::npos ||
+      activator_name.size() + 8 + grain.kind.size() + grain.identity.size() >
+          wire::max_name_bytes) {
+    throw ClusterError("shoal: a grain identity must be non-empty, without NUL, and at most " +
+                       std::to_string(wire::max_name_bytes - activator_name.size() - 8) +
+                       " bytes with its kind's name");
+  }
   const Topology view = impl_->membership_->topology();
   for (const Member& m : view.members) {
     if (m.hosts(grain.kind)) return;

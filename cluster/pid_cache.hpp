@@ -2,8 +2,8 @@
 // member that holds it and the epoch it was placed in. Bounded (least
 // recently used out first, counted), so a caller that touches millions of
 // identities holds at most `capacity` entries (Proto.Actor .NET #1301: a
-// cache that only grew). Forgotten per grain (its termination, a dead
-// letter) and per member (it left). Thread-safe: one mutex; the cluster asks
+// cache that only grew). Forgotten per grain (its activation stopped) and
+// per member (it left). Thread-safe: one mutex; the cluster asks
 // it once per call that is not already resolved.
 #pragma once
 #include <cstddef>

@@ -21,3 +21,5 @@ struct Count {
   inOrder @3 :Bool;
   appended @4 :UInt64;
 }
+
+struct Quit {}

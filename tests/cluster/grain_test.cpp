@@ -45,6 +45,8 @@ struct Get {
 struct Append {
   std::uint64_t seq = 0;
 };
+/// The grain stops itself.
+struct Quit {};
 
 std::atomic<std::uint64_t> next_activation{1};
 
@@ -66,7 +68,7 @@ struct Ended {
   }
 };
 
-class Counter : public Handles<Counter, Add, Get, Append, Stopped> {
+class Counter : public Handles<Counter, Add, Get, Append, Quit, Stopped> {
  public:
   Counter(std::string identity, Ended* ended) : identity_(std::move(identity)), ended_(ended) {}
   void on(Context& ctx, Add& a) {
@@ -78,6 +80,7 @@ class Counter : public Handles<Counter, Add, Get, Append, Stopped> {
     in_order_ = in_order_ && a.seq == appended_;
     ++appended_;
   }
+  void on(Context& ctx, Quit&) { ctx.stop(); }
   void on(Context&, Stopped&) {
     if (ended_ != nullptr) ended_->add(identity_);
   }
@@ -102,6 +105,9 @@ void register_test_types(wire::TypeRegistry& types) {
   types.add<Append, m::Append>(
       "test.cluster.Append", [](const Append& a, m::Append::Builder b) { b.setSeq(a.seq); },
       [](m::Append::Reader r) { return Append{r.getSeq()}; });
+  types.add<Quit, m::Quit>(
+      "test.cluster.Quit", [](const Quit&, m::Quit::Builder) {},
+      [](m::Quit::Reader) { return Quit{}; });
   types.add<Count, m::Count>(
       "test.cluster.Count",
       [](const Count& c, m::Count::Builder b) {
@@ -125,7 +131,11 @@ struct TestMember {
     node = std::make_unique<io::Node>(system, types, io::NodeConfig{});
     cluster = std::make_unique<Cluster>(system, *node, registry.provider());
     cluster->register_kind(
-        "Counter", [ended](const GrainId& g) { return Props::of<Counter>(g.identity, ended); },
+        "Counter",
+        [ended](const GrainId& g) {
+          if (g.identity == "unmakeable") throw std::runtime_error("no such counter");
+          return Props::of<Counter>(g.identity, ended);
+        },
         kind);
   }
   ~TestMember() {
@@ -218,11 +228,11 @@ TEST_F(GrainTest, ManyIdentitiesEachActivatedOnceOnItsOwner) {
 }
 
 TEST_F(GrainTest, PassivatesAfterItsIdleTimeAndComesBackFresh) {
-  start({.idle_timeout = 200ms});
+  start({.idle_timeout = 1s});
   TestMember& caller = not_owner("porch");
   Count first = caller.cluster->request("Counter", "porch", Add{5}, 10s).get();
   EXPECT_EQ(first.value, 5);
-  ASSERT_TRUE(ended.wait_for(1)) << "the grain stops after 200 ms without calls";
+  ASSERT_TRUE(ended.wait_for(1)) << "the grain stops after 1 s without calls";
   // The activator hears of it (Terminated) a moment after the grain's Stopped.
   EXPECT_TRUE(eventually([&] { return owner("porch").cluster->stats().passivations == 1; }));
   EXPECT_TRUE(eventually([&] { return owner("porch").cluster->stats().active_grains == 0; }));
@@ -270,24 +280,94 @@ TEST_F(GrainTest, AMemberThatLeavesTakesItsGrainLocationsWithIt) {
   std::mutex mu;
   std::condition_variable cv;
   bool left = false;
-  // Subscribed after the cluster's own handler: called after it.
-  const auto token = caller.system.events().subscribe<MemberLeft>([&](const MemberLeft&) {
-    std::lock_guard lock(mu);
-    left = true;
-    cv.notify_all();
-  });
+  // Subscribed after the cluster's own handler: called after it. Let go of
+  // at the end of the test however it ends (it captures locals).
+  struct Unsubscribe {
+    EventStream& events;
+    EventStream::Token token;
+    ~Unsubscribe() { events.unsubscribe(token); }
+  } guard{caller.system.events(),
+          caller.system.events().subscribe<MemberLeft>([&](const MemberLeft&) {
+            std::lock_guard lock(mu);
+            left = true;
+            cv.notify_all();
+          })};
   members[2]->cluster->stop();
+  // Both who remain see it go (the new owners must know before they are asked).
+  for (std::size_t k : {0u, 1u}) {
+    ASSERT_TRUE(members[k]->cluster->membership().wait_until(
+        [](const Topology& t) { return t.members.size() == 2; }, deadline));
+  }
   {
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, deadline, [&] { return left; }));
   }
-  caller.system.events().unsubscribe(token);  // it captured this test's locals
   EXPECT_EQ(caller.cluster->stats().pid_cache_size, cached - ids.size());
   // Their identities now belong to the two left, and work again.
   for (const std::string& id : ids) {
     Count c = caller.cluster->request("Counter", id, Add{1}, 10s).get();
     EXPECT_EQ(c.value, 1) << "a new activation on a surviving member";
   }
+}
+
+TEST_F(GrainTest, AGrainThatStopsIsForgottenAloneByItsCallers) {
+  start();
+  // Two grains of one other member, both cached by the caller.
+  TestMember& caller = *members[0];
+  std::vector<std::string> ids;
+  for (int i = 0; ids.size() < 2; ++i) {
+    std::string id = "door-" + std::to_string(i);
+    if (&owner(id) == members[1].get()) ids.push_back(id);
+  }
+  for (const std::string& id : ids) caller.cluster->request("Counter", id, Add{1}, 10s).get();
+  const std::size_t cached = caller.cluster->stats().pid_cache_size;
+  caller.cluster->send("Counter", ids[0], Quit{});
+  ASSERT_TRUE(ended.wait_for(1));
+  ASSERT_TRUE(eventually([&] { return caller.cluster->stats().pid_cache_size == cached - 1; }));
+  // The other is still where it was: same activation, its state kept.
+  Count c = caller.cluster->request("Counter", ids[1], Add{1}, 10s).get();
+  EXPECT_EQ(c.value, 2);
+  EXPECT_EQ(caller.cluster->stats().pid_cache_size, cached - 1);  // still ids[1] alone
+  EXPECT_EQ(caller.cluster->stats().lookups, 2u) << "ids[1] was not looked up again";
+}
+
+TEST_F(GrainTest, AFactoryThatThrowsFailsThatCallOnly) {
+  start();
+  TestMember& caller = not_owner("unmakeable");
+  Count before = caller.cluster->request("Counter", "unmakeable-neighbour", Add{1}, 10s).get();
+  Result<Count> r = caller.cluster->request("Counter", "unmakeable", Add{1}, 10s).result();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), RequestErrc::dead_letter);
+  EXPECT_GE(owner("unmakeable").cluster->stats().activations_refused, 1u);
+  EXPECT_EQ(caller.cluster->stats().undeliverable, 1u);
+  // The owner's other grains, and its activator, live on.
+  Count after = caller.cluster->request("Counter", "unmakeable-neighbour", Add{1}, 10s).get();
+  EXPECT_EQ(after.value, before.value + 1);
+  EXPECT_EQ(after.activation, before.activation);
+}
+
+TEST_F(GrainTest, NamesThatCannotBeAddressedAreRefusedAtTheCall) {
+  start();
+  Cluster& c = *members[0]->cluster;
+  EXPECT_THROW(c.request("Counter", "", Get{}, 1s), ClusterError);
+  EXPECT_THROW(c.request("Counter", std::string(300, 'x'), Get{}, 1s), ClusterError);
+  // An identity with slashes is fine: kinds have none, so names stay apart.
+  EXPECT_EQ(c.request("Counter", "a/b/c", Add{3}, 10s).get().value, 3);
+  ActorSystem system;
+  wire::TypeRegistry types;
+  Cluster::register_types(types);
+  io::Node node(system, types, io::NodeConfig{});
+  Cluster other(system, node, static_provider({}));
+  EXPECT_THROW(other.register_kind("a/b", Props::of<Counter>("x", nullptr)), std::invalid_argument);
+  EXPECT_THROW(Cluster(system, node, static_provider({}), {.activation_timeout = 0s}),
+               std::invalid_argument);
+}
+
+TEST_F(GrainTest, CallsAfterStopAreRefused) {
+  start();
+  members[0]->cluster->stop();
+  EXPECT_THROW(members[0]->cluster->request("Counter", "x", Get{}, 1s), ClusterError);
+  EXPECT_THROW(members[0]->cluster->send("Counter", "x", Append{0}), ClusterError);
 }
 
 }  // namespace

@@ -13,20 +13,25 @@
 //   }); cluster.start(); auto state = cluster.request<BulbState>("SmartBulb", "kitchen",
 //   GetState{}, 1s).get();
 //
-// What a caller can rely on (this part of the cluster is young; see
-// cluster/README.md for what comes next):
-// - One activation per identity while the members agree on the view: the
-//   owner activates only grains it owns in its own view, and refuses an
-//   activation it does not own (the call fails; it is not run elsewhere).
-// - Calls from one thread or actor to one grain are delivered in the order
-//   they were made, also while the grain's location is being looked up.
-// - Each call is delivered at most once. A call that cannot be delivered
-//   (no owner, a refused or timed-out activation, a grain that stopped) is a
-//   counted dead letter: its future fails with RequestErrc::dead_letter (or
-//   timeout), and the reason is logged. Not retried yet.
+// What a caller can rely on (this part of the cluster is young; what comes
+// next is in cluster/README.md):
+// - The owner activates only grains it owns in its own view, and refuses
+//   the rest (the call fails; it is not run elsewhere). Not yet: handover
+//   when a member joins — a caller that cached a grain's location keeps
+//   using that activation while a caller that had not may activate it on
+//   the new owner (two activations) until the old one passivates.
+// - Calls from one thread or actor to one activation are delivered in the
+//   order they were made, also while the grain's location is looked up.
+// - Each call is delivered at most once and never retried yet. A call the
+//   cluster cannot deliver (no owner, a refused or failed activation, the
+//   member stopped) is a counted dead letter (ClusterStats::undeliverable;
+//   a request's future fails with dead_letter) and its reason is logged; a
+//   call that reaches a grain just stopped is an ordinary dead letter there.
+// - A grain idle for its kind's time is sent a PoisonPill: calls queued
+//   before it still run; one that arrives after it is a dead letter.
 // - The location cache is bounded (ClusterConfig::pid_cache_capacity) and
-//   forgets a grain when it stops (it is watched) and a member's grains when
-//   the member leaves.
+//   forgets a grain when its activation stops (it is watched) and a
+//   member's grains when the member leaves.
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -54,9 +59,10 @@ namespace shoal::cluster {
 
 /// How a kind's grains live.
 struct KindOptions {
-  /// A grain that handled no message this long is stopped (passivated);
-  /// the next call activates it again, with fresh state. Zero: never. The
-  /// cluster owns the grain's receive timeout for this.
+  /// A grain that handled no message this long is passivated (a
+  /// PoisonPill); a later call activates it again, with fresh state. Zero:
+  /// never. This uses the grain's receive timeout: a grain of a kind with an
+  /// idle time must not set its own (its ReceiveTimeout never reaches it).
   std::chrono::nanoseconds idle_timeout{std::chrono::seconds(30)};
 };
 
@@ -67,7 +73,7 @@ using GrainFactory = std::function<Props(const GrainId&)>;
 struct ClusterConfig {
   /// Grain locations remembered by this member (least recently used out).
   std::size_t pid_cache_capacity = 100'000;
-  /// How long the owner may take to activate a grain.
+  /// How long the owner may take to activate a grain (> 0).
   std::chrono::nanoseconds activation_timeout{std::chrono::seconds(5)};
 };
 
@@ -96,7 +102,7 @@ class Cluster {
 
   /// A member on `node`: registers with `provider` at start(), as
   /// {node.address(), node.incarnation(), the kinds registered}. The node
-  /// and the system outlive the cluster.
+  /// and the system outlive the cluster (stop it, or destroy it, first).
   Cluster(ActorSystem& system, io::Node& node, std::unique_ptr<MemberProvider> provider,
           ClusterConfig config = {});
   /// stop().
@@ -104,22 +110,27 @@ class Cluster {
   Cluster(const Cluster&) = delete;
   Cluster& operator=(const Cluster&) = delete;
 
-  /// Hosts the kind on this member. Before start().
+  /// Hosts the kind on this member. Before start(). A kind's name has no
+  /// '/'; a factory that throws fails that activation only.
   void register_kind(std::string kind, GrainFactory factory, KindOptions options = {});
   void register_kind(std::string kind, Props props, KindOptions options = {});
 
   /// Joins the cluster. Once.
   void start();
-  /// Leaves: deregisters, stops this member's grains. Idempotent.
+  /// Leaves: deregisters, stops this member's grains; later calls throw
+  /// ClusterError, and lookups still under way fail their calls. Idempotent.
   void stop();
 
+  /// After start().
   Membership& membership() noexcept;
   const Member& self() const noexcept;
   ClusterStats stats() const;
 
   /// Sends `msg` to the grain as a request answered with R; the future
   /// fails as a request future does (timeout, dead_letter, ...). Throws
-  /// ClusterError if no member of the current view hosts `kind`. Any
+  /// ClusterError if no member of the current view hosts `kind`, after
+  /// stop(), or for an identity that is empty, holds a NUL or is too long
+  /// for a peer to address (with its kind, a little under 226 bytes). Any
   /// thread; inside an actor, take the answer with Context::reenter_after.
   template <class R, AnsweredWith<R> T>
   Future<R> request(std::string_view kind, std::string_view identity, T&& msg,
