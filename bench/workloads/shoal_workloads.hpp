@@ -46,6 +46,9 @@ Timing outside_rtt_queue(unsigned workers, std::uint64_t round_trips, bool parke
 /// that sleeps in a futex (std::atomic::wait), `wakes` times; percentiles of
 /// the time from just before the wake to the woken thread's return.
 Timing thread_wake(std::uint64_t wakes);
+/// An actor calls a grain on its own member (Cluster::request + reenter_after),
+/// one call in flight; percentiles per call. Built with the cluster layer.
+Timing grain_call(unsigned workers, std::uint64_t calls);
 /// Two spinning threads bounce one cache line: the floor of outside-rtt/busy.
 Timing line_bounce(std::uint64_t round_trips);
 

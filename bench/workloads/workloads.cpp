@@ -268,6 +268,22 @@ std::vector<Workload> workloads() {
                     nullptr});
     list.back().scalable = true;
   }
+#ifdef SHOAL_BENCH_CLUSTER
+  for (Pct2 p : outside_pcts) {
+    list.push_back({std::string("grain-call/") + p.name,
+                    std::string(p.name) +
+                        " of a grain call from an actor to a grain on its own member: "
+                        "Cluster::request + reenter_after, 10 s timeout (compare "
+                        "request-future; shoal only)",
+                    "ns",
+                    false,
+                    {{"calls", double(round_trips)}},
+                    [field = p.field](const Timing& t) { return t.*field; },
+                    SHOAL_NATIVE(grain_call(c.workers, sized(round_trips, c))),
+                    nullptr});
+    list.back().scalable = true;
+  }
+#endif
   for (Pct2 p : outside_pcts) {
     list.push_back({std::string("line-bounce/") + p.name,
                     std::string(p.name) +
