@@ -44,6 +44,24 @@ struct WatchGrain {
   GrainId grain;
   Pid pid;
 };
+/// To the watcher: `grain` left the cache (evicted); unwatch if it was the last at `pid`.
+struct UnwatchGrain {
+  GrainId grain;
+  Pid pid;
+};
+/// To the watcher: go on sending `grain`'s waiting calls (Impl::flush).
+struct FlushGrain {
+  GrainId grain;
+  std::string key;
+  Pid pid;
+  std::string member;
+  std::uint64_t epoch;
+};
+
+GrainId grain_of(const std::string& key) {
+  const auto nul = key.find('\0');
+  return GrainId{key.substr(0, nul), key.substr(nul + 1)};
+}
 
 std::string key_of(const GrainId& g) {
   std::string k = g.kind;
@@ -85,25 +103,22 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
   EventStream::Token left_token_{};
 
   detail::PidCache cache_;
-  /// Calls waiting for their grain's location, in call order; `flushing`
-  /// once it is found and they are being sent (calls that come meanwhile
-  /// join the list, so they go after).
-  struct Pending {
-    std::vector<Envelope*> calls;
-    bool flushing = false;
-  };
+  /// Calls waiting for their grain's location, in call order, while one
+  /// lookup is under way (and while they are being sent: calls that come
+  /// meanwhile join the list, so they go after).
   std::mutex mu_;  // what follows
-  std::unordered_map<std::string, Pending> pending_;
+  std::unordered_map<std::string, std::vector<Envelope*>> pending_;
   Pid activator_;
   Pid watcher_;
-  bool started_ = false;
+  bool start_claimed_ = false;  // start() began (kinds are fixed)
+  bool started_ = false;        // start() put everything in place
   bool stopped_ = false;
 
   ~Impl() {
     // Calls still waiting when the last reference went (their futures time
     // out, or were already given up).
-    for (auto& [key, p] : pending_) {
-      for (Envelope* e : p.calls) destroy_envelope(e);
+    for (auto& [key, calls] : pending_) {
+      for (Envelope* e : calls) destroy_envelope(e);
     }
   }
 
@@ -125,110 +140,143 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
 
   void route(GrainId grain, Envelope* msg) {
     const std::string key = key_of(grain);
-    std::unique_lock lock(mu_);
-    if (stopped_) {
-      lock.unlock();
-      undeliverable(msg, grain, "this cluster member stopped");
+    // A known location: sent outside the lock (a send may fail the
+    // caller's future at once, running its callbacks here). This thread's
+    // earlier calls to the grain are sent already: a location is cached
+    // only after its waiting calls went.
+    if (Waiting w = wait_or_hit(key, grain, msg); w != Waiting::no) {
+      if (w == Waiting::stopped) undeliverable(msg, grain, "this cluster member stopped");
       return;
     }
-    if (auto it = pending_.find(key); it != pending_.end()) {
-      it->second.calls.push_back(msg);  // behind the calls already waiting
-      return;
-    }
-    if (auto hit = cache_.find(grain)) {
-      // Sent outside the lock (a send may fail the caller's future at once,
-      // running its callbacks here). This thread's earlier calls to the
-      // grain are sent already: a location is cached only after its
-      // waiting calls went.
-      lock.unlock();
-      system_.post(hit->pid, msg);
-      return;
-    }
+    // Placed outside the lock (the view is copied; a remote Pid is made).
     const Topology view = membership_->topology();
     const Member* owner = owner_of(view, grain);
     if (owner == nullptr) {
-      lock.unlock();
       undeliverable(msg, grain, "no member hosts kind " + grain.kind);
       return;
     }
-    pending_[key].calls.push_back(msg);
-    const bool local = owner->id() == self_.id();
-    Pid activator;
-    try {
-      activator = local ? activator_ : node_.pid(owner->address, activator_name);
-    } catch (...) {
-      lock.unlock();
-      fail_pending(grain, "the owner's node cannot be addressed");
-      return;
+    // An owner at this node's address is this member's activator (an old
+    // incarnation still in the view is refused there). Never a local
+    // lookup under the lock: spawns hold the system's name lock while a
+    // grain's constructor may call the cluster.
+    const bool local = owner->address == self_.address;
+    Pid remote_activator;
+    if (!local) {
+      try {
+        remote_activator = node_.pid(owner->address, activator_name);
+      } catch (...) {
+        undeliverable(msg, grain, "the owner's node cannot be addressed");
+        return;
+      }
     }
-    lock.unlock();
+    Pid activator;
+    {
+      std::unique_lock lock(mu_);
+      // Looked again: another thread may have started (or ended) a lookup.
+      if (Waiting w = wait_or_hit_locked(lock, key, grain, msg); w != Waiting::no) {
+        if (w == Waiting::stopped) undeliverable(msg, grain, "this cluster member stopped");
+        return;
+      }
+      try {
+        pending_[key].push_back(msg);
+      } catch (...) {  // bad_alloc: no entry stays without a lookup
+        pending_.erase(key);
+        lock.unlock();
+        undeliverable(msg, grain, "out of memory");
+        return;
+      }
+      activator = local ? activator_ : std::move(remote_activator);
+    }
     count(lookups_);
     try {
       Future<Activated> f = system_.request_future(
           activator, Activate{grain.kind, grain.identity, view.epoch}, config_.activation_timeout);
-      f.then([self = shared_from_this(), grain, local, address = owner->address,
+      f.then([self = shared_from_this(), grain, key, address = owner->address, local,
               member = owner->id(), epoch = view.epoch](Result<Activated> r) {
-        self->resolved(grain, r, local, address, member, epoch);
+        try {
+          self->resolved(grain, key, r, local, address, member, epoch);
+        } catch (const std::exception& e) {  // bad_alloc, most likely
+          self->fail_pending(key, grain, std::string("the lookup failed: ") + e.what());
+        }
       });
     } catch (...) {  // bad_alloc
-      fail_pending(grain, "the lookup could not be sent");
+      fail_pending(key, grain, "the lookup could not be sent");
     }
   }
 
+  enum class Waiting { no, queued, sent, stopped };
+  /// Queues `msg` behind a lookup under way, or sends it to a cached
+  /// location (outside the lock); `no` if neither.
+  Waiting wait_or_hit(const std::string& key, const GrainId& grain, Envelope* msg) {
+    std::unique_lock lock(mu_);
+    return wait_or_hit_locked(lock, key, grain, msg);
+  }
+  Waiting wait_or_hit_locked(std::unique_lock<std::mutex>& lock, const std::string& key,
+                             const GrainId& grain, Envelope* msg) {
+    if (stopped_) return Waiting::stopped;
+    if (auto it = pending_.find(key); it != pending_.end()) {
+      it->second.push_back(msg);  // behind the calls already waiting
+      return Waiting::queued;
+    }
+    if (auto hit = cache_.find(grain)) {
+      lock.unlock();
+      system_.post(hit->pid, msg);
+      return Waiting::sent;
+    }
+    return Waiting::no;
+  }
+
   /// The grain's waiting calls, each undeliverable for `why`.
-  void fail_pending(const GrainId& grain, const std::string& why) {
+  void fail_pending(const std::string& key, const GrainId& grain, const std::string& why) {
     std::vector<Envelope*> calls;
     {
       std::lock_guard lock(mu_);
-      auto it = pending_.find(key_of(grain));
+      auto it = pending_.find(key);
       if (it == pending_.end()) return;
-      calls = std::move(it->second.calls);
+      calls = std::move(it->second);
       pending_.erase(it);
     }
     for (Envelope* e : calls) undeliverable(e, grain, why);
   }
 
-  void resolved(const GrainId& grain, Result<Activated>& r, bool local, const std::string& address,
-                const std::string& member, std::uint64_t epoch) {
+  void resolved(const GrainId& grain, const std::string& key, Result<Activated>& r, bool local,
+                const std::string& address, const std::string& member, std::uint64_t epoch) {
     std::string why;
     Pid pid;
-    std::unique_lock lock(mu_);
-    if (stopped_) {
-      why = "this cluster member stopped";
-    } else if (!r.ok()) {
+    if (!r.ok()) {
       why = "activation on " + member + " failed: " + r.what();
     } else if (!r.value().ok) {
       why = "activation refused by " + member + ": " + r.value().reason;
-    } else {
-      // Under the lock: stop() (which the node outlives) waits for this.
-      pid = local ? system_.lookup(r.value().name) : node_.pid(address, r.value().name);
+    } else if (local) {
+      pid = system_.lookup(r.value().name);  // outside the lock (see route)
       if (pid.empty()) why = "the activation " + r.value().name + " is gone";
     }
-    auto it = pending_.find(key_of(grain));
-    if (!why.empty() || it == pending_.end()) {
-      lock.unlock();
-      fail_pending(grain, why.empty() ? "lost" : why);
+    if (why.empty() && membership_->topology().find(member) == nullptr) {
+      why = "its member " + member + " left";  // a location there is no use
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) {
+        why = "this cluster member stopped";
+      } else if (why.empty() && !local) {
+        // Under the lock: stop() (which the node outlives) waits for it.
+        pid = node_.pid(address, r.value().name);
+      }
+    }
+    if (!why.empty()) {
+      fail_pending(key, grain, why);
       return;
     }
-    // Send the waiting calls in order, outside the lock; calls that come
-    // meanwhile join the list and go in the next round. The location is
-    // cached (and the list gone) only once the list is empty.
-    it->second.flushing = true;
-    for (;;) {
-      std::vector<Envelope*> calls = std::move(it->second.calls);
-      it->second.calls.clear();
-      if (calls.empty()) break;
-      lock.unlock();
-      for (Envelope* e : calls) system_.post(pid, e);
-      lock.lock();
-      it = pending_.find(key_of(grain));  // the map may have grown meanwhile
-    }
-    pending_.erase(it);
-    cache_.put(grain, {pid, member, epoch});
-    const Pid watcher = watcher_;
-    lock.unlock();
-    system_.send(watcher, WatchGrain{grain, pid});
+    flush(grain, key, pid, member, epoch, 0);
   }
+
+  /// Sends the grain's waiting calls to `pid` in order, outside the lock,
+  /// in rounds (calls that come meanwhile join the list); caches the
+  /// location once the list is empty. After a few rounds (a hot grain
+  /// keeps the list full) the rest goes on as a message of the watcher, so
+  /// the thread that completed the lookup (a worker, an io thread) is let go.
+  void flush(const GrainId& grain, const std::string& key, const Pid& pid,
+             const std::string& member, std::uint64_t epoch, int rounds);
 
   /// The receive middleware of every grain: its receive timeout is the
   /// kind's idle time, after which it stops.
@@ -281,12 +329,18 @@ class Activator : public Handles<Activator, Activate, Terminated> {
               Cluster::Impl::passivation(kind->second.options.idle_timeout));
         }
         r = ctx.spawn_named(props, "grain:" + a.kind + "/" + a.identity);
-      } catch (const std::exception& e) {
+      } catch (...) {
         // The kind's factory or the grain's constructor: this activation
         // fails, the activator (and this member's other grains) go on.
+        std::string what = "an exception that is no std::exception";
+        try {
+          throw;
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
         count(impl_->refused_);
-        ctx.respond(Activated{
-            false, {}, std::string("the grain could not be made: ") + e.what(), view.epoch});
+        ctx.respond(Activated{false, {}, "the grain could not be made: " + what, view.epoch});
         return;
       }
       if (r) {
@@ -327,9 +381,20 @@ class Activator : public Handles<Activator, Activate, Terminated> {
 /// Watches the activations in the cache and forgets each when it stops.
 /// Keyed by the watched process (a remote grain's Pid is a proxy whose id
 /// is 0 — its node's — so ids would mix them up), one entry per grain.
-class CacheWatcher : public Handles<CacheWatcher, WatchGrain, Terminated> {
+class CacheWatcher
+    : public Handles<CacheWatcher, WatchGrain, UnwatchGrain, FlushGrain, Terminated> {
  public:
   explicit CacheWatcher(std::shared_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
+  void on(Context&, FlushGrain& f) { impl_->flush(f.grain, f.key, f.pid, f.member, f.epoch, 0); }
+  void on(Context& ctx, UnwatchGrain& u) {
+    auto it = watched_.find(u.pid.process());
+    if (it == watched_.end()) return;
+    std::erase(it->second, u.grain);
+    if (!it->second.empty()) return;
+    ctx.unwatch(u.pid);
+    pids_.erase(it->first);
+    watched_.erase(it);
+  }
   void on(Context& ctx, WatchGrain& w) {
     auto& grains = watched_[w.pid.process()];
     if (grains.empty()) ctx.watch(w.pid);
@@ -352,6 +417,39 @@ class CacheWatcher : public Handles<CacheWatcher, WatchGrain, Terminated> {
 };
 
 }  // namespace
+
+void Cluster::Impl::flush(const GrainId& grain, const std::string& key, const Pid& pid,
+                          const std::string& member, std::uint64_t epoch, int rounds) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return;  // failed meanwhile (stop)
+    if (it->second.empty()) {
+      pending_.erase(it);
+      break;
+    }
+    if (rounds == 8 && !watcher_.empty()) {
+      // Later calls keep the list full: go on as a message of the watcher
+      // (the list stays, so calls still queue behind, in order).
+      const Pid watcher = watcher_;
+      lock.unlock();
+      system_.send(watcher, FlushGrain{grain, key, pid, member, epoch});
+      return;
+    }
+    std::vector<Envelope*> calls = std::move(it->second);
+    it->second.clear();
+    lock.unlock();
+    for (Envelope* e : calls) system_.post(pid, e);
+    ++rounds;
+    lock.lock();
+  }
+  if (stopped_) return;
+  std::optional<detail::PidCache::Evicted> evicted = cache_.put(grain, {pid, member, epoch});
+  const Pid watcher = watcher_;
+  lock.unlock();
+  system_.send(watcher, WatchGrain{grain, pid});
+  if (evicted) system_.send(watcher, UnwatchGrain{grain_of(evicted->key), evicted->entry.pid});
+}
 
 void Cluster::register_types(wire::TypeRegistry& types) {
   types.add<Activate, schema::Activate>(
@@ -389,17 +487,15 @@ Cluster::Cluster(ActorSystem& system, io::Node& node, std::unique_ptr<MemberProv
 Cluster::~Cluster() { stop(); }
 
 void Cluster::register_kind(std::string kind, GrainFactory factory, KindOptions options) {
-  {
-    std::lock_guard lock(impl_->mu_);
-    if (impl_->started_) throw std::logic_error("shoal: register_kind after Cluster::start");
-  }
+  std::lock_guard lock(impl_->mu_);
+  if (impl_->start_claimed_) throw std::logic_error("shoal: register_kind after Cluster::start");
   // A grain's actor name is "grain:<kind>/<identity>": no '/' in a kind
   // keeps it one name per grain.
   if (kind.empty() || kind.find('\0') != std::string::npos || kind.find('/') != std::string::npos) {
     throw std::invalid_argument("shoal: a kind needs a name, without '/' or NUL");
   }
   if (!factory) throw std::invalid_argument("shoal: register_kind needs a factory");
-  impl_->kinds_[std::move(kind)] = Impl::Kind{std::move(factory), options};
+  impl_->kinds_[std::move(kind)] = Impl::Kind{std::move(factory), options};  // under the lock
 }
 
 void Cluster::register_kind(std::string kind, Props props, KindOptions options) {
@@ -411,8 +507,8 @@ void Cluster::start() {
   Impl& i = *impl_;
   {
     std::lock_guard lock(i.mu_);
-    if (i.started_) throw std::logic_error("shoal: Cluster::start called twice");
-    i.started_ = true;
+    if (i.start_claimed_) throw std::logic_error("shoal: Cluster::start called twice");
+    i.start_claimed_ = true;  // started_ only once all below is in place
   }
   i.self_ = Member{i.node_.address(), i.node_.incarnation(), {}};
   for (auto& [kind, k] : i.kinds_) i.self_.kinds.push_back(kind);
@@ -423,11 +519,12 @@ void Cluster::start() {
   if (!a) {
     throw std::runtime_error("shoal: the cluster's activator could not start (one per system)");
   }
-  Pid watcher = system_.spawn<CacheWatcher>(impl_);
-  {
-    std::lock_guard lock(i.mu_);
-    i.activator_ = a.pid;
-    i.watcher_ = std::move(watcher);
+  Pid watcher;
+  try {
+    watcher = system_.spawn<CacheWatcher>(impl_);
+  } catch (...) {
+    system_.stop(a.pid);  // its name is free again
+    throw;
   }
   // A member that left takes its grains' locations with it. (The weak
   // reference: a subscription must not keep the cluster alive.)
@@ -435,6 +532,12 @@ void Cluster::start() {
   i.left_token_ = system_.events().subscribe<MemberLeft>([weak](const MemberLeft& e) {
     if (auto s = weak.lock()) s->cache_.remove_member(e.member.id());
   });
+  {
+    std::lock_guard lock(i.mu_);
+    i.activator_ = a.pid;
+    i.watcher_ = std::move(watcher);
+    i.started_ = true;
+  }
   i.membership_->start();
 }
 
@@ -450,6 +553,16 @@ void Cluster::stop() {
     // and the Impl held their Pids, which keep their cells: let go of ours.
     activator = std::exchange(i.activator_, Pid());
     watcher = std::exchange(i.watcher_, Pid());
+  }
+  // Calls waiting for a lookup: undeliverable now (a flush under way finds
+  // its list gone and stops).
+  std::unordered_map<std::string, std::vector<Envelope*>> waiting;
+  {
+    std::lock_guard lock(i.mu_);
+    waiting.swap(i.pending_);
+  }
+  for (auto& [key, calls] : waiting) {
+    for (Envelope* e : calls) i.undeliverable(e, grain_of(key), "this cluster member stopped");
   }
   i.membership_->stop();
   system_.events().unsubscribe(i.left_token_);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "shoal/cluster/membership.hpp"
+#include "shoal/log.hpp"
 
 namespace shoal::cluster {
 
@@ -130,10 +131,14 @@ class InProcessRegistry::Impl {
       if (!listeners_.contains(item.to)) continue;
       delivering_ = item.to;
       lock.unlock();
-      if (item.is_view) {
-        item.to->on_view(std::move(item.view));
-      } else {
-        item.to->on_status(item.state, std::move(item.detail));
+      try {
+        if (item.is_view) {
+          item.to->on_view(std::move(item.view));
+        } else {
+          item.to->on_status(item.state, std::move(item.detail));
+        }
+      } catch (const std::exception& e) {  // a listener's failure must not end this thread
+        log(LogLevel::error, "cluster", std::string("a membership listener threw: ") + e.what());
       }
       lock.lock();
       delivering_ = nullptr;

@@ -126,7 +126,12 @@ class EtcdProvider final : public MemberProvider {
           backoff = config_.retry_min;
         }
         // Said once per outage; the last view stays.
-        if (!reported_error) listener_->on_status(MembershipState::unreachable, e.what());
+        if (!reported_error) {
+          try {
+            listener_->on_status(MembershipState::unreachable, e.what());
+          } catch (...) {  // a listener's failure must not end this thread
+          }
+        }
         reported_error = true;
         std::unique_lock lock(mu_);
         wake_.wait_for(lock, backoff, [&] { return stopping_; });
@@ -166,8 +171,12 @@ class EtcdProvider final : public MemberProvider {
                json::array({json{{"request_put",
                                   json{{"key", detail::base64_encode(key_)},
                                        {"value", detail::base64_encode(member_value(self_).dump())},
-                                       {"lease", std::to_string(lease_)}}}}})}});
-      if (!t.value("succeeded", false)) {
+                                       {"lease", std::to_string(lease_)}}}}})},
+              // Taken: read whose it is (a retried call whose first try
+              // went through finds its own lease there).
+              {"failure", json::array({json{
+                              {"request_range", json{{"key", detail::base64_encode(key_)}}}}})}});
+      if (!t.value("succeeded", false) && holder_lease(t) != lease_) {
         expel("another registration holds its key " + key_);
         return;
       }
@@ -185,7 +194,7 @@ class EtcdProvider final : public MemberProvider {
         }
       }
     }
-    std::uint64_t revision = as_u64(r["header"], "revision");
+    std::uint64_t revision = as_u64(r.at("header"), "revision");
     if (members_.find(self_.id()) == members_.end()) {
       // Our key is gone although the lease lived a moment ago: expired
       // between the two calls.
@@ -211,7 +220,7 @@ class EtcdProvider final : public MemberProvider {
           if (!m.contains("events")) return true;  // created, or progress
           bool self_gone = false;
           for (const json& ev : m["events"]) {
-            const json& kv = ev["kv"];
+            const json& kv = ev.at("kv");
             if (ev.value("type", std::string("PUT")) == "DELETE") {
               const std::string id =
                   detail::base64_decode(kv["key"].get<std::string>()).substr(prefix_.size());
@@ -221,7 +230,7 @@ class EtcdProvider final : public MemberProvider {
               self_gone = true;
             }
           }
-          deliver(as_u64(m["header"], "revision"));
+          deliver(as_u64(m.at("header"), "revision"));
           if (self_gone) {
             expel("this member's key was deleted from etcd");
             return false;
@@ -246,9 +255,21 @@ class EtcdProvider final : public MemberProvider {
 
   void expel(const std::string& why) {
     expelled_ = true;
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;  // a member that is gone stays gone
+    }
     listener_->on_status(MembershipState::expelled, "expelled from etcd: " + why);
-    std::lock_guard lock(mu_);
-    stopping_ = true;  // a member that is gone stays gone
+  }
+
+  /// The lease of the key a failed txn's range read (0 if none).
+  static std::uint64_t holder_lease(const json& t) {
+    if (!t.contains("responses") || !t["responses"].is_array() || t["responses"].empty()) return 0;
+    const json& r = t["responses"][0];
+    if (!r.contains("response_range")) return 0;
+    const json& range = r["response_range"];
+    if (!range.contains("kvs") || range["kvs"].empty()) return 0;
+    return as_u64(range["kvs"][0], "lease");
   }
 
   /// Takes a key into the view; false if it is this member's key under

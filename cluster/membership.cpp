@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <thread>
 
 namespace shoal::cluster {
 
@@ -53,28 +54,50 @@ Membership::~Membership() {
 }
 
 void Membership::start() {
-  // life_mu_ across the provider's start: a stop() waits for it. (Not mu_:
-  // a provider may call back from start().)
-  std::lock_guard life(life_mu_);
   {
     std::lock_guard lock(mu_);
-    if (started_) throw std::logic_error("shoal: Membership::start called twice");
+    if (started_ || stop_claimed_) throw std::logic_error("shoal: Membership::start called twice");
     started_ = true;
+    starting_thread_ = std::this_thread::get_id();
   }
-  provider_->start(self_, *this);
+  try {
+    provider_->start(self_, *this);
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    starting_thread_ = {};
+    changed_.notify_all();
+    throw;
+  }
+  bool stop_now;
+  {
+    std::lock_guard lock(mu_);
+    starting_thread_ = {};
+    stop_now = stop_deferred_;
+  }
+  changed_.notify_all();
+  if (stop_now) finish_stop();  // asked for from a callback inside start()
 }
 
 void Membership::stop() {
   {
-    // Stopped, or being stopped: by another thread, or this is a listener's
-    // callback inside that stop (which waits for it: no life_mu_ here).
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
+    std::unique_lock lock(mu_);
+    // One stop: a second (another thread, or a listener's callback inside
+    // the first, which waits for it) returns at once.
+    if (stop_claimed_) return;
+    stop_claimed_ = true;
+    if (starting_thread_ == std::this_thread::get_id()) {
+      stop_deferred_ = true;  // a callback inside start(): start() stops after
+      return;
+    }
+    changed_.wait(lock, [&] { return starting_thread_ == std::thread::id{}; });
+    if (!started_) return;
   }
-  std::lock_guard life(life_mu_);
+  finish_stop();
+}
+
+void Membership::finish_stop() {
   {
     std::lock_guard lock(mu_);
-    if (!started_ || stopped_) return;
     stopped_ = true;  // from here on, views are dropped
   }
   // The provider returns once it calls us no more (or, stopped from its

@@ -25,21 +25,22 @@ std::optional<PidCache::Entry> PidCache::find(const GrainId& grain) {
   return it->second->entry;
 }
 
-void PidCache::put(const GrainId& grain, Entry entry) {
+std::optional<PidCache::Evicted> PidCache::put(const GrainId& grain, Entry entry) {
   std::string key = key_of(grain);
   std::lock_guard lock(mu_);
   if (auto it = index_.find(key); it != index_.end()) {
     it->second->entry = std::move(entry);
     lru_.splice(lru_.begin(), lru_, it->second);
-    return;
+    return std::nullopt;
   }
   lru_.push_front(Node{key, std::move(entry)});
   index_.emplace(std::move(key), lru_.begin());
-  if (lru_.size() > capacity_) {
-    index_.erase(lru_.back().key);
-    lru_.pop_back();
-    ++evictions_;
-  }
+  if (lru_.size() <= capacity_) return std::nullopt;
+  Evicted out{std::move(lru_.back().key), std::move(lru_.back().entry)};
+  index_.erase(out.key);
+  lru_.pop_back();
+  ++evictions_;
+  return out;
 }
 
 bool PidCache::remove(const GrainId& grain, const Pid* only) {

@@ -33,8 +33,14 @@ class PidCache {
 
   /// The entry, marked as the most recently used.
   std::optional<Entry> find(const GrainId& grain);
-  /// Adds or replaces; evicts the least recently used beyond capacity.
-  void put(const GrainId& grain, Entry entry);
+  /// What put() pushed out.
+  struct Evicted {
+    std::string key;  // kind, NUL, identity
+    Entry entry;
+  };
+  /// Adds or replaces; evicts the least recently used beyond capacity and
+  /// returns it.
+  std::optional<Evicted> put(const GrainId& grain, Entry entry);
   /// Forgets the grain; if `only` is given, only while it maps to that Pid
   /// (a late report about an older activation leaves a newer one alone).
   bool remove(const GrainId& grain, const Pid* only = nullptr);

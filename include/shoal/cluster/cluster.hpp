@@ -117,8 +117,10 @@ class Cluster {
 
   /// Joins the cluster. Once.
   void start();
-  /// Leaves: deregisters, stops this member's grains; later calls throw
-  /// ClusterError, and lookups still under way fail their calls. Idempotent.
+  /// Leaves: deregisters, stops this member's grains; calls waiting for a
+  /// lookup are undeliverable (a round of them being sent still goes), later
+  /// calls throw ClusterError. Idempotent. Not from a membership callback of
+  /// this cluster's own provider thread while another thread destroys it.
   void stop();
 
   /// After start().

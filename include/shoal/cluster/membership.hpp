@@ -36,6 +36,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -199,14 +200,18 @@ class Membership final : private MemberListener {
   ActorSystem& system_;
   const Member self_;
   std::unique_ptr<MemberProvider> provider_;
-  std::mutex life_mu_;  // start() and stop() one at a time
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
   Topology view_;
   MembershipState state_ = MembershipState::joining;
   std::unordered_set<std::string> gone_;  // ids that left: never members again
+  void finish_stop();
+
   bool started_ = false;
-  bool stopped_ = false;
+  bool stop_claimed_ = false;          // stop() ran (or is running)
+  bool stop_deferred_ = false;         // asked for inside start(): done after it
+  std::thread::id starting_thread_{};  // inside provider_->start()
+  bool stopped_ = false;               // views dropped from here on
 };
 
 }  // namespace shoal::cluster
