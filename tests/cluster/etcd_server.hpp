@@ -5,7 +5,9 @@
 #pragma once
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -18,7 +20,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "cluster/etcd_client.hpp"
 
@@ -104,6 +105,9 @@ class EtcdServer {
     const std::string log = dir_ + "/etcd.log";
     const std::string cluster = "t=" + p;
     const std::string exe = etcd_path();
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(log, ec);
+    log_start_ = ec ? 0 : size;  // a restart appends to the same log
     // Opened before the fork: the child of a threaded process may only make
     // async-signal-safe calls until it execs.
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -130,8 +134,20 @@ class EtcdServer {
     ::_exit(127);
   }
 
-  /// Until GET /health says so, the child exits, or 60 s pass.
+  /// Until etcd's log says it serves clients (and a read answers), the
+  /// child exits, or 60 s pass. Waits on the log file's changes (inotify),
+  /// not on a clock.
   bool wait_ready() {
+    const std::string log = dir_ + "/etcd.log";
+    const int ifd = ::inotify_init1(IN_CLOEXEC);
+    if (ifd < 0 || ::inotify_add_watch(ifd, log.c_str(), IN_MODIFY) < 0) {
+      if (ifd >= 0) ::close(ifd);
+      throw std::runtime_error("inotify on " + log + " failed");
+    }
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close_ifd{ifd};
     detail::EtcdClient client({endpoint()}, std::chrono::milliseconds(1000));
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -140,17 +156,32 @@ class EtcdServer {
         pid_ = -1;
         return false;
       }
-      try {
-        // A read of nothing: answers once etcd serves requests.
-        client.call("/v3/kv/range", nlohmann::json{{"key", detail::base64_encode("/ready")}});
-        return true;
-      } catch (const detail::EtcdError&) {
-        // Not yet: etcd takes about a second. Polling with a pause is how
-        // one waits for a process to open a port.
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (log_since_spawn().find("ready to serve client requests") != std::string::npos) {
+        try {
+          // A read of nothing: answers once etcd serves requests.
+          client.call("/v3/kv/range", nlohmann::json{{"key", detail::base64_encode("/ready")}});
+          return true;
+        } catch (const detail::EtcdError&) {
+          // Said but not yet so (a second listener): the next log line.
+        }
+      }
+      // The next change to the log (or a second, to look at the child).
+      pollfd p{ifd, POLLIN, 0};
+      if (::poll(&p, 1, 1000) > 0) {
+        char events[4096];
+        [[maybe_unused]] auto n = ::read(ifd, events, sizeof events);
       }
     }
     return false;
+  }
+
+  /// What etcd logged since the last spawn.
+  std::string log_since_spawn() const {
+    std::ifstream in(dir_ + "/etcd.log");
+    in.seekg(static_cast<std::streamoff>(log_start_));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
   }
 
   void kill(int sig) {
@@ -172,6 +203,7 @@ class EtcdServer {
   std::string dir_;
   int client_port_ = 0;
   int peer_port_ = 0;
+  std::uintmax_t log_start_ = 0;
   bool started_once_ = false;
   bool ports_may_change_ = false;
   pid_t pid_ = -1;
