@@ -149,7 +149,8 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
       return;
     }
     // Placed outside the lock (the view is copied; a remote Pid is made).
-    const Topology view = membership_->topology();
+    const std::shared_ptr<const Topology> snap = membership_->snapshot();
+    const Topology& view = *snap;
     const Member* owner = owner_of(view, grain);
     if (owner == nullptr) {
       undeliverable(msg, grain, "no member hosts kind " + grain.kind);
@@ -251,7 +252,7 @@ class Cluster::Impl : public std::enable_shared_from_this<Cluster::Impl> {
       pid = system_.lookup(r.value().name);  // outside the lock (see route)
       if (pid.empty()) why = "the activation " + r.value().name + " is gone";
     }
-    if (why.empty() && membership_->topology().find(member) == nullptr) {
+    if (why.empty() && membership_->snapshot()->find(member) == nullptr) {
       why = "its member " + member + " left";  // a location there is no use
     }
     {
@@ -300,7 +301,7 @@ namespace {
 class Activator : public Handles<Activator, Activate, Terminated> {
  public:
   explicit Activator(std::shared_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
-  std::uint64_t view_epoch() const { return impl_->membership_->topology().epoch; }
+  std::uint64_t view_epoch() const { return impl_->membership_->snapshot()->epoch; }
 
   void on(Context& ctx, Activate& a) {
     GrainId grain{a.kind, a.identity};
@@ -309,7 +310,8 @@ class Activator : public Handles<Activator, Activate, Terminated> {
       ctx.respond(Activated{true, it->second.name, {}, view_epoch()});
       return;
     }
-    const Topology view = impl_->membership_->topology();
+    const std::shared_ptr<const Topology> snap = impl_->membership_->snapshot();
+    const Topology& view = *snap;
     auto kind = impl_->kinds_.find(a.kind);
     std::string refused;
     if (kind == impl_->kinds_.end()) {
@@ -600,7 +602,9 @@ void Cluster::check_hosted(const GrainId& grain) const {
                        std::to_string(wire::max_name_bytes - activator_name.size() - 8) +
                        " bytes with its kind's name");
   }
-  const Topology view = impl_->membership_->topology();
+  // A snapshot, not a copy: this runs on every call.
+  const std::shared_ptr<const Topology> snap = impl_->membership_->snapshot();
+  const Topology& view = *snap;
   for (const Member& m : view.members) {
     if (m.hosts(grain.kind)) return;
   }

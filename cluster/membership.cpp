@@ -108,6 +108,11 @@ void Membership::finish_stop() {
 
 Topology Membership::topology() const {
   std::lock_guard lock(mu_);
+  return *view_;
+}
+
+std::shared_ptr<const Topology> Membership::snapshot() const {
+  std::lock_guard lock(mu_);
   return view_;
 }
 
@@ -119,7 +124,7 @@ MembershipState Membership::state() const {
 bool Membership::wait_until(const std::function<bool(const Topology&)>& pred,
                             std::chrono::nanoseconds timeout) const {
   std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout, [&] { return pred(view_); });
+  return changed_.wait_for(lock, timeout, [&] { return pred(*view_); });
 }
 
 bool Membership::wait_for_state(MembershipState s, std::chrono::nanoseconds timeout) const {
@@ -139,7 +144,7 @@ void Membership::on_view(Topology view) {
     // A provider never goes back in time; a view older than ours (a
     // reconnect that read a lagging endpoint, say) is dropped, and so is
     // any view once this member stopped.
-    if (stopped_ || view.epoch < view_.epoch) return;
+    if (stopped_ || view.epoch < view_->epoch) return;
     std::erase_if(view.members, [&](const Member& m) { return gone_.contains(m.id()); });
     // One entry per id (a static list may name a member twice).
     view.members.erase(
@@ -147,12 +152,12 @@ void Membership::on_view(Topology view) {
                     [](const Member& a, const Member& b) { return a.id() == b.id(); }),
         view.members.end());
     // Both lists are sorted by id: one merge finds who came and who went.
-    auto a = view_.members.begin();
+    auto a = view_->members.begin();
     auto b = view.members.begin();
-    while (a != view_.members.end() || b != view.members.end()) {
-      if (b == view.members.end() || (a != view_.members.end() && a->id() < b->id())) {
+    while (a != view_->members.end() || b != view.members.end()) {
+      if (b == view.members.end() || (a != view_->members.end() && a->id() < b->id())) {
         left.push_back(*a++);
-      } else if (a == view_.members.end() || b->id() < a->id()) {
+      } else if (a == view_->members.end() || b->id() < a->id()) {
         joined.push_back(*b++);
       } else {
         ++a;
@@ -160,10 +165,11 @@ void Membership::on_view(Topology view) {
       }
     }
     for (const Member& m : left) gone_.insert(m.id());
-    const bool changed = !joined.empty() || !left.empty() || view.epoch != view_.epoch;
-    view_ = std::move(view);
-    epoch = view_.epoch;
-    count = view_.members.size();
+    const bool changed = !joined.empty() || !left.empty() || view.epoch != view_->epoch;
+    epoch = view.epoch;
+    count = view.members.size();
+    // A new snapshot: readers holding the old one keep it as it was.
+    view_ = std::make_shared<const Topology>(std::move(view));
     if (!changed) return;
   }
   changed_.notify_all();

@@ -184,7 +184,11 @@ class Membership final : private MemberListener {
   void stop();
 
   const Member& self() const noexcept { return self_; }
+  /// A copy of the current view.
   Topology topology() const;
+  /// The current view without a copy: one lock and a reference count. It
+  /// stays as it was when taken (a change makes a new one). Any thread.
+  std::shared_ptr<const Topology> snapshot() const;
   MembershipState state() const;
   /// Blocks until `pred(topology())` holds (checked at each change) or
   /// `timeout` passes; the last check's result.
@@ -202,7 +206,7 @@ class Membership final : private MemberListener {
   std::unique_ptr<MemberProvider> provider_;
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;
-  Topology view_;
+  std::shared_ptr<const Topology> view_ = std::make_shared<const Topology>();
   MembershipState state_ = MembershipState::joining;
   std::unordered_set<std::string> gone_;  // ids that left: never members again
   void finish_stop();
